@@ -1,0 +1,60 @@
+"""sipas: design-based statistics for citizen-satisfaction surveys and the PAR INDEX.
+
+Examples
+--------
+>>> import sipas
+>>> sd = sipas.datasets.load_demo()
+>>> design = sipas.Design.from_spec(sd)
+>>> est = sipas.proportion(design, "p01", value=1)
+>>> 0.6 < float(est.to_frame()["estimate"][0]) < 0.8
+True
+"""
+
+from __future__ import annotations
+
+from sipas import datasets
+from sipas.design import Design, WeightingStep
+from sipas.errors import (
+    ConvergenceError,
+    DesignError,
+    EstimationError,
+    ReadError,
+    ScoringError,
+    SipasError,
+    SpecError,
+    WeightingError,
+)
+from sipas.estimation import Estimate, contrast, mean, proportion, ratio, total
+from sipas.io import SurveyData, SurveyMeta, read_survey
+from sipas.replicate import ReplicateDesign, replicate
+from sipas.spec import Spec, load_spec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConvergenceError",
+    "Design",
+    "DesignError",
+    "Estimate",
+    "EstimationError",
+    "ReadError",
+    "ReplicateDesign",
+    "ScoringError",
+    "SipasError",
+    "Spec",
+    "SpecError",
+    "SurveyData",
+    "SurveyMeta",
+    "WeightingError",
+    "WeightingStep",
+    "__version__",
+    "contrast",
+    "datasets",
+    "load_spec",
+    "mean",
+    "proportion",
+    "ratio",
+    "read_survey",
+    "replicate",
+    "total",
+]

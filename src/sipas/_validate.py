@@ -1,0 +1,76 @@
+"""Argument checks shared by every layer: one wording for every message.
+
+The wording is ``"{name} must be {expectation}; got {value!r}."`` followed by a hint.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
+
+from sipas.errors import DesignError, SipasError
+
+T = TypeVar("T")
+
+
+def message(name: str, expectation: str, value: Any, hint: str = "") -> str:
+    """Build the house error message.
+
+    >>> message("level", "in (0, 1)", 95, "Use 0.95 for a 95% interval.")
+    'level must be in (0, 1); got 95. Use 0.95 for a 95% interval.'
+    """
+    text = f"{name} must be {expectation}; got {value!r}."
+    return f"{text} {hint}" if hint else text
+
+
+def check_choice(
+    name: str, value: T, allowed: Iterable[T], error: type[SipasError] = DesignError
+) -> T:
+    """Return ``value`` if it is one of ``allowed``, else raise ``error`` listing them."""
+    allowed = tuple(allowed)
+    if value not in allowed:
+        listed = ", ".join(repr(a) for a in allowed)
+        raise error(message(name, f"one of {listed}", value))
+    return value
+
+
+def check_level(level: float) -> float:
+    """Check a confidence level in (0, 1)."""
+    if not isinstance(level, (int, float)) or not 0 < float(level) < 1:
+        raise DesignError(message("level", "a number in (0, 1)", level,
+                                  "Use 0.95 for a 95% interval."))
+    return float(level)
+
+
+def check_df(df: float | None) -> float | None:
+    """Check a degrees-of-freedom override (``None`` = the design's, ``math.inf`` = normal)."""
+    if df is None:
+        return None
+    if not isinstance(df, (int, float)) or math.isnan(df) or df <= 0:
+        raise DesignError(message("df", "a positive number, math.inf or None", df))
+    return float(df)
+
+
+def as_name_list(name: str, value: str | Sequence[str] | None) -> list[str]:
+    """Normalise ``None``, one column name or a list of names to a list of names."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Sequence) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise DesignError(message(name, "a column name or a list of column names", value))
+
+
+def require_columns(frame_columns: Iterable[str], names: Iterable[str], role: str,
+                    error: type[SipasError] = DesignError, where: str = "the data") -> None:
+    """Raise ``error`` naming every column of ``names`` missing from ``frame_columns``."""
+    present = set(frame_columns)
+    missing = [n for n in names if n not in present]
+    if missing:
+        close = sorted(present)[:12]
+        raise error(
+            f"{role} column(s) {missing} not found in {where}. "
+            f"Available columns include: {close}{' ...' if len(present) > 12 else ''}"
+        )

@@ -1,0 +1,102 @@
+"""Confidence intervals: Wald-t, and the interval methods for proportions.
+
+All functions are vectorised over arrays of estimates. ``df`` is the degrees of freedom of the
+t quantile (``math.inf`` gives the normal quantile); an interval with ``df <= 0`` is NaN.
+
+Methods for a proportion ``p`` with standard error ``se`` (R ``svyciprop`` names):
+
+* ``wald`` / ``mean``: ``p -+ t se``;
+* ``logit`` and ``xlogit``: ``expit(logit(p) -+ t se / (p (1 - p)))``;
+* ``asin``: ``sin(asin(sqrt p) -+ t se / (2 sqrt(p (1-p))))^2``;
+* ``beta`` (Korn-Graubard): Clopper-Pearson with effective sample size
+  ``n* = p(1-p)/se^2 (t_{n-1}/t_df)^2``;
+* ``wilson``: score interval with the effective sample size ``p(1-p)/se^2``;
+* ``likelihood``: profile likelihood of the quasibinomial intercept, scaled by the design
+  effect (R ``confint(svyglm, method="likelihood")``); see :mod:`sipas._likelihood`.
+
+Examples
+--------
+>>> import numpy as np
+>>> lo, hi = wald_interval(np.array([0.5]), np.array([0.1]), np.array([np.inf]), 0.95)
+>>> round(float(lo[0]), 4), round(float(hi[0]), 4)
+(0.304, 0.696)
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from scipy import stats
+from scipy.special import expit, logit
+
+__all__ = ["CIMethod", "proportion_interval", "t_quantile", "wald_interval"]
+
+CIMethod = Literal["wald", "mean", "logit", "xlogit", "likelihood", "asin", "beta", "wilson"]
+
+
+def t_quantile(level: float, df: np.ndarray | float) -> np.ndarray:
+    """Upper ``(1+level)/2`` quantile of t with ``df`` (normal for inf; NaN for df <= 0)."""
+    df = np.asarray(df, dtype="float64")
+    alpha = (1 - level) / 2
+    with np.errstate(invalid="ignore"):
+        q = np.where(np.isinf(df), stats.norm.isf(alpha),
+                     stats.t.isf(alpha, np.where(df > 0, df, 1.0)))
+    return np.where((df > 0) & ~np.isnan(df), q, np.nan)
+
+
+def wald_interval(est: np.ndarray, se: np.ndarray, df: np.ndarray,
+                  level: float) -> tuple[np.ndarray, np.ndarray]:
+    """``est -+ t_{df} se``."""
+    q = t_quantile(level, df)
+    return est - q * se, est + q * se
+
+
+def proportion_interval(method: str, p: np.ndarray, se: np.ndarray, df: np.ndarray,
+                        level: float, n_rows: np.ndarray,
+                        likelihood: object = None) -> tuple[np.ndarray, np.ndarray]:
+    """Interval for proportions by ``method`` (see the module docstring).
+
+    ``n_rows`` is the number of respondents behind each estimate (for ``beta``).
+    ``likelihood`` is a callable that returns the likelihood interval (it needs the data).
+    """
+    p = np.asarray(p, dtype="float64")
+    se = np.asarray(se, dtype="float64")
+    df = np.broadcast_to(np.asarray(df, dtype="float64"), p.shape)
+    q = t_quantile(level, df)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if method in ("wald", "mean"):
+            return p - q * se, p + q * se
+        if method in ("logit", "xlogit"):
+            centre, half = logit(p), q * se / (p * (1 - p))
+            return expit(centre - half), expit(centre + half)
+        if method == "asin":
+            centre, half = np.arcsin(np.sqrt(p)), q * se / (2 * np.sqrt(p * (1 - p)))
+            return np.sin(centre - half) ** 2, np.sin(centre + half) ** 2
+        if method == "beta":
+            return _korn_graubard(p, se, df, level, np.asarray(n_rows, dtype="float64"))
+        if method == "wilson":
+            n_eff = p * (1 - p) / se**2
+            z2 = q**2
+            centre = (p + z2 / (2 * n_eff)) / (1 + z2 / n_eff)
+            half = q * np.sqrt(p * (1 - p) / n_eff + z2 / (4 * n_eff**2)) / (1 + z2 / n_eff)
+            return centre - half, centre + half
+    if method == "likelihood" and likelihood is not None:
+        return likelihood()
+    raise ValueError(f"unknown interval method {method!r}")
+
+
+def _korn_graubard(p: np.ndarray, se: np.ndarray, df: np.ndarray, level: float,
+                   n_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    alpha = 1 - level
+    n_eff = p * (1 - p) / se**2
+    ratio = stats.t.ppf(alpha / 2, np.maximum(n_rows - 1, 1)) / stats.t.ppf(
+        alpha / 2, np.where(df > 0, df, np.nan))
+    n_eff = n_eff * ratio**2
+    x = n_eff * p
+    lo = np.where(x > 0, stats.beta.ppf(alpha / 2, np.where(x > 0, x, 1), n_eff * (1 - p) + 1),
+                  0.0)
+    y = n_eff * (1 - p)
+    hi = np.where(y > 0, stats.beta.ppf(1 - alpha / 2, x + 1, np.where(y > 0, y, 1)), 1.0)
+    bad = np.isnan(p) | ~(df > 0)
+    return np.where(bad, np.nan, lo), np.where(bad, np.nan, hi)

@@ -1,0 +1,90 @@
+"""Command line: a thin layer over the public API (argument parsing, calls, file output).
+
+Exit codes: 0 success; 2 bad input or configuration (a one-line message, no traceback);
+1 an unexpected error (a bug: please report it with the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from sipas.errors import SipasError
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``sipas`` command."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except SipasError as exc:
+        print(f"sipas: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sipas: interrupted; no partial output was kept.", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sipas", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command")
+
+    p = sub.add_parser("describe", help="codebook of a survey file (labels, codes, missing)")
+    p.add_argument("file", help=".sav, .dta, .csv, .xlsx or .parquet")
+    p.add_argument("--spec", help="questionnaire spec (.toml or bundled name)")
+    p.add_argument("--lang", choices=["vi", "en"], default="vi")
+    p.add_argument("--out", help="also write the codebook to this CSV file")
+    p.set_defaults(func=_describe)
+
+    p = sub.add_parser("demo", help="run the yearly job on the bundled SYNTHETIC demo survey")
+    p.add_argument("--out", default="sipas-demo-output", help="output folder")
+    p.add_argument("--overwrite", action="store_true", help="replace a non-empty folder")
+    p.add_argument("--lang", choices=["vi", "en"], default="vi")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_demo)
+    return parser
+
+
+def _version() -> str:
+    from sipas import __version__
+
+    return f"sipas {__version__}"
+
+
+def _describe(args: argparse.Namespace) -> int:
+    from sipas.describe import codebook
+    from sipas.io import read_survey
+    from sipas.report.files import write_csv
+
+    data = read_survey(args.file, spec=args.spec)
+    book = codebook(data, lang=args.lang)
+    with pd.option_context("display.max_rows", None, "display.width", 160,
+                           "display.max_colwidth", 48):
+        print(f"{Path(args.file).name}: {data.meta.n_rows} rows, {data.meta.n_columns} columns"
+              f", sha256 {data.meta.sha256[:16]}…")
+        print(book.drop(columns=["value_labels"]).to_string(index=False))
+    if args.out:
+        write_csv(book, args.out)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from sipas.pipeline import run_demo
+
+    run_demo(out=args.out, overwrite=args.overwrite, lang=args.lang, quiet=args.quiet)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,457 @@
+"""Survey designs: the one object that carries strata, clusters, weights and fpc.
+
+A :class:`Design` is immutable. It is validated once, when it is built; weighting functions
+return a new design that remembers what they did (for calibration-aware variances and for
+provenance); estimators read it and never change it. :class:`ReplicateDesign` carries
+replicate weights instead of clusters; :func:`replicate` creates them from a design.
+
+Examples
+--------
+>>> import pandas as pd, sipas
+>>> df = pd.DataFrame({"h": [1, 1, 2, 2], "psu": [1, 2, 3, 4], "w": [10., 10, 20, 20],
+...                    "y": [1., 2, 3, 4]})
+>>> d = sipas.Design(df, ids="psu", strata="h", weights="w")
+>>> d.df, d.n
+(2, 4)
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from sipas._validate import as_name_list, check_choice, message, require_columns
+from sipas.errors import DesignError
+
+if TYPE_CHECKING:
+    from sipas.io import SurveyData
+
+__all__ = ["Design", "LonelyPSU", "Stage", "WeightingStep"]
+
+LonelyPSU = Literal["fail", "remove", "certainty", "adjust", "average"]
+
+
+@dataclass(frozen=True)
+class WeightingStep:
+    """What one weighting step did: its name, arguments and summary numbers (provenance)."""
+
+    name: str
+    options: Mapping[str, Any]
+    summary: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class Stage:
+    """One sampling stage as the variance engine sees it.
+
+    ``unit`` gives each row's unit code at this stage; ``group`` each unit's group (the
+    stratum at stage 1, the parent unit later); ``scale`` the factor that multiplies the
+    squared deviations of the unit totals from their group mean (fpc, n/(n-1), and the
+    sampling fractions of the earlier stages).
+    """
+
+    unit: np.ndarray
+    n_units: int
+    group: np.ndarray
+    n_groups: int
+    n_in_group: np.ndarray
+    scale: np.ndarray
+    lonely: np.ndarray
+    group_labels: np.ndarray
+    certainty: np.ndarray
+    fraction: np.ndarray
+
+    @cached_property
+    def rows_to_units(self) -> sparse.csr_matrix:
+        """Sparse (units x rows) indicator that sums row values into unit totals."""
+        n = len(self.unit)
+        return sparse.csr_matrix((np.ones(n), (self.unit, np.arange(n))),
+                                 shape=(self.n_units, n))
+
+    @cached_property
+    def units_to_groups(self) -> sparse.csr_matrix:
+        """Sparse (groups x units) indicator."""
+        return sparse.csr_matrix((np.ones(self.n_units), (self.group, np.arange(self.n_units))),
+                                 shape=(self.n_groups, self.n_units))
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Design:
+    """A complex survey design (stratified, multistage, weighted, with fpc).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The data, one row per respondent. It is never modified (a shallow copy is kept).
+    ids : str or list of str, optional
+        Cluster columns, one per stage (``["commune", "household"]``). ``None`` means every
+        row is its own primary sampling unit.
+    strata : str, optional
+        Stratum column of the first stage.
+    weights : str, optional
+        Sampling-weight column (positive, finite).
+    probs : str, optional
+        Selection-probability column, instead of ``weights`` (weights = 1 / probs).
+    fpc : str or list of str, optional
+        Finite population correction per stage: population sizes (number of units in the
+        stratum, or in the parent unit at later stages) or sampling fractions (all <= 1).
+        With fpc the variance follows R's multistage formula; without, only the first stage
+        enters (ultimate cluster, with replacement). When fpc is given for fewer stages than
+        ``ids``, the first stage without fpc is treated as sampled with replacement and the
+        stages after it are not used (Stata's convention).
+        Without weights or probs, the weights are derived from the fpc (R's rule).
+    nest : bool
+        PSU ids are only unique within strata (relabel them as stratum x id).
+    lonely_psu : {"fail", "remove", "certainty", "adjust", "average"}
+        What to do with a stratum that has a single PSU: ``fail`` (the default) raises a
+        :class:`DesignError` naming it; ``remove`` and ``certainty`` give it no variance;
+        ``adjust`` centres it at the grand mean of PSU totals; ``average`` replaces its
+        variance by the average of the other strata. Same numbers as R's
+        ``options(survey.lonely.psu=)``.
+
+    Notes
+    -----
+    The variance of a total of influence values ``z`` is, at each stage ``k`` that enters,
+    ``sum_g s_g sum_{u in g} (t_u - mean_g t)^2`` with ``t_u`` the unit totals of ``z``,
+    ``s_g = (1 - n_g/N_g) n_g/(n_g - 1) * prod_{l<k} n_l/N_l`` (R ``svyrecvar``).
+
+    R equivalent: ``svydesign(ids=, strata=, weights=, fpc=, nest=)``.
+
+    Examples
+    --------
+    >>> import sipas
+    >>> sd = sipas.datasets.load_demo()
+    >>> d = sipas.Design.from_spec(sd)
+    >>> d.df
+    30
+    """
+
+    frame: pd.DataFrame
+    ids: str | Sequence[str] | None = None
+    strata: str | None = None
+    weights: str | None = None
+    probs: str | None = None
+    fpc: str | Sequence[str] | None = None
+    nest: bool = False
+    lonely_psu: LonelyPSU = "fail"
+    _w: np.ndarray | None = field(default=None, repr=False)
+    _calibration: tuple[Any, ...] = field(default=(), repr=False)
+    _history: tuple[WeightingStep, ...] = field(default=(), repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.frame, pd.DataFrame):
+            raise DesignError(message("frame", "a pandas DataFrame", type(self.frame).__name__))
+        object.__setattr__(self, "frame", self.frame.copy(deep=False))
+        object.__setattr__(self, "ids", tuple(as_name_list("ids", self.ids)))
+        object.__setattr__(self, "fpc", tuple(as_name_list("fpc", self.fpc)))
+        check_choice("lonely_psu", self.lonely_psu, get_args(LonelyPSU))
+        if not isinstance(self.nest, bool):
+            raise DesignError(message("nest", "True or False", self.nest))
+        if len(self.frame) == 0:
+            raise DesignError("The data frame has no rows: a design needs respondents.")
+        if len(self.fpc) > max(len(self.ids), 1):
+            raise DesignError(message("fpc", f"at most one column per stage ({len(self.ids)})",
+                                      list(self.fpc)))
+        if self.weights is not None and self.probs is not None:
+            raise DesignError("Give weights= or probs=, not both (weights are 1/probs).")
+        used = [*self.ids, *(c for c in (self.strata, self.weights, self.probs) if c),
+                *self.fpc]
+        require_columns(self.frame.columns, used, "Design")
+        _ = self.stages  # validate everything now, once
+
+    # ------------------------------------------------------------------ constructors
+
+    @classmethod
+    def from_spec(cls, data: SurveyData, frame: pd.DataFrame | None = None) -> Design:
+        """Build the design the spec's ``[design]`` table describes.
+
+        Parameters
+        ----------
+        data : SurveyData
+            Data read with a spec.
+        frame : DataFrame, optional
+            Use this frame instead of ``data.frame`` (e.g. after adding columns).
+        """
+        if data.spec is None:
+            raise DesignError("This SurveyData has no spec; read it with "
+                              "read_survey(path, spec=...) or build sipas.Design(...) directly.")
+        ds = data.spec.design
+        return cls(data.frame if frame is None else frame, ids=list(ds.ids) or None,
+                   strata=ds.strata, weights=ds.weights, probs=ds.probs,
+                   fpc=list(ds.fpc) or None, nest=ds.nest, lonely_psu=ds.lonely_psu)
+
+    # ------------------------------------------------------------------ basic facts
+
+    @property
+    def n(self) -> int:
+        """Number of rows (respondents, including any with zero weight)."""
+        return len(self.frame)
+
+    @cached_property
+    def weight_array(self) -> np.ndarray:
+        """Final weights as a float array (zero outside the population of interest)."""
+        if self._w is not None:
+            return self._w
+        return self._base_weights()
+
+    @property
+    def history(self) -> tuple[WeightingStep, ...]:
+        """The weighting steps applied to this design, in order."""
+        return self._history
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether a calibration step (post-stratification, raking, calibration) was applied."""
+        return bool(self._calibration)
+
+    @cached_property
+    def df(self) -> int:
+        """Design degrees of freedom: number of PSUs minus number of strata (R ``degf``)."""
+        return self.domain_df(self.weight_array > 0)
+
+    def domain_df(self, in_domain: np.ndarray) -> int:
+        """Degrees of freedom counted within a domain: PSUs with a positive-weight row in
+        it minus the strata of those PSUs (R ``degf(subset(design, ...))``)."""
+        s1 = self.stages[0]
+        units = np.unique(s1.unit[np.asarray(in_domain, dtype=bool)])
+        return int(len(units) - len(np.unique(s1.group[units])))
+
+    def subset(self, mask: np.ndarray | pd.Series) -> Design:
+        """Restrict estimation to the rows where ``mask`` is true, keeping the design.
+
+        Rows outside get weight zero but stay, so strata and PSUs stay in the variance
+        (R ``subset()``). Use it for a domain; use ``by=`` in estimators for many domains.
+        """
+        mask = _as_mask(mask, self.n)
+        w = np.where(mask, self.weight_array, 0.0)
+        return replace(self, _w=w)
+
+    def with_weights(self, w: np.ndarray, step: WeightingStep | None = None,
+                     calibration: Any = None) -> Design:
+        """A new design with final weights ``w`` (used by the weighting layer)."""
+        w = np.asarray(w, dtype="float64")
+        if w.shape != (self.n,) or not np.all(np.isfinite(w)) or np.any(w < 0):
+            raise DesignError("internal: weights must be finite, non-negative, one per row.")
+        cal = self._calibration + ((calibration,) if calibration is not None else ())
+        hist = self._history + ((step,) if step is not None else ())
+        return replace(self, _w=w, _calibration=cal, _history=hist)
+
+    def __repr__(self) -> str:
+        s1 = self.stages[0]
+        text = (f"Design(n={self.n}, strata={s1.n_groups}, psu={s1.n_units}, "
+                f"stages={len(self.ids) or 1}, fpc={'yes' if self.fpc else 'no'}, "
+                f"df={self.df}, lonely_psu={self.lonely_psu!r}")
+        if self._history:
+            text += ", weighting=" + "→".join(h.name for h in self._history)
+        return text + ")"
+
+    # ------------------------------------------------------------------ layout
+
+    @cached_property
+    def stages(self) -> tuple[Stage, ...]:
+        """The stages that enter the variance (validated)."""
+        frame, n = self.frame, len(self.frame)
+        strata_codes, strata_labels = self._strata_codes()
+        ids = list(self.ids) if self.ids else []
+        unit_codes = []
+        parent = None
+        for k, col in enumerate(ids or [None]):
+            if col is None:
+                codes = np.arange(n)
+            else:
+                values = frame[col]
+                if values.isna().any():
+                    rows = np.flatnonzero(values.isna().to_numpy())[:10]
+                    raise DesignError(f"Cluster column {col!r} is empty in "
+                                      f"{int(values.isna().sum())} row(s) (rows {rows.tolist()}). "
+                                      "Every row needs a cluster id at every stage.")
+                if k == 0 and self.nest:
+                    codes = _factorize_pairs(strata_codes, values)
+                elif k == 0:
+                    codes = pd.factorize(values, sort=True)[0]
+                    self._check_nesting(codes, strata_codes, strata_labels, col)
+                else:
+                    codes = _factorize_pairs(parent, values)
+            unit_codes.append(codes)
+            parent = codes
+        w0 = None
+        stages = []
+        ancestor = np.ones(n)
+        for k, codes in enumerate(unit_codes):
+            n_units = int(codes.max()) + 1
+            first = _first_index(codes, n_units)
+            if k == 0:
+                group = strata_codes[first]
+                group_labels = strata_labels
+            else:
+                group = unit_codes[k - 1][first]
+                group_labels = np.arange(int(group.max()) + 1)
+            n_groups = int(group.max()) + 1
+            n_in_group = np.bincount(group, minlength=n_groups)
+            pop = self._population_sizes(k, codes, group, n_in_group, group_labels)
+            if pop is None:
+                frac = np.zeros(n_groups)
+            else:
+                frac = n_in_group / pop
+            certainty = frac > 1 - 1e-7
+            with np.errstate(divide="ignore", invalid="ignore"):
+                s = (1 - frac) * np.where(n_in_group > 1, n_in_group / (n_in_group - 1), 1.0)
+            s = np.where(certainty, 0.0, s)
+            lonely = (n_in_group == 1) & ~certainty
+            if lonely.any() and self.lonely_psu == "fail":
+                bad = [str(group_labels[g]) for g in np.flatnonzero(lonely)[:10]]
+                what = "Stratum" if k == 0 else "Parent unit (code)"
+                raise DesignError(
+                    f"{what} {', '.join(bad)} has only one sampled unit at stage {k + 1}, so "
+                    "its variance "
+                    "cannot be estimated. Collapse it with a neighbouring stratum, or choose "
+                    "lonely_psu='adjust' (centre at the grand mean), 'average', 'remove' or "
+                    "'certainty'.")
+            unit_scale = s[group] * ancestor[first]
+            stages.append(Stage(unit=codes, n_units=n_units, group=group, n_groups=n_groups,
+                                n_in_group=n_in_group, scale=unit_scale, lonely=lonely,
+                                group_labels=np.asarray(group_labels), certainty=certainty,
+                                fraction=frac))
+            if pop is None:
+                break  # a stage sampled with replacement carries the later stages
+            ancestor = ancestor * (n_in_group / pop)[group][codes]
+            w0 = (1 if w0 is None else w0) * (pop / n_in_group)[group][codes]
+        object.__setattr__(self, "_fpc_weights", w0 if len(stages) == len(self.fpc) else None)
+        if len(stages) == 1 and stages[0].n_units == 1 and not self.nest:
+            raise DesignError("The design has only one primary sampling unit, so no variance "
+                              "can be estimated. Check ids= (a typo?) or give the "
+                              "element-level id.")
+        return tuple(stages)
+
+    def _strata_codes(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.strata is None:
+            return np.zeros(len(self.frame), dtype=np.int64), np.array(["(all)"], dtype=object)
+        values = self.frame[self.strata]
+        if values.isna().any():
+            rows = np.flatnonzero(values.isna().to_numpy())[:10]
+            raise DesignError(f"Strata column {self.strata!r} is empty in "
+                              f"{int(values.isna().sum())} row(s) (rows {rows.tolist()}). "
+                              "Every row needs a stratum.")
+        codes, labels = pd.factorize(values, sort=True)
+        return codes.astype(np.int64), np.asarray(labels, dtype=object)
+
+    def _check_nesting(self, psu: np.ndarray, strata: np.ndarray, labels: np.ndarray,
+                       col: str) -> None:
+        pairs = np.unique(np.stack([psu, strata]), axis=1)
+        counts = np.bincount(pairs[0])
+        if np.any(counts > 1):
+            bad = np.flatnonzero(counts > 1)[:5]
+            ids = pd.factorize(self.frame[col], sort=True)[1][bad]
+            raise DesignError(
+                f"PSU id(s) {list(ids)} of column {col!r} appear in more than one stratum of "
+                f"{self.strata!r}. If PSU ids are only unique within strata, pass nest=True; "
+                "otherwise fix the ids.")
+
+    def _population_sizes(self, k: int, codes: np.ndarray, group: np.ndarray,
+                          n_in_group: np.ndarray, labels: Any) -> np.ndarray | None:
+        if k >= len(self.fpc):
+            return None
+        col = self.fpc[k]
+        values = self.frame[col]
+        if not pd.api.types.is_numeric_dtype(values) or values.isna().any():
+            raise DesignError(f"fpc column {col!r} must be numeric with no empty cells; got "
+                              f"dtype {values.dtype} with {int(values.isna().sum())} empty.")
+        v = values.to_numpy(dtype="float64")
+        row_group = group[codes]
+        lo = np.full(len(n_in_group), np.inf)
+        hi = np.full(len(n_in_group), -np.inf)
+        np.minimum.at(lo, row_group, v)
+        np.maximum.at(hi, row_group, v)
+        varies = np.flatnonzero(hi - lo > 1e-9 * np.maximum(1, np.abs(hi)))
+        where = "stratum" if k == 0 else "parent unit"
+        if len(varies):
+            g = varies[0]
+            raise DesignError(f"fpc column {col!r} varies within {where} {labels[g]!r} "
+                              f"(stage {k + 1}): values from {lo[g]:g} to {hi[g]:g}. The fpc "
+                              "must be constant within each stratum.")
+        if np.any(v <= 0) or not np.all(np.isfinite(v)):
+            raise DesignError(f"fpc column {col!r} must be positive and finite.")
+        if np.all(v <= 1):
+            pop = n_in_group / lo
+        elif np.any(v < 1):
+            raise DesignError(f"fpc column {col!r} mixes sampling fractions (<= 1) and "
+                              "population sizes (> 1): use one or the other.")
+        else:
+            pop = lo
+        short = np.flatnonzero(pop < n_in_group - 1e-9)
+        if len(short):
+            g = short[0]
+            raise DesignError(
+                f"fpc column {col!r}: {where} {labels[g]!r} (stage {k + 1}) has population size "
+                f"{pop[g]:g} but {int(n_in_group[g])} sampled units. The fpc must be at least "
+                "the number of sampled units (did you give a sampling fraction > 1?).")
+        return pop
+
+    def _base_weights(self) -> np.ndarray:
+        if self.weights is not None:
+            return _positive_column(self.frame, self.weights, "weights")
+        if self.probs is not None:
+            p = _positive_column(self.frame, self.probs, "probs")
+            if np.any(p > 1):
+                raise DesignError(f"probs column {self.probs!r} has values above 1; selection "
+                                  "probabilities are in (0, 1].")
+            return 1.0 / p
+        _ = self.stages
+        fpc_w = getattr(self, "_fpc_weights", None)
+        if fpc_w is not None:
+            return np.asarray(fpc_w, dtype="float64")
+        warnings.warn("No weights, probs or fpc given: every respondent gets weight 1.",
+                      stacklevel=3)
+        return np.ones(self.n)
+
+
+# ---------------------------------------------------------------------- helpers
+
+def _as_mask(mask: Any, n: int) -> np.ndarray:
+    arr = np.asarray(mask)
+    if arr.shape != (n,):
+        raise DesignError(message("mask", f"a boolean array with one value per row ({n})",
+                                  f"shape {arr.shape}"))
+    if arr.dtype != bool:
+        if pd.isna(arr).any():
+            raise DesignError("mask has missing values; decide whether those rows are in "
+                              "the domain (fillna(False)).")
+        arr = arr.astype(bool)
+    return arr
+
+
+def _positive_column(frame: pd.DataFrame, col: str, role: str) -> np.ndarray:
+    values = frame[col]
+    if not pd.api.types.is_numeric_dtype(values):
+        raise DesignError(f"{role} column {col!r} must be numeric; got dtype {values.dtype}. "
+                          "Convert it (e.g. pd.to_numeric) before building the design.")
+    v = values.to_numpy(dtype="float64")
+    bad = ~np.isfinite(v) | (v <= 0)
+    if bad.any():
+        rows = np.flatnonzero(bad)[:10]
+        shown = {int(r): float(v[r]) for r in rows}
+        raise DesignError(
+            f"{role} column {col!r} has {int(bad.sum())} value(s) that are zero, negative, "
+            f"NaN or infinite (row: value) {shown}. Weights must be positive and finite: drop "
+            "out-of-scope rows before building the design (or use design.subset), and fix "
+            "missing weights.")
+    return v
+
+
+def _factorize_pairs(a: np.ndarray, b: pd.Series) -> np.ndarray:
+    bcodes = pd.factorize(b, sort=True)[0].astype(np.int64)
+    key = a.astype(np.int64) * (int(bcodes.max()) + 1) + bcodes
+    return pd.factorize(key, sort=True)[0].astype(np.int64)
+
+
+def _first_index(codes: np.ndarray, n_units: int) -> np.ndarray:
+    first = np.full(n_units, len(codes), dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(len(codes)))
+    return first

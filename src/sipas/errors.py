@@ -1,0 +1,57 @@
+"""The exceptions sipas raises.
+
+Every failure a user can cause is a :class:`SipasError`. The subclasses say which layer
+refused the input; they also subclass :class:`ValueError` so that code written against the
+standard library keeps working.
+
+Examples
+--------
+>>> from sipas.errors import SpecError, SipasError
+>>> issubclass(SpecError, SipasError) and issubclass(SpecError, ValueError)
+True
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConvergenceError",
+    "DesignError",
+    "EstimationError",
+    "ReadError",
+    "ScoringError",
+    "SipasError",
+    "SpecError",
+    "WeightingError",
+]
+
+
+class SipasError(Exception):
+    """Base class of every error sipas raises on purpose."""
+
+
+class ReadError(SipasError, ValueError):
+    """A data file cannot be read, or its content does not match the questionnaire spec."""
+
+
+class SpecError(SipasError, ValueError):
+    """A questionnaire spec, pipeline file or PAR scheme is invalid."""
+
+
+class DesignError(SipasError, ValueError):
+    """A survey design (or an argument of an estimator) is invalid."""
+
+
+class EstimationError(DesignError):
+    """An estimate cannot be computed from the data given."""
+
+
+class WeightingError(SipasError, ValueError):
+    """A weighting step cannot be applied (targets, cells, bounds)."""
+
+
+class ConvergenceError(WeightingError):
+    """An iterative weighting step did not reach its tolerance."""
+
+
+class ScoringError(SipasError, ValueError):
+    """PAR scoring inputs do not fit the scheme."""

@@ -1,0 +1,1 @@
+"""Presentation: tables for publication, the Excel workbook, charts, safe file output."""

@@ -1,0 +1,299 @@
+"""Variance engines: linearization (stratified multistage, fpc) and replicate weights.
+
+Every estimator in sipas is, or is linearized as, a ratio of weighted sums within domains.
+The data are reduced once to sums per (key, domain, variable) with ``np.bincount`` (the key is
+the sampling unit, a post-stratum, ...), and everything after that works on those small
+arrays. A :class:`VarBasis` holds what the variance needs for a set of estimates:
+
+* Taylor designs: the totals of the influence values per final-stage sampling unit; the
+  variance is the multistage formula of R's ``svyrecvar`` applied to them, after the
+  calibration projections of any weighting steps.
+* Replicate designs: the replicate estimates; the variance is
+  ``scale * sum_r rscales_r (theta_r - centre)^2``.
+
+Linear combinations (contrasts, composite indices) are linear maps of the basis, so every
+derived quantity gets its variance, and covariances between estimates of the same design come
+for free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+__all__ = ["Projection", "RatioSource", "ReplicateEngine", "TaylorEngine", "VarBasis"]
+
+
+# ---------------------------------------------------------------------- reduction
+
+@dataclass(frozen=True, eq=False)
+class RatioSource:
+    """Ratios of weighted sums, per domain and variable: ``sum w num / sum w den``.
+
+    ``num`` and ``den`` are (n x J) arrays (zero where a value is missing); ``den`` is
+    ``None`` for totals. ``domain`` gives each row's domain code (-1: in no domain).
+    Columns of every result are ordered domain-major: ``d * J + j``.
+    """
+
+    num: np.ndarray
+    den: np.ndarray | None
+    domain: np.ndarray
+    n_domains: int
+
+    @property
+    def n_vars(self) -> int:
+        return self.num.shape[1]
+
+    @property
+    def k(self) -> int:
+        return self.n_domains * self.n_vars
+
+    def sums(self, mult: np.ndarray, key: np.ndarray | None, n_keys: int,
+             values: np.ndarray | None = None) -> np.ndarray:
+        """``S[c, d*J+j] = sum_{i: key_i=c, domain_i=d} mult_i values_ij`` (values = num)."""
+        values = self.num if values is None else values
+        inside = self.domain >= 0
+        dom = self.domain if inside.all() else np.where(inside, self.domain, 0)
+        m = mult if inside.all() else np.where(inside, mult, 0.0)
+        combined = dom if key is None else key * self.n_domains + dom
+        size = n_keys * self.n_domains
+        out = np.empty((size, values.shape[1]))
+        for j in range(values.shape[1]):
+            out[:, j] = np.bincount(combined, weights=m * values[:, j], minlength=size)
+        return out.reshape(n_keys, self.n_domains * values.shape[1])
+
+    def raw(self, mult: np.ndarray, key: np.ndarray | None = None,
+            n_keys: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
+        """Weighted sums of numerator and denominator per key (n_keys x k)."""
+        num = self.sums(mult, key, n_keys)
+        den = None if self.den is None else self.sums(mult, key, n_keys, self.den)
+        return num, den
+
+    def influence_sums(self, mult: np.ndarray, key: np.ndarray | None, n_keys: int,
+                       est: np.ndarray, denom_total: np.ndarray | None) -> np.ndarray:
+        """Sums of influence values ``z = (num - est*den)/denom_total`` per key."""
+        num, den = self.raw(mult, key, n_keys)
+        if den is None:
+            return num
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (num - est * den) / denom_total
+
+
+# ---------------------------------------------------------------------- calibration
+
+@dataclass(frozen=True, eq=False)
+class Projection:
+    """One linear step of calibration-aware linearization (R ``svyrecvar`` postStrata).
+
+    Maps row influence ``x`` (already multiplied by the weights) to
+    ``x - diag(b) F M^-1 F' diag(a) x``. ``F`` is either integer cell codes (an indicator
+    matrix with ``p`` columns) or a dense (n x p) model matrix. Post-stratification, each
+    margin of raking, and GREG calibration are all of this form.
+    """
+
+    codes: np.ndarray | None
+    matrix: np.ndarray | None
+    p: int
+    a: np.ndarray
+    b: np.ndarray
+    m_inv: np.ndarray
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def features(self) -> sparse.csr_matrix | np.ndarray:
+        if self.codes is not None:
+            n = len(self.codes)
+            return sparse.csr_matrix((np.ones(n), (np.arange(n), self.codes)),
+                                     shape=(n, self.p))
+        return self.matrix
+
+    def cross(self, other: Projection) -> np.ndarray:
+        """``F_self' diag(a_self b_other) F_other`` (cached)."""
+        key = id(other)
+        if key not in self._cache:
+            left = self.features()
+            right = other.features()
+            scaled = left.multiply((self.a * other.b)[:, None]) if sparse.issparse(left) \
+                else left * (self.a * other.b)[:, None]
+            prod = scaled.T @ right
+            self._cache[key] = np.asarray(prod.todense() if sparse.issparse(prod) else prod)
+        return self._cache[key]
+
+    def unit_loadings(self, rows_to_units: sparse.csr_matrix) -> np.ndarray:
+        """``U' diag(b) F``: per final unit, the b-weighted feature sums."""
+        key = ("units", id(rows_to_units))
+        if key not in self._cache:
+            f = self.features()
+            scaled = f.multiply(self.b[:, None]) if sparse.issparse(f) else f * self.b[:, None]
+            prod = rows_to_units @ scaled
+            self._cache[key] = np.asarray(prod.todense() if sparse.issparse(prod) else prod)
+        return self._cache[key]
+
+    def reduce(self, source: RatioSource, w: np.ndarray, est: np.ndarray,
+               denom_total: np.ndarray | None) -> np.ndarray:
+        """``F' diag(a) x0`` for the influence ``x0 = w z`` of ``source`` (p x k)."""
+        if self.codes is not None:
+            return source.influence_sums(self.a * w, self.codes, self.p, est, denom_total)
+        rows = [source.influence_sums(self.a * w * self.matrix[:, c], None, 1, est, denom_total)
+                for c in range(self.p)]
+        return np.vstack(rows)
+
+
+def calibrated_unit_totals(t0: np.ndarray, chain: Sequence[Projection],
+                           reduce: Any, rows_to_units: sparse.csr_matrix) -> np.ndarray:
+    """Apply a chain of projections to unit totals ``t0``.
+
+    ``reduce(proj)`` returns ``F' diag(a) x0`` for the uncorrected influence ``x0``. The
+    corrections are carried per distinct projection (raking repeats its margins), so each
+    step costs a few small matrix products, independent of the number of rows.
+    """
+    if not chain:
+        return t0
+    distinct: list[Projection] = []
+    for proj in chain:
+        if all(proj is not d for d in distinct):
+            distinct.append(proj)
+    reduced = {id(p): reduce(p) for p in distinct}
+    coef = {id(p): np.zeros((p.p, t0.shape[1])) for p in distinct}
+    for proj in chain:
+        r = reduced[id(proj)].copy()
+        for other in distinct:
+            if np.any(coef[id(other)]):
+                r -= proj.cross(other) @ coef[id(other)]
+        coef[id(proj)] += proj.m_inv @ r if proj.m_inv.ndim == 2 else proj.m_inv[:, None] * r
+    out = t0.copy()
+    for p in distinct:
+        out -= p.unit_loadings(rows_to_units) @ coef[id(p)]
+    return out
+
+
+# ---------------------------------------------------------------------- engines
+
+@dataclass(frozen=True, eq=False)
+class TaylorEngine:
+    """Multistage linearization variance of unit totals (R ``svyrecvar``)."""
+
+    stages: tuple[Any, ...]
+    lonely_psu: str
+
+    @property
+    def final(self) -> Any:
+        return self.stages[-1]
+
+    def _stage_rows(self, k: int) -> sparse.csr_matrix:
+        """(stage-k units x final units) indicator."""
+        final = self.final
+        first = np.full(final.n_units, -1, dtype=np.int64)
+        first[final.unit] = np.arange(len(final.unit))
+        stage = self.stages[k]
+        codes = stage.unit[first]
+        return sparse.csr_matrix((np.ones(final.n_units), (codes, np.arange(final.n_units))),
+                                 shape=(stage.n_units, final.n_units))
+
+    def factors(self, t: np.ndarray) -> list[np.ndarray]:
+        """Matrices ``A_k`` with ``V = sum_k A_k' A_k`` (one per stage)."""
+        out = []
+        for k, stage in enumerate(self.stages):
+            tk = t if k == len(self.stages) - 1 else self._stage_rows(k) @ t
+            gsum = stage.units_to_groups @ tk
+            mean = gsum / stage.n_in_group[:, None]
+            centre = mean[stage.group]
+            lonely_units = stage.lonely[stage.group]
+            scale = stage.scale.copy()
+            if lonely_units.any():
+                if self.lonely_psu == "adjust" and k == 0:
+                    grand = tk.sum(axis=0) / stage.n_units
+                    centre = np.where(lonely_units[:, None], grand[None, :], centre)
+                elif self.lonely_psu == "average" and k == 0:
+                    ok = stage.n_groups - int(stage.lonely.sum())
+                    scale = np.where(lonely_units, 0.0, scale) * (stage.n_groups / ok if ok
+                                                                    else np.nan)
+            out.append((tk - centre) * np.sqrt(scale)[:, None])
+        return out
+
+    def var(self, t: np.ndarray) -> np.ndarray:
+        return sum(np.einsum("ij,ij->j", a, a) for a in self.factors(t))
+
+    def cov(self, t1: np.ndarray, t2: np.ndarray | None = None) -> np.ndarray:
+        f1 = self.factors(t1)
+        f2 = f1 if t2 is None else self.factors(t2)
+        return sum(a.T @ b for a, b in zip(f1, f2))
+
+
+@dataclass(frozen=True, eq=False)
+class ReplicateEngine:
+    """Replicate-weight variance: ``scale * sum_r rscales_r (theta_r - centre)^2``."""
+
+    scale: float
+    rscales: np.ndarray
+    mse: bool
+
+    def _dev(self, reps: np.ndarray, full: np.ndarray) -> np.ndarray:
+        centre = full if self.mse else reps.mean(axis=0)
+        return (reps - centre) * np.sqrt(self.scale * self.rscales)[:, None]
+
+    def var(self, reps: np.ndarray, full: np.ndarray) -> np.ndarray:
+        d = self._dev(reps, full)
+        return np.einsum("ij,ij->j", d, d)
+
+    def cov(self, reps1: np.ndarray, full1: np.ndarray, reps2: np.ndarray | None = None,
+            full2: np.ndarray | None = None) -> np.ndarray:
+        d1 = self._dev(reps1, full1)
+        d2 = d1 if reps2 is None else self._dev(reps2, full2)
+        return d1.T @ d2
+
+
+@dataclass(frozen=True, eq=False)
+class VarBasis:
+    """What the variance of k estimates needs; linear maps of it are linear combinations.
+
+    ``values`` are influence totals per final sampling unit (Taylor) or replicate estimates
+    (replicate designs); ``full`` the full-sample estimates.
+    """
+
+    values: np.ndarray
+    full: np.ndarray
+    engine: TaylorEngine | ReplicateEngine
+
+    @property
+    def k(self) -> int:
+        return self.values.shape[1]
+
+    def var(self) -> np.ndarray:
+        if isinstance(self.engine, TaylorEngine):
+            v = self.engine.var(np.nan_to_num(self.values))
+        else:
+            v = self.engine.var(self.values, self.full)
+        return np.where(np.isnan(self.full), np.nan, v)
+
+    def cov(self, other: VarBasis | None = None) -> np.ndarray:
+        other = self if other is None else other
+        if other.engine is not self.engine:
+            raise ValueError("estimates come from different designs; they have no covariance "
+                             "in sipas (treat them as independent samples)")
+        if isinstance(self.engine, TaylorEngine):
+            c = self.engine.cov(np.nan_to_num(self.values), np.nan_to_num(other.values))
+        else:
+            c = self.engine.cov(self.values, self.full, other.values, other.full)
+        bad = np.isnan(self.full)[:, None] | np.isnan(other.full)[None, :]
+        return np.where(bad, np.nan, c)
+
+    def combine(self, weights: np.ndarray) -> VarBasis:
+        """The basis of ``L' theta`` for a (k x q) matrix ``L``."""
+        weights = np.asarray(weights, dtype="float64")
+        return VarBasis(self.values @ weights, self.full @ weights, self.engine)
+
+    def take(self, index: Sequence[int] | np.ndarray) -> VarBasis:
+        index = np.asarray(index, dtype=np.int64)
+        return VarBasis(self.values[:, index], self.full[index], self.engine)
+
+    @staticmethod
+    def concat(bases: Sequence[VarBasis]) -> VarBasis:
+        engines = {id(b.engine) for b in bases}
+        if len(engines) != 1:
+            raise ValueError("cannot stack estimates from different designs")
+        return VarBasis(np.hstack([b.values for b in bases]),
+                        np.concatenate([b.full for b in bases]), bases[0].engine)

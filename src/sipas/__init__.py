@@ -26,8 +26,20 @@ from sipas.errors import (
 )
 from sipas.estimation import Estimate, contrast, mean, proportion, ratio, total
 from sipas.io import SurveyData, SurveyMeta, read_survey
+from sipas.quantiles import quantile
 from sipas.replicate import ReplicateDesign, replicate
 from sipas.spec import Spec, load_spec
+from sipas.weighting import (
+    WeightingReport,
+    base_weights,
+    calibrate,
+    nonresponse,
+    poststratify,
+    rake,
+    trim,
+    weight_diagnostics,
+    weighting_report,
+)
 
 __version__ = "0.1.0"
 
@@ -46,15 +58,25 @@ __all__ = [
     "SurveyData",
     "SurveyMeta",
     "WeightingError",
+    "WeightingReport",
     "WeightingStep",
     "__version__",
+    "base_weights",
+    "calibrate",
     "contrast",
     "datasets",
     "load_spec",
     "mean",
+    "nonresponse",
+    "poststratify",
     "proportion",
+    "quantile",
+    "rake",
     "ratio",
     "read_survey",
     "replicate",
     "total",
+    "trim",
+    "weight_diagnostics",
+    "weighting_report",
 ]

@@ -296,10 +296,7 @@ class Design:
             n_groups = int(group.max()) + 1
             n_in_group = np.bincount(group, minlength=n_groups)
             pop = self._population_sizes(k, codes, group, n_in_group, group_labels)
-            if pop is None:
-                frac = np.zeros(n_groups)
-            else:
-                frac = n_in_group / pop
+            frac = np.zeros(n_groups) if pop is None else n_in_group / pop
             certainty = frac > 1 - 1e-7
             with np.errstate(divide="ignore", invalid="ignore"):
                 s = (1 - frac) * np.where(n_in_group > 1, n_in_group / (n_in_group - 1), 1.0)

@@ -1,0 +1,142 @@
+"""Population targets: normalising them and the pre-flight checks run before any iteration."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sipas.errors import WeightingError
+
+__all__ = ["Margin", "cell_codes", "normalise_margins"]
+
+
+class Margin:
+    """One margin: the column(s) it is defined on and a target per level (tuple keys)."""
+
+    def __init__(self, variables: tuple[str, ...], targets: dict[tuple, float]) -> None:
+        self.variables = variables
+        self.targets = targets
+
+    @property
+    def name(self) -> str:
+        return " x ".join(self.variables)
+
+    @property
+    def total(self) -> float:
+        return float(sum(self.targets.values()))
+
+
+def normalise_margins(margins: Any, frame_columns: Sequence[str]) -> list[Margin]:
+    """Accept ``{"sex": {1: .., 2: ..}, ("sex", "age"): {(1, 1): ..}}``, a list of
+    ``sipas.spec.Margin`` objects, or DataFrames with the variables and ``population``."""
+    items: list[tuple[Any, Any]]
+    if isinstance(margins, Mapping):
+        items = list(margins.items())
+    elif isinstance(margins, Sequence) and not isinstance(margins, str):
+        items = [(m.variables, m.targets) if hasattr(m, "variables") else (None, m)
+                 for m in margins]
+    else:
+        raise WeightingError("margins must be a mapping {column(s): {level: population}} or a "
+                             f"list of spec margins; got {type(margins).__name__}.")
+    out = []
+    for key, targets in items:
+        variables, table = _one_margin(key, targets)
+        missing = [v for v in variables if v not in frame_columns]
+        if missing:
+            raise WeightingError(f"margin {' x '.join(variables)!r}: column(s) {missing} are not "
+                                 "in the data. Check the spelling of the margin variables.")
+        out.append(Margin(variables, table))
+    if not out:
+        raise WeightingError("margins is empty: give at least one margin with its targets.")
+    return out
+
+
+def _one_margin(key: Any, targets: Any) -> tuple[tuple[str, ...], dict[tuple, float]]:
+    if isinstance(targets, pd.DataFrame):
+        pop_col = "population" if "population" in targets else "Freq"
+        if pop_col not in targets:
+            raise WeightingError("a margin table needs a 'population' (or 'Freq') column; got "
+                                 f"{list(targets.columns)}.")
+        variables = tuple(c for c in targets.columns if c != pop_col)
+        table = {tuple(r[:-1]): float(r[-1])
+                 for r in targets[[*variables, pop_col]].itertuples(index=False)}
+        return variables, table
+    variables = (key,) if isinstance(key, str) else tuple(key)
+    if isinstance(targets, pd.Series):
+        targets = targets.to_dict()
+    if not isinstance(targets, Mapping) or not targets:
+        raise WeightingError(f"targets of margin {variables} must be a non-empty mapping "
+                             f"{{level: population}}; got {targets!r}.")
+    table = {}
+    for level, value in targets.items():
+        level = level if isinstance(level, tuple) else (level,)
+        if len(level) != len(variables):
+            raise WeightingError(f"margin {variables}: target key {level!r} must give one level "
+                                 f"per variable ({len(variables)}).")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise WeightingError(f"margin {variables}: target of {level!r} must be a number; got "
+                                 f"{value!r}.") from None
+        if not np.isfinite(number) or number < 0:
+            raise WeightingError(f"margin {variables}: target of {level!r} must be a finite "
+                                 f"number >= 0; got {value!r}.")
+        table[level] = number
+    return variables, table
+
+
+def cell_codes(frame: pd.DataFrame, margin: Margin, w: np.ndarray, *,
+               partial: bool = False) -> tuple[np.ndarray, list[tuple]]:
+    """Code of each row's level of ``margin`` (index into the returned level list).
+
+    Pre-flight checks: missing values in a margin column, codes that differ in type between
+    data and targets, sample levels without a target, targets without sample (unless
+    ``partial``: such levels are dropped and reported by the caller).
+    """
+    cols = list(margin.variables)
+    data = frame[cols]
+    active = w > 0
+    bad = data.isna().any(axis=1).to_numpy() & active
+    if bad.any():
+        which = [c for c in cols if data[c][active].isna().any()]
+        raise WeightingError(
+            f"margin {margin.name!r}: column(s) {which} have {int(bad.sum())} missing value(s) "
+            f"among weighted rows (rows {np.flatnonzero(bad)[:10].tolist()}). Impute or recode "
+            "them explicitly before weighting; sipas does not drop respondents silently.")
+    keys = list(zip(*(data[c].to_numpy() for c in cols)))
+    levels = list(margin.targets)
+    index = {lv: i for i, lv in enumerate(levels)}
+    codes = np.array([index.get(k, -1) for k in keys], dtype=np.int64)
+    unmatched = active & (codes < 0)
+    if unmatched.any():
+        seen = sorted({keys[i] for i in np.flatnonzero(unmatched)}, key=str)
+        if not any(k in index for k in set(keys)):
+            raise WeightingError(
+                f"margin {margin.name!r}: the codes in the data ({seen[:8]}) and in the targets "
+                f"({levels[:8]}) do not match at all. Are they coded differently (1/2 versus "
+                "'Nam'/'Nữ', or 1 versus '1')? Recode the targets to the data's codes.")
+        raise WeightingError(
+            f"margin {margin.name!r}: sample level(s) {seen[:8]} have no population target. "
+            "Add their targets, or collapse them into a level that has one.")
+    counts = np.bincount(codes[active], minlength=len(levels))
+    empty = [levels[i] for i in np.flatnonzero(counts == 0) if margin.targets[levels[i]] > 0]
+    if empty and not partial:
+        raise WeightingError(
+            f"margin {margin.name!r}: population level(s) {empty[:8]} have a target but no "
+            "respondent in the sample. Collapse them with a neighbouring level, or pass "
+            "partial=True to leave them out (the weights then miss their population).")
+    return codes, levels
+
+
+def check_same_totals(margins: list[Margin], rtol: float = 1e-6) -> None:
+    """Raking margins must describe the same population."""
+    totals = {m.name: m.total for m in margins}
+    ref = next(iter(totals.values()))
+    if any(abs(t - ref) > rtol * max(abs(ref), 1) for t in totals.values()):
+        shown = ", ".join(f"{k}={v:,.6g}" for k, v in totals.items())
+        raise WeightingError(f"the margins do not sum to the same population total ({shown}). "
+                             "Raking cannot hit all of them: check the targets (same year, same "
+                             "population definition).")

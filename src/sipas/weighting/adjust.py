@@ -1,0 +1,278 @@
+"""Base weights, non-response adjustment and trimming."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from sipas._validate import as_name_list, check_choice, message
+from sipas.design import Design, WeightingStep
+from sipas.errors import WeightingError
+from sipas.replicate import ReplicateDesign
+
+__all__ = ["base_weights", "nonresponse", "trim"]
+
+AnyDesign = Design | ReplicateDesign
+
+
+def base_weights(frame: pd.DataFrame, probabilities: Sequence[str], *,
+                 frame_size: float | dict[Any, float] | None = None,
+                 strata: str | None = None, rtol: float = 1e-6) -> pd.Series:
+    """Design weights ``1 / prod_k p_k`` from the selection probability of every stage.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        One row per selected unit.
+    probabilities : list of str
+        Columns with the probability of selection at each stage (e.g. the commune's
+        probability proportional to size, then the respondent's within the commune).
+    frame_size : float or dict, optional
+        The known size of the frame (or per stratum, with ``strata``). The weights must sum
+        to it within ``rtol`` (exact for equal-probability stages); otherwise a
+        :class:`WeightingError` says by how much they differ.
+    strata : str, optional
+        Stratum column for a per-stratum ``frame_size``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> f = pd.DataFrame({"p1": [0.5, 0.5, 0.25], "p2": [0.1, 0.1, 0.5]})
+    >>> base_weights(f, ["p1", "p2"]).tolist()
+    [20.0, 20.0, 8.0]
+    """
+    cols = as_name_list("probabilities", list(probabilities))
+    missing = [c for c in cols if c not in frame.columns]
+    if missing or not cols:
+        raise WeightingError(f"probability column(s) {missing or cols} not found in the data.")
+    prob = np.ones(len(frame))
+    for c in cols:
+        p = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype="float64")
+        bad = ~((p > 0) & (p <= 1))
+        if bad.any():
+            rows = np.flatnonzero(bad)[:10].tolist()
+            raise WeightingError(f"selection probability column {c!r} must be in (0, 1]; rows "
+                                 f"{rows} have {p[bad][:10].tolist()}.")
+        prob *= p
+    w = pd.Series(1.0 / prob, index=frame.index, name="base_weight")
+    if frame_size is not None:
+        _check_frame_size(frame, w, frame_size, strata, rtol)
+    return w
+
+
+def _check_frame_size(frame, w, frame_size, strata, rtol) -> None:
+    if isinstance(frame_size, dict):
+        if strata is None:
+            raise WeightingError("a per-stratum frame_size needs strata= (the stratum column).")
+        sums = w.groupby(frame[strata]).sum()
+        checks = [(k, sums.get(k, 0.0), v) for k, v in frame_size.items()]
+    else:
+        checks = [("(all)", w.sum(), float(frame_size))]
+    for key, got, want in checks:
+        if abs(got - want) > rtol * max(abs(want), 1):
+            raise WeightingError(f"base weights of stratum {key!r} sum to {got:,.6g} but the frame "
+                                 f"has {want:,.6g} units ({100 * (got - want) / want:+.3g}%). "
+                                 "Check the selection probabilities of every stage.")
+
+
+def nonresponse(design: AnyDesign, status: str, respondent: Sequence[Any], *,
+                nonrespondent: Sequence[Any], ineligible: Sequence[Any] = (),
+                classes: str | Sequence[str] | None = None,
+                method: Literal["classes", "propensity"] = "classes",
+                covariates: Sequence[str] = (), n_strata: int = 5) -> AnyDesign:
+    """Non-response adjustment: respondents carry the weight of the non-respondents.
+
+    Parameters
+    ----------
+    status : str
+        Response-status column.
+    respondent, nonrespondent, ineligible : lists of codes
+        Every code in the column must be in exactly one list (an unknown code is an error,
+        never a respondent). Ineligible units keep weight zero and are not compensated.
+    classes : str or list of str, optional
+        Weighting classes (``method="classes"``).
+    method : {"classes", "propensity"}
+        ``classes``: within each class, respondents' weights are multiplied by
+        ``sum w(eligible) / sum w(respondents)``. ``propensity``: a weighted logistic model of
+        response on ``covariates`` (statsmodels), then the same adjustment within
+        ``n_strata`` classes of equal size by estimated propensity.
+
+    Notes
+    -----
+    Non-respondents keep their rows with weight zero, so the design (strata, PSUs) is
+    unchanged. The adjustment is treated as fixed in the variance.
+
+    Examples
+    --------
+    >>> import sipas
+    >>> d = sipas.Design.from_spec(sipas.datasets.load_demo())
+    >>> a = sipas.nonresponse(d, "response", [1], nonrespondent=[2, 3], classes="district")
+    >>> round(float(a.weight_array.sum()) / float(d.weight_array.sum()), 12)
+    1.0
+    """
+    check_choice("method", method, ("classes", "propensity"))
+    frame, w = design.frame, design.weight_array
+    if status not in frame.columns:
+        raise WeightingError(f"response status column {status!r} is not in the data.")
+    resp, eligible = _status_masks(frame[status], respondent, nonrespondent, ineligible, status)
+    if method == "classes":
+        cols = as_name_list("classes", classes)
+        codes = _class_codes(frame, cols, w > 0)
+    else:
+        codes = _propensity_classes(frame, list(covariates), resp, eligible, w, n_strata)
+        cols = [f"propensity class (1..{n_strata})"]
+
+    def adjust(wr: np.ndarray) -> np.ndarray:
+        return _adjust(wr, codes, resp, eligible, frame, cols)
+
+    w1 = adjust(w)
+    step = WeightingStep("nonresponse", {"status": status, "method": method, "classes": cols},
+                         {"respondents": int((resp & (w > 0)).sum()),
+                          "nonrespondents": int((eligible & ~resp & (w > 0)).sum()),
+                          "ineligible": int((~eligible & (w > 0)).sum()),
+                          "max_factor": float(np.max(w1[resp & (w > 0)] / w[resp & (w > 0)]))})
+    if isinstance(design, ReplicateDesign):
+        reps = design.replicate_weights()
+        return design.with_weights(w1, np.column_stack([adjust(reps[:, r]) for r in
+                                                         range(reps.shape[1])]), step)
+    return design.with_weights(w1, step)
+
+
+def _status_masks(values: pd.Series, respondent, nonrespondent, ineligible, col):
+    lists = {"respondent": list(respondent), "nonrespondent": list(nonrespondent),
+             "ineligible": list(ineligible)}
+    known = [c for v in lists.values() for c in v]
+    if len(set(known)) != len(known):
+        raise WeightingError(f"a response code appears in two of {lists}.")
+    unknown = sorted(set(values.dropna().unique()) - set(known), key=str)
+    if unknown or values.isna().any():
+        shown = unknown[:8] + (["<empty>"] if values.isna().any() else [])
+        raise WeightingError(f"response status column {col!r} has code(s) {shown} that are not "
+                             "listed as respondent, nonrespondent or ineligible. Classify every "
+                             "code; an unknown code is never counted as a respondent.")
+    resp = values.isin(lists["respondent"]).to_numpy()
+    eligible = ~values.isin(lists["ineligible"]).to_numpy()
+    return resp, eligible
+
+
+def _class_codes(frame: pd.DataFrame, cols: list[str], active: np.ndarray) -> np.ndarray:
+    if not cols:
+        return np.zeros(len(frame), dtype=np.int64)
+    missing = [c for c in cols if c not in frame.columns]
+    if missing:
+        raise WeightingError(f"weighting class column(s) {missing} are not in the data.")
+    data = frame[cols]
+    bad = data.isna().any(axis=1).to_numpy() & active
+    if bad.any():
+        raise WeightingError(f"weighting class column(s) {cols} are empty in rows "
+                             f"{np.flatnonzero(bad)[:10].tolist()}; give them a class.")
+    return data.groupby(cols, sort=True, dropna=False).ngroup().to_numpy()
+
+
+def _adjust(w, codes, resp, eligible, frame, cols) -> np.ndarray:
+    active = w > 0
+    k = int(codes.max()) + 1
+    elig = np.bincount(codes, weights=np.where(active & eligible, w, 0.0), minlength=k)
+    got = np.bincount(codes, weights=np.where(active & resp, w, 0.0), minlength=k)
+    empty = np.flatnonzero((elig > 0) & (got == 0))
+    if len(empty):
+        first = np.flatnonzero(codes == empty[0])[0]
+        label = {c: frame[c].iloc[first] for c in cols if c in frame.columns}
+        raise WeightingError(f"weighting class {label or int(empty[0])} has eligible units but "
+                             "no respondent, so its weight cannot be carried. Collapse it with "
+                             "a neighbouring class.")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(got > 0, elig / got, 0.0)
+    return np.where(active & resp, w * factor[codes], 0.0)
+
+
+def _propensity_classes(frame, covariates, resp, eligible, w, n_strata) -> np.ndarray:
+    import statsmodels.api as sm
+
+    if not covariates:
+        raise WeightingError("method='propensity' needs covariates=[...] for the response model.")
+    if not (isinstance(n_strata, int) and n_strata >= 1):
+        raise WeightingError(message("n_strata", "a positive integer", n_strata))
+    missing = [c for c in covariates if c not in frame.columns]
+    if missing:
+        raise WeightingError(f"covariate column(s) {missing} are not in the data.")
+    use = eligible & (w > 0)
+    data = frame.loc[use, covariates]
+    if data.isna().any().any():
+        raise WeightingError(f"covariates {covariates} have missing values among eligible units.")
+    x = pd.get_dummies(data.astype("category"), drop_first=True, dtype=float)
+    x = sm.add_constant(x, has_constant="add")
+    model = sm.GLM(resp[use].astype(float), x, family=sm.families.Binomial(),
+                   freq_weights=w[use] / w[use].mean())
+    try:
+        fitted = model.fit()
+    except Exception as exc:  # statsmodels raises PerfectSeparationError and LinAlgError
+        raise WeightingError(f"the response propensity model failed ({exc}); use fewer "
+                             "covariates or weighting classes.") from exc
+    score = np.zeros(len(frame))
+    score[use] = fitted.predict(x)
+    ranks = pd.Series(score[use]).rank(method="first").to_numpy()
+    codes = np.zeros(len(frame), dtype=np.int64)
+    codes[use] = np.minimum((ranks - 1) * n_strata // use.sum(), n_strata - 1).astype(np.int64)
+    return codes
+
+
+def trim(design: AnyDesign, lower: float | None = None, upper: float | None = None, *,
+         strict: bool = False) -> AnyDesign:
+    """Trim weights to ``[lower, upper]``, spreading the trimmed amount over the others.
+
+    Parameters
+    ----------
+    lower, upper : float, optional
+        Bounds on the weights.
+    strict : bool
+        Repeat until no weight is outside the bounds (the redistribution can push some
+        back out); otherwise one pass, as R's default.
+
+    Notes
+    -----
+    Weights outside are set to the bound; the total trimmed is added in equal amounts to the
+    untrimmed units, so the sum of weights is kept. Calibration projections of earlier steps
+    stay in the variance. R equivalent: ``trimWeights(design, upper=, lower=, strict=)``.
+
+    Examples
+    --------
+    >>> import pandas as pd, sipas
+    >>> df = pd.DataFrame({"psu": [1, 2, 3, 4], "w": [1.0, 2, 3, 10]})
+    >>> t = sipas.trim(sipas.Design(df, ids="psu", weights="w"), upper=6)
+    >>> t.weight_array.tolist()
+    [2.3333333333333335, 3.3333333333333335, 4.333333333333333, 6.0]
+    """
+    lo = -np.inf if lower is None else float(lower)
+    hi = np.inf if upper is None else float(upper)
+    if not lo < hi:
+        raise WeightingError(message("lower/upper", "lower < upper", (lower, upper)))
+
+    def one(w: np.ndarray) -> tuple[np.ndarray, int]:
+        active = w > 0
+        total_trimmed = 0
+        while True:
+            outside = active & ((w < lo) | (w > hi))
+            if not outside.any():
+                return w, total_trimmed
+            new = np.where(active, np.clip(w, lo, hi), 0.0)
+            inside = active & ~outside
+            if not inside.any():
+                raise WeightingError("every weight is outside the trimming bounds; widen them.")
+            new[inside] += (w - new)[active].sum() / inside.sum()
+            total_trimmed += int(outside.sum())
+            w = new
+            if not strict:
+                return w, total_trimmed
+
+    w1, n_trimmed = one(design.weight_array)
+    step = WeightingStep("trim", {"lower": lower, "upper": upper, "strict": strict},
+                         {"trimmed": n_trimmed})
+    if isinstance(design, ReplicateDesign):
+        reps = design.replicate_weights()
+        return design.with_weights(w1, np.column_stack([one(reps[:, r])[0] for r in
+                                                         range(reps.shape[1])]), step)
+    return design.with_weights(w1, step)

@@ -25,6 +25,7 @@ from sipas.errors import (
     WeightingError,
 )
 from sipas.estimation import Estimate, contrast, mean, proportion, ratio, total
+from sipas.indices import IndexResult, factor_index, satisfaction_index
 from sipas.io import SurveyData, SurveyMeta, read_survey
 from sipas.quantiles import quantile
 from sipas.replicate import ReplicateDesign, replicate
@@ -48,6 +49,7 @@ __all__ = [
     "Design",
     "DesignError",
     "Estimate",
+    "IndexResult",
     "EstimationError",
     "ReadError",
     "ReplicateDesign",
@@ -65,6 +67,7 @@ __all__ = [
     "calibrate",
     "contrast",
     "datasets",
+    "factor_index",
     "load_spec",
     "mean",
     "nonresponse",
@@ -74,6 +77,7 @@ __all__ = [
     "rake",
     "ratio",
     "read_survey",
+    "satisfaction_index",
     "replicate",
     "total",
     "trim",

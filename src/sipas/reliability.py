@@ -1,0 +1,67 @@
+"""Reliability flags for published estimates, in the manner of official statistics.
+
+Defaults follow the NCHS data presentation standards for proportions (Parker et al. 2017,
+Vital Health Stat 2(175)) and common practice for means: a row is flagged when
+
+* ``n < 30`` respondents (``min_n``);
+* the degrees of freedom are below 8 (``min_df``: too few PSUs for a stable variance);
+* for shares, the effective sample size ``p(1-p)/se^2`` is below 30 (``min_neff``: the
+  interval method is unreliable there);
+* for means and other indices, the relative standard error exceeds 30% (``max_rse``);
+* there is no estimate (an empty domain).
+
+The flag column holds the reasons separated by ``"; "``, empty when the row is reliable.
+
+Examples
+--------
+>>> import pandas as pd
+>>> t = pd.DataFrame({"estimate": [0.8, 0.5], "se": [0.02, 0.2], "df": [30, 3], "n": [400, 12]})
+>>> flag_rows(t, ReliabilityRules(), share=True)
+['', 'n<30; df<8; n_eff<30']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["ReliabilityRules", "flag_rows"]
+
+
+@dataclass(frozen=True)
+class ReliabilityRules:
+    """Thresholds of the reliability flags (see the module docstring)."""
+
+    min_n: int = 30
+    min_df: float = 8
+    min_neff: float = 30
+    max_rse: float = 0.30
+
+
+def flag_rows(table: pd.DataFrame, rules: ReliabilityRules, share: bool) -> list[str]:
+    """Reasons why each row is unreliable ("" when it is fine)."""
+    est = table["estimate"].to_numpy(dtype="float64")
+    se = table["se"].to_numpy(dtype="float64")
+    df = table["df"].to_numpy(dtype="float64")
+    n = pd.to_numeric(table["n"], errors="coerce").to_numpy(dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n_eff = est * (1 - est) / se**2
+        rse = se / np.abs(est)
+    out = []
+    for i in range(len(table)):
+        if np.isnan(est[i]):
+            out.append("no data")
+            continue
+        reasons = []
+        if n[i] < rules.min_n:
+            reasons.append(f"n<{rules.min_n}")
+        if not df[i] >= rules.min_df:
+            reasons.append(f"df<{rules.min_df:g}")
+        if share and n_eff[i] < rules.min_neff:
+            reasons.append(f"n_eff<{rules.min_neff:g}")
+        if not share and rse[i] > rules.max_rse:
+            reasons.append(f"rse>{rules.max_rse:g}")
+        out.append("; ".join(reasons))
+    return out

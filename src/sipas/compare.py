@@ -1,0 +1,198 @@
+"""Comparisons: differences between domains or survey waves, multiple testing, ranks.
+
+* :func:`compare_domains` -- every domain against a reference (or all pairs) within one
+  estimate; the covariance between domains of the same design is used.
+* :func:`compare_waves` -- the same indicator in two independent samples (two waves).
+* :func:`rank_domains` -- the distribution of each domain's rank by simulation from the
+  estimates' joint sampling distribution.
+
+p-values are two-sided t tests on the design df; ``adjust`` controls the family-wise error
+(``holm``) or the false discovery rate (``fdr_bh``) across the comparisons (statsmodels).
+
+Examples
+--------
+>>> import sipas
+>>> sd = sipas.datasets.load_demo()
+>>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+>>> est = sipas.proportion(d, "p01", value=1, by="urban", method="wald")
+>>> compare_domains(est).columns[:3].tolist()
+['comparison', 'variable', 'difference']
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sipas._validate import check_choice, message
+from sipas.ci import t_quantile
+from sipas.errors import EstimationError
+from sipas.estimation import Estimate
+
+__all__ = ["compare_domains", "compare_waves", "rank_domains"]
+
+Adjust = Literal["holm", "fdr_bh", "bonferroni", "none"]
+RESULT_COLUMNS = ("comparison", "variable", "difference", "se", "ci_low", "ci_high", "df",
+                  "t", "p_value", "p_adjusted", "significant")
+
+
+def _tests(diff: np.ndarray, se: np.ndarray, df: np.ndarray, level: float,
+           adjust: str) -> dict[str, np.ndarray]:
+    from statsmodels.stats.multitest import multipletests
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = diff / se
+    p = 2 * stats.t.sf(np.abs(t), np.where(df > 0, df, np.nan))
+    p = np.where(np.isinf(df), 2 * stats.norm.sf(np.abs(t)), p)
+    ok = ~np.isnan(p)
+    padj = np.full_like(p, np.nan)
+    if ok.any():
+        padj[ok] = p[ok] if adjust == "none" else multipletests(p[ok], method=adjust)[1]
+    q = t_quantile(level, df)
+    return {"difference": diff, "se": se, "ci_low": diff - q * se, "ci_high": diff + q * se,
+            "df": df, "t": t, "p_value": p, "p_adjusted": padj,
+            "significant": padj < (1 - level)}
+
+
+def compare_domains(estimate: Estimate, reference: str | None = None, *,
+                    pairs: bool = False, adjust: Adjust = "holm",
+                    level: float | None = None) -> pd.DataFrame:
+    """Differences between the domains of an estimate, with multiple-comparison control.
+
+    Parameters
+    ----------
+    estimate : Estimate
+        An estimate with ``by`` domains (one or more variables).
+    reference : str, optional
+        Label of the reference domain (``"district=1"`` style, as in ``Estimate.labels``
+        without the variable). Default: each domain against the mean of all domains.
+    pairs : bool
+        All pairwise differences instead.
+    adjust : {"holm", "fdr_bh", "bonferroni", "none"}
+        Correction across all comparisons of the table.
+
+    Returns
+    -------
+    DataFrame
+        ``comparison, variable, difference, se, ci_low, ci_high, df, t, p_value,
+        p_adjusted, significant``.
+
+    Notes
+    -----
+    ``var(a - b) = var(a) + var(b) - 2 cov(a, b)`` with the covariance of the design (R
+    ``svyby(covmat=TRUE)`` + ``svycontrast``); df is the smaller of the two domains' df.
+    """
+    check_choice("adjust", adjust, ("holm", "fdr_bh", "bonferroni", "none"))
+    if not estimate.by or estimate.basis is None:
+        raise EstimationError("compare_domains needs an estimate with by= domains and a "
+                              "covariance (mean, total, proportion, ratio or index).")
+    table = estimate.table
+    dom = table[list(estimate.by)].astype(str).agg(", ".join, axis=1).to_numpy()
+    cov = estimate.basis.cov()
+    est, df = table["estimate"].to_numpy(), table["df"].to_numpy(dtype=float)
+    rows = []
+    for var in pd.unique(table["variable"]):
+        idx = np.flatnonzero(table["variable"].to_numpy() == var)
+        for name, coef in _contrasts(idx, dom, reference, pairs, len(table)):
+            used = np.flatnonzero(coef)
+            rows.append((name, var, coef @ est, np.sqrt(max(coef @ cov @ coef, 0.0)),
+                         df[used].min()))
+    if not rows:
+        raise EstimationError("no comparison to make: the estimate has a single domain.")
+    names, variables, diff, se, dfs = (np.array(x) for x in zip(*rows))
+    out = pd.DataFrame({"comparison": names, "variable": variables})
+    res = _tests(diff.astype(float), se.astype(float), dfs.astype(float),
+                 level or estimate.level, adjust)
+    return pd.concat([out, pd.DataFrame(res)], axis=1)[list(RESULT_COLUMNS)]
+
+
+def _contrasts(idx: np.ndarray, dom: np.ndarray, reference: str | None, pairs: bool, k: int):
+    labels = dom[idx]
+    if pairs:
+        for a, b in itertools.combinations(range(len(idx)), 2):
+            coef = np.zeros(k)
+            coef[idx[a]], coef[idx[b]] = 1.0, -1.0
+            yield f"{labels[a]} - {labels[b]}", coef
+        return
+    if reference is not None:
+        hits = [i for i, lab in enumerate(labels) if lab == reference or
+                lab == reference.split("=", 1)[-1]]
+        if not hits:
+            raise EstimationError(message("reference", f"one of the domains {list(labels)}",
+                                          reference))
+        for a in range(len(idx)):
+            if a != hits[0]:
+                coef = np.zeros(k)
+                coef[idx[a]], coef[idx[hits[0]]] = 1.0, -1.0
+                yield f"{labels[a]} - {labels[hits[0]]}", coef
+        return
+    for a in range(len(idx)):
+        coef = np.zeros(k)
+        coef[idx] = -1.0 / len(idx)
+        coef[idx[a]] += 1.0
+        yield f"{labels[a]} - mean of domains", coef
+
+
+def compare_waves(current: Estimate, previous: Estimate, *, adjust: Adjust = "holm",
+                  level: float | None = None) -> pd.DataFrame:
+    """Change between two independent samples (survey waves), row by matching row.
+
+    Rows are matched on the domain columns and ``variable``; ``var = v1 + v2`` (independent
+    samples), df the smaller of the two.
+    """
+    keys = [*current.by, "variable"]
+    if list(previous.by) != list(current.by):
+        raise EstimationError(f"the two waves have different domains: {current.by} vs "
+                              f"{previous.by}.")
+    merged = current.table[[*keys, "estimate", "se", "df"]].merge(
+        previous.table[[*keys, "estimate", "se", "df"]], on=keys, suffixes=("", "_prev"),
+        how="inner", validate="one_to_one")
+    if merged.empty:
+        raise EstimationError("no row of the two waves matches (domains and variables).")
+    diff = (merged["estimate"] - merged["estimate_prev"]).to_numpy()
+    se = np.sqrt(merged["se"] ** 2 + merged["se_prev"] ** 2).to_numpy()
+    df = np.minimum(merged["df"], merged["df_prev"]).to_numpy(dtype=float)
+    label = merged[list(current.by)].astype(str).agg(", ".join, axis=1) if current.by else \
+        pd.Series(["all"] * len(merged))
+    out = pd.DataFrame({"comparison": (label + ": current - previous").to_numpy(),
+                        "variable": merged["variable"].to_numpy()})
+    res = _tests(diff, se, df, level or current.level, adjust)
+    return pd.concat([out, pd.DataFrame(res)], axis=1)[list(RESULT_COLUMNS)]
+
+
+def rank_domains(estimate: Estimate, *, n_sim: int = 10_000,
+                 rng: int | np.random.Generator | None = None, descending: bool = True,
+                 level: float = 0.95) -> pd.DataFrame:
+    """Rank of each domain and its uncertainty, by simulation.
+
+    Draws ``n_sim`` vectors from the normal distribution with the estimates' mean and
+    covariance, ranks the domains in each draw (1 = highest when ``descending``), and
+    reports the point rank, the mean rank, a ``level`` rank interval and the probability
+    of being first and last.
+    """
+    if estimate.basis is None or len(pd.unique(estimate.table["variable"])) != 1:
+        raise EstimationError("rank_domains needs an estimate of one variable with a "
+                              "covariance (e.g. one index by province).")
+    if not (isinstance(n_sim, int) and n_sim >= 100):
+        raise EstimationError(message("n_sim", "an integer >= 100", n_sim))
+    gen = np.random.default_rng(rng)
+    est = estimate.table["estimate"].to_numpy()
+    cov = np.nan_to_num(estimate.basis.cov())
+    draws = gen.multivariate_normal(est, cov, size=n_sim, method="eigh")
+    sign = -1.0 if descending else 1.0
+    ranks = np.argsort(np.argsort(sign * draws, axis=1), axis=1) + 1
+    point = np.argsort(np.argsort(sign * est)) + 1
+    alpha = (1 - level) / 2
+    out = estimate.table[[*estimate.by]].copy().reset_index(drop=True)
+    out["estimate"] = est
+    out["rank"] = point
+    out["mean_rank"] = ranks.mean(axis=0)
+    out["rank_low"] = np.quantile(ranks, alpha, axis=0, method="inverted_cdf").astype(int)
+    out["rank_high"] = np.quantile(ranks, 1 - alpha, axis=0, method="inverted_cdf").astype(int)
+    out["p_first"] = (ranks == 1).mean(axis=0)
+    out["p_last"] = (ranks == len(est)).mean(axis=0)
+    return out

@@ -1,0 +1,221 @@
+"""Reproduce published figures from microdata, and show which definition explains them.
+
+A published table has one row per figure: ``indicator`` (an item, a factor or ``overall``),
+``domain`` (``all`` or ``column=value``), ``value``, ``unit`` (``percent``, ``percent_of_max``
+or ``mean``), ``source`` and optionally ``year`` and ``note``. For each figure sipas computes
+the value under the spec's definition and under the usual alternatives (weighted or not;
+share of valid answers or of all respondents; top box or mean-based; item or respondent
+aggregation), reports the difference and whether the published value lies in the 95% CI,
+and names the definition that reproduces it best.
+
+Examples
+--------
+>>> import sipas
+>>> from sipas.reproduce import published_figures, reproduce
+>>> sd = sipas.datasets.load_demo()
+>>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+>>> table = published_figures("cao-bang-2020")
+>>> rep = reproduce(table, d, sd.spec)
+>>> rep.table.loc[rep.table.indicator == "p01", "in_ci"].item()
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sipas.design import Design, WeightingStep
+from sipas.errors import ReadError, SpecError
+from sipas.estimation import AnyDesign
+from sipas.indices import factor_index
+from sipas.replicate import ReplicateDesign
+from sipas.spec import Spec
+
+__all__ = ["Reproduction", "published_figures", "reproduce", "unweighted"]
+
+UNITS = ("percent", "percent_of_max", "mean")
+REQUIRED = ("indicator", "domain", "value", "unit", "source")
+
+
+def published_figures(name_or_path: str | Path) -> pd.DataFrame:
+    """Read a table of published figures (CSV), or a bundled one by name.
+
+    Bundled: ``"cao-bang-2020"`` (the seed article's figures and the national SIPAS series
+    of sipas-method.md).
+    """
+    path = Path(name_or_path)
+    if not path.suffix:
+        bundled = resources.files("sipas.datasets") / "data" / f"published_{name_or_path}.csv"
+        path = Path(str(bundled))
+    if not path.is_file():
+        raise ReadError(f"published figures file {str(path)!r} does not exist.")
+    table = pd.read_csv(path, encoding="utf-8-sig")
+    check_published(table, str(path))
+    return table
+
+
+def check_published(table: pd.DataFrame, where: str = "published table") -> None:
+    """Columns and units of a published-figures table."""
+    missing = [c for c in REQUIRED if c not in table.columns]
+    if missing:
+        raise SpecError(f"{where}: column(s) {missing} are missing; a published table needs "
+                        f"{list(REQUIRED)}.")
+    bad = sorted(set(table["unit"]) - set(UNITS))
+    if bad:
+        raise SpecError(f"{where}: unit(s) {bad} are not known; use one of {list(UNITS)}.")
+    values = pd.to_numeric(table["value"], errors="coerce")
+    if values.isna().any():
+        rows = (np.flatnonzero(values.isna().to_numpy()) + 2).tolist()
+        raise SpecError(f"{where}: value is not a number on line(s) {rows}.")
+
+
+def unweighted(design: AnyDesign) -> Design:
+    """The same design with equal weights for every respondent (no calibration)."""
+    if isinstance(design, ReplicateDesign):
+        raise SpecError("unweighted() needs a Taylor design (sipas.Design).")
+    w = (design.weight_array > 0).astype("float64")
+    return replace(design, _w=w, _calibration=(),
+                   _history=(*design.history, WeightingStep("unweighted", {})))
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    """Published versus computed figures.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per published figure: the computed value under the spec's definition with
+        its CI, the difference, ``in_ci``, the best-matching definition and its value, and a
+        ``status`` (``reproduced``, ``not reproduced``, ``no data``).
+    candidates : DataFrame
+        Every definition tried for every figure.
+    """
+
+    table: pd.DataFrame
+    candidates: pd.DataFrame
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table.copy()
+
+
+def reproduce(published: pd.DataFrame, design: AnyDesign, spec: Spec, *,
+              level: float = 0.95) -> Reproduction:
+    """Compute each published figure and find the definition that reproduces it.
+
+    Parameters
+    ----------
+    published : DataFrame
+        See :func:`published_figures`.
+    design : Design
+        The final (weighted) design of the survey.
+    spec : Spec
+    level : float
+        Confidence level of the intervals used for ``in_ci``.
+    """
+    check_published(published)
+    rows, cands = [], []
+    for i, fig in published.reset_index(drop=True).iterrows():
+        found = _candidates(fig, design, spec, level)
+        if found is None:
+            rows.append({**_ident(fig), "status": "no data",
+                         "note": "the indicator or domain is not in these microdata"})
+            continue
+        for c in found:
+            cands.append({"figure": i, **_ident(fig), **c})
+        default, best = found[0], min(found, key=lambda c: abs(c["difference"]))
+        rows.append({**_ident(fig), "computed": default["computed"],
+                     "ci_low": default["ci_low"], "ci_high": default["ci_high"],
+                     "difference": default["difference"], "in_ci": default["in_ci"],
+                     "definition": default["definition"],
+                     "best_definition": best["definition"], "best_value": best["computed"],
+                     "best_difference": best["difference"], "best_in_ci": best["in_ci"],
+                     "status": "reproduced" if default["in_ci"] or best["in_ci"]
+                     else "not reproduced"})
+    return Reproduction(pd.DataFrame(rows), pd.DataFrame(cands))
+
+
+def _ident(fig: pd.Series) -> dict[str, Any]:
+    keys = ("indicator", "domain", "year", "value", "unit", "source")
+    return {k: fig[k] for k in keys if k in fig.index} | {"published": float(fig["value"])}
+
+
+def _domain_design(design: AnyDesign, domain: str) -> AnyDesign | None:
+    if str(domain).strip().lower() in ("all", "", "nan"):
+        return design
+    col, _, value = str(domain).partition("=")
+    col = col.strip()
+    if col not in design.frame.columns:
+        return None
+    values = design.frame[col]
+    target: Any = value.strip()
+    if pd.api.types.is_numeric_dtype(values):
+        try:
+            target = float(target)
+        except ValueError:
+            return None
+    mask = (values == target).to_numpy()
+    return design.subset(mask) if (mask & (design.weight_array > 0)).any() else None
+
+
+def _candidates(fig: pd.Series, design: AnyDesign, spec: Spec, level: float):
+    indicator, unit = str(fig["indicator"]), fig["unit"]
+    target = _domain_design(design, fig["domain"])
+    if target is None:
+        return None
+    if indicator in spec.item_names:
+        items, aggs = [indicator], ["items"]
+    elif indicator in [f.name for f in spec.factors]:
+        items, aggs = list(spec.factor(indicator).items), ["items", "respondents"]
+    elif indicator == "overall" and spec.overall_item:
+        items, aggs = [spec.overall_item], ["items"]
+    else:
+        return None
+    scale = spec.scale_of(items[0])
+    measures = {"percent": ["top_box", "pct_of_max"], "percent_of_max": ["pct_of_max"],
+                "mean": ["mean"]}[unit]
+    if len(scale.codes) == 2:  # a yes/no item has no meaningful mean
+        measures = [m for m in measures if m == "top_box"]
+        if not measures:
+            return None
+    spec_measure = spec.index.measure if len(scale.codes) > 2 else "top_box"
+    if spec_measure in measures:
+        measures = [spec_measure] + [m for m in measures if m != spec_measure]
+    designs = [("weighted", target)]
+    if isinstance(target, Design):
+        designs.append(("unweighted", unweighted(target)))
+    out = []
+    for wname, dsg in designs:
+        for measure in measures:
+            for agg in aggs:
+                denoms = ("valid answers", "all respondents") if measure == "top_box" else \
+                    ("valid answers",)
+                for denom in denoms:
+                    out.append(_one(fig, dsg, items, measure, agg, denom, scale, wname, level))
+    return out
+
+
+def _one(fig, design, items, measure, agg, denom, scale, wname, level) -> dict[str, Any]:
+    cols = items
+    if denom == "all respondents":
+        # a missing answer counts as "not satisfied": the share among all respondents
+        design = replace(design, frame=design.frame.assign(
+            **{f"{c}__all": design.frame[c].fillna(-1.0) for c in items}))
+        cols = [f"{c}__all" for c in items]
+    est = factor_index(design, cols, measure=measure, satisfied=list(scale.satisfied),
+                       aggregate=agg, scale=None if measure == "top_box" else
+                       (scale.min, scale.max), level=level).to_frame().iloc[0]
+    factor = 100.0 if fig["unit"] in ("percent", "percent_of_max") else 1.0
+    value, lo, hi = (float(est[c]) * factor for c in ("estimate", "ci_low", "ci_high"))
+    published = float(fig["value"])
+    parts = [wname, measure, f"share of {denom}"] + ([f"aggregate {agg}"] if len(items) > 1
+                                                      else [])
+    return {"definition": ", ".join(parts), "computed": value, "ci_low": lo, "ci_high": hi,
+            "difference": published - value, "in_ci": bool(lo <= published <= hi),
+            "n": int(est["n"])}

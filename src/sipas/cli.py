@@ -47,13 +47,28 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="also write the codebook to this CSV file")
     p.set_defaults(func=_describe)
 
+    p = sub.add_parser("run", help="run a pipeline file: weights, indices, reports")
+    p.add_argument("pipeline", help="pipeline .toml file")
+    p.add_argument("--out", required=True, help="output folder (refused if not empty)")
+    _common(p)
+    p.set_defaults(func=_run)
+
+    p = sub.add_parser("validate", help="check a pipeline's inputs and configuration only")
+    p.add_argument("pipeline", help="pipeline .toml file")
+    p.set_defaults(func=_validate)
+
     p = sub.add_parser("demo", help="run the yearly job on the bundled SYNTHETIC demo survey")
     p.add_argument("--out", default="sipas-demo-output", help="output folder")
-    p.add_argument("--overwrite", action="store_true", help="replace a non-empty folder")
-    p.add_argument("--lang", choices=["vi", "en"], default="vi")
-    p.add_argument("--quiet", action="store_true")
+    _common(p)
     p.set_defaults(func=_demo)
     return parser
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--overwrite", action="store_true", help="replace a non-empty folder")
+    p.add_argument("--lang", choices=["vi", "en"], default=None,
+                   help="label language (default: the pipeline's)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or summary")
 
 
 def _version() -> str:
@@ -80,9 +95,29 @@ def _describe(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from sipas.pipeline import run_demo
+    from sipas.pipeline import demo_pipeline_path
 
-    run_demo(out=args.out, overwrite=args.overwrite, lang=args.lang, quiet=args.quiet)
+    args.pipeline = str(demo_pipeline_path())
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from sipas.pipeline import load_pipeline, run, summary_text, write
+
+    pipeline = load_pipeline(args.pipeline)
+    progress = not args.quiet and sys.stderr.isatty()
+    result = run(pipeline, progress=progress)
+    path = write(result, args.out, overwrite=args.overwrite, lang=args.lang)
+    if not args.quiet:
+        print(summary_text(result, path))
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from sipas.pipeline import load_pipeline, validate
+
+    for line in validate(load_pipeline(args.pipeline)):
+        print(f"ok: {line}")
     return 0
 
 

@@ -1,19 +1,31 @@
-"""The yearly job: read, weight, estimate, report, from one configuration.
+"""The yearly job from one pipeline file: read, weight, estimate, compare, score, report.
 
-``run_demo`` runs it on the bundled SYNTHETIC demo survey. Outputs go to a fresh temporary
-folder that replaces the target folder only when everything is written, so an interrupted
-run leaves nothing half-written, and an existing non-empty folder is never replaced unless
-``overwrite=True``.
+A pipeline file (TOML) names the survey file and its spec, the weighting plan, the domains,
+optional comparisons, the published figures to reproduce, the PAR scheme, and the report
+options; ``docs/pipeline.md`` documents every key. :func:`run` computes everything and
+writes an output folder (tables as CSV and Parquet, an Excel workbook, charts and
+``provenance.json``) through a temporary folder, so an interrupted run leaves nothing
+half-written and an existing non-empty folder is replaced only with ``overwrite=True``.
+
+Examples
+--------
+>>> from sipas.pipeline import load_pipeline, demo_pipeline_path
+>>> load_pipeline(demo_pipeline_path()).indices.by
+('district', 'urban', 'service')
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import sys
 import tempfile
 import time
-from collections.abc import Iterator
+import tomllib
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +33,314 @@ import numpy as np
 import pandas as pd
 
 from sipas.errors import SpecError
+from sipas.reliability import ReliabilityRules
 
-__all__ = ["output_folder", "run_demo"]
+__all__ = ["Pipeline", "RunResult", "demo_pipeline_path", "load_pipeline", "output_folder",
+           "run", "run_demo", "validate"]
 
+SECTIONS: dict[str, set[str]] = {
+    "pipeline": {"name", "title", "allow_absolute_paths"},
+    "input": {"data", "spec", "sheet"},
+    "weighting": {"steps"},
+    "indices": {"by", "level", "item_ci"},
+    "reliability": {"min_n", "min_df", "min_neff", "max_rse"},
+    "compare": {"rank_by", "adjust", "n_sim", "seed", "previous_data", "previous_spec"},
+    "reproduce": {"published"},
+    "par": {"scheme", "appraisal", "officials", "province_column", "n_sim", "seed"},
+    "report": {"lang", "decimals", "formats", "min_cell"},
+}
+FORMATS = ("csv", "parquet", "xlsx", "png", "svg")
+
+
+@dataclass(frozen=True)
+class IndicesOptions:
+    by: tuple[str, ...] = ()
+    level: float = 0.95
+    item_ci: str = "logit"
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    lang: str = "vi"
+    decimals: int = 1
+    formats: tuple[str, ...] = FORMATS
+    min_cell: int = 10
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A validated pipeline file (paths resolved against its folder)."""
+
+    path: Path
+    name: str
+    data: Path
+    spec: str
+    sheet: str | int = 0
+    steps: tuple[Mapping[str, Any], ...] = ()
+    indices: IndicesOptions = field(default_factory=IndicesOptions)
+    rules: ReliabilityRules = field(default_factory=ReliabilityRules)
+    compare: Mapping[str, Any] = field(default_factory=dict)
+    published: str | None = None
+    par: Mapping[str, Any] = field(default_factory=dict)
+    report: ReportOptions = field(default_factory=ReportOptions)
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+def demo_pipeline_path() -> Path:
+    """The bundled demo pipeline (on the SYNTHETIC demo survey)."""
+    return Path(str(resources.files("sipas.datasets") / "data" / "demo_pipeline.toml"))
+
+
+def load_pipeline(path: str | Path) -> Pipeline:
+    """Read and check a pipeline file: unknown keys, wrong types and missing files are
+    :class:`SpecError` naming the key or file."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"pipeline file {str(path)!r} does not exist.")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SpecError(f"pipeline file {str(path)!r} is not valid UTF-8 TOML: {exc}") from exc
+    where = str(path)
+    for section, value in raw.items():
+        if section not in SECTIONS:
+            raise SpecError(f"{where}: unknown section [{section}]; sections are "
+                            f"{sorted(SECTIONS)}.")
+        if not isinstance(value, dict):
+            raise SpecError(f"{where}: [{section}] must be a table.")
+        unknown = sorted(set(value) - SECTIONS[section])
+        if unknown:
+            raise SpecError(f"{where}: unknown key(s) {unknown} in [{section}]; allowed: "
+                            f"{sorted(SECTIONS[section])}.")
+    meta = raw.get("pipeline", {})
+    allow_abs = _typed(meta, "allow_absolute_paths", bool, False, where, "pipeline")
+    inp = raw.get("input", {})
+    if "data" not in inp or "spec" not in inp:
+        raise SpecError(f"{where}: [input] needs data = \"file\" and spec = \"file or name\".")
+    base = path.parent
+    data = _resolve(base, _typed(inp, "data", str, None, where, "input"), allow_abs, where)
+    spec = _typed(inp, "spec", str, None, where, "input")
+    if Path(spec).suffix:
+        spec = str(_resolve(base, spec, allow_abs, where))
+    ind = raw.get("indices", {})
+    by = ind.get("by", [])
+    if isinstance(by, str) or not all(isinstance(b, str) for b in by):
+        raise SpecError(f"{where}: [indices] by must be a list of column names; got {by!r}.")
+    rep = raw.get("report", {})
+    formats = tuple(rep.get("formats", FORMATS))
+    if not set(formats) <= set(FORMATS):
+        raise SpecError(f"{where}: [report] formats must be among {list(FORMATS)}; got "
+                        f"{list(formats)}.")
+    lang = rep.get("lang", "vi")
+    if lang not in ("vi", "en"):
+        raise SpecError(f"{where}: [report] lang must be 'vi' or 'en'; got {lang!r}.")
+    rel = raw.get("reliability", {})
+    published = raw.get("reproduce", {}).get("published")
+    if published and Path(published).suffix:
+        published = str(_resolve(base, published, allow_abs, where))
+    par = dict(raw.get("par", {}))
+    for key in ("scheme", "appraisal", "officials"):
+        if key in par and Path(par[key]).suffix:
+            par[key] = str(_resolve(base, par[key], allow_abs, where))
+    compare = dict(raw.get("compare", {}))
+    for key in ("previous_data", "previous_spec"):
+        if key in compare and Path(compare[key]).suffix:
+            compare[key] = str(_resolve(base, compare[key], allow_abs, where))
+    return Pipeline(
+        path=path, name=_typed(meta, "name", str, path.stem, where, "pipeline"), data=data,
+        spec=spec, sheet=inp.get("sheet", 0),
+        steps=tuple(raw.get("weighting", {}).get("steps", [])),
+        indices=IndicesOptions(tuple(by), float(_typed(ind, "level", float, 0.95, where,
+                                                         "indices")),
+                               _typed(ind, "item_ci", str, "logit", where, "indices")),
+        rules=ReliabilityRules(**{k: _typed(rel, k, float, getattr(ReliabilityRules(), k),
+                                            where, "reliability") for k in rel}),
+        compare=compare, published=published, par=par,
+        report=ReportOptions(lang, int(_typed(rep, "decimals", int, 1, where, "report")),
+                             formats, int(_typed(rep, "min_cell", int, 10, where, "report"))),
+        raw=raw)
+
+
+def _typed(table: Mapping[str, Any], key: str, kind: type, default: Any, where: str,
+           section: str) -> Any:
+    value = table.get(key, default)
+    ok = isinstance(value, kind) or (kind is float and isinstance(value, int)
+                                     and not isinstance(value, bool))
+    if value is not None and not ok:
+        raise SpecError(f"{where}: [{section}] {key} must be {kind.__name__}; got {value!r}.")
+    return value
+
+
+def _resolve(base: Path, name: str, allow_abs: bool, where: str) -> Path:
+    candidate = Path(name)
+    if candidate.is_absolute():
+        if not allow_abs:
+            raise SpecError(f"{where}: absolute path {name!r} is not allowed; use a path "
+                            "relative to the pipeline file or set [pipeline] "
+                            "allow_absolute_paths = true.")
+        resolved = candidate.resolve()
+    else:
+        resolved = (base / candidate).resolve()
+        if not allow_abs and not resolved.is_relative_to(base.resolve()):
+            raise SpecError(f"{where}: path {name!r} leaves the pipeline's folder; keep inputs "
+                            "beside the pipeline file or set [pipeline] allow_absolute_paths = "
+                            "true.")
+    if not resolved.is_file():
+        raise SpecError(f"{where}: input file {name!r} does not exist ({resolved}).")
+    return resolved
+
+
+# ---------------------------------------------------------------------- running
+
+@dataclass
+class RunResult:
+    """Everything a run computed; ``tables`` are what the report writes."""
+
+    pipeline: Pipeline
+    data: Any
+    design: Any
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    results: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def validate(pipeline: Pipeline) -> list[str]:
+    """Check inputs and configuration without computing estimates; return what was checked."""
+    import sipas
+    from sipas.weighting.plan import validate_plan
+
+    checked = [f"pipeline {pipeline.path}"]
+    spec = sipas.load_spec(pipeline.spec)
+    checked.append(f"spec {spec.name} ({len(spec.items)} items, {len(spec.factors)} factors)")
+    data = sipas.read_survey(pipeline.data, spec=spec, sheet=pipeline.sheet)
+    checked.append(f"data {pipeline.data.name}: {data.meta.n_rows} rows valid against the spec")
+    sipas.Design.from_spec(data)
+    checked.append("design columns")
+    validate_plan(pipeline.steps, spec)
+    checked.append(f"weighting plan ({len(pipeline.steps)} steps)")
+    missing = [b for b in pipeline.indices.by if b not in data.frame.columns]
+    if missing:
+        raise SpecError(f"{pipeline.path}: [indices] by column(s) {missing} are not in the data.")
+    if pipeline.published:
+        from sipas.reproduce import published_figures
+
+        published_figures(pipeline.published)
+        checked.append("published figures")
+    if pipeline.par:
+        from sipas.par import load_scheme
+
+        load_scheme(pipeline.par["scheme"])
+        checked.append("PAR scheme")
+    return checked
+
+
+def run(pipeline: Pipeline, *, progress: bool = False) -> RunResult:
+    """Compute every table of the pipeline (nothing is written; see :func:`write`)."""
+    import sipas
+    from tqdm.auto import tqdm
+
+    spec = sipas.load_spec(pipeline.spec)
+    bar = tqdm(total=6, desc="sipas", disable=not progress, leave=False)
+    res = RunResult(pipeline, None, None)
+    with _timed(res, "read"):
+        data = sipas.read_survey(pipeline.data, spec=spec, sheet=pipeline.sheet)
+    res.data = data
+    bar.update()
+    with _timed(res, "weighting"):
+        base = sipas.Design.from_spec(data)
+        from sipas.weighting.plan import apply_plan
+
+        design = apply_plan(base, pipeline.steps, spec)
+        report = sipas.weighting_report(design, before=base)
+        res.tables["weighting_steps"] = report.steps
+        res.tables["weighting_margins"] = report.margins
+    res.design = design
+    bar.update()
+    with _timed(res, "indices"):
+        _indices(res, design, spec, data, pipeline)
+    bar.update()
+    with _timed(res, "compare"):
+        _comparisons(res, spec, pipeline)
+    bar.update()
+    with _timed(res, "reproduce"):
+        if pipeline.published:
+            from sipas.reproduce import published_figures, reproduce
+
+            rep = reproduce(published_figures(pipeline.published), design, spec)
+            res.tables["reproduction"] = rep.table
+            res.tables["reproduction_candidates"] = rep.candidates
+    bar.update()
+    with _timed(res, "par"):
+        if pipeline.par:
+            from sipas.par import score_pipeline
+
+            score_pipeline(res, spec, pipeline)
+    bar.update()
+    bar.close()
+    return res
+
+
+def _indices(res: RunResult, design: Any, spec: Any, data: Any, pipeline: Pipeline) -> None:
+    import sipas
+    from sipas.psychometrics import factor_reliability
+
+    opts = pipeline.indices
+    overall = sipas.satisfaction_index(design, spec, missing_kinds=data.missing,
+                                       level=opts.level, rules=pipeline.rules,
+                                       item_ci=opts.item_ci)
+    res.results["index"] = overall
+    res.tables["index_overall"] = overall.overall
+    res.tables["index_factors"] = overall.factors
+    res.tables["index_items"] = overall.items
+    for by in opts.by:
+        dom = sipas.satisfaction_index(design, spec, by=by, missing_kinds=data.missing,
+                                       level=opts.level, rules=pipeline.rules,
+                                       item_ci=opts.item_ci)
+        res.results[f"index_by_{by}"] = dom
+        res.tables[f"index_by_{by}"] = pd.concat(
+            [dom.overall.assign(level="overall"), dom.factors.assign(level="factor")],
+            ignore_index=True)
+        res.tables[f"items_by_{by}"] = dom.items
+    res.tables["reliability"] = factor_reliability(design, spec, level=opts.level)
+
+
+def _comparisons(res: RunResult, spec: Any, pipeline: Pipeline) -> None:
+    import sipas
+    from sipas.compare import compare_domains, compare_waves, rank_domains
+
+    cfg = pipeline.compare
+    for by in pipeline.indices.by:
+        est = res.results[f"index_by_{by}"].overall_estimate
+        res.tables[f"compare_{by}"] = compare_domains(est, adjust=cfg.get("adjust", "holm"))
+    rank_by = cfg.get("rank_by")
+    if rank_by:
+        if rank_by not in pipeline.indices.by:
+            raise SpecError(f"[compare] rank_by {rank_by!r} must be one of [indices] by.")
+        est = res.results[f"index_by_{rank_by}"].overall_estimate
+        res.tables[f"ranks_{rank_by}"] = rank_domains(est, n_sim=int(cfg.get("n_sim", 2000)),
+                                                      rng=cfg.get("seed", 20201231))
+    if cfg.get("previous_data"):
+        prev_spec = sipas.load_spec(cfg.get("previous_spec", pipeline.spec))
+        prev = sipas.read_survey(cfg["previous_data"], spec=prev_spec)
+        from sipas.weighting.plan import apply_plan
+
+        prev_design = apply_plan(sipas.Design.from_spec(prev), pipeline.steps, prev_spec)
+        before = sipas.satisfaction_index(prev_design, prev_spec, rules=pipeline.rules)
+        now = res.results["index"]
+        res.tables["compare_waves"] = pd.concat(
+            [compare_waves(now.factor_estimate, before.factor_estimate),
+             compare_waves(now.overall_estimate, before.overall_estimate)],
+            ignore_index=True)
+
+
+@contextmanager
+def _timed(res: RunResult, name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    res.timings[name] = time.perf_counter() - start
+
+
+# ---------------------------------------------------------------------- writing
 
 @contextmanager
 def output_folder(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
@@ -48,69 +365,100 @@ def output_folder(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _provenance(data: Any, options: dict[str, Any], timings: dict[str, float]) -> dict:
-    from sipas import __version__
+def write(result: RunResult, out: str | Path, *, overwrite: bool = False,
+          lang: str | None = None) -> Path:
+    """Write the tables, workbook, charts and provenance of a run to ``out``."""
+    from sipas.report.files import write_csv, write_parquet, write_text
 
-    spec = data.spec
-    return {
-        "sipas_version": __version__,
-        "input": {"path": data.meta.source, "sha256": data.meta.sha256,
-                  "rows": data.meta.n_rows, "format": data.meta.format},
-        "spec": {"name": spec.name, "path": spec.source, "sha256": spec.sha256,
-                 "synthetic": spec.synthetic} if spec else None,
-        "options": options,
-        "timings_seconds": {k: round(v, 4) for k, v in timings.items()},
-    }
-
-
-def run_demo(out: str | Path = "sipas-demo-output", *, overwrite: bool = False,
-             lang: str = "vi", quiet: bool = False) -> Path:
-    """Run the job on the demo survey and write its outputs to ``out``.
-
-    Returns the output folder.
-    """
-    import sipas
-    from sipas.datasets import SYNTHETIC_NOTICE
-    from sipas.describe import codebook
-    from sipas.report.files import write_csv, write_text
-
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    data = sipas.datasets.load_demo()
-    timings["read"] = time.perf_counter() - t0
-    spec = data.spec
-    t0 = time.perf_counter()
-    respondents = data.frame["response"].to_numpy() == 1
-    design = sipas.Design.from_spec(data).subset(respondents)
-    rows = []
-    for item in spec.items:
-        scale = spec.scales[item.scale]
-        est = sipas.proportion(design, item.name, value=list(scale.satisfied), by=None)
-        frame = est.to_frame()
-        frame.insert(0, "item", item.name)
-        frame.insert(1, "label", item.label.get(lang, item.name))
-        rows.append(frame)
-    shares = pd.concat(rows, ignore_index=True)
-    timings["estimate"] = time.perf_counter() - t0
+    opts = result.pipeline.report
+    lang = lang or opts.lang
     with output_folder(out, overwrite) as folder:
-        write_csv(codebook(data, lang=lang), folder / "codebook.csv")
-        write_csv(shares, folder / "item_shares.csv")
-        prov = _provenance(data, {"job": "demo", "lang": lang,
-                                  "weights": "design weights of respondents"}, timings)
-        prov["notice"] = SYNTHETIC_NOTICE
-        write_text(json.dumps(prov, ensure_ascii=False, indent=2, default=_json), folder /
-                   "provenance.json")
-    if not quiet:
-        show = shares[["item", "estimate", "ci_low", "ci_high", "n"]].copy()
-        for c in ("estimate", "ci_low", "ci_high"):
-            show[c] = (100 * show[c]).round(1)
-        print(SYNTHETIC_NOTICE)
-        print(f"Share satisfied / agreeing per item (%), design-weighted, 95% CI:\n"
-              f"{show.to_string(index=False)}\nOutputs written to {Path(out).resolve()}")
+        start = time.perf_counter()
+        tables = folder / "tables"
+        for name, table in result.tables.items():
+            if "csv" in opts.formats:
+                write_csv(table, tables / f"{name}.csv")
+            if "parquet" in opts.formats:
+                write_parquet(table, tables / f"{name}.parquet")
+        _write_report(result, folder, lang)
+        result.timings["write"] = time.perf_counter() - start
+        write_text(json.dumps(provenance(result, lang), ensure_ascii=False, indent=2,
+                              default=_json), folder / "provenance.json")
     return Path(out)
 
 
+def _write_report(result: RunResult, folder: Path, lang: str) -> None:
+    """Excel workbook and charts, when the report layer provides them."""
+    try:
+        from sipas.report import build
+    except ImportError:
+        return
+    build.write_all(result, folder, lang)
+
+
+def provenance(result: RunResult, lang: str) -> dict[str, Any]:
+    """sipas version, input hashes, spec, options and timings of a run."""
+    from sipas import __version__
+
+    data, spec = result.data, result.data.spec
+    return {
+        "sipas_version": __version__,
+        "python": sys.version.split()[0],
+        "pipeline": {"path": str(result.pipeline.path), "name": result.pipeline.name,
+                     "options": result.pipeline.raw},
+        "input": {"path": data.meta.source, "sha256": data.meta.sha256,
+                  "rows": data.meta.n_rows, "format": data.meta.format},
+        "spec": {"name": spec.name, "path": spec.source, "sha256": spec.sha256,
+                 "synthetic": spec.synthetic, "index_definition": spec.index.describe()},
+        "weighting": [{"step": h.name, "options": dict(h.options)}
+                      for h in result.design.history],
+        "language": lang,
+        "notice": _notice(spec),
+        "timings_seconds": {k: round(v, 4) for k, v in result.timings.items()},
+        "tables": sorted(result.tables),
+    }
+
+
+def _notice(spec: Any) -> str:
+    from sipas.datasets import SYNTHETIC_NOTICE
+
+    return SYNTHETIC_NOTICE if spec.synthetic else ""
+
+
 def _json(value: Any) -> Any:
-    if isinstance(value, (np.integer, np.floating)):
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
         return value.item()
     return str(value)
+
+
+def run_demo(out: str | Path = "sipas-demo-output", *, overwrite: bool = False,
+             lang: str | None = None, quiet: bool = False) -> Path:
+    """Run the bundled demo pipeline and write its outputs to ``out``."""
+    pipeline = load_pipeline(demo_pipeline_path())
+    result = run(pipeline, progress=not quiet and sys.stderr.isatty())
+    path = write(result, out, overwrite=overwrite, lang=lang)
+    if not quiet:
+        print(summary_text(result, path))
+    return path
+
+
+def summary_text(result: RunResult, path: Path) -> str:
+    """A short console summary of a run."""
+    idx = result.results["index"]
+    lines = []
+    if result.data.spec.synthetic:
+        lines.append(_notice(result.data.spec))
+    lines.append(f"{idx.definition}")
+    show = pd.concat([idx.overall, idx.factors])[["name", "estimate", "ci_low", "ci_high", "n",
+                                                   "flag"]].copy()
+    for c in ("estimate", "ci_low", "ci_high"):
+        show[c] = (100 * show[c]).round(1)
+    lines.append(show.to_string(index=False))
+    if "reproduction" in result.tables:
+        rep = result.tables["reproduction"].dropna(subset=["computed"])
+        for _, r in rep.iterrows():
+            lines.append(f"published {r['indicator']} {r['published']:g} ({r['unit']}): "
+                         f"computed {r['computed']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"
+                         f" -> {r['status']}")
+    lines.append(f"Outputs written to {Path(path).resolve()}")
+    return "\n".join(lines)

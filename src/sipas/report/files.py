@@ -23,7 +23,8 @@ from typing import IO, Any
 
 import pandas as pd
 
-__all__ = ["atomic_path", "neutralise", "write_bytes", "write_csv", "write_text"]
+__all__ = ["atomic_path", "neutralise", "write_bytes", "write_csv", "write_parquet",
+           "write_text"]
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -77,3 +78,20 @@ def write_with(writer: Callable[[IO[bytes]], None], path: str | Path) -> None:
     """Call ``writer`` on a binary file handle, atomically."""
     with atomic_path(path) as tmp, tmp.open("wb") as fh:
         writer(fh)
+
+
+def write_parquet(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write a table as Parquet atomically; object columns mixing types become text."""
+    safe = frame.copy()
+    for col in safe.columns:
+        if safe[col].dtype != object:
+            continue
+        kinds = {type(v) for v in safe[col] if not _is_missing(v)}
+        if len(kinds) > 1 or not kinds <= {str, bool}:
+            safe[col] = safe[col].map(lambda v: None if _is_missing(v) else str(v))
+    with atomic_path(path) as tmp:
+        safe.to_parquet(tmp, index=False)
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)

@@ -236,8 +236,9 @@ def validate(pipeline: Pipeline) -> list[str]:
 
 def run(pipeline: Pipeline, *, progress: bool = False) -> RunResult:
     """Compute every table of the pipeline (nothing is written; see :func:`write`)."""
-    import sipas
     from tqdm.auto import tqdm
+
+    import sipas
 
     spec = sipas.load_spec(pipeline.spec)
     bar = tqdm(total=6, desc="sipas", disable=not progress, leave=False)

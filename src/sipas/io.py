@@ -17,7 +17,9 @@ Examples
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sipas.errors import ReadError
+from sipas._validate import message
+from sipas.errors import ReadError, SpecError
 from sipas.spec import MISSING_KINDS, Spec, load_spec
 
 __all__ = ["SurveyData", "SurveyMeta", "read_survey", "validate_frame"]
@@ -38,7 +41,24 @@ _MAX_LISTED = 10
 
 @dataclass(frozen=True)
 class SurveyMeta:
-    """Where the data came from and what the file said about it."""
+    """Where the data came from and what the file said about it.
+
+    Attributes
+    ----------
+    source, sha256 : str
+        Absolute path and SHA-256 of the file as read.
+    format : str
+        ``sav``, ``dta``, ``csv``, ``xlsx`` or ``parquet``.
+    n_rows, n_columns : int
+        Size of the frame.
+    variable_labels, value_labels : mapping
+        Labels stored in the file (SPSS/Stata only).
+    file_missing : mapping
+        Missing values the file declares per column: codes, or ``(lo, hi)`` ranges.
+    missing_counts : mapping
+        Per column, the number of answers made NA by kind: the spec's kinds and ``system``
+        (empty cell) for items, ``user_missing`` for other columns the file declares missing.
+    """
 
     source: str
     sha256: str
@@ -104,6 +124,15 @@ def read_survey(path: str | Path, spec: Spec | str | Path | None = None, *,
     ReadError
         The file cannot be read, or its content breaks the spec (unknown codes, duplicate
         respondent ids, missing or non-numeric columns). The message lists the first rows.
+    SpecError
+        ``spec`` names a spec that cannot be loaded.
+
+    Notes
+    -----
+    With a spec, missing values the file itself declares (SPSS user-missing) must have a
+    kind in the spec when they occur in an item; in other columns they become NA and are
+    counted as ``user_missing``. A CSV's respondent ids are read as text, so ``"007"`` stays
+    ``"007"``.
 
     Examples
     --------
@@ -112,21 +141,17 @@ def read_survey(path: str | Path, spec: Spec | str | Path | None = None, *,
     >>> sd.meta.missing_counts["q05"]["dont_know"] > 0
     True
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ReadError(f"Survey file {str(path)!r} does not exist. Check the path.")
-    fmt = FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise ReadError(f"Survey file {str(path)!r}: " +
-                        f"the extension {path.suffix!r} is not supported; use one of "
-                        f"{sorted(FORMATS)}. Export the data to one of them.")
+    path, fmt = _check_path(path)
     if spec is not None and not isinstance(spec, Spec):
+        if not isinstance(spec, (str, Path)):
+            raise SpecError(message("spec", "a Spec, a .toml path or a bundled spec name",
+                                    type(spec).__name__))
         spec = load_spec(spec)
     sha = _sha256(path)
-    frame, var_labels, value_labels, file_missing = _READERS[fmt](path, sheet)
-    _check_columns(frame, path)
+    text_columns = (spec.respondent_id,) if spec is not None else ()
+    frame, var_labels, value_labels, file_missing = _READERS[fmt](path, sheet, text_columns)
+    _check_shape(frame, path)
     missing = pd.DataFrame(index=frame.index)
-    counts: dict[str, dict[str, int]] = {}
     if spec is None:
         frame, counts = _apply_file_missing(frame, file_missing)
     else:
@@ -141,15 +166,41 @@ def read_survey(path: str | Path, spec: Spec | str | Path | None = None, *,
 
 # --------------------------------------------------------------------------- readers
 
+def _check_path(path: str | Path) -> tuple[Path, str]:
+    if not isinstance(path, (str, Path)):
+        raise ReadError(message("path", "a file path (str or Path)", type(path).__name__))
+    path = Path(path)
+    if not path.exists():
+        raise ReadError(f"Survey file {str(path)!r} does not exist (relative paths start at "
+                        f"{str(Path.cwd())!r}). Check the path.")
+    if not path.is_file():
+        raise ReadError(message("path", "a file", str(path), "It is a folder."))
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ReadError(f"Survey file {str(path)!r}: " + message(
+            "the extension", f"one of {sorted(FORMATS)}", path.suffix,
+            "Export the data to one of these formats."))
+    return path, fmt
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
+    try:
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise ReadError(f"Cannot open {str(path)!r} ({exc.strerror}).") from exc
     return digest.hexdigest()
 
 
-def _read_spss_stata(path: Path, sheet: Any) -> tuple:
+def _one_line(exc: BaseException, limit: int = 240) -> str:
+    """A third-party error as one short line (pyarrow messages span many lines)."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:limit]}{'…' if len(text) > limit else ''}"
+
+
+def _read_spss_stata(path: Path, sheet: Any, text_columns: tuple[str, ...]) -> tuple:
     import pyreadstat
 
     try:
@@ -158,34 +209,28 @@ def _read_spss_stata(path: Path, sheet: Any) -> tuple:
         else:
             frame, meta = pyreadstat.read_sav(str(path), user_missing=True)
     except Exception as exc:  # pyreadstat raises its own and OSError types
-        raise ReadError(f"Cannot read {str(path)!r} as {path.suffix} ({type(exc).__name__}: "
-                        f"{exc}). The file may be truncated or not really a "
-                        f"{path.suffix} file: export it again from SPSS/Stata.") from exc
+        raise ReadError(f"Cannot read {str(path)!r} as {path.suffix} ({_one_line(exc)}). "
+                        f"The file may be truncated or not really a {path.suffix} file: "
+                        "export it again from SPSS/Stata.") from exc
     var_labels = {k: v for k, v in (meta.column_names_to_labels or {}).items() if v}
     value_labels = {col: dict(meta.value_labels[name])
                     for col, name in (meta.variable_to_label or {}).items()
                     if name in (meta.value_labels or {})}
     file_missing: dict[str, tuple] = {}
     for col, ranges in (getattr(meta, "missing_ranges", None) or {}).items():
-        codes: list[Any] = []
-        for r in ranges:
-            lo, hi = r["lo"], r["hi"]
-            if lo == hi:
-                codes.append(lo)
-            else:
-                codes.append((lo, hi))
-        file_missing[col] = tuple(codes)
+        file_missing[col] = tuple(r["lo"] if r["lo"] == r["hi"] else (r["lo"], r["hi"])
+                                  for r in ranges)
     for col, values in (getattr(meta, "missing_user_values", None) or {}).items():
         file_missing[col] = tuple(file_missing.get(col, ())) + tuple(values)
     return frame, var_labels, value_labels, file_missing
 
 
-def _read_csv(path: Path, sheet: Any) -> tuple:
+def _read_csv(path: Path, sheet: Any, text_columns: tuple[str, ...]) -> tuple:
     raw = path.read_bytes()
     if not raw.strip():
-        raise ReadError(f"{str(path)!r} is empty. Export the data again.")
+        raise ReadError(f"{str(path)!r} is empty (no header, no rows). Export the data again.")
     try:
-        raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         bad = raw[exc.start: exc.start + 4]
@@ -193,31 +238,52 @@ def _read_csv(path: Path, sheet: Any) -> tuple:
             f"{str(path)!r} is not UTF-8 text: byte {bad!r} at line {line}. sipas reads CSV "
             "as UTF-8 only, so Vietnamese text is never garbled. Re-save the file as "
             "'CSV UTF-8' (Excel) or convert it, e.g. iconv -f CP1258 -t UTF-8.") from None
+    header = next(csv.reader(io.StringIO(text)), [])
+    _check_header(header, path)
+    if len(header) == 1 and any(sep in header[0] for sep in (";", "\t")):
+        raise ReadError(f"{str(path)!r}: " + message(
+            "the delimiter", "a comma", ";" if ";" in header[0] else "\\t",
+            "Export the CSV with commas, or convert it (e.g. in Excel: Save As 'CSV UTF-8')."))
+    present = [c for c in text_columns if c in header]
     try:
-        frame = pd.read_csv(path, encoding="utf-8-sig", low_memory=False)
+        frame = pd.read_csv(io.StringIO(text), low_memory=False,
+                            dtype={c: str for c in present} or None)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise ReadError(f"Cannot parse {str(path)!r} as CSV: {exc}. Check the delimiter "
-                        "(sipas expects commas) and quoting.") from exc
+        raise ReadError(f"Cannot parse {str(path)!r} as CSV ({_one_line(exc)}). Check the "
+                        "delimiter (sipas expects commas) and quoting.") from exc
     return frame, {}, {}, {}
 
 
-def _read_xlsx(path: Path, sheet: Any) -> tuple:
+def _read_xlsx(path: Path, sheet: Any, text_columns: tuple[str, ...]) -> tuple:
     try:
+        header = pd.read_excel(path, sheet_name=sheet, engine="openpyxl", header=None, nrows=1)
+        _check_header([str(c) for c in header.iloc[0].tolist()] if len(header) else [], path)
         frame = pd.read_excel(path, sheet_name=sheet, engine="openpyxl")
-    except ValueError as exc:
-        raise ReadError(f"Cannot read sheet {sheet!r} of {str(path)!r}: {exc}.") from exc
+    except ReadError:
+        raise
+    except (ValueError, IndexError) as exc:
+        if "orksheet" not in str(exc):
+            raise ReadError(f"Cannot read {str(path)!r} as an Excel .xlsx workbook "
+                            f"({_one_line(exc)}).") from exc
+        raise ReadError(f"{str(path)!r}: " + message("sheet", "a sheet of the workbook", sheet,
+                                                     _one_line(exc))) from exc
     except Exception as exc:  # openpyxl raises zipfile/KeyError/InvalidFileException
         raise ReadError(f"Cannot read {str(path)!r} as an Excel .xlsx workbook "
-                        f"({type(exc).__name__}: {exc}). The file may be corrupt or an old .xls:"
+                        f"({_one_line(exc)}). The file may be corrupt or an old .xls:"
                         " open it in Excel and save as .xlsx.") from exc
     return frame, {}, {}, {}
 
 
-def _read_parquet(path: Path, sheet: Any) -> tuple:
+def _read_parquet(path: Path, sheet: Any, text_columns: tuple[str, ...]) -> tuple:
+    import pyarrow.parquet as pq
+
     try:
+        _check_header(list(pq.read_schema(path).names), path)
         frame = pd.read_parquet(path)
+    except ReadError:
+        raise
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError
-        raise ReadError(f"Cannot read {str(path)!r} as Parquet ({type(exc).__name__}: {exc}). "
+        raise ReadError(f"Cannot read {str(path)!r} as Parquet ({_one_line(exc)}). "
                         "The file may be truncated: write it again.") from exc
     return frame, {}, {}, {}
 
@@ -226,16 +292,25 @@ _READERS = {"sav": _read_spss_stata, "dta": _read_spss_stata, "csv": _read_csv,
             "xlsx": _read_xlsx, "parquet": _read_parquet}
 
 
-def _check_columns(frame: pd.DataFrame, path: Path) -> None:
-    names = [str(c) for c in frame.columns]
+def _check_header(names: list[str], path: Path) -> None:
+    """Duplicate column names, seen in the file itself (pandas would rename them).
+
+    Empty header cells are not names: pandas calls them ``Unnamed: k``.
+    """
+    names = [c for c in names if c not in ("", "nan", "None")]
     dup = sorted({c for c in names if names.count(c) > 1})
-    mangled = [c for c in names if "." in c and c.rsplit(".", 1)[0] in names
-               and c.rsplit(".", 1)[1].isdigit()]
-    if dup or (mangled and path.suffix.lower() in (".csv", ".xlsx")):
-        raise ReadError(f"{str(path)!r} has duplicate column names {dup or mangled}. "
-                        "Rename them so that every column is unique.")
+    if dup:
+        raise ReadError(f"{str(path)!r}: " + message(
+            "column names", "unique", dup, "Rename the duplicated columns in the file."))
+
+
+def _check_shape(frame: pd.DataFrame, path: Path) -> None:
+    _check_header([str(c) for c in frame.columns], path)
     if frame.shape[1] == 0:
-        raise ReadError(f"{str(path)!r} has no columns.")
+        raise ReadError(f"{str(path)!r} has no columns. Export the data again.")
+    if len(frame) == 0:
+        raise ReadError(f"{str(path)!r} has a header but no data rows (0 respondents). "
+                        "Export the data again, with the rows.")
 
 
 def _is_missing_code(values: pd.Series, codes: tuple) -> np.ndarray:
@@ -243,23 +318,24 @@ def _is_missing_code(values: pd.Series, codes: tuple) -> np.ndarray:
     numeric = pd.to_numeric(values, errors="coerce")
     for code in codes:
         if isinstance(code, tuple):
-            mask |= ((numeric >= code[0]) & (numeric <= code[1])).to_numpy()
+            mask |= ((numeric >= code[0]) & (numeric <= code[1])).fillna(False).to_numpy(bool)
         else:
-            mask |= (values == code).to_numpy()
+            mask |= (values == code).fillna(False).to_numpy(bool)
     return mask
 
 
-def _apply_file_missing(frame: pd.DataFrame, file_missing: Mapping[str, tuple]):
-    """Without a spec, values the file declares missing become NA (SPSS semantics)."""
+def _apply_file_missing(frame: pd.DataFrame, file_missing: Mapping[str, tuple],
+                        skip: frozenset[str] = frozenset()) -> tuple[pd.DataFrame, dict]:
+    """Values the file declares missing become NA (SPSS semantics), counted per column.
+
+    ``frame`` is changed in place: pass a frame the caller owns.
+    """
     counts: dict[str, dict[str, int]] = {}
-    if not file_missing:
-        return frame, counts
-    frame = frame.copy()
     for col, codes in file_missing.items():
-        if col in frame:
+        if col in frame and col not in skip:
             mask = _is_missing_code(frame[col], codes)
             if mask.any():
-                frame.loc[mask, col] = np.nan
+                frame[col] = frame[col].mask(mask)
                 counts[col] = {"user_missing": int(mask.sum())}
     return frame, counts
 
@@ -273,58 +349,90 @@ def validate_frame(frame: pd.DataFrame, spec: Spec, *, file_missing: Mapping[str
     Returns the cleaned frame (a copy; items numeric, missing codes NA), the missing-kind
     frame and the counts by item and kind. Raises :class:`ReadError` on any breach.
     """
-    _require(frame, [spec.respondent_id], "respondent id", spec, where)
-    _require(frame, list(spec.item_names), "item", spec, where)
-    design_cols = [*spec.design.ids, *(c for c in (spec.design.strata, spec.design.weights,
-                                                    spec.design.probs) if c), *spec.design.fpc]
-    _require(frame, [c for c in design_cols if c != spec.respondent_id], "design", spec, where)
-    _require(frame, list(spec.domains), "domain", spec, where)
+    _check_spec_columns(frame, spec, where)
     ids = frame[spec.respondent_id]
-    if ids.isna().any():
-        rows = np.flatnonzero(ids.isna().to_numpy())[:_MAX_LISTED] + 1
-        raise ReadError(f"{where}: respondent id column {spec.respondent_id!r} is empty in "
-                        f"{int(ids.isna().sum())} row(s) (data rows {rows.tolist()}). "
-                        "Every respondent needs an id.")
-    dup = ids[ids.duplicated(keep=False)]
-    if len(dup):
-        shown = dup.drop_duplicates().head(_MAX_LISTED).tolist()
-        raise ReadError(f"{where}: respondent id column {spec.respondent_id!r} has "
-                        f"{dup.nunique()} duplicated id(s), e.g. {shown}. Each respondent must "
-                        "appear once: remove the duplicate rows or fix the ids.")
-    frame = frame.copy()
+    _check_ids(ids, spec.respondent_id, where)
+    frame, counts = _apply_file_missing(frame.copy(), file_missing,
+                                        skip=frozenset(spec.item_names))
+    for col in _numeric_design_columns(spec):
+        if col in frame and not pd.api.types.is_numeric_dtype(frame[col]):
+            frame[col] = _numeric_column(frame[col], col, "design", ids, where)
     kinds = pd.DataFrame(index=frame.index)
-    counts: dict[str, dict[str, int]] = {}
-    problems: list[tuple[Any, str, Any]] = []
+    problems: list[tuple[int, str, Any]] = []
     n_problems = 0
     for item in spec.items:
         col = item.name
-        values = _numeric_item(frame[col], col, ids, where)
-        codes = spec.missing_codes(col)
-        _check_file_missing(col, file_missing.get(col, ()), codes, spec, where)
-        kind = pd.Series(pd.NA, index=frame.index, dtype="object")
-        for k in MISSING_KINDS:
-            mask = values.isin(codes.get(k, ())).to_numpy()
-            kind[mask] = k
-        system = values.isna().to_numpy()
-        kind[system] = "system"
-        is_missing = kind.notna().to_numpy()
-        valid = values.isin(spec.scale_of(col).codes).to_numpy()
-        bad = ~(valid | is_missing)
-        if bad.any():
-            n_problems += int(bad.sum())
-            for r in np.flatnonzero(bad)[: _MAX_LISTED - len(problems)]:
-                problems.append((ids.iloc[r], col, values.iloc[r]))
-        frame[col] = values.where(~is_missing)
+        values = _numeric_column(frame[col], col, "item", ids, where)
+        _check_file_missing(col, file_missing.get(col, ()), spec, where)
+        kind, bad = _missing_kinds(values, spec.missing_codes(col), spec.scale_of(col).codes)
+        n_problems += int(bad.sum())
+        problems += [(r, col, values.iloc[r]) for r in np.flatnonzero(bad)]
+        problems = problems[:_MAX_LISTED]
+        frame[col] = values.where(kind.isna().to_numpy())
         kinds[col] = pd.Categorical(kind, categories=[*MISSING_KINDS, "system"])
         counts[col] = {k: int((kind == k).sum()) for k in (*MISSING_KINDS, "system")
                        if (kind == k).any()}
     if n_problems:
-        listed = "; ".join(f"id {i!r}: {c}={v!r}" for i, c, v in problems)
+        listed = "; ".join(f"{_row(r, ids)}: {c}={_plain(v)!r}" for r, c, v in problems)
         raise ReadError(
             f"{where}: {n_problems} answer(s) are neither a valid code nor a declared missing "
             f"code. First: {listed}. Fix the data, or declare the code in the spec's [missing] "
             "table (or the item's missing = {...}).")
     return frame, kinds, counts
+
+
+def _missing_kinds(values: pd.Series, codes: Mapping[str, tuple],
+                   valid: tuple) -> tuple[pd.Series, np.ndarray]:
+    """Kind of missing answer per row (NA if answered) and the rows with unknown codes."""
+    kind = pd.Series(pd.NA, index=values.index, dtype="object")
+    for k in MISSING_KINDS:
+        kind[values.isin(codes.get(k, ())).to_numpy()] = k
+    kind[values.isna().to_numpy()] = "system"
+    bad = ~(values.isin(valid).to_numpy() | kind.notna().to_numpy())
+    return kind, bad
+
+
+def _numeric_design_columns(spec: Spec) -> list[str]:
+    d = spec.design
+    return [c for c in (d.weights, d.probs, *d.fpc) if c]
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python number a user typed (6, not np.float64(6.0))."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _row(position: int, ids: pd.Series) -> str:
+    return f"data row {position + 1} (id {_plain(ids.iloc[position])!r})"
+
+
+def _check_spec_columns(frame: pd.DataFrame, spec: Spec, where: str) -> None:
+    _require(frame, [spec.respondent_id], "respondent id", spec, where)
+    _require(frame, list(spec.item_names), "item", spec, where)
+    d = spec.design
+    design_cols = [*d.ids, *(c for c in (d.strata, d.weights, d.probs) if c), *d.fpc]
+    _require(frame, [c for c in design_cols if c != spec.respondent_id], "design", spec, where)
+    _require(frame, list(spec.domains), "domain", spec, where)
+
+
+def _check_ids(ids: pd.Series, name: str, where: str) -> None:
+    if ids.isna().any():
+        rows = np.flatnonzero(ids.isna().to_numpy())[:_MAX_LISTED] + 1
+        raise ReadError(f"{where}: respondent id column {name!r} is empty in "
+                        f"{int(ids.isna().sum())} row(s) (data rows {rows.tolist()}). "
+                        "Every respondent needs an id.")
+    dup = ids[ids.duplicated(keep=False)]
+    if len(dup):
+        shown = "; ".join(
+            f"{_plain(i)!r} in data rows {(np.flatnonzero((ids == i).to_numpy()) + 1).tolist()}"
+            for i in dup.drop_duplicates().head(_MAX_LISTED))
+        raise ReadError(f"{where}: respondent id column {name!r} has {dup.nunique()} "
+                        f"duplicated id(s): {shown}. Each respondent must appear once: remove "
+                        "the duplicate rows or fix the ids.")
 
 
 def _require(frame: pd.DataFrame, names: list[str], role: str, spec: Spec, where: str) -> None:
@@ -336,33 +444,55 @@ def _require(frame: pd.DataFrame, names: list[str], role: str, spec: Spec, where
                         "the spec.")
 
 
-def _numeric_item(values: pd.Series, col: str, ids: pd.Series, where: str) -> pd.Series:
+def _numeric_column(values: pd.Series, col: str, role: str, ids: pd.Series,
+                    where: str) -> pd.Series:
+    """Numeric codes as float64; text must be plain numbers (no decimal commas)."""
     if pd.api.types.is_bool_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
-        raise ReadError(f"{where}: item column {col!r} holds {values.dtype} values, not numeric "
-                        "answer codes. Export the codes (1, 2, ...) rather than "
-                        "dates/booleans.")
+        raise ReadError(f"{where}: {role} column {col!r} holds {values.dtype} values, not "
+                        "numbers. Export the codes (1, 2, ...) rather than dates/booleans.")
     if pd.api.types.is_numeric_dtype(values):
         return values.astype("float64")
     text = values.astype("string").str.strip()
-    converted = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
-    bad = converted.isna() & text.notna() & (text != "")
+    converted = pd.to_numeric(text, errors="coerce")
+    bad = (converted.isna() & text.notna() & (text != "")).to_numpy(bool)
     if bad.any():
-        rows = np.flatnonzero(bad.to_numpy())
-        shown = "; ".join(f"id {ids.iloc[r]!r}: {values.iloc[r]!r}" for r in rows[:_MAX_LISTED])
-        raise ReadError(f"{where}: item column {col!r} has {len(rows)} non-numeric value(s). "
-                        f"First: {shown}. Answers must be numeric codes: recode text answers "
-                        "to their codes (the spec's scale lists them).")
+        rows = np.flatnonzero(bad)
+        shown = "; ".join(f"{_row(r, ids)}: {values.iloc[r]!r}" for r in rows[:_MAX_LISTED])
+        comma = text[bad].str.fullmatch(r"[+-]?\d+,\d+").fillna(False).any()
+        hint = ("Numbers with a decimal comma ('4,5') are not read: sipas never guesses the "
+                "decimal separator. Export with a decimal point." if comma else
+                "Recode text answers to their numeric codes (the spec's scale lists them).")
+        raise ReadError(f"{where}: {role} column {col!r} must hold numeric codes; got "
+                        f"{len(rows)} non-numeric value(s). First: {shown}. {hint}")
     return converted.astype("float64")
 
 
-def _check_file_missing(col: str, declared: tuple, codes: Mapping[str, tuple], spec: Spec,
-                        where: str) -> None:
+def _check_file_missing(col: str, declared: tuple, spec: Spec, where: str) -> None:
+    """Codes the file declares missing must be missing codes (of some kind) in the spec."""
+    codes = spec.missing_codes(col)
     known = {c for v in codes.values() for c in v}
+    valid = spec.scale_of(col).codes
     for code in declared:
-        if isinstance(code, tuple):
-            continue  # a range: the spec's explicit codes decide
-        if code not in known and code not in spec.scale_of(col).codes:
+        if isinstance(code, str):
+            raise ReadError(f"{where}: item {col!r}: the file declares the non-numeric missing "
+                            f"value {code!r} (a Stata extended missing value .{code}?). Recode "
+                            "it to a numeric code and declare that code in the spec's [missing].")
+        in_range = ([c for c in valid if code[0] <= c <= code[1]] if isinstance(code, tuple)
+                    else [code] if code in valid else [])
+        if in_range:
+            raise ReadError(f"{where}: item {col!r}: the file declares {_plain_code(code)} as "
+                            f"user-missing, but code(s) {[_plain(c) for c in in_range]} are valid "
+                            f"answers of scale {spec.item(col).scale!r}. Fix the missing-value "
+                            "declaration in the file (SPSS: MISSING VALUES) or the spec's scale.")
+        if not isinstance(code, tuple) and code not in known:
             raise ReadError(
-                f"{where}: item {col!r}: the file declares code {code!r} as user-missing, but "
-                "the spec gives it no missing kind. Add it to [missing] (e.g. dont_know = "
-                f"[{code!r}]) so sipas knows what it means; nothing is dropped silently.")
+                f"{where}: item {col!r}: the file declares code {_plain(code)!r} as "
+                "user-missing, but the spec gives it no missing kind. Add it to [missing] (e.g. "
+                f"dont_know = [{_plain(code)!r}]) so sipas knows what it means; nothing is "
+                "dropped silently.")
+
+
+def _plain_code(code: Any) -> str:
+    if isinstance(code, tuple):
+        return f"the range {_plain(code[0])}-{_plain(code[1])}"
+    return f"code {_plain(code)!r}"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -242,21 +243,33 @@ def load_spec(path_or_name: str | Path) -> Spec:
                                     str(path_or_name)))
         path = Path(str(bundled))
     if not path.is_file():
-        raise SpecError(f"Spec file {str(path)!r} does not exist. Check the path.")
-    raw = path.read_bytes()
+        raise SpecError(f"Spec file {str(path)!r} does not exist (relative paths start at "
+                        f"{str(Path.cwd())!r}). Check the path.")
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SpecError(f"Spec file {str(path)!r} cannot be read ({exc.strerror}).") from exc
+    try:
+        text = raw.decode("utf-8-sig")  # Notepad and Excel add a BOM
     except UnicodeDecodeError as exc:
-        raise SpecError(f"Spec file {str(path)!r} is not UTF-8 text ({exc}). "
-                        "Save it as UTF-8.") from exc
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SpecError(f"Spec file {str(path)!r} must be UTF-8 text; got byte "
+                        f"{raw[exc.start:exc.start + 1]!r} at line {line}. Save it as UTF-8 "
+                        "(Vietnamese labels are garbled otherwise).") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"Spec file {str(path)!r} is not valid TOML: {exc}.") from exc
+        raise SpecError(f"Spec file {str(path)!r} is not valid TOML: {exc}. Check quotes, "
+                        "brackets and '=' on that line.") from None
     return parse_spec(data, source=path, sha256=hashlib.sha256(raw).hexdigest())
 
 
 def parse_spec(data: Mapping[str, Any], source: str | Path | None = None,
                sha256: str | None = None) -> Spec:
     """Validate a spec given as a (TOML-like) mapping. See :func:`load_spec`.
+
+    Relative margin files are resolved against the folder of ``source`` (the current
+    folder without it).
 
     >>> s = parse_spec({"survey": {"name": "x", "respondent_id": "id"},
     ...                 "scales": {"yn": {"codes": [1, 2], "satisfied": [1]}},
@@ -265,23 +278,72 @@ def parse_spec(data: Mapping[str, Any], source: str | Path | None = None,
     (1, 2)
     """
     where = f"spec {str(source)!r}" if source else "spec"
+    if not isinstance(data, Mapping):
+        raise SpecError(message(where, "a table of keys", type(data).__name__))
     _check_keys(data, {"survey", "scales", "missing", "items", "factors", "overall", "design",
                        "domains", "index", "margins", "weighting"}, where)
-    survey = _table(data, "survey", where, required=True)
-    _check_keys(survey, {"name", "respondent_id", "title", "synthetic", "language"},
-                f"{where} [survey]")
-    name = _string(survey, "name", f"{where} [survey]")
-    rid = _string(survey, "respondent_id", f"{where} [survey]")
+    survey = _survey(_table(data, "survey", where, required=True), f"{where} [survey]")
     missing = _missing_table(_table(data, "missing", where), f"{where} [missing]")
     scales = {k: _scale(k, v, f"{where} [scales.{k}]")
               for k, v in _table(data, "scales", where, required=True).items()}
-    items = tuple(_item(i, raw, scales, f"{where} [[items]] #{i + 1}")
+    items = _items(data, scales, missing, where)
+    if survey["respondent_id"] in {it.name for it in items}:
+        raise SpecError(f"{where} [survey]: " + message(
+            "respondent_id", "a column that is not an item", survey["respondent_id"]))
+    factors = _factors(data, items, where)
+    overall_item = _overall(data, items, factors, where)
+    index = _index(_table(data, "index", where), [f.name for f in factors], overall_item,
+                   f"{where} [index]", explicit="overall" in _table(data, "index", where))
+    domains_t = _table(data, "domains", where)
+    _check_keys(domains_t, {"columns"}, f"{where} [domains]")
+    base = Path(source).parent if source else Path.cwd()
+    margins = tuple(_margin(raw, base, f"{where} [[margins]] #{i + 1}")
+                    for i, raw in enumerate(_array(data, "margins", where)))
+    _check_unique([m.name for m in margins], "margin name", where)
+    weighting = _table(data, "weighting", where)
+    _check_keys(weighting, {"steps"}, f"{where} [weighting]")
+    return Spec(
+        **survey, scales=scales, items=items, factors=factors, missing=missing,
+        overall_item=overall_item,
+        design=_design(_table(data, "design", where), f"{where} [design]"),
+        domains=tuple(_str_list(domains_t, "columns", f"{where} [domains]")), index=index,
+        margins=margins, weighting=tuple(_array(weighting, "steps", f"{where} [weighting]")),
+        source=str(source) if source else None, sha256=sha256,
+    )
+
+
+# --------------------------------------------------------------------------- sections
+
+def _survey(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The [survey] table: name, respondent id column, title, synthetic flag."""
+    _check_keys(raw, {"name", "respondent_id", "title", "synthetic", "language"}, where)
+    synthetic = raw.get("synthetic", False)
+    if not isinstance(synthetic, bool):
+        raise SpecError(f"{where}: " + message("synthetic", "true or false", synthetic))
+    if "language" in raw:
+        _string(raw, "language", where)
+    return {"name": _string(raw, "name", where), "respondent_id": _string(raw, "respondent_id",
+                                                                           where),
+            "title": _labels(raw.get("title"), where), "synthetic": synthetic}
+
+
+def _items(data: Mapping[str, Any], scales: Mapping[str, Scale],
+           missing: Mapping[str, tuple], where: str) -> tuple[Item, ...]:
+    """The [[items]]: unique names; missing codes never valid codes or of two kinds."""
+    items = tuple(_item(raw, scales, f"{where} [[items]] #{i + 1}")
                   for i, raw in enumerate(_array(data, "items", where, required=True)))
     _check_unique([it.name for it in items], "item name", where)
-    item_names = {it.name for it in items}
     for it in items:
-        _check_no_overlap(it, scales[it.scale], {**missing, **it.missing}, where)
-    factors = tuple(_factor(i, raw, item_names, f"{where} [[factors]] #{i + 1}")
+        merged = {k: v for k, v in {**missing, **it.missing}.items() if v}
+        _check_no_overlap(it, scales[it.scale], merged, where)
+        _check_kinds_disjoint(it, merged, where)
+    return items
+
+
+def _factors(data: Mapping[str, Any], items: tuple[Item, ...], where: str) -> tuple[Factor, ...]:
+    """The [[factors]]: known items, unique names, each item in at most one factor."""
+    item_names = {it.name for it in items}
+    factors = tuple(_factor(raw, item_names, f"{where} [[factors]] #{i + 1}")
                     for i, raw in enumerate(_array(data, "factors", where)))
     _check_unique([f.name for f in factors], "factor name", where)
     seen: dict[str, str] = {}
@@ -289,41 +351,36 @@ def parse_spec(data: Mapping[str, Any], source: str | Path | None = None,
         for it in f.items:
             if it in seen:
                 raise SpecError(f"{where}: item {it!r} is in two factors ({seen[it]!r} and "
-                                f"{f.name!r}). An item belongs to at most one factor.")
+                                f"{f.name!r}). An item belongs to at most one factor: remove it "
+                                "from one of them.")
             seen[it] = f.name
+    return factors
+
+
+def _overall(data: Mapping[str, Any], items: tuple[Item, ...], factors: tuple[Factor, ...],
+             where: str) -> str | None:
+    """The [overall] item: a separately asked question, not part of any factor."""
+    where = f"{where} [overall]"
     overall = _table(data, "overall", where)
-    _check_keys(overall, {"item"}, f"{where} [overall]")
-    overall_item = overall.get("item")
-    if overall_item is not None and overall_item not in item_names:
-        raise SpecError(f"{where} [overall]: item {overall_item!r} is not one of the items. "
-                        "Add it to [[items]] or remove [overall].")
-    index = _index(_table(data, "index", where), [f.name for f in factors], overall_item,
-                   f"{where} [index]")
-    domains_t = _table(data, "domains", where)
-    _check_keys(domains_t, {"columns"}, f"{where} [domains]")
-    domains = tuple(_str_list(domains_t, "columns", f"{where} [domains]"))
-    base = Path(source).parent if source else Path.cwd()
-    margins = tuple(_margin(i, raw, base, f"{where} [[margins]] #{i + 1}")
-                    for i, raw in enumerate(_array(data, "margins", where)))
-    _check_unique([m.name for m in margins], "margin name", where)
-    weighting = _table(data, "weighting", where)
-    _check_keys(weighting, {"steps"}, f"{where} [weighting]")
-    steps = tuple(_array(weighting, "steps", f"{where} [weighting]"))
-    return Spec(
-        name=name, respondent_id=rid, title=_labels(survey.get("title"), f"{where} [survey]"),
-        scales=scales, items=items, factors=factors, missing=missing,
-        overall_item=overall_item,
-        design=_design(_table(data, "design", where), f"{where} [design]"),
-        domains=domains, index=index, margins=margins, weighting=steps,
-        synthetic=bool(survey.get("synthetic", False)),
-        source=str(source) if source else None, sha256=sha256,
-    )
+    _check_keys(overall, {"item"}, where)
+    if "item" not in overall:
+        return None
+    name = _string(overall, "item", where)
+    if name not in {it.name for it in items}:
+        raise SpecError(f"{where}: " + message("item", "one of the [[items]]", name,
+                                               "Add it to [[items]] or remove [overall]."))
+    for f in factors:
+        if name in f.items:
+            raise SpecError(f"{where}: " + message(
+                "item", "a question asked apart from the factors", name,
+                f"It is also in factor {f.name!r}: remove it from the factor."))
+    return name
 
 
 # --------------------------------------------------------------------------- pieces
 
 def _check_keys(table: Mapping[str, Any], allowed: set[str], where: str) -> None:
-    unknown = sorted(set(table) - allowed)
+    unknown = sorted(map(str, set(table) - allowed))
     if unknown:
         raise SpecError(f"{where}: unknown key(s) {unknown}. Allowed keys: {sorted(allowed)}. "
                         "Check the spelling (keys are case-sensitive).")
@@ -344,14 +401,12 @@ def _table(data: Mapping[str, Any], key: str, where: str,
 def _array(data: Mapping[str, Any], key: str, where: str,
            required: bool = False) -> list[dict[str, Any]]:
     value = data.get(key)
-    if value is None:
+    if value is None or (required and value == []):
         if required:
             raise SpecError(f"{where}: no [[{key}]] entries. A spec needs at least one.")
         return []
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise SpecError(f"{where}: " + message(f"[[{key}]]", "an array of tables", value))
-    if required and not value:
-        raise SpecError(f"{where}: no [[{key}]] entries. A spec needs at least one.")
     return value
 
 
@@ -375,7 +430,8 @@ def _codes(value: Any, key: str, where: str) -> tuple[int | float, ...]:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         value = [value]
     if not isinstance(value, list) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            for v in value):
         raise SpecError(f"{where}: " + message(key, "a list of numeric codes", value,
                                                "Codes are numbers such as [8, 9]."))
     if len(set(value)) != len(value):
@@ -400,8 +456,11 @@ def _check_unique(names: list[str], what: str, where: str) -> None:
         raise SpecError(f"{where}: {what}(s) {dup} defined more than once. Names must be unique.")
 
 
-def _missing_table(table: Mapping[str, Any], where: str) -> dict[str, tuple[int | float, ...]]:
-    unknown = sorted(set(table) - set(MISSING_KINDS))
+def _missing_table(table: Any, where: str) -> dict[str, tuple[int | float, ...]]:
+    if not isinstance(table, dict):
+        raise SpecError(f"{where}: " + message("missing", "a table of codes by kind", table,
+                                               "e.g. missing = { dont_know = [8] }."))
+    unknown = sorted(map(str, set(table) - set(MISSING_KINDS)))
     if unknown:
         raise SpecError(f"{where}: unknown missing-code kind(s) {unknown}. "
                         f"Allowed kinds: {list(MISSING_KINDS)}.")
@@ -426,7 +485,7 @@ def _scale(name: str, raw: Any, where: str) -> Scale:
         codes = _codes(raw["codes"], "codes", where)
     else:
         lo, hi = raw.get("min"), raw.get("max")
-        if not (isinstance(lo, int) and isinstance(hi, int)) or isinstance(lo, bool) or lo >= hi:
+        if not (type(lo) is int and type(hi) is int and lo < hi):
             raise SpecError(f"{where}: " + message("min/max", "two integers with min < max",
                                                    (lo, hi), "Or list the codes = [...]."))
         codes = tuple(range(lo, hi + 1))
@@ -440,18 +499,24 @@ def _scale(name: str, raw: Any, where: str) -> Scale:
     if outside:
         raise SpecError(f"{where}: satisfied code(s) {outside} are outside the scale {list(codes)}."
                         " A satisfied code must be one of the valid codes.")
+    return Scale(name=name, codes=codes, satisfied=satisfied,
+                 labels=_scale_labels(raw.get("labels", {}), len(codes), where))
+
+
+def _scale_labels(raw: Any, n: int, where: str) -> dict[str, tuple[str, ...]]:
+    if not isinstance(raw, dict):
+        raise SpecError(f"{where}: " + message("labels", "a table of label lists by language",
+                                               raw, 'e.g. labels.vi = ["...", ...].'))
     labels: dict[str, tuple[str, ...]] = {}
-    for lang, lab in (raw.get("labels") or {}).items():
-        if not isinstance(lab, list) or len(lab) != len(codes) or not all(
-                isinstance(s, str) for s in lab):
+    for lang, lab in raw.items():
+        if not isinstance(lab, list) or len(lab) != n or not all(isinstance(s, str) for s in lab):
             raise SpecError(f"{where}: " + message(f"labels.{lang}",
-                                                   f"a list of {len(codes)} strings (one per code)",
-                                                   lab))
+                                                   f"a list of {n} strings (one per code)", lab))
         labels[lang] = tuple(lab)
-    return Scale(name=name, codes=codes, satisfied=satisfied, labels=labels)
+    return labels
 
 
-def _item(i: int, raw: dict[str, Any], scales: Mapping[str, Scale], where: str) -> Item:
+def _item(raw: dict[str, Any], scales: Mapping[str, Scale], where: str) -> Item:
     _check_keys(raw, {"name", "label", "scale", "kind", "missing"}, where)
     name = _string(raw, "name", where)
     where = f"{where} ({name})"
@@ -462,7 +527,7 @@ def _item(i: int, raw: dict[str, Any], scales: Mapping[str, Scale], where: str) 
     kind = raw.get("kind", "satisfaction")
     if kind not in get_args(ItemKind):
         raise SpecError(f"{where}: " + message("kind", f"one of {list(get_args(ItemKind))}", kind))
-    missing = _missing_table(raw.get("missing") or {}, f"{where} missing")
+    missing = _missing_table(raw.get("missing", {}), f"{where} missing")
     return Item(name=name, label=_labels(raw.get("label"), where), scale=scale, kind=kind,
                 missing=missing)
 
@@ -477,7 +542,21 @@ def _check_no_overlap(item: Item, scale: Scale, missing: Mapping[str, tuple], wh
                 "Use codes outside the scale for missing answers (e.g. 8, 9).")
 
 
-def _factor(i: int, raw: dict[str, Any], item_names: set[str], where: str) -> Factor:
+def _check_kinds_disjoint(item: Item, missing: Mapping[str, tuple], where: str) -> None:
+    """An item's own missing codes must not give a survey-wide code a second kind."""
+    seen: dict[int | float, str] = {}
+    for kind, codes in missing.items():
+        for c in codes:
+            if c in seen:
+                raise SpecError(
+                    f"{where}: item {item.name!r}: code {c!r} is a missing code of two kinds, "
+                    f"{seen[c]!r} and {kind!r} (one from [missing], one from the item). Give "
+                    f"it one kind: e.g. {seen[c]} = [] in the item's missing table overrides "
+                    "the survey-wide codes of that kind.")
+            seen[c] = kind
+
+
+def _factor(raw: dict[str, Any], item_names: set[str], where: str) -> Factor:
     _check_keys(raw, {"name", "label", "items"}, where)
     name = _string(raw, "name", where)
     items = _str_list(raw, "items", f"{where} ({name})")
@@ -492,7 +571,7 @@ def _factor(i: int, raw: dict[str, Any], item_names: set[str], where: str) -> Fa
 
 
 def _index(raw: dict[str, Any], factors: list[str], overall_item: str | None,
-           where: str) -> IndexDefinition:
+           where: str, explicit: bool = True) -> IndexDefinition:
     _check_keys(raw, {"measure", "aggregate", "overall", "factor_weights"}, where)
     d = IndexDefinition()
     measure = raw.get("measure", d.measure)
@@ -502,33 +581,46 @@ def _index(raw: dict[str, Any], factors: list[str], overall_item: str | None,
                                 ("overall", overall, OverallRule)):
         if value not in get_args(allowed):
             raise SpecError(f"{where}: " + message(key, f"one of {list(get_args(allowed))}", value))
-    weights = raw.get("factor_weights", {})
-    if overall == "weighted_factors":
-        if set(weights) != set(factors):
-            raise SpecError(f"{where}: overall = 'weighted_factors' needs factor_weights for "
-                            f"exactly the factors {factors}; got {sorted(weights)}.")
-        bad = {k: v for k, v in weights.items()
-               if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0}
-        if bad or sum(weights.values()) <= 0:
-            raise SpecError(f"{where}: " + message("factor_weights",
-                                                   "non-negative numbers with a positive sum",
-                                                   weights))
+    weights = _factor_weights(raw, overall, factors, where)
     if overall == "item" and overall_item is None:
         raise SpecError(f"{where}: overall = 'item' needs [overall] item = \"...\" "
                         "(the separately asked overall question).")
-    if overall in ("mean_of_factors", "weighted_factors") and not factors:
+    if explicit and overall in ("mean_of_factors", "weighted_factors") and not factors:
         raise SpecError(f"{where}: overall = {overall!r} needs at least one [[factors]] entry.")
     return IndexDefinition(measure=measure, aggregate=aggregate, overall=overall,
-                           factor_weights={k: float(v) for k, v in weights.items()})
+                           factor_weights=weights)
+
+
+def _factor_weights(raw: dict[str, Any], overall: str, factors: list[str],
+                    where: str) -> dict[str, float]:
+    weights = raw.get("factor_weights", {})
+    if not isinstance(weights, dict):
+        raise SpecError(f"{where}: " + message("factor_weights", "a table {factor = weight}",
+                                               weights))
+    if overall != "weighted_factors":
+        if weights:
+            raise SpecError(f"{where}: factor_weights are used only with overall = "
+                            f"'weighted_factors'; got overall = {overall!r}. Set overall = "
+                            "'weighted_factors' or remove factor_weights.")
+        return {}
+    if set(weights) != set(factors):
+        raise SpecError(f"{where}: " + message(
+            "factor_weights", f"one weight for each factor {factors}", weights,
+            "overall = 'weighted_factors' needs [index.factor_weights] with a weight per "
+            "factor."))
+    bad = {k: v for k, v in weights.items()
+           if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v < math.inf}
+    if bad or sum(weights.values()) <= 0:
+        raise SpecError(f"{where}: " + message("factor_weights",
+                                               "non-negative numbers with a positive sum",
+                                               weights))
+    return {k: float(v) for k, v in weights.items()}
 
 
 def _design(raw: dict[str, Any], where: str) -> DesignSpec:
     _check_keys(raw, {"ids", "strata", "weights", "probs", "fpc", "nest", "lonely_psu"}, where)
-    strata = raw.get("strata")
-    if strata is not None and not isinstance(strata, str):
-        raise SpecError(f"{where}: " + message("strata", "a column name", strata))
-    for key in ("weights", "probs"):
-        if raw.get(key) is not None and not isinstance(raw[key], str):
+    for key in ("strata", "weights", "probs"):
+        if raw.get(key) is not None and not (isinstance(raw[key], str) and raw[key]):
             raise SpecError(f"{where}: " + message(key, "a column name", raw[key]))
     lonely = raw.get("lonely_psu", "fail")
     if lonely not in get_args(LonelyPSU):
@@ -537,31 +629,33 @@ def _design(raw: dict[str, Any], where: str) -> DesignSpec:
     nest = raw.get("nest", False)
     if not isinstance(nest, bool):
         raise SpecError(f"{where}: " + message("nest", "true or false", nest))
-    return DesignSpec(ids=tuple(_str_list(raw, "ids", where)), strata=strata,
+    return DesignSpec(ids=tuple(_str_list(raw, "ids", where)), strata=raw.get("strata"),
                       weights=raw.get("weights"), probs=raw.get("probs"),
                       fpc=tuple(_str_list(raw, "fpc", where)), nest=nest, lonely_psu=lonely)
 
 
-def _margin(i: int, raw: dict[str, Any], base: Path, where: str) -> Margin:
+def _margin(raw: dict[str, Any], base: Path, where: str) -> Margin:
     _check_keys(raw, {"name", "variables", "targets", "file"}, where)
     variables = tuple(_str_list(raw, "variables", where))
     if not variables:
         raise SpecError(f"{where}: variables = [...] is missing: name the column(s) of the margin.")
-    name = raw.get("name", "*".join(variables))
+    name = _string(raw, "name", where) if "name" in raw else "*".join(variables)
+    where = f"{where} ({name})"
     if ("targets" in raw) == ("file" in raw):
-        raise SpecError(f"{where} ({name}): give exactly one of targets = {{...}} (inline) or "
+        raise SpecError(f"{where}: give exactly one of targets = {{...}} (inline) or "
                         "file = \"margins.csv\" (columns: the variables and 'population').")
     if "targets" in raw:
-        targets = _inline_targets(raw["targets"], variables, f"{where} ({name})")
+        targets = _inline_targets(raw["targets"], variables, where)
         source = "inline"
     else:
-        path = Path(raw["file"])
+        path = Path(_string(raw, "file", where))
         path = path if path.is_absolute() else base / path
-        targets = _csv_targets(path, variables, f"{where} ({name})")
+        targets = _csv_targets(path, variables, where)
         source = str(path)
-    bad = {k: v for k, v in targets.items() if not v > 0}
+    bad = {k: v for k, v in targets.items() if not 0 < v < math.inf}
     if bad:
-        raise SpecError(f"{where} ({name}): population targets must be positive; got {bad}.")
+        raise SpecError(f"{where}: " + message("population targets", "positive finite numbers",
+                                               bad))
     return Margin(name=name, variables=variables, targets=targets, source=source)
 
 
@@ -577,16 +671,18 @@ def _parse_code(text: str) -> Any:
 
 def _inline_targets(raw: Any, variables: tuple[str, ...], where: str) -> dict[tuple, float]:
     if not isinstance(raw, dict) or not raw:
-        raise SpecError(f"{where}: " + message("targets", 'a table such as {"1" = 4821, "2" = 5012}',
-                                               raw))
+        raise SpecError(f"{where}: " + message(
+            "targets", 'a table such as {"1" = 4821, "2" = 5012}', raw))
     out: dict[tuple, float] = {}
     for key, value in raw.items():
         parts = tuple(_parse_code(p) for p in str(key).split(","))
-        if len(parts) != len(variables):
+        if len(parts) != len(variables) or "" in parts:
             raise SpecError(f"{where}: target key {key!r} must name one code per variable "
                             f"{list(variables)}, separated by commas (e.g. \"1,2\").")
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise SpecError(f"{where}: " + message(f"target {key!r}", "a number", value))
+        if parts in out:
+            raise SpecError(f"{where}: targets name cell {parts} twice. Each cell appears once.")
         out[parts] = float(value)
     return out
 
@@ -597,23 +693,41 @@ def _csv_targets(path: Path, variables: tuple[str, ...], where: str) -> dict[tup
                         "to the spec file.")
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:
-            rows = list(csv.DictReader(fh))
+            rows = list(csv.reader(fh))
     except UnicodeDecodeError as exc:
-        raise SpecError(f"{where}: margin file {str(path)!r} is not UTF-8 ({exc}).") from exc
+        raise SpecError(f"{where}: margin file {str(path)!r} must be UTF-8 text; got byte "
+                        f"{exc.object[exc.start:exc.start + 1]!r}. Save it as UTF-8.") from None
+    header = [h.strip() for h in rows[0]] if rows else []
     need = [*variables, "population"]
-    if not rows or any(c not in rows[0] for c in need):
-        found = list(rows[0]) if rows else []
-        raise SpecError(f"{where}: margin file {str(path)!r} must have columns {need}; "
-                        f"found {found}.")
+    if any(c not in header for c in need):
+        raise SpecError(f"{where}: margin file {str(path)!r}: " + message(
+            "the header", f"the columns {need}", header))
+    if len(rows) < 2:
+        raise SpecError(f"{where}: margin file {str(path)!r} has no data rows.")
     out: dict[tuple, float] = {}
-    for lineno, row in enumerate(rows, start=2):
-        key = tuple(_parse_code(row[v]) for v in variables)
-        try:
-            value = float(row["population"])
-        except ValueError:
-            raise SpecError(f"{where}: {str(path)!r} line {lineno}: population "
-                            f"{row['population']!r} is not a number.") from None
+    for lineno, cells in enumerate(rows[1:], start=2):
+        key, value = _margin_row(cells, header, variables, f"{where}: {str(path)!r} line {lineno}")
         if key in out:
-            raise SpecError(f"{where}: {str(path)!r} line {lineno}: cell {key} appears twice.")
+            raise SpecError(f"{where}: {str(path)!r} line {lineno}: cell {key} appears twice. "
+                            "Each cell of the margin appears once.")
         out[key] = value
     return out
+
+
+def _margin_row(cells: list[str], header: list[str], variables: tuple[str, ...],
+                where: str) -> tuple[tuple, float]:
+    if len(cells) != len(header):
+        raise SpecError(f"{where}: " + message("the row", f"{len(header)} cells like the header",
+                                               cells))
+    row = dict(zip(header, cells))
+    key = tuple(_parse_code(row[v]) for v in variables)
+    if "" in key:
+        raise SpecError(f"{where}: " + message("every code", "non-empty", cells))
+    text = row["population"].strip()
+    try:
+        value = float(text)
+    except ValueError:
+        raise SpecError(f"{where}: " + message("population", "a number", text,
+                                               "Write plain numbers such as 40103 (no "
+                                               "thousands separators).")) from None
+    return key, value

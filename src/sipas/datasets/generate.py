@@ -24,7 +24,9 @@ How the population and sample are made (all from one seed):
 5. Population margins (sex, age group, ethnicity, district) are the population counts, so
    raking targets are exact.
 
-Run ``python -m sipas.datasets.generate OUTDIR`` to regenerate the files byte for byte.
+Run ``python -m sipas.datasets.generate OUTDIR`` to regenerate the files byte for byte. The
+bundled ``demo.sav`` was written with pyreadstat :data:`PYREADSTAT_VERSION`; another version
+may lay the file out differently (same data and labels, other bytes).
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ SEED = 2020029
 COMMUNES_PER_DISTRICT = 4
 USERS_PER_COMMUNE = 20
 SAV_TIMESTAMP = (b"31 Dec 20", b"00:00:00")  # fixed header date: byte-identical files
+#: the pyreadstat version that wrote the bundled demo.sav (tests compare bytes only with it)
+PYREADSTAT_VERSION = "1.3.7"
 
 #: code, Vietnamese name, communes in 2020, latent district effect
 DISTRICTS = [

@@ -46,7 +46,7 @@ SECTIONS: dict[str, set[str]] = {
     "reliability": {"min_n", "min_df", "min_neff", "max_rse"},
     "compare": {"rank_by", "adjust", "n_sim", "seed", "previous_data", "previous_spec"},
     "reproduce": {"published"},
-    "par": {"scheme", "appraisal", "officials", "province_column", "n_sim", "seed"},
+    "par": {"scheme", "appraisal", "officials", "survey", "province", "n_sim", "seed"},
     "report": {"lang", "decimals", "formats", "min_cell"},
 }
 FORMATS = ("csv", "parquet", "xlsx", "png", "svg")
@@ -139,7 +139,7 @@ def load_pipeline(path: str | Path) -> Pipeline:
     if published and Path(published).suffix:
         published = str(_resolve(base, published, allow_abs, where))
     par = dict(raw.get("par", {}))
-    for key in ("scheme", "appraisal", "officials"):
+    for key in ("scheme", "appraisal", "officials", "survey"):
         if key in par and Path(par[key]).suffix:
             par[key] = str(_resolve(base, par[key], allow_abs, where))
     compare = dict(raw.get("compare", {}))

@@ -1,0 +1,288 @@
+"""PAR scheme files: areas -> criteria -> sub-criteria, maxima, sources and conversion rules.
+
+A scheme (TOML) describes how a composite administrative-reform index is scored::
+
+    [scheme]
+    name = "example"
+    total = 100
+    groups = [{ name = "A", min = 90 }, { name = "B", min = 80 }, { name = "C", min = 70 },
+              { name = "D", min = 0 }]
+
+    [[areas]]
+    code = "A5"
+    label = { vi = "...", en = "..." }
+    max = 20
+
+      [[areas.criteria]]
+      code = "A5.1"
+      max = 20
+
+        [[areas.criteria.subcriteria]]
+        code = "A5.1.1"
+        max = 4
+        source = "citizen_survey"        # appraisal | officials_survey | citizen_survey
+        index = "factor:access"          # factor:<name> | item:<name> | overall
+        rule = "linear"                  # points = max x value (value in [0, 1])
+
+Survey values are proportions in [0, 1]; a 1-5 mean is converted first with
+``transform = "pct_of_max"`` (value / scale_max) or ``"pct_of_range"``. ``rule = "bands"``
+with ``bands = [[0.9, 1.0], [0.8, 0.75], [0.0, 0.0]]`` gives the fraction of the maximum for
+the first threshold the value reaches. Maxima must add up: sub-criteria to their criterion,
+criteria to their area, areas to the total.
+
+Examples
+--------
+>>> s = load_scheme("example")
+>>> s.total, [a.code for a in s.areas]
+(100.0, ['A1', 'A2', 'A3'])
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from sipas.errors import SpecError
+
+__all__ = ["Area", "Criterion", "Scheme", "SubCriterion", "load_scheme", "parse_scheme"]
+
+Source = Literal["appraisal", "officials_survey", "citizen_survey"]
+SOURCES = ("appraisal", "officials_survey", "citizen_survey")
+TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class SubCriterion:
+    code: str
+    label: Mapping[str, str]
+    max: float
+    source: Source
+    index: str | None = None
+    rule: str = "linear"
+    bands: tuple[tuple[float, float], ...] = ()
+    transform: str = "none"
+    scale_max: float = 5.0
+    scale_min: float = 1.0
+    area: str = ""
+    criterion: str = ""
+
+    def convert(self, value: float) -> float:
+        """Points for a survey value (after ``transform``), never above the maximum."""
+        v = self.transformed(value)
+        if math.isnan(v):
+            return math.nan
+        if self.rule == "linear":
+            return self.max * v
+        for threshold, fraction in self.bands:
+            if v >= threshold:
+                return self.max * fraction
+        return 0.0
+
+    def convert_array(self, values: np.ndarray) -> np.ndarray:
+        """:meth:`convert` for an array of (untransformed) values."""
+        v = np.clip(self.transformed(np.asarray(values, dtype="float64")), 0.0, 1.0)
+        if self.rule == "linear":
+            return self.max * v
+        out = np.zeros_like(v)
+        done = np.zeros(v.shape, dtype=bool)
+        for threshold, fraction in self.bands:
+            hit = ~done & (v >= threshold)
+            out[hit] = self.max * fraction
+            done |= hit
+        return out
+
+    def transformed(self, value: float) -> float:
+        if self.transform == "pct_of_max":
+            return value / self.scale_max
+        if self.transform == "pct_of_range":
+            return (value - self.scale_min) / (self.scale_max - self.scale_min)
+        return value
+
+    def slope(self) -> float:
+        """d points / d value for linear rules (used for standard errors)."""
+        if self.rule != "linear":
+            return math.nan
+        scale = {"pct_of_max": self.scale_max,
+                 "pct_of_range": self.scale_max - self.scale_min}.get(self.transform, 1.0)
+        return self.max / scale
+
+
+@dataclass(frozen=True)
+class Criterion:
+    code: str
+    label: Mapping[str, str]
+    max: float
+    subcriteria: tuple[SubCriterion, ...]
+
+
+@dataclass(frozen=True)
+class Area:
+    code: str
+    label: Mapping[str, str]
+    max: float
+    criteria: tuple[Criterion, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """A validated PAR scheme."""
+
+    name: str
+    title: Mapping[str, str]
+    total: float
+    areas: tuple[Area, ...]
+    groups: tuple[tuple[str, float], ...]
+    status: str = ""
+    source: str | None = None
+
+    @property
+    def subcriteria(self) -> tuple[SubCriterion, ...]:
+        return tuple(s for a in self.areas for c in a.criteria for s in c.subcriteria)
+
+    def max_by_source(self) -> dict[str, float]:
+        out = dict.fromkeys(SOURCES, 0.0)
+        for s in self.subcriteria:
+            out[s.source] += s.max
+        return out
+
+    def group(self, total: float) -> str:
+        """Group of a total score (first group whose minimum it reaches)."""
+        if math.isnan(total):
+            return ""
+        for name, minimum in self.groups:
+            if total >= minimum - TOL:
+                return name
+        return ""
+
+
+def load_scheme(path_or_name: str | Path) -> Scheme:
+    """Read a scheme file, or a bundled scheme by name (``example``, ``province-2022``)."""
+    path = Path(path_or_name)
+    if not path.suffix and not path.exists():
+        bundled = resources.files("sipas.par") / "schemes" / f"{path_or_name}.toml"
+        if not bundled.is_file():
+            raise SpecError(f"PAR scheme {str(path_or_name)!r} is neither a file nor a bundled "
+                            "scheme ('example', 'province-2022').")
+        path = Path(str(bundled))
+    if not path.is_file():
+        raise SpecError(f"PAR scheme file {str(path)!r} does not exist.")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SpecError(f"PAR scheme {str(path)!r} is not valid UTF-8 TOML: {exc}") from exc
+    return parse_scheme(data, source=str(path))
+
+
+def parse_scheme(data: Mapping[str, Any], source: str | None = None) -> Scheme:
+    """Validate a scheme given as a mapping (see the module docstring)."""
+    where = f"PAR scheme {source!r}" if source else "PAR scheme"
+    head = data.get("scheme")
+    if not isinstance(head, dict) or "name" not in head:
+        raise SpecError(f"{where}: a [scheme] table with name = \"...\" is required.")
+    total = _number(head, "total", where)
+    groups = tuple((str(g["name"]), float(g["min"])) for g in head.get("groups", []))
+    if any(b[1] > a[1] for a, b in itertools.pairwise(groups)):
+        raise SpecError(f"{where}: groups must be listed from the highest minimum down.")
+    areas = tuple(_area(a, where) for a in data.get("areas", []))
+    if not areas:
+        raise SpecError(f"{where}: no [[areas]]; a scheme needs at least one area.")
+    codes = [s.code for a in areas for c in a.criteria for s in c.subcriteria]
+    dup = sorted({c for c in codes if codes.count(c) > 1})
+    if dup:
+        raise SpecError(f"{where}: sub-criterion code(s) {dup} are used twice.")
+    _check_sum(total, [a.max for a in areas], f"{where}: the areas' maxima", "the total")
+    return Scheme(name=str(head["name"]), title=_labels(head.get("title")), total=total,
+                  areas=areas, groups=groups, status=str(head.get("status", "")),
+                  source=source)
+
+
+def _number(table: Mapping[str, Any], key: str, where: str) -> float:
+    value = table.get(key)
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+        raise SpecError(f"{where}: {key} must be a non-negative number; got {value!r}.")
+    return float(value)
+
+
+def _labels(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    return {"vi": value, "en": value} if isinstance(value, str) else dict(value)
+
+
+def _check_sum(expected: float, parts: list[float], what: str, whole: str) -> None:
+    got = sum(parts)
+    if abs(got - expected) > 1e-6 * max(1.0, expected):
+        raise SpecError(f"{what} add up to {got:g}, not {expected:g} ({whole}). Fix the "
+                        "maxima so that the parts sum to the whole.")
+
+
+def _area(raw: Mapping[str, Any], where: str) -> Area:
+    code = str(raw.get("code", ""))
+    here = f"{where} area {code!r}"
+    crits = tuple(_criterion(c, here, code) for c in raw.get("criteria", []))
+    if not crits:
+        raise SpecError(f"{here}: no [[areas.criteria]].")
+    area_max = _number(raw, "max", here)
+    _check_sum(area_max, [c.max for c in crits], f"{here}: the criteria maxima",
+               f"area max {area_max:g}")
+    return Area(code, _labels(raw.get("label")), area_max, crits, str(raw.get("note", "")))
+
+
+def _criterion(raw: Mapping[str, Any], where: str, area: str) -> Criterion:
+    code = str(raw.get("code", ""))
+    here = f"{where} criterion {code!r}"
+    subs = tuple(_sub(s, here, area, code) for s in raw.get("subcriteria", []))
+    if not subs:
+        raise SpecError(f"{here}: no [[areas.criteria.subcriteria]].")
+    cmax = _number(raw, "max", here)
+    _check_sum(cmax, [s.max for s in subs], f"{here}: the sub-criteria maxima",
+               f"criterion max {cmax:g}")
+    return Criterion(code, _labels(raw.get("label")), cmax, subs)
+
+
+def _sub(raw: Mapping[str, Any], where: str, area: str, crit: str) -> SubCriterion:
+    code = str(raw.get("code", ""))
+    here = f"{where} sub-criterion {code!r}"
+    allowed = {"code", "label", "max", "source", "index", "rule", "bands", "transform",
+               "scale_max", "scale_min"}
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise SpecError(f"{here}: unknown key(s) {unknown}; allowed {sorted(allowed)}.")
+    source = raw.get("source")
+    if source not in SOURCES:
+        raise SpecError(f"{here}: source must be one of {list(SOURCES)}; got {source!r}.")
+    index = raw.get("index")
+    if source != "appraisal" and not _valid_index(index):
+        raise SpecError(f"{here}: a survey sub-criterion needs index = \"factor:<name>\", "
+                        f"\"item:<name>\" or \"overall\"; got {index!r}.")
+    rule = raw.get("rule", "linear")
+    if rule not in ("linear", "bands"):
+        raise SpecError(f"{here}: rule must be 'linear' or 'bands'; got {rule!r}.")
+    bands = tuple((float(t), float(f)) for t, f in raw.get("bands", []))
+    if rule == "bands" and (not bands or any(not 0 <= f <= 1 for _, f in bands)):
+        raise SpecError(f"{here}: rule = 'bands' needs bands = [[threshold, fraction], ...] "
+                        "with fractions in [0, 1], highest threshold first.")
+    transform = raw.get("transform", "none")
+    if transform not in ("none", "pct_of_max", "pct_of_range"):
+        raise SpecError(f"{here}: transform must be none, pct_of_max or pct_of_range.")
+    return SubCriterion(code=code, label=_labels(raw.get("label")),
+                        max=_number(raw, "max", here), source=source, index=index,
+                        rule=rule, bands=bands, transform=transform,
+                        scale_max=float(raw.get("scale_max", 5)),
+                        scale_min=float(raw.get("scale_min", 1)), area=area, criterion=crit)
+
+
+def _valid_index(index: Any) -> bool:
+    if index == "overall":
+        return True
+    return isinstance(index, str) and index.split(":", 1)[0] in ("factor", "item") \
+        and len(index.split(":", 1)) == 2 and bool(index.split(":", 1)[1])

@@ -1,0 +1,381 @@
+"""Scoring a PAR scheme: survey indices to points, totals, ranks and their uncertainty.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from sipas.par import load_scheme, score
+>>> s = load_scheme("example")
+>>> idx = ["factor:access", "factor:procedures", "factor:officials", "factor:results",
+...        "factor:feedback", "overall"]
+>>> survey = pd.DataFrame({"province": "X", "index": idx, "se": 0.02,
+...                        "estimate": [0.8, 0.7, 0.9, 0.8, 0.6, 0.76]})
+>>> appraisal = pd.DataFrame({"province": ["X"] * 3, "code": ["A1.1.1", "A2.1.1", "A3.1.1"],
+...                           "points": [20.0, 15.0, 10.0]})
+>>> round(float(score(s, appraisal=appraisal, survey=survey).totals["total"][0]), 6)
+78.2
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import rankdata
+
+from sipas._validate import message
+from sipas.ci import t_quantile
+from sipas.errors import ScoringError
+from sipas.par.scheme import Scheme, SubCriterion
+
+__all__ = ["ParResult", "score", "shortfall", "survey_table", "what_if"]
+
+
+@dataclass(frozen=True, eq=False)
+class ParResult:
+    """Points per province: ``points`` (per sub-criterion), ``areas``, ``totals`` (with SE,
+    CI, rank, rank interval and group) and ``rank_probabilities`` (province x rank)."""
+
+    scheme: Scheme
+    points: pd.DataFrame
+    areas: pd.DataFrame
+    totals: pd.DataFrame
+    rank_probabilities: pd.DataFrame | None
+    values: Mapping[str, Mapping[str, float]] = field(repr=False)
+    appraisal: Mapping[str, Mapping[str, float]] = field(repr=False)
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.totals.copy()
+
+
+def survey_table(result: Any, *, province: str | None = None,
+                 by: str | None = None) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Long table (province, index, estimate, se) and per-province covariance from an
+    :class:`~sipas.indices.IndexResult` (by province, or overall with ``province=``)."""
+    ests = [e for e in (result.factor_estimate, result.overall_estimate) if e is not None]
+    frames, bases = [], []
+    for est in ests:
+        t = est.table
+        prefix = "overall" if est is result.overall_estimate else "factor:"
+        frame = pd.DataFrame({"index": [prefix if prefix == "overall" else prefix + v
+                                        for v in t["variable"]],
+                              "estimate": t["estimate"], "se": t["se"]})
+        if est.by:
+            key = by or est.by[0]
+            frame["province"] = t[key].astype(str).to_numpy()
+        else:
+            if province is None:
+                raise ScoringError("an IndexResult without domains needs province= (whose "
+                                   "survey it is).")
+            frame["province"] = province
+        frames.append(frame)
+        bases.append(est.basis)
+    table = pd.concat(frames, ignore_index=True)
+    from sipas.variance import VarBasis
+
+    cov = VarBasis.concat(bases).cov()
+    covs = {}
+    for prov, idx in table.groupby("province").indices.items():
+        covs[str(prov)] = cov[np.ix_(idx, idx)]
+    return table[["province", "index", "estimate", "se"]], covs
+
+
+def _read_table(value: Any, what: str) -> pd.DataFrame:
+    if isinstance(value, pd.DataFrame):
+        return value.copy()
+    path = Path(value)
+    if not path.is_file():
+        raise ScoringError(f"{what} file {str(path)!r} does not exist.")
+    try:
+        if path.suffix.lower() in (".xlsx", ".xls"):
+            return pd.read_excel(path)
+        return pd.read_csv(path, encoding="utf-8-sig")
+    except Exception as exc:  # pandas/openpyxl raise many types
+        raise ScoringError(f"cannot read {what} file {str(path)!r}: {exc}") from exc
+
+
+def _appraisal(table: pd.DataFrame, scheme: Scheme) -> dict[str, dict[str, float]]:
+    subs = {s.code: s for s in scheme.subcriteria if s.source == "appraisal"}
+    if "province" not in table.columns:
+        raise ScoringError("the appraisal table needs a 'province' column.")
+    if {"code", "points"} <= set(table.columns):
+        long = table[["province", "code", "points"]]
+    else:
+        cols = [c for c in table.columns if c != "province"]
+        long = table.melt(id_vars="province", value_vars=cols, var_name="code",
+                          value_name="points")
+    out: dict[str, dict[str, float]] = {}
+    for row in long.itertuples(index=False):
+        prov, code, pts = str(row.province), str(row.code), float(row.points)
+        if code not in subs:
+            raise ScoringError(f"appraisal code {code!r} (province {prov!r}) is not an "
+                               f"appraisal sub-criterion of scheme {scheme.name!r}.")
+        if not 0 <= pts <= subs[code].max + 1e-9:
+            raise ScoringError(f"appraisal points of {code!r} for {prov!r} must be in "
+                               f"[0, {subs[code].max:g}]; got {pts!r}.")
+        out.setdefault(prov, {})[code] = pts
+    for prov, got in out.items():
+        missing = sorted(set(subs) - set(got))
+        if missing:
+            raise ScoringError(f"appraisal table: province {prov!r} has no points for "
+                               f"{missing[:8]}.")
+    return out
+
+
+def _survey_values(survey: Any, officials: Any) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    covs: dict[str, np.ndarray] = {}
+    frames = []
+    for src, value in (("citizen_survey", survey), ("officials_survey", officials)):
+        if value is None:
+            continue
+        if hasattr(value, "factor_estimate"):
+            table, cov = survey_table(value)
+            covs.update({f"{src}|{k}": v for k, v in cov.items()})
+        elif isinstance(value, tuple):
+            table, cov = value
+            covs.update({f"{src}|{k}": v for k, v in cov.items()})
+        else:
+            table = _read_table(value, src.replace("_", " "))
+        need = {"province", "index", "estimate", "se"}
+        if not need <= set(table.columns):
+            raise ScoringError(f"{src} table needs columns {sorted(need)}; got "
+                               f"{list(table.columns)}.")
+        frames.append(table.assign(source=src, province=table["province"].astype(str)))
+    if not frames:
+        raise ScoringError("score() needs survey= (citizen survey indices).")
+    return pd.concat(frames, ignore_index=True), covs
+
+
+def score(scheme: Scheme, *, appraisal: Any, survey: Any, officials: Any = None,
+          level: float = 0.95, n_sim: int = 0,
+          rng: int | np.random.Generator | None = None) -> ParResult:
+    """Points per sub-criterion, area and province; totals, ranks and their uncertainty.
+
+    Parameters
+    ----------
+    scheme : Scheme
+    appraisal : DataFrame or path (CSV/Excel)
+        Appraisal points per province: long (province, code, points) or wide (province
+        and one column per appraisal sub-criterion code).
+    survey : IndexResult, DataFrame or path
+        Citizen-survey indices per province: an ``IndexResult`` by province, or a table
+        (province, index, estimate, se) with ``index`` as ``factor:<name>``, ``item:<name>``
+        or ``overall`` and estimates in [0, 1] (or on the 1-5 scale where the scheme
+        transforms them).
+    officials : same as survey, optional
+        Officials' survey results.
+    n_sim : int
+        Draws of the survey indices from their sampling distribution (normal with the
+        estimated covariance) for rank intervals and rank probabilities; 0 for none.
+    rng : int or Generator
+        Randomness of the simulation (reproducible with a seed).
+
+    Notes
+    -----
+    The appraisal part is fixed; the survey points of a province have variance
+    ``g' V g`` with ``g`` the points per unit of each index (linear rules) and ``V`` the
+    covariance of the province's indices (estimated from the same sample when an
+    ``IndexResult`` is given; independent otherwise). Ranks use the competition rule
+    (ties share the best rank).
+    """
+    table, covs = _survey_values(survey, officials)
+    app = _appraisal(_read_table(appraisal, "appraisal"), scheme)
+    provinces = sorted(app)
+    surveyed = set(table["province"])
+    missing = [p for p in provinces if p not in surveyed]
+    extra = sorted(surveyed - set(provinces))
+    if missing or extra:
+        raise ScoringError(f"provinces differ between appraisal and survey tables: missing from "
+                           f"the survey {missing[:8]}; missing from the appraisal {extra[:8]}. "
+                           "Use the same province names in both.")
+    values = _lookup(table, provinces)
+    points = _points(scheme, provinces, values, app)
+    se = _survey_se(scheme, provinces, table, covs)
+    totals = _totals(scheme, points, se, level)
+    probs = None
+    if n_sim:
+        totals, probs = _simulate(scheme, provinces, values, app, table, covs, totals, n_sim,
+                                  rng, level)
+    areas = _areas(scheme, points)
+    return ParResult(scheme, points, areas, totals, probs, values, app)
+
+
+def _lookup(table: pd.DataFrame, provinces: list[str]) -> dict[str, dict[str, float]]:
+    values: dict[str, dict[str, float]] = {p: {} for p in provinces}
+    for row in table.itertuples(index=False):
+        values[row.province][f"{row.source}|{row.index}"] = float(row.estimate)
+    return values
+
+
+def _value(values: Mapping[str, float], sub: SubCriterion, prov: str) -> float:
+    key = f"{sub.source}|{sub.index}"
+    if key not in values:
+        raise ScoringError(f"{sub.source.replace('_', ' ')} index {sub.index!r} (sub-criterion "
+                           f"{sub.code}) is missing for province {prov!r}.")
+    v = sub.transformed(values[key])
+    if not -1e-12 <= v <= 1 + 1e-12:
+        raise ScoringError(message(f"index {sub.index!r} of {prov!r} (after transform "
+                                   f"{sub.transform!r})", "in [0, 1]", v,
+                                   "Give shares as proportions (0.82, not 82)."))
+    return values[key]
+
+
+def _points(scheme, provinces, values, app) -> pd.DataFrame:
+    rows = []
+    for prov in provinces:
+        for sub in scheme.subcriteria:
+            if sub.source == "appraisal":
+                value, pts = np.nan, app[prov][sub.code]
+            else:
+                value = _value(values[prov], sub, prov)
+                pts = min(sub.convert(value), sub.max)
+            rows.append({"province": prov, "area": sub.area, "criterion": sub.criterion,
+                         "code": sub.code, "label_vi": sub.label.get("vi", sub.code),
+                         "label_en": sub.label.get("en", sub.code), "source": sub.source,
+                         "index": sub.index, "max_points": sub.max, "value": value,
+                         "points": pts})
+    return pd.DataFrame(rows)
+
+
+def _survey_se(scheme, provinces, table, covs) -> dict[str, float]:
+    se = {}
+    for prov in provinces:
+        rows = table[table["province"] == prov].reset_index(drop=True)
+        keys = (rows["source"] + "|" + rows["index"]).tolist()
+        g = np.zeros(len(keys))
+        for sub in scheme.subcriteria:
+            if sub.source != "appraisal":
+                g[keys.index(f"{sub.source}|{sub.index}")] += sub.slope()
+        cov = _province_cov(rows, covs, prov)
+        se[prov] = float(np.sqrt(max(g @ cov @ g, 0.0))) if np.all(np.isfinite(g)) else np.nan
+    return se
+
+
+def _province_cov(rows: pd.DataFrame, covs: Mapping[str, np.ndarray], prov: str) -> np.ndarray:
+    cov = np.diag(rows["se"].to_numpy(dtype=float) ** 2)
+    for src in ("citizen_survey", "officials_survey"):
+        block = covs.get(f"{src}|{prov}")
+        idx = np.flatnonzero(rows["source"].to_numpy() == src)
+        if block is not None and block.shape == (len(idx), len(idx)):
+            cov[np.ix_(idx, idx)] = block
+    return cov
+
+
+def _totals(scheme: Scheme, points: pd.DataFrame, se: Mapping[str, float],
+            level: float) -> pd.DataFrame:
+    wide = points.pivot_table(index="province", columns="source", values="points",
+                              aggfunc="sum").reindex(columns=list(scheme.max_by_source()),
+                                                     fill_value=0.0).fillna(0.0)
+    out = pd.DataFrame({"province": wide.index.astype(str)})
+    out["appraisal"] = wide["appraisal"].to_numpy()
+    out["officials_survey"] = wide["officials_survey"].to_numpy()
+    out["citizen_survey"] = wide["citizen_survey"].to_numpy()
+    out["survey"] = out["officials_survey"] + out["citizen_survey"]
+    out["total"] = out["appraisal"] + out["survey"]
+    out["se"] = [se[p] for p in out["province"]]
+    q = float(t_quantile(level, np.inf))
+    out["ci_low"], out["ci_high"] = out["total"] - q * out["se"], out["total"] + q * out["se"]
+    out["rank"] = rankdata(-out["total"].to_numpy(), method="min").astype(int)
+    out["group"] = [scheme.group(t) for t in out["total"]]
+    return out
+
+
+def _draw_values(table, covs, provinces, n_sim, gen) -> dict[str, tuple[list[str], np.ndarray]]:
+    draws = {}
+    for prov in provinces:
+        rows = table[table["province"] == prov].reset_index(drop=True)
+        keys = (rows["source"] + "|" + rows["index"]).tolist()
+        cov = _province_cov(rows, covs, prov)
+        mean = rows["estimate"].to_numpy(dtype=float)
+        draws[prov] = (keys, gen.multivariate_normal(mean, np.nan_to_num(cov), size=n_sim,
+                                                     method="eigh"))
+    return draws
+
+
+def _simulate(scheme, provinces, values, app, table, covs, totals, n_sim, rng, level):
+    if not (isinstance(n_sim, int) and n_sim >= 100):
+        raise ScoringError(message("n_sim", "0 or an integer >= 100", n_sim))
+    gen = np.random.default_rng(rng)
+    draws = _draw_values(table, covs, provinces, n_sim, gen)
+    sims = np.zeros((n_sim, len(provinces)))
+    for j, prov in enumerate(provinces):
+        keys, d = draws[prov]
+        tot = np.full(n_sim, sum(app[prov].values()))
+        for sub in scheme.subcriteria:
+            if sub.source == "appraisal":
+                continue
+            tot += sub.convert_array(d[:, keys.index(f"{sub.source}|{sub.index}")])
+        sims[:, j] = tot
+    ranks = np.vstack([rankdata(-row, method="min") for row in sims]).astype(int)
+    alpha = (1 - level) / 2
+    order = {p: j for j, p in enumerate(provinces)}
+    idx = [order[p] for p in totals["province"]]
+    totals = totals.copy()
+    totals["rank_low"] = np.quantile(ranks, alpha, axis=0, method="inverted_cdf")[idx]
+    totals["rank_high"] = np.quantile(ranks, 1 - alpha, axis=0, method="inverted_cdf")[idx]
+    totals["mean_rank"] = ranks.mean(axis=0)[idx]
+    totals["sim_se"] = sims.std(axis=0, ddof=1)[idx]
+    n = len(provinces)
+    probs = pd.DataFrame([(ranks[:, j] == r).mean() for j in range(n) for r in range(1, n + 1)])
+    probs = pd.DataFrame(probs.to_numpy().reshape(n, n), index=provinces,
+                         columns=[f"rank_{r}" for r in range(1, n + 1)])
+    return totals, probs
+
+
+def _areas(scheme: Scheme, points: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    labels = {a.code: a.label for a in scheme.areas}
+    for (prov, area), grp in points.groupby(["province", "area"], sort=False):
+        rows.append({"province": prov, "area": area,
+                     "label_vi": labels[area].get("vi", area),
+                     "label_en": labels[area].get("en", area),
+                     "max_points": grp["max_points"].sum(), "points": grp["points"].sum(),
+                     "appraisal_points": grp.loc[grp.source == "appraisal", "points"].sum(),
+                     "survey_points": grp.loc[grp.source != "appraisal", "points"].sum()})
+    return pd.DataFrame(rows)
+
+
+def what_if(result: ParResult, province: str, index: str, delta: float,
+            source: str = "citizen_survey") -> pd.DataFrame:
+    """Points a province gains if one index rises by ``delta`` (in the index's own units).
+
+    Returns one row per sub-criterion that uses the index (points before, after, gain),
+    plus a total row with the new total and the rank it would reach, others unchanged.
+    """
+    prov = str(province)
+    if prov not in result.values:
+        raise ScoringError(message("province", f"one of {sorted(result.values)[:10]}", prov))
+    key = f"{source}|{index}"
+    if key not in result.values[prov]:
+        raise ScoringError(f"index {index!r} ({source}) is not scored for {prov!r}.")
+    rows = []
+    for sub in result.scheme.subcriteria:
+        if f"{sub.source}|{sub.index}" != key:
+            continue
+        before = min(sub.convert(result.values[prov][key]), sub.max)
+        raised = result.values[prov][key] + delta
+        top = sub.scale_max if sub.transform != "none" else 1.0
+        after = min(sub.convert(min(raised, top)), sub.max)
+        rows.append({"code": sub.code, "points_before": before, "points_after": after,
+                     "gain": after - before})
+    out = pd.DataFrame(rows)
+    tot = result.totals.set_index("province")
+    new_total = tot.loc[prov, "total"] + out["gain"].sum()
+    others = tot.drop(index=prov)["total"].to_numpy()
+    rank = int(1 + np.sum(others > new_total + 1e-12))
+    total_row = {"code": "TOTAL", "points_before": tot.loc[prov, "total"],
+                 "points_after": new_total, "gain": out["gain"].sum(),
+                 "rank_before": int(tot.loc[prov, "rank"]), "rank_after": rank}
+    return pd.concat([out, pd.DataFrame([total_row])], ignore_index=True)
+
+
+def shortfall(result: ParResult, province: str) -> pd.DataFrame:
+    """Sub-criteria of a province ordered by the points lost against their maximum."""
+    pts = result.points[result.points["province"] == str(province)].copy()
+    if pts.empty:
+        raise ScoringError(message("province", "a scored province", province))
+    pts["lost"] = pts["max_points"] - pts["points"]
+    return pts.sort_values("lost", ascending=False, kind="stable").reset_index(drop=True)

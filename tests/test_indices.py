@@ -1,0 +1,155 @@
+"""Satisfaction indices: identities with the estimation engine, definitions, bad input.
+
+References: a one-item index is a proportion/mean (closed identity); a multi-item index is
+a linear combination of ratio estimators, whose SE the contrast machinery gives (R
+``svycontrast`` of ``svyratio``); Taylor vs jackknife agreement on the demo survey.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sipas
+
+ACCESS = ["q01", "q02", "q03", "q04"]
+
+
+@pytest.fixture(scope="module")
+def demo():
+    sd = sipas.datasets.load_demo()
+    w = sipas.rake(sipas.nonresponse(sipas.Design.from_spec(sd), "response", [1],
+                                     nonrespondent=[2, 3], classes="district"),
+                   sd.spec.margins)
+    return sd, w
+
+
+def test_one_item_index_equals_proportion_and_mean(demo):
+    sd, d = demo
+    f = sipas.factor_index(d, ["q05"], satisfied=[4, 5], by="urban").to_frame()
+    p = sipas.proportion(d, "q05", value=[4, 5], by="urban", method="wald").to_frame()
+    for col in ("estimate", "se", "ci_low", "ci_high", "df", "deff", "n"):
+        np.testing.assert_allclose(f[col].astype(float), p[col].astype(float), rtol=1e-12)
+    m = sipas.factor_index(d, ["p03"], measure="mean").to_frame()
+    r = sipas.mean(d, "p03").to_frame()
+    np.testing.assert_allclose(m[["estimate", "se", "deff"]], r[["estimate", "se", "deff"]],
+                               rtol=1e-12)
+    pm = sipas.factor_index(d, ["p03"], measure="pct_of_max", scale=(1, 5)).to_frame()
+    assert pm["estimate"][0] == pytest.approx(r["estimate"][0] / 5, rel=1e-12)
+    assert pm["se"][0] == pytest.approx(r["se"][0] / 5, rel=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["taylor", "jkn"])
+def test_items_aggregate_equals_contrast_of_item_ratios(demo, kind):
+    sd, d = demo
+    if kind == "jkn":
+        base = sipas.replicate(sipas.Design.from_spec(sd), "jkn")
+        d = sipas.rake(sipas.nonresponse(base, "response", [1], nonrespondent=[2, 3],
+                                         classes="district"), sd.spec.margins)
+    for col in ACCESS:
+        d.frame[f"{col}_top"] = np.where(d.frame[col].isna(), np.nan,
+                                         d.frame[col].isin([4, 5]).astype(float))
+    items = sipas.mean(d, [f"{c}_top" for c in ACCESS], by="urban")
+    k = len(items)
+    # per domain: mean of its 4 item shares
+    weights = np.zeros((k, 2))
+    weights[:4, 0] = 0.25
+    weights[4:, 1] = 0.25
+    via_contrast = sipas.contrast(items, weights).to_frame()
+    index = sipas.factor_index(d, ACCESS, satisfied=[4, 5], by="urban").to_frame()
+    np.testing.assert_allclose(index["estimate"], via_contrast["estimate"], rtol=1e-12)
+    np.testing.assert_allclose(index["se"], via_contrast["se"], rtol=1e-9)
+
+
+def test_respondent_aggregate_is_the_mean_of_respondent_scores(demo):
+    sd, d = demo
+    top = sd.frame[ACCESS[:2]].isin([4, 5]).astype(float).where(sd.frame[ACCESS[:2]].notna())
+    score = top.mean(axis=1)  # pandas skips NaN: the respondent's valid items
+    frame = d.frame.assign(score=score)
+    d2 = sipas.Design(frame, ids=["commune", "resp_id"], strata="district", fpc=["N_communes",
+                      "N_users"], weights="w_design", nest=True)
+    d2 = d2.with_weights(d.weight_array)
+    f = sipas.factor_index(d2, ACCESS[:2], aggregate="respondents").to_frame()
+    m = sipas.mean(d2, "score").to_frame()
+    np.testing.assert_allclose(f[["estimate", "se"]], m[["estimate", "se"]], rtol=1e-12)
+
+
+def test_taylor_and_replicate_factor_ses_agree_within_10_percent(demo):
+    sd, d = demo
+    base = sipas.replicate(sipas.Design.from_spec(sd), "jkn")
+    rep = sipas.rake(sipas.nonresponse(base, "response", [1], nonrespondent=[2, 3],
+                                       classes="district"), sd.spec.margins)
+    taylor = sipas.satisfaction_index(d, sd.spec).factors
+    jack = sipas.satisfaction_index(rep, sd.spec).factors
+    np.testing.assert_allclose(jack["estimate"], taylor["estimate"], rtol=1e-12)
+    ratio = jack["se"].to_numpy() / taylor["se"].to_numpy()
+    assert np.all(np.abs(ratio - 1) < 0.10), ratio
+
+
+def test_satisfaction_index_tables_and_definition(demo):
+    sd, d = demo
+    res = sipas.satisfaction_index(d, sd.spec, by="district", missing_kinds=sd.missing)
+    assert len(res.factors) == 10 * 5 and len(res.overall) == 10
+    assert res.definition == sd.spec.index.describe()
+    assert (res.overall["definition"] == res.definition).all()
+    # overall = mean of the five factors, in every district
+    f = res.factors.pivot(index="district", columns="name", values="estimate").mean(axis=1)
+    np.testing.assert_allclose(res.overall.set_index("district")["estimate"], f, rtol=1e-12)
+    q19 = res.items[res.items.name == "q19"]
+    assert (q19["share_not_applicable"] > 0.3).all()
+    assert set(res.items["meaning"]) >= {"share satisfied", "share agreeing",
+                                         "share wanting improvement"}
+    assert {"flag", "label_vi", "label_en"} <= set(res.factors.columns)
+
+
+def test_overall_rules_item_and_weighted(demo):
+    sd, d = demo
+    spec_item = sipas.spec.parse_spec(_spec_dict(sd.spec, overall="item"))
+    res = sipas.satisfaction_index(d, spec_item)
+    q23 = sipas.proportion(d, "q23", value=[4, 5], method="wald").to_frame()
+    assert res.overall["estimate"][0] == pytest.approx(q23["estimate"][0], rel=1e-12)
+    weights = {"access": 2, "procedures": 1, "officials": 1, "results": 1, "feedback": 0}
+    spec_w = sipas.spec.parse_spec(_spec_dict(sd.spec, overall="weighted_factors",
+                                              factor_weights=weights))
+    res_w = sipas.satisfaction_index(d, spec_w)
+    f = res_w.factors.set_index("name")["estimate"]
+    expected = sum(f[k] * v for k, v in weights.items()) / 5
+    assert res_w.overall["estimate"][0] == pytest.approx(expected, rel=1e-12)
+
+
+def _spec_dict(spec, **index):
+    import tomllib
+    from pathlib import Path
+
+    data = tomllib.loads(Path(spec.source).read_text(encoding="utf-8"))
+    data["index"] = {**data.get("index", {}), **index}
+    data["margins"] = []
+    return data
+
+
+def test_empty_domain_gives_a_flagged_nan_row(demo):
+    sd, d = demo
+    frame = d.frame.assign(grp=pd.Categorical(np.where(d.frame.urban == 1, "u", "r"),
+                                              categories=["u", "r", "nobody"]))
+    d2 = d.__class__(frame, ids=["commune", "resp_id"], strata="district",
+                     fpc=["N_communes", "N_users"], weights="w_design", nest=True)
+    d2 = d2.with_weights(d.weight_array)
+    f = sipas.factor_index(d2, ACCESS, by="grp").to_frame().set_index("grp")
+    assert np.isnan(f.loc["nobody", "estimate"]) and f.loc["nobody", "n"] == 0
+
+
+def test_bad_inputs(demo):
+    sd, d = demo
+    with pytest.raises(sipas.EstimationError, match="q99"):
+        sipas.factor_index(d, ["q01", "q99"])
+    with pytest.raises(sipas.EstimationError, match="scale"):
+        sipas.factor_index(d, ["p03"], measure="pct_of_max")
+    with pytest.raises(sipas.EstimationError, match="outside the scale"):
+        sipas.factor_index(d, ["p03"], measure="pct_of_max", scale=(1, 4))
+    with pytest.raises(sipas.DesignError, match="measure"):
+        sipas.factor_index(d, ["q01"], measure="median")
+    with pytest.raises(sipas.SpecError, match="outside the scale"):
+        sipas.spec.parse_spec({"survey": {"name": "x", "respondent_id": "id"},
+                               "scales": {"s": {"min": 1, "max": 5, "satisfied": [6]}},
+                               "items": [{"name": "q", "scale": "s"}]})

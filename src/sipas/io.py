@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -225,20 +224,60 @@ def _read_spss_stata(path: Path, sheet: Any, text_columns: tuple[str, ...]) -> t
     return frame, var_labels, value_labels, file_missing
 
 
+#: CSV files are parsed in chunks of this many rows; integer columns are stored in the
+#: smallest integer type, so peak memory is about the final frame plus one chunk.
+CSV_CHUNK_ROWS = 250_000
+#: CSV files above this size are refused (convert them to Parquet and use the Dask back end).
+MAX_CSV_BYTES = 8 * 1024**3
+
+
+def _check_utf8(path: Path) -> None:
+    """Stream the file through an incremental UTF-8 decoder (bounded memory)."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line, offset = 1, 0
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 24), b""):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                pos = max(exc.start - len(exc.object) + len(block), 0)
+                line += block[:pos].count(b"\n")
+                raise ReadError(
+                    f"{str(path)!r} is not UTF-8 text: byte {block[pos:pos + 4]!r} at line "
+                    f"{line} (byte {offset + pos}). sipas reads CSV as UTF-8 only, so "
+                    "Vietnamese text is never garbled. Re-save the file as 'CSV UTF-8' (Excel) "
+                    "or convert it, e.g. iconv -f CP1258 -t UTF-8.") from None
+            line += block.count(b"\n")
+            offset += len(block)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise ReadError(f"{str(path)!r} ends in the middle of a UTF-8 character: the file "
+                            "is truncated or not UTF-8. Export it again.") from None
+
+
+def _compact(chunk: pd.DataFrame) -> pd.DataFrame:
+    for col in chunk.columns:
+        if pd.api.types.is_integer_dtype(chunk[col]):
+            chunk[col] = pd.to_numeric(chunk[col], downcast="integer")
+    return chunk
+
+
 def _read_csv(path: Path, sheet: Any, text_columns: tuple[str, ...]) -> tuple:
-    raw = path.read_bytes()
-    if not raw.strip():
+    size = path.stat().st_size
+    if size > MAX_CSV_BYTES:
+        raise ReadError(f"{str(path)!r} is {size / 1024**3:.1f} GiB, above the "
+                        f"{MAX_CSV_BYTES / 1024**3:.0f} GiB limit for CSV. Convert it to Parquet "
+                        "(partitioned) and use a Dask DataFrame (pip install 'sipas[dask]').")
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+    if not head.strip():
         raise ReadError(f"{str(path)!r} is empty (no header, no rows). Export the data again.")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        bad = raw[exc.start: exc.start + 4]
-        raise ReadError(
-            f"{str(path)!r} is not UTF-8 text: byte {bad!r} at line {line}. sipas reads CSV "
-            "as UTF-8 only, so Vietnamese text is never garbled. Re-save the file as "
-            "'CSV UTF-8' (Excel) or convert it, e.g. iconv -f CP1258 -t UTF-8.") from None
-    header = next(csv.reader(io.StringIO(text)), [])
+    _check_utf8(path)
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        header = next(csv.reader(fh), [])
     _check_header(header, path)
     if len(header) == 1 and any(sep in header[0] for sep in (";", "\t")):
         raise ReadError(f"{str(path)!r}: " + message(
@@ -246,11 +285,13 @@ def _read_csv(path: Path, sheet: Any, text_columns: tuple[str, ...]) -> tuple:
             "Export the CSV with commas, or convert it (e.g. in Excel: Save As 'CSV UTF-8')."))
     present = [c for c in text_columns if c in header]
     try:
-        frame = pd.read_csv(io.StringIO(text), low_memory=False,
-                            dtype={c: str for c in present} or None)
+        reader = pd.read_csv(path, encoding="utf-8-sig", low_memory=False,
+                             dtype={c: str for c in present} or None, chunksize=CSV_CHUNK_ROWS)
+        chunks = [_compact(c) for c in reader]
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise ReadError(f"Cannot parse {str(path)!r} as CSV ({_one_line(exc)}). Check the "
                         "delimiter (sipas expects commas) and quoting.") from exc
+    frame = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=header)
     return frame, {}, {}, {}
 
 

@@ -7,7 +7,8 @@ Methods for a proportion ``p`` with standard error ``se`` (R ``svyciprop`` names
 
 * ``wald`` / ``mean``: ``p -+ t se``;
 * ``logit`` and ``xlogit``: ``expit(logit(p) -+ t se / (p (1 - p)))``;
-* ``asin``: ``sin(asin(sqrt p) -+ t se / (2 sqrt(p (1-p))))^2``;
+* ``asin``: ``sin(asin(sqrt p) -+ t se / (2 sqrt(p (1-p))))^2``, the limits on the
+  arcsine scale clipped to ``[0, pi/2]``;
 * ``beta`` (Korn-Graubard): Clopper-Pearson with effective sample size
   ``n* = p(1-p)/se^2 (t_{n-1}/t_df)^2``;
 * ``wilson``: score interval with the effective sample size ``p(1-p)/se^2``;
@@ -71,8 +72,13 @@ def proportion_interval(method: str, p: np.ndarray, se: np.ndarray, df: np.ndarr
             centre, half = logit(p), q * se / (p * (1 - p))
             return expit(centre - half), expit(centre + half)
         if method == "asin":
+            # limits beyond the range [0, pi/2] of asin(sqrt p) are clipped to it, so the
+            # interval cannot wrap around (R's svyciprop does not clip: it can return an
+            # interval that excludes the estimate when t se is large)
             centre, half = np.arcsin(np.sqrt(p)), q * se / (2 * np.sqrt(p * (1 - p)))
-            return np.sin(centre - half) ** 2, np.sin(centre + half) ** 2
+            lo = np.clip(centre - half, 0.0, np.pi / 2)
+            hi = np.clip(centre + half, 0.0, np.pi / 2)
+            return np.sin(lo) ** 2, np.sin(hi) ** 2
         if method == "beta":
             return _korn_graubard(p, se, df, level, np.asarray(n_rows, dtype="float64"))
         if method == "wilson":

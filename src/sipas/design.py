@@ -148,7 +148,7 @@ class Design:
     def __post_init__(self) -> None:
         if not isinstance(self.frame, pd.DataFrame):
             raise DesignError(message("frame", "a pandas DataFrame", type(self.frame).__name__))
-        object.__setattr__(self, "frame", self.frame.copy(deep=False))
+        object.__setattr__(self, "frame", _private_copy(self.frame))
         object.__setattr__(self, "ids", tuple(as_name_list("ids", self.ids)))
         object.__setattr__(self, "fpc", tuple(as_name_list("fpc", self.fpc)))
         check_choice("lonely_psu", self.lonely_psu, get_args(LonelyPSU))
@@ -165,6 +165,7 @@ class Design:
                 *self.fpc]
         require_columns(self.frame.columns, used, "Design")
         _ = self.stages  # validate everything now, once
+        _ = self.weight_array  # weights too: a bad weight is refused when the design is built
 
     # ------------------------------------------------------------------ constructors
 
@@ -229,7 +230,7 @@ class Design:
         Rows outside get weight zero but stay, so strata and PSUs stay in the variance
         (R ``subset()``). Use it for a domain; use ``by=`` in estimators for many domains.
         """
-        mask = _as_mask(mask, self.n)
+        mask = _as_mask(mask, self.n, self.frame.index)
         w = np.where(mask, self.weight_array, 0.0)
         return replace(self, _w=w)
 
@@ -298,19 +299,19 @@ class Design:
             pop = self._population_sizes(k, codes, group, n_in_group, group_labels)
             frac = np.zeros(n_groups) if pop is None else n_in_group / pop
             certainty = frac > 1 - 1e-7
+            if k == 0 and n_units == 1 and not certainty[0]:
+                where = (f"{ids[0]!r} = {_scalar(frame[ids[0]].iloc[0])!r} in every row" if ids
+                         else "a single row")
+                raise DesignError(f"The design has only one primary sampling unit ({where}), "
+                                  "so no variance can be estimated. Check ids= (a typo?) or "
+                                  "give the element-level id.")
             with np.errstate(divide="ignore", invalid="ignore"):
                 s = (1 - frac) * np.where(n_in_group > 1, n_in_group / (n_in_group - 1), 1.0)
             s = np.where(certainty, 0.0, s)
             lonely = (n_in_group == 1) & ~certainty
             if lonely.any() and self.lonely_psu == "fail":
-                bad = [str(group_labels[g]) for g in np.flatnonzero(lonely)[:10]]
-                what = "Stratum" if k == 0 else "Parent unit (code)"
-                raise DesignError(
-                    f"{what} {', '.join(bad)} has only one sampled unit at stage {k + 1}, so "
-                    "its variance "
-                    "cannot be estimated. Collapse it with a neighbouring stratum, or choose "
-                    "lonely_psu='adjust' (centre at the grand mean), 'average', 'remove' or "
-                    "'certainty'.")
+                raise DesignError(self._lonely_message(k, np.flatnonzero(lonely), group, codes,
+                                                       unit_codes, group_labels))
             unit_scale = s[group] * ancestor[first]
             stages.append(Stage(unit=codes, n_units=n_units, group=group, n_groups=n_groups,
                                 n_in_group=n_in_group, scale=unit_scale, lonely=lonely,
@@ -321,11 +322,30 @@ class Design:
             ancestor = ancestor * (n_in_group / pop)[group][codes]
             w0 = (1 if w0 is None else w0) * (pop / n_in_group)[group][codes]
         object.__setattr__(self, "_fpc_weights", w0 if len(stages) == len(self.fpc) else None)
-        if len(stages) == 1 and stages[0].n_units == 1 and not self.nest:
-            raise DesignError("The design has only one primary sampling unit, so no variance "
-                              "can be estimated. Check ids= (a typo?) or give the "
-                              "element-level id.")
         return tuple(stages)
+
+    def _lonely_message(self, k: int, bad: np.ndarray, group: np.ndarray, codes: np.ndarray,
+                        unit_codes: list[np.ndarray], group_labels: Any) -> str:
+        """Name the groups (strata, or parent units) with one sampled unit, and that unit."""
+        ids = list(self.ids)
+        row_group = group[codes]
+        parts = []
+        for g in bad[:5]:
+            row = int(np.flatnonzero(row_group == g)[0])
+            unit = (f"{ids[k]!r} = {_scalar(self.frame[ids[k]].iloc[row])!r}" if ids
+                    else f"row {row}")
+            if k == 0:
+                parts.append(f"{_scalar(group_labels[g])!r} (its PSU: {unit})")
+            else:
+                parent = _scalar(self.frame[ids[k - 1]].iloc[row])
+                parts.append(f"{ids[k - 1]!r} = {parent!r} (its unit: {unit})")
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        what = (f"Strata column {self.strata!r}: stratum {', '.join(parts)}{more} has"
+                if k == 0 else f"Stage-{k} unit {', '.join(parts)}{more} has")
+        return (f"{what} only one sampled unit at stage {k + 1}, so its variance cannot be "
+                "estimated. Collapse it with a neighbouring stratum (or unit), or choose "
+                "lonely_psu='adjust' (centre at the grand mean), 'average', 'remove' or "
+                "'certainty'.")
 
     def _strata_codes(self) -> tuple[np.ndarray, np.ndarray]:
         if self.strata is None:
@@ -357,10 +377,16 @@ class Design:
             return None
         col = self.fpc[k]
         values = self.frame[col]
-        if not pd.api.types.is_numeric_dtype(values) or values.isna().any():
-            raise DesignError(f"fpc column {col!r} must be numeric with no empty cells; got "
-                              f"dtype {values.dtype} with {int(values.isna().sum())} empty.")
+        if not pd.api.types.is_numeric_dtype(values):
+            raise DesignError(f"fpc column {col!r} must be numeric; got dtype {values.dtype}.")
         v = values.to_numpy(dtype="float64")
+        bad = ~np.isfinite(v) | (v <= 0)
+        if bad.any():
+            rows = np.flatnonzero(bad)[:10]
+            shown = {int(r): float(v[r]) for r in rows}
+            raise DesignError(f"fpc column {col!r} must be positive and finite; it has "
+                              f"{int(bad.sum())} empty, zero, negative or infinite value(s) "
+                              f"in rows {rows.tolist()} (row: value) {shown}.")
         row_group = group[codes]
         lo = np.full(len(n_in_group), np.inf)
         hi = np.full(len(n_in_group), -np.inf)
@@ -373,13 +399,13 @@ class Design:
             raise DesignError(f"fpc column {col!r} varies within {where} {labels[g]!r} "
                               f"(stage {k + 1}): values from {lo[g]:g} to {hi[g]:g}. The fpc "
                               "must be constant within each stratum.")
-        if np.any(v <= 0) or not np.all(np.isfinite(v)):
-            raise DesignError(f"fpc column {col!r} must be positive and finite.")
         if np.all(v <= 1):
             pop = n_in_group / lo
         elif np.any(v < 1):
-            raise DesignError(f"fpc column {col!r} mixes sampling fractions (<= 1) and "
-                              "population sizes (> 1): use one or the other.")
+            frac, size = float(v[v < 1][0]), float(v[v > 1][0])
+            raise DesignError(f"fpc column {col!r} mixes sampling fractions (<= 1, e.g. "
+                              f"{frac:g}) and population sizes (> 1, e.g. {size:g}): use one "
+                              "or the other.")
         else:
             pop = lo
         short = np.flatnonzero(pop < n_in_group - 1e-9)
@@ -404,14 +430,33 @@ class Design:
         fpc_w = getattr(self, "_fpc_weights", None)
         if fpc_w is not None:
             return np.asarray(fpc_w, dtype="float64")
+        # stacklevel: _base_weights < weight_array < cached_property < __post_init__ <
+        # __init__ < the caller that built the design
         warnings.warn("No weights, probs or fpc given: every respondent gets weight 1.",
-                      stacklevel=3)
+                      stacklevel=6)
         return np.ones(self.n)
 
 
 # ---------------------------------------------------------------------- helpers
 
-def _as_mask(mask: Any, n: int) -> np.ndarray:
+def _private_copy(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` that later changes to ``frame`` cannot reach.
+
+    With copy-on-write (pandas >= 3, or enabled in pandas 2) a shallow copy is enough and
+    costs nothing; without it a shallow copy shares the data, so an in-place change of the
+    user's frame (``df.loc[i, "w"] = ...``) would change the design: copy the data then.
+    """
+    cow = int(pd.__version__.split(".")[0]) >= 3 or \
+        getattr(pd.options.mode, "copy_on_write", False) is True
+    return frame.copy(deep=not cow)
+
+
+def _as_mask(mask: Any, n: int, index: pd.Index | None = None) -> np.ndarray:
+    if isinstance(mask, pd.Series) and index is not None and not mask.index.equals(index):
+        raise DesignError("mask is a pandas Series whose index differs from the index of the "
+                          "design's data, so its rows would be matched by position, not by "
+                          "label. Build it from design.frame (e.g. design.frame['x'] == 1), "
+                          "or pass mask.to_numpy() if the order is right.")
     arr = np.asarray(mask)
     if arr.shape != (n,):
         raise DesignError(message("mask", f"a boolean array with one value per row ({n})",
@@ -440,6 +485,11 @@ def _positive_column(frame: pd.DataFrame, col: str, role: str) -> np.ndarray:
             "out-of-scope rows before building the design (or use design.subset), and fix "
             "missing weights.")
     return v
+
+
+def _scalar(value: Any) -> Any:
+    """A numpy scalar as the plain Python value (for readable messages)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _factorize_pairs(a: np.ndarray, b: pd.Series) -> np.ndarray:

@@ -16,6 +16,7 @@ from __future__ import annotations
 __all__ = [
     "ConvergenceError",
     "DesignError",
+    "DisclosureError",
     "EstimationError",
     "ReadError",
     "ScoringError",
@@ -55,3 +56,7 @@ class ConvergenceError(WeightingError):
 
 class ScoringError(SipasError, ValueError):
     """PAR scoring inputs do not fit the scheme."""
+
+
+class DisclosureError(SipasError, ValueError):
+    """A table would disclose respondents (respondent-level rows in a report)."""

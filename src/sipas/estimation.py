@@ -21,6 +21,7 @@ Examples
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -102,9 +103,11 @@ class Estimate:
                 f"ci={self.ci_method}>\n{head}{more}")
 
     def _repr_html_(self) -> str:
-        caption = (f"{self.statistic} · level {self.level:g} · interval {self.ci_method}")
-        return self.table.to_html(index=False, float_format=lambda v: f"{v:.6g}",
-                                  caption=caption) if hasattr(self.table, "to_html") else ""
+        caption = html.escape(f"{self.statistic} · level {self.level:g} · "
+                              f"interval {self.ci_method}")
+        table = self.table.to_html(index=False, float_format=lambda v: f"{v:.6g}")
+        start = table.index(">") + 1  # after the opening <table ...> tag
+        return f"{table[:start]}\n  <caption>{caption}</caption>{table[start:]}"
 
 
 # ---------------------------------------------------------------------- public estimators
@@ -200,6 +203,7 @@ def proportion(design: AnyDesign, variable: str, value: Any = None, *,
     """
     check_choice("method", method, ("wald", "mean", "logit", "xlogit", "likelihood", "asin",
                                     "beta", "wilson"))
+    check_choice("missing", missing, ("omit", "error"))
     _require(design, [variable])
     col = design.frame[variable]
     present = col.notna().to_numpy()
@@ -285,6 +289,8 @@ def contrast(estimate: Estimate, weights: Mapping[str, float] | np.ndarray | Seq
     if estimate.basis is None:
         raise EstimationError(f"{estimate.statistic} estimates have no covariance; contrasts "
                               "need means, totals, proportions, ratios or indices.")
+    level = estimate.level if level is None else check_level(level)
+    df = check_df(df)
     k = len(estimate)
     if isinstance(weights, Mapping):
         labels = estimate.labels
@@ -297,12 +303,14 @@ def contrast(estimate: Estimate, weights: Mapping[str, float] | np.ndarray | Seq
         mat = mat[:, None] if mat.ndim == 1 else mat
     if mat.shape[0] != k:
         raise EstimationError(message("weights", f"{k} coefficients (one per row)", mat.shape[0]))
+    if not np.all(np.isfinite(mat)):
+        raise EstimationError(message("weights", "finite numbers", mat.ravel().tolist()))
     basis = estimate.basis.combine(mat)
     involved = np.abs(mat).sum(axis=1) > 0
     row_df = float(estimate.table["df"].to_numpy()[involved].min()) if df is None else df
     names = [name] if mat.shape[1] == 1 else [f"{name}_{i + 1}" for i in range(mat.shape[1])]
-    return _from_basis(basis, names, level or estimate.level, np.full(len(names), row_df),
-                       "contrast", ci_method="wald")
+    return _from_basis(basis, names, level, np.full(len(names), row_df), "contrast",
+                       ci_method="wald")
 
 
 # ---------------------------------------------------------------------- engine
@@ -317,12 +325,16 @@ def _ratio_estimate(design: AnyDesign, num: np.ndarray, den: np.ndarray | None,
     codes, labels = domains(design, by)
     source = RatioSource(num, den, codes, len(labels))
     basis, _ = design_basis(design, source)
-    est = basis.full
     j = len(names)
     w = design.weight_array
     pos = w > 0
     n = source.sums(pos.astype("float64"), None, 1, valid.astype("float64"))[0]
     in_dom = source.sums(pos.astype("float64"), None, 1, np.ones((len(w), 1)))[0]
+    if den is None and np.any(n == 0):
+        # a total over no respondents is not estimated (a mean or ratio is NaN by itself)
+        basis = VarBasis(np.where(n == 0, np.nan, basis.values),
+                         np.where(n == 0, np.nan, basis.full), basis.engine)
+    est = basis.full
     n_missing = np.repeat(in_dom, j) - n
     var = basis.var()
     se = np.sqrt(np.maximum(var, 0))
@@ -518,12 +530,12 @@ def _numeric_matrices(design: AnyDesign, names: list[str],
     cols = []
     for name in names:
         col = design.frame[name]
-        if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
-            if pd.api.types.is_bool_dtype(col) and not col.isna().any():
-                col = col.astype("float64")
-            else:
-                raise DesignError(f"column {name!r} must be numeric for this estimator; got "
-                                  f"dtype {col.dtype}. For categories use sipas.proportion.")
+        if not pd.api.types.is_numeric_dtype(col):  # bool (also nullable) counts as 0/1
+            shown = [_plain(v) for v in pd.unique(col.dropna())[:5]]
+            raise DesignError(f"column {name!r} must be numeric for this estimator; got "
+                              f"dtype {col.dtype} with values such as {shown}. For "
+                              "categories use sipas.proportion; convert numbers stored as "
+                              "text with pd.to_numeric.")
         cols.append(col.to_numpy(dtype="float64", na_value=np.nan))
     y = np.column_stack(cols)
     bad = np.isinf(y)
@@ -551,6 +563,10 @@ def _check_values_present(col: pd.Series, values: list[Any], name: str) -> None:
         shown = sorted(observed, key=_sort_key)[:12]
         raise DesignError(f"value(s) {values} never occur in column {name!r} (values found: "
                           f"{shown}). Check the codes (1/2 vs 'Yes'/'No').")
+
+
+def _plain(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
 
 
 def _sort_key(v: Any) -> tuple[int, Any]:

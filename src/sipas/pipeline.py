@@ -47,7 +47,7 @@ SECTIONS: dict[str, set[str]] = {
     "compare": {"rank_by", "adjust", "n_sim", "seed", "previous_data", "previous_spec"},
     "reproduce": {"published"},
     "par": {"scheme", "appraisal", "officials", "survey", "province", "n_sim", "seed"},
-    "report": {"lang", "decimals", "formats", "min_cell"},
+    "report": {"lang", "decimals", "formats", "min_cell", "suppression"},
 }
 FORMATS = ("csv", "parquet", "xlsx", "png", "svg")
 
@@ -65,6 +65,7 @@ class ReportOptions:
     decimals: int = 1
     formats: tuple[str, ...] = FORMATS
     min_cell: int = 10
+    suppression: str = "suppress"
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,10 @@ def load_pipeline(path: str | Path) -> Pipeline:
     lang = rep.get("lang", "vi")
     if lang not in ("vi", "en"):
         raise SpecError(f"{where}: [report] lang must be 'vi' or 'en'; got {lang!r}.")
+    suppression = rep.get("suppression", "suppress")
+    if suppression not in ("suppress", "flag"):
+        raise SpecError(f"{where}: [report] suppression must be 'suppress' or 'flag'; got "
+                        f"{suppression!r}.")
     rel = raw.get("reliability", {})
     published = raw.get("reproduce", {}).get("published")
     if published and Path(published).suffix:
@@ -157,7 +162,8 @@ def load_pipeline(path: str | Path) -> Pipeline:
                                             where, "reliability") for k in rel}),
         compare=compare, published=published, par=par,
         report=ReportOptions(lang, int(_typed(rep, "decimals", int, 1, where, "report")),
-                             formats, int(_typed(rep, "min_cell", int, 10, where, "report"))),
+                             formats, int(_typed(rep, "min_cell", int, 10, where, "report")),
+                             suppression),
         raw=raw)
 
 

@@ -118,7 +118,7 @@ def quantile(design: AnyDesign, variable: str, quantiles: float | Sequence[float
     check_choice("rule", rule, ("math", "hf7"))
     probs = np.atleast_1d(np.asarray(quantiles, dtype="float64"))
     if probs.size == 0 or np.any((probs < 0) | (probs > 1)) or np.any(np.isnan(probs)):
-        raise DesignError(message("quantiles", "probabilities in [0, 1]", list(probs)))
+        raise DesignError(message("quantiles", "probabilities in [0, 1]", probs.tolist()))
     name = _variables(design, variable, "variable")[0]
     values, _den, valid = _numeric_matrices(design, [name], missing)
     x, valid = values[:, 0], valid[:, 0]

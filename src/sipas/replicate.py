@@ -26,7 +26,7 @@ import pandas as pd
 from scipy import sparse
 
 from sipas._validate import as_name_list, check_choice, message, require_columns
-from sipas.design import Design, WeightingStep, _as_mask, _positive_column
+from sipas.design import Design, WeightingStep, _as_mask, _positive_column, _private_copy
 from sipas.errors import DesignError
 from sipas.variance import RatioSource, ReplicateEngine
 
@@ -88,7 +88,7 @@ class ReplicateDesign:
     def __post_init__(self) -> None:
         if not isinstance(self.frame, pd.DataFrame):
             raise DesignError(message("frame", "a pandas DataFrame", type(self.frame).__name__))
-        object.__setattr__(self, "frame", self.frame.copy(deep=False))
+        object.__setattr__(self, "frame", _private_copy(self.frame))
         check_choice("method", self.method, get_args(RepMethod))
         if self._rep is None and self._factors is None:
             self._init_from_columns()
@@ -195,7 +195,7 @@ class ReplicateDesign:
 
     def subset(self, mask: np.ndarray | pd.Series) -> ReplicateDesign:
         """Zero weight (in every replicate) outside ``mask``; the design is kept."""
-        mask = _as_mask(mask, self.n)
+        mask = _as_mask(mask, self.n, self.frame.index)
         w = np.where(mask, self._w, 0.0)
         rep = None if self._rep is None else self._rep * mask[:, None]
         if rep is None:

@@ -282,9 +282,14 @@ class VarBasis:
         return np.where(bad, np.nan, c)
 
     def combine(self, weights: np.ndarray) -> VarBasis:
-        """The basis of ``L' theta`` for a (k x q) matrix ``L``."""
+        """The basis of ``L' theta`` for a (k x q) matrix ``L``.
+
+        An estimate with a zero coefficient does not enter, even when it is NaN (an empty
+        domain): ``NaN * 0`` would otherwise spoil every combination.
+        """
         weights = np.asarray(weights, dtype="float64")
-        return VarBasis(self.values @ weights, self.full @ weights, self.engine)
+        return VarBasis(_combine(self.values, weights), _combine(self.full, weights),
+                        self.engine)
 
     def take(self, index: Sequence[int] | np.ndarray) -> VarBasis:
         index = np.asarray(index, dtype=np.int64)
@@ -297,3 +302,13 @@ class VarBasis:
             raise ValueError("cannot stack estimates from different designs")
         return VarBasis(np.hstack([b.values for b in bases]),
                         np.concatenate([b.full for b in bases]), bases[0].engine)
+
+
+def _combine(a: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``a @ weights`` where a NaN in ``a`` only spoils the columns that use it."""
+    nan = np.isnan(a)
+    if not nan.any():
+        return a @ weights
+    out = np.where(nan, 0.0, a) @ weights
+    spoiled = nan.astype("float64") @ (weights != 0).astype("float64") > 0
+    return np.where(spoiled, np.nan, out)

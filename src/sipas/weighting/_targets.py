@@ -1,16 +1,25 @@
-"""Population targets: normalising them and the pre-flight checks run before any iteration."""
+"""Population targets, the pre-flight checks run before any iteration, and helpers shared by
+the weighting steps (argument checks, per-replicate re-weighting)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import numbers
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from sipas._validate import message
 from sipas.errors import WeightingError
 
-__all__ = ["Margin", "cell_codes", "normalise_margins"]
+__all__ = ["Margin", "cell_codes", "check_iteration", "check_same_totals", "normalise_margins",
+           "per_replicate", "plain"]
+
+
+def plain(value: Any) -> Any:
+    """A numpy scalar as the Python value (messages show ``9``, not ``np.int64(9)``)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 class Margin:
@@ -112,7 +121,8 @@ def cell_codes(frame: pd.DataFrame, margin: Margin, w: np.ndarray, *,
     codes = np.array([index.get(k, -1) for k in keys], dtype=np.int64)
     unmatched = active & (codes < 0)
     if unmatched.any():
-        seen = sorted({keys[i] for i in np.flatnonzero(unmatched)}, key=str)
+        seen = sorted({tuple(plain(v) for v in keys[i]) for i in np.flatnonzero(unmatched)},
+                      key=str)
         if not any(k in index for k in set(keys)):
             raise WeightingError(
                 f"margin {margin.name!r}: the codes in the data ({seen[:8]}) and in the targets "
@@ -131,12 +141,48 @@ def cell_codes(frame: pd.DataFrame, margin: Margin, w: np.ndarray, *,
     return codes, levels
 
 
-def check_same_totals(margins: list[Margin], rtol: float = 1e-6) -> None:
-    """Raking margins must describe the same population."""
-    totals = {m.name: m.total for m in margins}
+def check_same_totals(margins: list[Margin] | Mapping[str, float], rtol: float = 1e-6,
+                      what: str = "Raking") -> None:
+    """Margins (or categorical calibration totals) must describe the same population."""
+    totals = ({m.name: m.total for m in margins} if not isinstance(margins, Mapping)
+              else dict(margins))
+    if len(totals) < 2:
+        return
     ref = next(iter(totals.values()))
     if any(abs(t - ref) > rtol * max(abs(ref), 1) for t in totals.values()):
         shown = ", ".join(f"{k}={v:,.6g}" for k, v in totals.items())
         raise WeightingError(f"the margins do not sum to the same population total ({shown}). "
-                             "Raking cannot hit all of them: check the targets (same year, same "
+                             f"{what} cannot hit all of them: check the targets (same year, same "
                              "population definition).")
+
+
+def check_iteration(tol: Any, max_iter: Any) -> tuple[float, int]:
+    """Check the tolerance (a finite number > 0) and the iteration limit (an integer >= 1)."""
+    if (isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral)
+            or max_iter < 1):
+        raise WeightingError(message("max_iter", "a positive integer", max_iter))
+    if (isinstance(tol, bool) or not isinstance(tol, numbers.Real)
+            or not np.isfinite(float(tol)) or tol <= 0):
+        raise WeightingError(message("tol", "a finite number > 0", tol, "For example 1e-10."))
+    return float(tol), int(max_iter)
+
+
+def per_replicate(reps: np.ndarray, reweight: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Apply ``reweight`` to every column of the (n x R) replicate weights.
+
+    A failure in one replicate names it (a jackknife replicate can lose the only respondents
+    of a cell or class even when the full sample has them).
+    """
+    out = []
+    for r in range(reps.shape[1]):
+        try:
+            out.append(reweight(reps[:, r]))
+        except WeightingError as exc:
+            raise type(exc)(f"replicate {r + 1} of {reps.shape[1]}: {exc}") from exc
+    w = np.column_stack(out)
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        bad = sorted({int(c) + 1 for c in np.flatnonzero((~np.isfinite(w) | (w < 0)).any(0))})
+        raise WeightingError(f"the weighting step gives negative or non-finite weights in "
+                             f"replicate(s) {bad[:10]}. Use bounds=(lower, upper), "
+                             "method='raking', or collapse sparse cells.")
+    return w

@@ -10,15 +10,17 @@ import pandas as pd
 
 from sipas._validate import as_name_list, check_choice, message
 from sipas.design import Design, WeightingStep
-from sipas.errors import WeightingError
+from sipas.errors import ConvergenceError, WeightingError
 from sipas.replicate import ReplicateDesign
+from sipas.weighting._targets import per_replicate, plain
+from sipas.weighting.diagnostics import weight_stats
 
 __all__ = ["base_weights", "nonresponse", "trim"]
 
 AnyDesign = Design | ReplicateDesign
 
 
-def base_weights(frame: pd.DataFrame, probabilities: Sequence[str], *,
+def base_weights(frame: pd.DataFrame, probabilities: str | Sequence[str], *,
                  frame_size: float | dict[Any, float] | None = None,
                  strata: str | None = None, rtol: float = 1e-6) -> pd.Series:
     """Design weights ``1 / prod_k p_k`` from the selection probability of every stage.
@@ -27,7 +29,7 @@ def base_weights(frame: pd.DataFrame, probabilities: Sequence[str], *,
     ----------
     frame : DataFrame
         One row per selected unit.
-    probabilities : list of str
+    probabilities : str or list of str
         Columns with the probability of selection at each stage (e.g. the commune's
         probability proportional to size, then the respondent's within the commune).
     frame_size : float or dict, optional
@@ -37,6 +39,17 @@ def base_weights(frame: pd.DataFrame, probabilities: Sequence[str], *,
     strata : str, optional
         Stratum column for a per-stratum ``frame_size``.
 
+    Returns
+    -------
+    Series
+        ``base_weight``, indexed like ``frame``.
+
+    Raises
+    ------
+    WeightingError
+        A probability outside (0, 1] or missing (naming the column and rows), or weights
+        that do not add up to ``frame_size``.
+
     Examples
     --------
     >>> import pandas as pd
@@ -44,10 +57,11 @@ def base_weights(frame: pd.DataFrame, probabilities: Sequence[str], *,
     >>> base_weights(f, ["p1", "p2"]).tolist()
     [20.0, 20.0, 8.0]
     """
-    cols = as_name_list("probabilities", list(probabilities))
+    cols = as_name_list("probabilities", probabilities)
     missing = [c for c in cols if c not in frame.columns]
     if missing or not cols:
-        raise WeightingError(f"probability column(s) {missing or cols} not found in the data.")
+        raise WeightingError(f"probability column(s) {missing or cols} not found in the data; "
+                             "give one column per sampling stage.")
     prob = np.ones(len(frame))
     for c in cols:
         p = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype="float64")
@@ -67,15 +81,28 @@ def _check_frame_size(frame, w, frame_size, strata, rtol) -> None:
     if isinstance(frame_size, dict):
         if strata is None:
             raise WeightingError("a per-stratum frame_size needs strata= (the stratum column).")
-        sums = w.groupby(frame[strata]).sum()
-        checks = [(k, sums.get(k, 0.0), v) for k, v in frame_size.items()]
+        if strata not in frame.columns:
+            raise WeightingError(f"stratum column {strata!r} is not in the data.")
+        sums = w.groupby(frame[strata].to_numpy()).sum()
+        extra = sorted(set(sums.index) - set(frame_size), key=str)
+        if extra:
+            raise WeightingError(f"frame_size has no size for stratum(s) {extra[:8]} of "
+                                 f"column {strata!r}; give every stratum its frame size.")
+        checks = [(k, float(sums.get(k, 0.0)), v) for k, v in frame_size.items()]
     else:
-        checks = [("(all)", w.sum(), float(frame_size))]
+        checks = [("(all)", float(w.sum()), frame_size)]
     for key, got, want in checks:
-        if abs(got - want) > rtol * max(abs(want), 1):
+        try:
+            want = float(want)
+        except (TypeError, ValueError):
+            want = np.nan
+        if not (np.isfinite(want) and want > 0):
+            raise WeightingError(message(f"frame_size of {key!r}", "a positive number", want))
+        if abs(got - want) > rtol * want:
             raise WeightingError(f"base weights of stratum {key!r} sum to {got:,.6g} but the frame "
-                                 f"has {want:,.6g} units ({100 * (got - want) / want:+.3g}%). "
-                                 "Check the selection probabilities of every stage.")
+                                 f"has {want:,.6g} units: a difference of {got - want:+,.6g} "
+                                 f"({100 * (got - want) / want:+.3g}%). Check the selection "
+                                 "probabilities of every stage.")
 
 
 def nonresponse(design: AnyDesign, status: str, respondent: Sequence[Any], *,
@@ -113,7 +140,8 @@ def nonresponse(design: AnyDesign, status: str, respondent: Sequence[Any], *,
     >>> round(float(a.weight_array.sum()) / float(d.weight_array.sum()), 12)
     1.0
     """
-    check_choice("method", method, ("classes", "propensity"))
+    check_choice("method", method, ("classes", "propensity"), WeightingError)
+    covs = as_name_list("covariates", covariates)
     frame, w = design.frame, design.weight_array
     if status not in frame.columns:
         raise WeightingError(f"response status column {status!r} is not in the data.")
@@ -122,22 +150,23 @@ def nonresponse(design: AnyDesign, status: str, respondent: Sequence[Any], *,
         cols = as_name_list("classes", classes)
         codes = _class_codes(frame, cols, w > 0)
     else:
-        codes = _propensity_classes(frame, list(covariates), resp, eligible, w, n_strata)
+        codes = _propensity_classes(frame, covs, resp, eligible, w, n_strata)
         cols = [f"propensity class (1..{n_strata})"]
 
     def adjust(wr: np.ndarray) -> np.ndarray:
         return _adjust(wr, codes, resp, eligible, frame, cols)
 
     w1 = adjust(w)
-    step = WeightingStep("nonresponse", {"status": status, "method": method, "classes": cols},
+    options = {"status": status, "method": method, "classes": cols,
+               "covariates": covs if method == "propensity" else []}
+    step = WeightingStep("nonresponse", options,
                          {"respondents": int((resp & (w > 0)).sum()),
                           "nonrespondents": int((eligible & ~resp & (w > 0)).sum()),
                           "ineligible": int((~eligible & (w > 0)).sum()),
-                          "max_factor": float(np.max(w1[resp & (w > 0)] / w[resp & (w > 0)]))})
+                          "max_factor": float(np.max(w1[resp & (w > 0)] / w[resp & (w > 0)])),
+                          "weights": weight_stats(w1)})
     if isinstance(design, ReplicateDesign):
-        reps = design.replicate_weights()
-        return design.with_weights(w1, np.column_stack([adjust(reps[:, r]) for r in
-                                                         range(reps.shape[1])]), step)
+        return design.with_weights(w1, per_replicate(design.replicate_weights(), adjust), step)
     return design.with_weights(w1, step)
 
 
@@ -147,7 +176,7 @@ def _status_masks(values: pd.Series, respondent, nonrespondent, ineligible, col)
     known = [c for v in lists.values() for c in v]
     if len(set(known)) != len(known):
         raise WeightingError(f"a response code appears in two of {lists}.")
-    unknown = sorted(set(values.dropna().unique()) - set(known), key=str)
+    unknown = sorted({plain(v) for v in values.dropna().unique()} - set(known), key=str)
     if unknown or values.isna().any():
         shown = unknown[:8] + (["<empty>"] if values.isna().any() else [])
         raise WeightingError(f"response status column {col!r} has code(s) {shown} that are not "
@@ -180,7 +209,7 @@ def _adjust(w, codes, resp, eligible, frame, cols) -> np.ndarray:
     empty = np.flatnonzero((elig > 0) & (got == 0))
     if len(empty):
         first = np.flatnonzero(codes == empty[0])[0]
-        label = {c: frame[c].iloc[first] for c in cols if c in frame.columns}
+        label = {c: plain(frame[c].iloc[first]) for c in cols if c in frame.columns}
         raise WeightingError(f"weighting class {label or int(empty[0])} has eligible units but "
                              "no respondent, so its weight cannot be carried. Collapse it with "
                              "a neighbouring class.")
@@ -232,47 +261,111 @@ def trim(design: AnyDesign, lower: float | None = None, upper: float | None = No
         Repeat until no weight is outside the bounds (the redistribution can push some
         back out); otherwise one pass, as R's default.
 
+    Raises
+    ------
+    WeightingError
+        ``strict=True`` with bounds that cannot hold the mean weight, or a single pass that
+        would leave a negative weight.
+    ConvergenceError
+        The strict passes do not settle (bounds barely wider than the mean weight).
+
     Notes
     -----
     Weights outside are set to the bound; the total trimmed is added in equal amounts to the
     untrimmed units, so the sum of weights is kept. Calibration projections of earlier steps
     stay in the variance. R equivalent: ``trimWeights(design, upper=, lower=, strict=)``.
+    R's strict recursion approaches its limit geometrically and, in floating point, can
+    cycle for ever; sipas stops once the total outside the bounds is below 1e-12 of the sum
+    of weights and then clips, handing the rounding-level rest to units with room left.
 
     Examples
     --------
     >>> import pandas as pd, sipas
     >>> df = pd.DataFrame({"psu": [1, 2, 3, 4], "w": [1.0, 2, 3, 10]})
     >>> t = sipas.trim(sipas.Design(df, ids="psu", weights="w"), upper=6)
-    >>> t.weight_array.tolist()
-    [2.3333333333333335, 3.3333333333333335, 4.333333333333333, 6.0]
+    >>> t.weight_array.round(4).tolist()
+    [2.3333, 3.3333, 4.3333, 6.0]
     """
-    lo = -np.inf if lower is None else float(lower)
-    hi = np.inf if upper is None else float(upper)
-    if not lo < hi:
-        raise WeightingError(message("lower/upper", "lower < upper", (lower, upper)))
+    lo, hi = _trim_bounds(lower, upper)
 
     def one(w: np.ndarray) -> tuple[np.ndarray, int]:
-        active = w > 0
-        total_trimmed = 0
-        while True:
-            outside = active & ((w < lo) | (w > hi))
-            if not outside.any():
-                return w, total_trimmed
-            new = np.where(active, np.clip(w, lo, hi), 0.0)
-            inside = active & ~outside
-            if not inside.any():
-                raise WeightingError("every weight is outside the trimming bounds; widen them.")
-            new[inside] += (w - new)[active].sum() / inside.sum()
-            total_trimmed += int(outside.sum())
-            w = new
-            if not strict:
-                return w, total_trimmed
+        return _trim_weights(w, lo, hi, strict)
 
     w1, n_trimmed = one(design.weight_array)
     step = WeightingStep("trim", {"lower": lower, "upper": upper, "strict": strict},
-                         {"trimmed": n_trimmed})
+                         {"trimmed": n_trimmed, "weights": weight_stats(w1)})
     if isinstance(design, ReplicateDesign):
-        reps = design.replicate_weights()
-        return design.with_weights(w1, np.column_stack([one(reps[:, r])[0] for r in
-                                                         range(reps.shape[1])]), step)
+        return design.with_weights(
+            w1, per_replicate(design.replicate_weights(), lambda w: one(w)[0]), step)
     return design.with_weights(w1, step)
+
+
+TRIM_MAX_PASSES = 10_000
+
+
+def _trim_bounds(lower: Any, upper: Any) -> tuple[float, float]:
+    out = []
+    for name, value, default in (("lower", lower, -np.inf), ("upper", upper, np.inf)):
+        if value is None:
+            out.append(default)
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = np.nan
+        if np.isnan(number):
+            raise WeightingError(message(name, "a number or None", value))
+        out.append(number)
+    if not out[0] < out[1]:
+        raise WeightingError(message("lower/upper", "lower < upper", (lower, upper)))
+    return out[0], out[1]
+
+
+def _trim_weights(w: np.ndarray, lo: float, hi: float, strict: bool) -> tuple[np.ndarray, int]:
+    """One pass of R's trimWeights, or (strict) passes until every weight is inside."""
+    active = w > 0
+    total, m = float(w[active].sum()), int(active.sum())
+    if strict and not m * lo * (1 - 1e-12) <= total <= m * hi * (1 + 1e-12):
+        raise WeightingError(f"no weights within [{lo:g}, {hi:g}] can keep the sum of the weights "
+                             f"({total:,.6g} over {m} units, mean {total / max(m, 1):,.6g}). "
+                             "Widen the bounds so that the mean weight lies inside them.")
+    trimmed = np.zeros(len(w), dtype=bool)
+    for _ in range(TRIM_MAX_PASSES):
+        outside = active & ((w < lo) | (w > hi))
+        off = np.sum(np.maximum(w[active] - hi, 0) + np.maximum(lo - w[active], 0))
+        if not outside.any() or (strict and off <= 1e-12 * total):
+            break
+        new = np.where(active, np.clip(w, lo, hi), 0.0)
+        inside = active & ~outside
+        if not inside.any():
+            raise WeightingError("every weight is outside the trimming bounds; widen them.")
+        new[inside] += (w - new)[active].sum() / inside.sum()
+        trimmed |= outside
+        w = new
+        if not strict:
+            break
+    else:
+        raise ConvergenceError(f"strict trimming to [{lo:g}, {hi:g}] did not settle in "
+                               f"{TRIM_MAX_PASSES} passes; widen the bounds.")
+    if strict:
+        left = active & ((w < lo) | (w > hi))
+        if left.any():  # within rounding of the bounds: clip, keep the sum
+            trimmed |= left
+            w = _settle(w, active, lo, hi, total)
+    if np.any(w[active] < 0):
+        raise WeightingError(f"trimming to [{lo:g}, {hi:g}] leaves {int((w < 0).sum())} "
+                             "negative weight(s): the amount added to raise small weights is "
+                             "more than the others carry. Lower the bound or use strict=True.")
+    return w, int(trimmed.sum())
+
+
+def _settle(w: np.ndarray, active: np.ndarray, lo: float, hi: float, total: float) -> np.ndarray:
+    """Clip the rounding-level overshoot left by the strict passes; keep the sum."""
+    w = np.where(active, np.clip(w, lo, hi), 0.0)
+    rest = total - w[active].sum()
+    room = np.where(active, hi - w if rest > 0 else w - lo, 0.0)
+    if not np.all(np.isfinite(room)):
+        room = (active & (w > lo) & (w < hi)).astype("float64")
+    if rest != 0 and room.sum() > 0:
+        w = np.where(active, np.clip(w + rest * room / room.sum(), lo, hi), 0.0)
+    return w

@@ -14,12 +14,20 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from sipas._validate import check_choice, message
+from sipas._validate import as_name_list, check_choice, message
 from sipas.design import Design, WeightingStep
 from sipas.errors import ConvergenceError, WeightingError
 from sipas.replicate import ReplicateDesign
 from sipas.variance import Projection
-from sipas.weighting._targets import Margin, cell_codes, check_same_totals, normalise_margins
+from sipas.weighting._targets import (
+    Margin,
+    cell_codes,
+    check_iteration,
+    check_same_totals,
+    normalise_margins,
+    per_replicate,
+)
+from sipas.weighting.diagnostics import weight_stats
 
 __all__ = ["calibrate", "poststratify", "rake"]
 
@@ -48,6 +56,12 @@ def poststratify(design: AnyDesign, by: str | Sequence[str], population: Any, *,
     Design or ReplicateDesign
         Weighted totals of every cell equal its population size exactly.
 
+    Raises
+    ------
+    WeightingError
+        A population cell without sample (unless ``partial``), a sample cell without target,
+        codes that differ between data and targets, missing values in a ``by`` column.
+
     Notes
     -----
     ``w_i <- w_i N_c / sum_{j in c} w_j``. Variance: influence values are replaced by their
@@ -63,10 +77,15 @@ def poststratify(design: AnyDesign, by: str | Sequence[str], population: Any, *,
     >>> round(float(w.weight_array.sum()))
     76934
     """
-    cols = [by] if isinstance(by, str) else list(by)
+    cols = as_name_list("by", by)
+    if not cols:
+        raise WeightingError(message("by", "a column name or a list of column names", by))
     key = cols[0] if len(cols) == 1 else tuple(cols)
     margin = normalise_margins({key: population} if not isinstance(population, pd.DataFrame)
                                else [population], design.frame.columns)[0]
+    if set(margin.variables) != set(cols):
+        raise WeightingError(f"the population table has cells of {list(margin.variables)} but "
+                             f"by={cols}. Give the table the by column(s) and 'population'.")
     w0 = design.weight_array
     codes, levels = cell_codes(design.frame, margin, w0, partial=partial)
     targets = np.array([margin.targets[lv] for lv in levels])
@@ -79,9 +98,9 @@ def poststratify(design: AnyDesign, by: str | Sequence[str], population: Any, *,
 
     w1 = reweight(w0)
     summary = _margin_summary([margin], [codes], [levels], w0, w1)
-    step = WeightingStep("poststratify", {"by": cols, "partial": partial}, summary)
+    step = _step("poststratify", {"by": cols, "partial": partial}, summary, w1)
     if isinstance(design, ReplicateDesign):
-        return design.with_weights(w1, _per_replicate(design, reweight), step)
+        return design.with_weights(w1, per_replicate(design.replicate_weights(), reweight), step)
     proj = _cell_projection(codes, len(levels), w0, w1)
     return design.with_weights(w1, step, calibration=proj)
 
@@ -97,11 +116,26 @@ def rake(design: AnyDesign, margins: Any, *, tol: float = 1e-10, max_iter: int =
         margins (``spec.margins``), or tables with the variables and ``population``.
     tol : float
         Stop when the joint table of all margin variables changes by less than ``tol`` times
-        the sum of the weights in a full sweep (``tol >= 1``: an absolute change), as R's
-        ``rake(control=list(epsilon=))``.
+        the population total (the sum of the raked weights) in a full sweep, and every
+        margin total is that close to its target (``tol >= 1``: an absolute amount). R's
+        ``rake(control=list(epsilon=))`` checks the change only, which a cycling sweep can
+        pass, and scales epsilon by the sum of the input weights, which would make the
+        result depend on their scale.
     max_iter : int
         Maximum number of sweeps; not converging is a :class:`ConvergenceError` naming the
         margin that is off and by how much.
+    partial : bool
+        Leave out population levels that have no respondent (only if the margins still
+        describe the same total).
+
+    Raises
+    ------
+    WeightingError
+        Pre-flight, before any sweep: margins with different totals, levels without sample
+        or without target, codes that differ between data and targets, missing values,
+        bad ``tol``/``max_iter``.
+    ConvergenceError
+        The margins were not met in ``max_iter`` sweeps (in a replicate: which one).
 
     Notes
     -----
@@ -118,39 +152,37 @@ def rake(design: AnyDesign, margins: Any, *, tol: float = 1e-10, max_iter: int =
     >>> w.history[-1].summary["converged"]
     True
     """
-    if not (isinstance(max_iter, int) and max_iter >= 1):
-        raise WeightingError(message("max_iter", "a positive integer", max_iter))
-    if not (isinstance(tol, (int, float)) and tol > 0):
-        raise WeightingError(message("tol", "a positive number", tol))
+    tol, max_iter = check_iteration(tol, max_iter)
     ms = normalise_margins(margins, design.frame.columns)
     check_same_totals(ms)
     w0 = design.weight_array
     coded = [cell_codes(design.frame, m, w0, partial=partial) for m in ms]
     codes = [c for c, _ in coded]
     levels = [lv for _, lv in coded]
+    if partial:
+        _check_partial_totals(ms, codes, levels, w0 > 0)
     cells, cell_levels = _joint_cells(codes, w0 > 0)
     targets = [np.array([m.targets[lv] for lv in lvs]) for m, lvs in zip(ms, levels)]
 
     def run(w: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], int, bool]:
         return _ipf(w, cells, cell_levels, targets, tol, max_iter)
 
-    f, f_last, iters, ok = run(w0)
-    if not ok:
-        w_try = w0 * f[cells]
-        raise ConvergenceError(_rake_failure(ms, codes, levels, targets, w_try, max_iter, tol))
-    w1 = np.where(w0 > 0, w0 * f[cells], 0.0)
+    def reweight(w: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], int]:
+        f, f_last, iters, ok = run(w)
+        w_new = np.where(w > 0, w * f[cells], 0.0)
+        if not ok:
+            raise ConvergenceError(_rake_failure(ms, codes, levels, targets, w_new, max_iter,
+                                                 tol))
+        return w_new, f_last, iters
+
+    w1, f_last, iters = reweight(w0)
     summary = _margin_summary(ms, codes, levels, w0, w1)
     summary.update({"iterations": iters, "converged": True, "tol": tol})
-    step = WeightingStep("rake", {"margins": [m.name for m in ms], "tol": tol,
-                                  "max_iter": max_iter}, summary)
+    step = _step("rake", {"margins": [m.name for m in ms], "tol": tol, "max_iter": max_iter,
+                          "partial": partial}, summary, w1)
     if isinstance(design, ReplicateDesign):
-        def reweight(w: np.ndarray) -> np.ndarray:
-            fr, _l, _i, good = run(w)
-            if not good:
-                raise ConvergenceError("raking a replicate did not converge in "
-                                       f"{max_iter} sweeps; raise max_iter.")
-            return np.where(w > 0, w * fr[cells], 0.0)
-        return design.with_weights(w1, _per_replicate(design, reweight), step)
+        return design.with_weights(
+            w1, per_replicate(design.replicate_weights(), lambda w: reweight(w)[0]), step)
     projections = []
     for m_codes, lvs, fm in zip(codes, levels, f_last):
         psw = np.where(w0 > 0, w0 * fm[cells], 0.0)
@@ -179,9 +211,21 @@ def calibrate(design: AnyDesign, totals: Mapping[str, Any], *, method: CalMethod
     tol, max_iter : float, int
         Newton iterations stop when every ``|misfit| / (1 + |target|) < tol`` (R's rule).
 
+    Raises
+    ------
+    WeightingError
+        Pre-flight: categorical totals (and ``population_size``) that imply different
+        population sizes, levels without target or without sample, missing values, bad
+        ``bounds``/``tol``/``max_iter``, logit without finite bounds; afterwards negative
+        weights (linear) or totals that collinear auxiliaries cannot all meet.
+    ConvergenceError
+        Newton-Raphson did not meet ``tol`` (names the total that is furthest off).
+
     Notes
     -----
-    Unbounded linear calibration is solved exactly: ``g = 1 + X (X'WX)^-1 (T - X'w)``.
+    Unbounded linear calibration is solved exactly: ``g = 1 + X (X'WX)^+ (T - X'w)``, with a
+    generalised inverse as R's ``grake`` (full sets of levels of several variables are
+    collinear through the intercept).
     Otherwise Newton-Raphson from ``g = 1`` with a generalised inverse and step halving, as
     R's ``grake``. Variance: residuals of the design-weighted regression of the influence
     values on the auxiliaries (GREG). R equivalent: ``calibrate(design, ~x1 + x2, pop,
@@ -197,33 +241,37 @@ def calibrate(design: AnyDesign, totals: Mapping[str, Any], *, method: CalMethod
     >>> round(float(w.weight_array.sum()))
     76934
     """
-    check_choice("method", method, ("linear", "raking", "logit"))
-    lo, hi = (-np.inf, np.inf) if bounds is None else (float(bounds[0]), float(bounds[1]))
-    if not lo < 1 < hi:
-        raise WeightingError(message("bounds", "(lower, upper) with lower < 1 < upper", bounds))
+    check_choice("method", method, ("linear", "raking", "logit"), WeightingError)
+    lo, hi = _check_bounds(bounds)
     if method == "logit" and not (np.isfinite(lo) and np.isfinite(hi)):
-        raise WeightingError("method='logit' needs finite bounds=(lower, upper), e.g. (0.5, 2).")
+        raise WeightingError(message("bounds", "finite (lower, upper) for method='logit'",
+                                     bounds, "For example bounds=(0.5, 2)."))
+    tol, max_iter = check_iteration(tol, max_iter)
     w0 = design.weight_array
-    x, target, names = _model_matrix(design.frame, totals, population_size, w0)
+    x, target, names, rows = _model_matrix(design.frame, totals, population_size, w0)
 
     def solve(w: np.ndarray) -> np.ndarray:
-        return _calibration_factors(x, w, target, method, lo, hi, tol, max_iter, names)
+        g = _calibration_factors(x, w, target, method, lo, hi, tol, max_iter, names)
+        w_new = np.where(w > 0, w * g, 0.0)
+        if np.any(w_new < 0):
+            raise WeightingError(f"{method} calibration produced {int((w_new < 0).sum())} "
+                                 "negative weight(s) (rows "
+                                 f"{np.flatnonzero(w_new < 0)[:10].tolist()}). Use "
+                                 "bounds=(lower, upper) with lower >= 0, or method='raking'.")
+        return w_new
 
-    g = solve(w0)
-    w1 = np.where(w0 > 0, w0 * g, 0.0)
-    if np.any(w1 < 0):
-        raise WeightingError(f"linear calibration produced {int((w1 < 0).sum())} negative "
-                             "weight(s). Use bounds=(lower, upper) or method='raking'.")
-    achieved = x.T @ w1
-    summary = {"targets": dict(zip(names, target.tolist())),
-               "achieved": dict(zip(names, achieved.tolist())),
-               "g_min": float(g[w0 > 0].min()), "g_max": float(g[w0 > 0].max())}
-    step = WeightingStep("calibrate", {"totals": list(totals), "method": method,
-                                       "bounds": bounds, "population_size": population_size},
-                         summary)
+    w1 = solve(w0)
+    g = _safe_ratio(w1, w0)
+    summary: dict[str, Any] = {
+        "targets": dict(zip(names, target.tolist())),
+        "achieved": dict(zip(names, (x.T @ w1).tolist())),
+        "margins": [{**r, "before": float(x[:, j] @ w0), "achieved": float(x[:, j] @ w1)}
+                    for j, r in enumerate(rows)],
+        "g_min": float(g[w0 > 0].min()), "g_max": float(g[w0 > 0].max())}
+    step = _step("calibrate", {"totals": list(totals), "method": method, "bounds": bounds,
+                               "population_size": population_size}, summary, w1)
     if isinstance(design, ReplicateDesign):
-        return design.with_weights(
-            w1, _per_replicate(design, lambda w: np.where(w > 0, w * solve(w), 0.0)), step)
+        return design.with_weights(w1, per_replicate(design.replicate_weights(), solve), step)
     xw = x * w0[:, None]
     proj = Projection(codes=None, matrix=x, p=x.shape[1], a=_safe_ratio(w0, w1), b=w1,
                       m_inv=np.linalg.pinv(xw.T @ x))
@@ -242,7 +290,7 @@ def _joint_cells(codes: list[np.ndarray], active: np.ndarray) -> tuple[np.ndarra
 def _ipf(w: np.ndarray, cells: np.ndarray, cell_levels: list[np.ndarray],
          targets: list[np.ndarray], tol: float, max_iter: int):
     size = np.bincount(cells, weights=np.where(w > 0, w, 0.0), minlength=len(cell_levels[0]))
-    eps = tol * w.sum() if tol < 1 else tol
+    eps = tol * float(targets[0].sum()) if tol < 1 else tol
     f = np.ones_like(size)
     old = size.copy()
     f_last: list[np.ndarray] = []
@@ -255,17 +303,30 @@ def _ipf(w: np.ndarray, cells: np.ndarray, cell_levels: list[np.ndarray],
             f = f * factor[lev]
             f_last.append(f.copy())
         new = size * f
-        if np.max(np.abs(new - old)) < eps:
+        # R stops on the change of the table alone; a sweep can also return to the same
+        # table while an earlier margin is still off (margins the sample cannot meet jointly),
+        # so every margin must be within eps too.
+        if np.max(np.abs(new - old)) < eps and _margin_misfit(new, cell_levels, targets) < eps:
             return f, f_last, it, True
         old = new
     return f, f_last, max_iter, False
+
+
+def _margin_misfit(table: np.ndarray, cell_levels: list[np.ndarray],
+                   targets: list[np.ndarray]) -> float:
+    """Largest |total - target| over the levels of every margin that have sample."""
+    worst = 0.0
+    for lev, target in zip(cell_levels, targets):
+        tot = np.bincount(lev, weights=table, minlength=len(target))
+        worst = max(worst, float(np.max(np.abs(tot - target), where=tot > 0, initial=0.0)))
+    return worst
 
 
 def _rake_failure(ms: list[Margin], codes, levels, targets, w, max_iter, tol) -> str:
     worst = []
     for m, c, lvs, t in zip(ms, codes, levels, targets):
         got = np.bincount(np.maximum(c, 0)[w > 0], weights=w[w > 0], minlength=len(lvs))
-        rel = np.abs(got - t) / np.maximum(t, 1)
+        rel = np.where(got > 0, np.abs(got - t) / np.maximum(t, 1), 0.0)  # not partial's
         i = int(np.argmax(rel))
         worst.append((rel[i], m.name, lvs[i], got[i], t[i]))
     rel, name, level, got, want = max(worst, key=lambda r: r[0])
@@ -310,26 +371,69 @@ def _margin_summary(ms: list[Margin], codes, levels, w0, w1) -> dict[str, Any]:
     return {"margins": rows}
 
 
-def _per_replicate(design: ReplicateDesign, reweight) -> np.ndarray:
-    reps = design.replicate_weights()
-    return np.column_stack([reweight(reps[:, r]) for r in range(reps.shape[1])])
+def _step(name: str, options: dict[str, Any], summary: dict[str, Any],
+          w: np.ndarray) -> WeightingStep:
+    """The history record of a step, with the weight distribution after it."""
+    return WeightingStep(name, options, {**summary, "weights": weight_stats(w)})
+
+
+def _check_partial_totals(ms: list[Margin], codes, levels, active: np.ndarray) -> None:
+    """With ``partial=True`` the dropped levels must not leave the margins inconsistent."""
+    if len(ms) < 2:
+        return
+    kept, dropped = {}, []
+    for m, c, lvs in zip(ms, codes, levels):
+        present = np.bincount(c[active & (c >= 0)], minlength=len(lvs)) > 0
+        kept[m.name] = float(sum(m.targets[lv] for lv, p in zip(lvs, present) if p))
+        dropped += [f"{m.name}={lv if len(lv) > 1 else lv[0]}" for lv, p in zip(lvs, present)
+                    if not p and m.targets[lv] > 0]
+    if dropped:
+        try:
+            check_same_totals(kept)
+        except WeightingError:
+            shown = ", ".join(f"{k}={v:,.6g}" for k, v in kept.items())
+            raise WeightingError(
+                f"partial=True left out population level(s) {dropped[:8]} that have no sample, "
+                f"so the margins no longer sum to the same total ({shown}) and raking cannot "
+                "hit them all. Collapse the empty levels with a neighbouring level instead."
+            ) from None
 
 
 # ---------------------------------------------------------------------- calibration internals
 
+def _check_bounds(bounds: Any) -> tuple[float, float]:
+    if bounds is None:
+        return -np.inf, np.inf
+    expect = "(lower, upper) with lower < 1 < upper"
+    try:
+        lo, hi = (float(b) for b in bounds)
+    except (TypeError, ValueError):
+        raise WeightingError(message("bounds", expect, bounds, "For example (0.5, 2).")) from None
+    if not lo < 1 < hi:
+        raise WeightingError(message("bounds", expect, bounds,
+                                     "The bounds apply to g = w_calibrated / w."))
+    return lo, hi
+
+
 def _model_matrix(frame: pd.DataFrame, totals: Mapping[str, Any], size: float | None,
-                  w: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+                  w: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str], list[dict]]:
     if not isinstance(totals, Mapping) or not totals:
         raise WeightingError(message("totals", "a non-empty mapping {column: total or "
                                      "{level: total}}", totals))
-    cols, target, names = [], [], []
+    cols, target, names, rows = [], [], [], []
+    implied: dict[str, float] = {}
     if size is not None:
         cols.append(np.ones(len(frame)))
-        target.append(float(size))
+        target.append(_number("population_size", size))
         names.append("(population size)")
+        rows.append({"margin": "(population size)", "level": "(total)", "target": target[-1]})
+        implied["population_size"] = target[-1]
     for key, value in totals.items():
         if key not in frame.columns:
-            raise WeightingError(f"calibration variable {key!r} is not in the data.")
+            raise WeightingError(f"calibration variable {key!r} is not in the data. Check the "
+                                 "spelling of the keys of totals.")
+        if isinstance(value, pd.Series):
+            value = value.to_dict()
         if isinstance(value, Mapping):
             margin = normalise_margins({key: value}, frame.columns)[0]
             codes, levels = cell_codes(frame, margin, w)
@@ -337,6 +441,8 @@ def _model_matrix(frame: pd.DataFrame, totals: Mapping[str, Any], size: float | 
                 cols.append((codes == i).astype("float64"))
                 target.append(margin.targets[lv])
                 names.append(f"{key}={lv[0]}")
+                rows.append({"margin": str(key), "level": lv[0], "target": target[-1]})
+            implied[str(key)] = margin.total
         else:
             col = frame[key]
             if not pd.api.types.is_numeric_dtype(col):
@@ -350,9 +456,22 @@ def _model_matrix(frame: pd.DataFrame, totals: Mapping[str, Any], size: float | 
                                      f"{int(bad.sum())} weighted row(s) (rows "
                                      f"{np.flatnonzero(bad)[:10].tolist()}).")
             cols.append(np.nan_to_num(v))
-            target.append(float(value))
+            target.append(_number(f"the total of {key!r}", value))
             names.append(key)
-    return np.column_stack(cols), np.array(target), names
+            rows.append({"margin": str(key), "level": "(total)", "target": target[-1]})
+    check_same_totals(implied, what="Calibration")
+    return np.column_stack(cols), np.array(target), names, rows
+
+
+def _number(name: str, value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = np.nan
+    if not np.isfinite(number):
+        raise WeightingError(message(name, "a finite number", value, "A categorical variable "
+                                     "takes {level: total}."))
+    return number
 
 
 def _calibration_factors(x, w, target, method, lo, hi, tol, max_iter, names) -> np.ndarray:
@@ -360,15 +479,35 @@ def _calibration_factors(x, w, target, method, lo, hi, tol, max_iter, names) -> 
     xa, wa = x[active], w[active]
     g = np.ones(len(w))
     if method == "linear" and not np.isfinite(lo) and not np.isfinite(hi):
-        lam = np.linalg.solve((xa * wa[:, None]).T @ xa, target - xa.T @ wa)
+        # pinv, as R's grake (ginv): full dummy sets of several categorical variables are
+        # collinear, and a replicate can leave a column empty.
+        lam = np.linalg.pinv((xa * wa[:, None]).T @ xa) @ (target - xa.T @ wa)
         g[active] = 1 + xa @ lam
+        misfit = target - xa.T @ (wa * g[active])
+        rel = np.abs(misfit) / (1 + np.abs(target))
+        if not np.all(rel < tol):
+            i = int(np.argmax(rel))
+            raise WeightingError(f"the calibration totals cannot all be met: the total of "
+                                 f"{names[i]!r} stays {misfit[i]:,.6g} off. Its variable is "
+                                 "collinear with others whose totals disagree, or has no "
+                                 "sample; check the totals.")
         return g
     g[active] = _grake(xa, wa, target, method, lo, hi, tol, max_iter, names)
     return g
 
 
 def _distance(method: str, u: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
-    """R's calfun: ``F^-1(u) - 1`` and its derivative."""
+    """R's calfun: ``F^-1(u) - 1`` and its derivative.
+
+    A Newton step can overshoot into overflow; the non-finite values that follow are what
+    :func:`_grake` halves the step on (as R), so numpy's warnings about them are muted.
+    """
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _distance_values(method, u, lo, hi)
+
+
+def _distance_values(method: str, u: np.ndarray, lo: float,
+                     hi: float) -> tuple[np.ndarray, np.ndarray]:
     inside = (u < hi - 1) & (u > lo - 1)
     if method == "linear":
         return np.minimum(np.maximum(u + 1, lo), hi) - 1, inside.astype("float64")

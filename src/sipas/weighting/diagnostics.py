@@ -19,18 +19,18 @@ STAT_COLUMNS = ("n", "sum", "mean", "min", "p05", "p25", "median", "p75", "p95",
                 "max_min_ratio", "cv", "kish_deff", "ess")
 
 
-def _stats(w: np.ndarray) -> dict[str, float]:
+def weight_stats(w: np.ndarray) -> dict[str, float]:
+    """Distribution of the positive weights (one row of :func:`weight_diagnostics`)."""
     w = w[w > 0]
     if len(w) == 0:
         return dict.fromkeys(STAT_COLUMNS, np.nan) | {"n": 0}
-    mean = w.mean()
-    cv = w.std(ddof=0) / mean
+    total, mean, sq = w.sum(), w.mean(), np.sum(w**2)
     q = np.quantile(w, [0.05, 0.25, 0.5, 0.75, 0.95])
-    return {"n": len(w), "sum": w.sum(), "mean": mean, "min": w.min(), "p05": q[0],
-            "p25": q[1], "median": q[2], "p75": q[3], "p95": q[4], "max": w.max(),
-            "max_min_ratio": w.max() / w.min(), "cv": cv,
-            "kish_deff": len(w) * np.sum(w**2) / w.sum() ** 2,
-            "ess": w.sum() ** 2 / np.sum(w**2)}
+    stats = {"sum": total, "mean": mean, "min": w.min(), "p05": q[0], "p25": q[1],
+             "median": q[2], "p75": q[3], "p95": q[4], "max": w.max(),
+             "max_min_ratio": w.max() / w.min(), "cv": w.std(ddof=0) / mean,
+             "kish_deff": len(w) * sq / total**2, "ess": total**2 / sq}
+    return {"n": len(w)} | {k: float(v) for k, v in stats.items()}
 
 
 def weight_diagnostics(design: Design | ReplicateDesign | np.ndarray,
@@ -45,21 +45,21 @@ def weight_diagnostics(design: Design | ReplicateDesign | np.ndarray,
     >>> import numpy as np
     >>> weight_diagnostics(np.array([1.0, 1.0, 2.0, 4.0]))[["n", "kish_deff", "ess"]].round(4)
        n  kish_deff     ess
-    0  4     1.5556  2.5714
+    0  4      1.375  2.9091
     """
     if isinstance(design, np.ndarray):
-        return pd.DataFrame([_stats(np.asarray(design, dtype="float64"))])
+        return pd.DataFrame([weight_stats(np.asarray(design, dtype="float64"))])
     w = design.weight_array
     cols = as_name_list("by", by)
     if not cols:
-        return pd.DataFrame([_stats(w)])
+        return pd.DataFrame([weight_stats(w)])
     missing = [c for c in cols if c not in design.frame.columns]
     if missing:
         raise WeightingError(f"by column(s) {missing} are not in the data.")
     rows = []
     for key, idx in design.frame.groupby(cols, sort=True, dropna=False).indices.items():
         key = key if isinstance(key, tuple) else (key,)
-        rows.append({**dict(zip(cols, key)), **_stats(w[idx])})
+        rows.append({**dict(zip(cols, key)), **weight_stats(w[idx])})
     return pd.DataFrame(rows)
 
 
@@ -89,23 +89,56 @@ class WeightingReport:
 
 def weighting_report(design: Design | ReplicateDesign,
                      before: Design | ReplicateDesign | None = None) -> WeightingReport:
-    """Report of the weighting steps that made ``design`` (optionally from ``before``)."""
+    """Report of the weighting steps that made ``design`` (optionally from ``before``).
+
+    Parameters
+    ----------
+    design : Design or ReplicateDesign
+        The weighted design; its ``history`` lists the steps.
+    before : Design or ReplicateDesign, optional
+        The design the weighting started from (e.g. the base-weighted respondents). It adds
+        an ``input`` row, and steps already in its own history are not repeated.
+
+    Returns
+    -------
+    WeightingReport
+        ``steps``: one row per step with its options, summary and the weight distribution
+        after it (``n``, ``sum``, ``min``, ``max``, ``cv``, ``kish_deff``, ``ess``, ...);
+        ``margins``: target, total before and achieved, per level of every margin of every
+        post-stratification, raking or calibration step.
+
+    Examples
+    --------
+    >>> import sipas
+    >>> sd = sipas.datasets.load_demo()
+    >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+    >>> r = sipas.weighting_report(sipas.rake(d, sd.spec.margins), before=d)
+    >>> r.steps["name"].tolist()
+    ['input', 'rake', 'final']
+    """
     rows: list[dict[str, Any]] = []
     margins: list[dict[str, Any]] = []
-    if before is not None:
-        rows.append({"step": 0, "name": "input", "options": "", **_stats(before.weight_array)})
     steps: tuple[WeightingStep, ...] = design.history
-    for i, step in enumerate(steps, start=1):
-        summary = {k: v for k, v in step.summary.items() if k != "margins"}
+    first = 1
+    if before is not None:
+        rows.append({"step": 0, "name": "input", "options": "",
+                     **weight_stats(before.weight_array)})
+        done = before.history
+        if len(done) <= len(steps) and all(a is b for a, b in zip(done, steps)):
+            first = len(done) + 1
+    for i, step in enumerate(steps[first - 1:], start=first):
+        summary = {k: v for k, v in step.summary.items() if k not in ("margins", "weights")}
         stats = step.summary.get("weights") or {}
         rows.append({"step": i, "name": step.name, "options": _fmt(step.options),
                      "summary": _fmt(summary), **stats})
         for m in step.summary.get("margins", []):
             margins.append({"step": i, "name": step.name, **m})
     rows.append({"step": len(steps) + 1, "name": "final", "options": "",
-                 **_stats(design.weight_array)})
-    return WeightingReport(pd.DataFrame(rows), pd.DataFrame(margins))
+                 **weight_stats(design.weight_array)})
+    margin_cols = ["step", "name", "margin", "level", "target", "before", "achieved"]
+    return WeightingReport(pd.DataFrame(rows), pd.DataFrame(margins, columns=margin_cols))
 
 
-def _fmt(mapping: dict[str, Any]) -> str:
-    return "; ".join(f"{k}={v}" for k, v in mapping.items() if v not in (None, [], {}))
+def _fmt(mapping: Any) -> str:
+    return "; ".join(f"{k}={v}" for k, v in mapping.items()
+                     if v is not None and not (isinstance(v, (list, tuple, dict)) and not v))

@@ -1,0 +1,255 @@
+"""The report of a pipeline run: disclosure control, then the workbook and the charts.
+
+:func:`write_all` is what :func:`sipas.pipeline.write` calls after writing the CSV/Parquet
+tables: it applies :mod:`sipas.report.disclosure` to every table, writes
+``sipas-report.xlsx`` (when ``"xlsx"`` is among the report formats) and ``charts/*.png`` /
+``charts/*.svg`` (when ``"png"`` / ``"svg"`` are).
+
+Examples
+--------
+>>> sheet_order(["ranks_district", "index_by_district", "index_overall"])
+['index_overall', 'index_by_district', 'ranks_district']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sipas.report import plots
+from sipas.report.disclosure import check_not_microdata, protect_tables
+from sipas.report.excel import write_workbook
+from sipas.report.tables import TableContext, flag_notes, publication_table, title_of
+
+__all__ = ["context", "notes", "sheet_order", "write_all", "write_charts"]
+
+WORKBOOK = "sipas-report.xlsx"
+OVERALL_LABEL = {"vi": "Chỉ số hài lòng chung", "en": "Overall satisfaction index"}
+ORDER = ("index_overall", "index_factors", "index_items", "index_by_", "items_by_", "compare_",
+         "ranks_", "reliability", "weighting_steps", "weighting_margins", "reproduction",
+         "reproduction_candidates", "par_")
+
+
+def write_all(result: Any, folder: Path, lang: str) -> list[Path]:
+    """Write the workbook and charts of a run into ``folder``; return the files written.
+
+    Parameters
+    ----------
+    result : sipas.pipeline.RunResult
+    folder : Path
+        The (temporary) output folder of the run.
+    lang : {"vi", "en"}
+
+    Returns
+    -------
+    list of Path
+    """
+    opts = result.pipeline.report
+    spec = result.data.spec
+    for name, table in result.tables.items():
+        check_not_microdata(table, name, id_columns=[spec.respondent_id],
+                            item_columns=spec.item_names)
+    tables = protect_tables(result.tables, min_cell=opts.min_cell, mode=opts.suppression,
+                            domains=result.pipeline.indices.by)
+    ctx = context(result, lang)
+    written: list[Path] = []
+    if "xlsx" in opts.formats:
+        pubs = [publication_table(n, tables[n], ctx) for n in sheet_order(tables)]
+        written.append(write_workbook(pubs, Path(folder) / WORKBOOK, notes=notes(result, lang),
+                                      notice=_notice(spec),
+                                      notes_header=("Mục", "Nội dung") if lang == "vi"
+                                      else ("Item", "Content")))
+    formats = [f for f in ("png", "svg") if f in opts.formats]
+    if formats:
+        written += write_charts(result, tables, Path(folder) / "charts", ctx, formats)
+    return written
+
+
+def sheet_order(names: Iterable[str]) -> list[str]:
+    """Tables in report order: indices, domains, comparisons, ranks, quality, PAR, others."""
+    names = list(names)
+
+    def key(name: str) -> tuple[int, int]:
+        for i, prefix in enumerate(ORDER):
+            if name == prefix or (prefix.endswith("_") and name.startswith(prefix)):
+                return i, names.index(name)
+        return len(ORDER), names.index(name)
+
+    return sorted(names, key=key)
+
+
+def context(result: Any, lang: str) -> TableContext:
+    """Labels, decimals and the index measure of a run, for its tables."""
+    data, spec = result.data, result.data.spec
+    columns = [*result.pipeline.indices.by, *(v for m in spec.margins for v in m.variables)]
+    value_labels = data.meta.value_labels
+    domains = {c: dict(value_labels.get(c, {})) for c in columns}
+    titles = {c: (data.meta.variable_labels.get(c) or c) if lang == "vi" else c
+              for c in result.pipeline.indices.by}
+    names: dict[str, Mapping[str, str]] = {it.name: it.label for it in spec.items}
+    names.update({f.name: f.label for f in spec.factors})
+    names["overall"] = OVERALL_LABEL
+    return TableContext(lang=lang, decimals=result.pipeline.report.decimals,
+                        measure=spec.index.measure, level=result.pipeline.indices.level,
+                        domains=domains, domain_titles=titles, names=names)
+
+
+def _notice(spec: Any) -> str:
+    from sipas.datasets import SYNTHETIC_NOTICE
+
+    return f"{plots.SYNTHETIC_FOOTER}. {SYNTHETIC_NOTICE}" if spec.synthetic else ""
+
+
+def notes(result: Any, lang: str) -> list[tuple[str, str]]:
+    """Rows of the notes sheet: data, method, definition, intervals, flags, provenance."""
+    i = 0 if lang == "vi" else 1
+    pipe = result.pipeline
+    rows = [(key[i], value) for key, value in (*_data_rows(result, i),
+                                               *_method_rows(result, i))]
+    rows += [(("Cảnh báo: ", "Flag: ")[i] + k, v)
+             for k, v in flag_notes(pipe.rules, pipe.report.min_cell, lang)]
+    ctx = TableContext(lang=lang, domain_titles=context(result, lang).domain_titles)
+    rows += [(f"Sheet {n}", title_of(n, ctx)) for n in sheet_order(result.tables)]
+    return rows
+
+
+def _data_rows(result: Any, i: int) -> list[tuple[tuple[str, str], str]]:
+    """Survey, data notice and provenance (file, SHA-256, spec, sipas version)."""
+    from sipas import __version__
+
+    data, spec = result.data, result.data.spec
+    return [
+        (("Khảo sát", "Survey"), spec.title.get(("vi", "en")[i]) or spec.name),
+        (("Dữ liệu", "Data"), _notice(spec) or ("dữ liệu khảo sát", "survey data")[i]),
+        (("Tệp dữ liệu", "Input file"), Path(data.meta.source).name),
+        (("SHA-256 tệp dữ liệu", "Input SHA-256"), data.meta.sha256),
+        (("Số dòng", "Rows"), str(data.meta.n_rows)),
+        (("Bảng hỏi (spec)", "Spec"), f"{spec.name} (SHA-256 {spec.sha256})"),
+        (("Phiên bản sipas", "sipas version"), __version__),
+    ]
+
+
+def _method_rows(result: Any, i: int) -> list[tuple[tuple[str, str], str]]:
+    """Variance method, df, weighting, index definition, intervals, presentation, SDC."""
+    from sipas import ReplicateDesign
+
+    spec, pipe, design = result.data.spec, result.pipeline, result.design
+    opts, ds = pipe.report, spec.design
+    if isinstance(design, ReplicateDesign):
+        method = (f"trọng số lặp ({design.method})", f"replicate weights ({design.method})")
+    else:
+        cols = (f"strata={ds.strata}, ids={list(ds.ids)}, fpc={list(ds.fpc)}, "
+                f"lonely_psu={ds.lonely_psu}")
+        method = (f"tuyến tính hóa Taylor, thiết kế phân tầng nhiều giai đoạn ({cols})",
+                  f"Taylor linearization, stratified multistage design ({cols})")
+    lvl, ci = f"{100 * pipe.indices.level:g}%", pipe.indices.item_ci
+    return [
+        (("Phương pháp ước lượng", "Estimation method"),
+         ("ước lượng theo thiết kế mẫu; phương sai: ", "design-based; variance: ")[i]
+         + method[i]),
+        (("Bậc tự do thiết kế", "Design degrees of freedom"),
+         f"{design.df} " + ("(số PSU - số tầng); mỗi nhóm dùng bậc tự do tính trong nhóm",
+                            "(PSUs - strata); domains use the df counted within them")[i]),
+        (("Gia quyền", "Weighting"), " → ".join(h.name for h in design.history) or "-"),
+        (("Định nghĩa chỉ số", "Index definition"), spec.index.describe()),
+        (("Khoảng tin cậy", "Confidence intervals"),
+         (f"{lvl}; câu hỏi: {ci} (tỷ lệ); yếu tố và chỉ số chung: Wald t với bậc tự do thiết "
+          f"kế", f"{lvl}; items: {ci} (shares); factor and overall indices: Wald t with the "
+          "design df")[i]),
+        (("Cách trình bày", "Presentation"),
+         (f"tỷ lệ hiển thị dạng % với {opts.decimals} chữ số thập phân; điểm trung bình giữ "
+          "thang đo của câu hỏi", f"shares shown as % with {opts.decimals} decimal(s); "
+          "means stay on the answer scale")[i]),
+        (("Bảo mật thống kê", "Disclosure control"),
+         (f"ô có dưới {opts.min_cell} người trả lời bị ẩn; nếu trong một nhóm chỉ một ô bị "
+          "ẩn thì ô nhỏ tiếp theo cũng bị ẩn (ẩn bổ sung)", f"cells with fewer than "
+          f"{opts.min_cell} respondents are suppressed; if only one cell of a set of domains "
+          "is suppressed, the next smallest is suppressed too")[i]),
+    ]
+
+
+def write_charts(result: Any, tables: Mapping[str, pd.DataFrame], folder: Path,
+                 ctx: TableContext, formats: Sequence[str]) -> list[Path]:
+    """Every chart of a run (see :mod:`sipas.report.plots`), from disclosure-checked tables."""
+    spec, lang = result.data.spec, ctx.lang
+    common = {"lang": lang, "synthetic": bool(spec.synthetic)}
+    written = []
+    if "index_factors" in tables and "index_overall" in tables:
+        fig = plots.factor_chart(tables["index_overall"], tables["index_factors"],
+                                 decimals=ctx.decimals, level=ctx.level, **common)
+        written += plots.save_figure(fig, folder / "factors", formats)
+    reference = _reference(tables.get("index_overall"))
+    for by in result.pipeline.indices.by:
+        table = tables.get(f"index_by_{by}")
+        if table is None:
+            continue
+        rows = table[table["name"] == "overall"]
+        fig = plots.ranked_chart(rows, by, labels=ctx.domains.get(by), reference=reference,
+                                 title=ctx.domain_titles.get(by, by), level=ctx.level,
+                                 **common)
+        written += plots.save_figure(fig, folder / f"ranked_{by}", formats)
+    items = _likert_items(spec)
+    if items:
+        dist = plots.item_distribution(result.design, spec, items, lang)
+        fig = plots.distribution_chart(dist, **common)
+        written += plots.save_figure(fig, folder / "items_distribution", formats)
+    fig = plots.weights_chart(_base_weights(result), result.design.weight_array,
+                              labels=_weight_labels(tables.get("weighting_steps"), lang),
+                              **common)
+    written += plots.save_figure(fig, folder / "weights", formats)
+    par = _par_table(tables)
+    if par is not None:
+        if f"label_{lang}" in par.columns:
+            par = par.assign(area=par["area"].astype(str) + " " + par[f"label_{lang}"].astype(str))
+        province = result.pipeline.par.get("province")
+        fig = plots.par_chart(par, highlight=province, **common)
+        written += plots.save_figure(fig, folder / "par_provinces", formats)
+        if province and (par["province"] == province).any():
+            fig = plots.par_chart(par[par["province"] == province], **common)
+            written += plots.save_figure(fig, folder / "par_areas", formats)
+    return written
+
+
+def _par_table(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame | None:
+    """``par_areas`` if present, else the first ``par_*`` table with the chart's columns."""
+    need = {"province", "area", "points", "max_points"}
+    names = sorted((n for n in tables if n.startswith("par_")), key=lambda n: n != "par_areas")
+    for name in names:
+        if need <= set(tables[name].columns):
+            return tables[name]
+    return None
+
+
+def _reference(overall: pd.DataFrame | None) -> float | None:
+    if overall is None or overall.empty:
+        return None
+    return float(overall["estimate"].iloc[0])
+
+
+def _likert_items(spec: Any) -> list[str]:
+    """Items of the factors (and the overall item) that share the first item's scale."""
+    items = [i for f in spec.factors for i in f.items]
+    if spec.overall_item:
+        items.append(spec.overall_item)
+    if not items:
+        return []
+    scale = spec.item(items[0]).scale
+    return [i for i in items if spec.item(i).scale == scale]
+
+
+def _base_weights(result: Any) -> Any:
+    from sipas import Design
+
+    return Design.from_spec(result.data).weight_array
+
+
+def _weight_labels(steps: pd.DataFrame | None, lang: str) -> tuple[str, str]:
+    words = ("Trước gia quyền", "Sau gia quyền") if lang == "vi" else ("Before weighting",
+                                                                        "After weighting")
+    if steps is None or "kish_deff" not in steps.columns or steps.empty:
+        return words
+    first, last = steps["kish_deff"].iloc[0], steps["kish_deff"].iloc[-1]
+    return (f"{words[0]} (deff Kish {first:.2f})", f"{words[1]} (deff Kish {last:.2f})")

@@ -1,0 +1,203 @@
+"""Words of the report in Vietnamese and English: column headers, table titles, flags.
+
+Flag codes (``n<30``, ``df<8`` ...) stay language-neutral in the tables; :func:`flag_notes`
+explains each one in the report's language and :func:`translate_flag` translates the few
+words in them.
+
+Examples
+--------
+>>> translate_flag("suppressed (n<10); df<8", "vi")
+'đã ẩn (n<10); df<8'
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sipas.reliability import ReliabilityRules
+from sipas.spec import SHARE_MEANING
+
+__all__ = ["COLUMNS", "TITLES", "flag_notes", "translate_flag"]
+
+#: column -> (Vietnamese header, English header, kind); "est" follows the row (% or scale)
+COLUMNS: dict[str, tuple[str, str, str]] = {
+    "level": ("Cấp", "Level", "text"),
+    "name": ("Mã", "Code", "text"),
+    "label": ("Nội dung", "Indicator", "text"),
+    "meaning": ("Ý nghĩa", "Meaning", "text"),
+    "estimate": ("Ước lượng", "Estimate", "est"),
+    "ci_low": ("Cận dưới KTC {lvl}%", "{lvl}% CI lower", "est"),
+    "ci_high": ("Cận trên KTC {lvl}%", "{lvl}% CI upper", "est"),
+    "ci": ("Khoảng tin cậy {lvl}%", "{lvl}% CI", "text"),
+    "se": ("Sai số chuẩn", "Standard error", "est"),
+    "df": ("Bậc tự do", "Degrees of freedom", "integer"),
+    "deff": ("Hiệu ứng thiết kế (deff)", "Design effect (deff)", "ratio"),
+    "n": ("Số người trả lời (n)", "Respondents (n)", "integer"),
+    "n_missing": ("Số câu trả lời thiếu", "Missing answers", "integer"),
+    "share_dont_know": ("Không biết", "Don't know", "percent"),
+    "share_not_applicable": ("Không áp dụng", "Not applicable", "percent"),
+    "share_refused": ("Từ chối trả lời", "Refused", "percent"),
+    "share_not_asked": ("Không được hỏi", "Not asked", "percent"),
+    "flag": ("Cảnh báo độ tin cậy", "Reliability flag", "text"),
+    "comparison": ("So sánh", "Comparison", "text"),
+    "variable": ("Chỉ số", "Index", "text"),
+    "difference": ("Chênh lệch", "Difference", "est"),
+    "t": ("Thống kê t", "t statistic", "ratio"),
+    "p_value": ("Giá trị p", "p-value", "pvalue"),
+    "p_adjusted": ("Giá trị p hiệu chỉnh", "Adjusted p-value", "pvalue"),
+    "significant": ("Khác biệt có ý nghĩa", "Significant", "bool"),
+    "rank": ("Thứ hạng", "Rank", "integer"),
+    "mean_rank": ("Thứ hạng trung bình", "Mean rank", "ratio"),
+    "rank_low": ("Thứ hạng: từ", "Rank interval: from", "integer"),
+    "rank_high": ("Thứ hạng: đến", "Rank interval: to", "integer"),
+    "p_first": ("Xác suất đứng đầu", "Probability of ranking first", "percent"),
+    "p_last": ("Xác suất đứng cuối", "Probability of ranking last", "percent"),
+    "items": ("Số câu hỏi", "Items", "integer"),
+    "alpha": ("Cronbach alpha", "Cronbach's alpha", "coef"),
+    "omega": ("McDonald omega", "McDonald's omega", "coef"),
+    "published": ("Số đã công bố", "Published", "pub"),
+    "computed": ("Số tính lại", "Computed", "pub"),
+    "in_ci": ("Nằm trong KTC", "Within CI", "bool"),
+    "status": ("Kết luận", "Status", "text"),
+    "step": ("Bước", "Step", "integer"),
+    "options": ("Tùy chọn", "Options", "text"),
+    "sum": ("Tổng trọng số", "Sum of weights", "number"),
+    "mean": ("Trung bình", "Mean", "number"),
+    "cv": ("Hệ số biến thiên", "Coefficient of variation", "coef"),
+    "kish_deff": ("Deff do gia quyền (Kish)", "Kish design effect", "ratio"),
+    "ess": ("Cỡ mẫu hiệu dụng", "Effective sample size", "number"),
+    "max_min_ratio": ("Tỷ số lớn nhất/nhỏ nhất", "Max/min ratio", "ratio"),
+    "margin": ("Biên", "Margin", "text"),
+    "category": ("Nhóm", "Category", "text"),
+    "target": ("Mục tiêu", "Target", "number"),
+    "before": ("Trước", "Before", "number"),
+    "achieved": ("Đạt được", "Achieved", "number"),
+    "province": ("Tỉnh", "Province", "text"),
+    "area": ("Lĩnh vực", "Area", "text"),
+    "points": ("Điểm", "Points", "pub"),
+    "max_points": ("Điểm tối đa", "Maximum points", "pub"),
+    "criterion": ("Tiêu chí", "Criterion", "text"),
+    "code": ("Mã tiêu chí", "Criterion code", "text"),
+    "source": ("Nguồn", "Source", "text"),
+    "index": ("Chỉ số nguồn", "Source index", "text"),
+    "value": ("Giá trị chỉ số", "Index value", "est"),
+    "appraisal": ("Điểm thẩm định", "Appraisal points", "pub"),
+    "survey": ("Điểm điều tra xã hội học", "Survey points", "pub"),
+    "total": ("Tổng điểm", "Total points", "pub"),
+    "group": ("Nhóm", "Group", "text"),
+    "lost": ("Điểm bị mất", "Points lost", "pub"),
+    "gain": ("Điểm tăng thêm", "Points gained", "pub"),
+    "sim_se": ("Sai số chuẩn (mô phỏng)", "Standard error (simulated)", "pub"),
+    "officials_survey": ("Điểm khảo sát công chức", "Officials survey points", "pub"),
+    "citizen_survey": ("Điểm khảo sát người dân", "Citizen survey points", "pub"),
+    "appraisal_points": ("Điểm thẩm định", "Appraisal points", "pub"),
+    "survey_points": ("Điểm điều tra xã hội học", "Survey points", "pub"),
+    "points_before": ("Điểm hiện tại", "Points now", "pub"),
+    "points_after": ("Điểm sau cải thiện", "Points after", "pub"),
+    "rank_before": ("Thứ hạng hiện tại", "Rank now", "integer"),
+    "rank_after": ("Thứ hạng sau cải thiện", "Rank after", "integer"),
+    "factor": ("Yếu tố", "Factor", "text"),
+    "method": ("Phương pháp", "Method", "text"),
+    "min": ("Nhỏ nhất", "Minimum", "number"),
+    "p05": ("Phân vị 5%", "5th percentile", "number"),
+    "p25": ("Phân vị 25%", "25th percentile", "number"),
+    "median": ("Trung vị", "Median", "number"),
+    "p75": ("Phân vị 75%", "75th percentile", "number"),
+    "p95": ("Phân vị 95%", "95th percentile", "number"),
+    "max": ("Lớn nhất", "Maximum", "number"),
+    "summary": ("Tóm tắt", "Summary", "text"),
+    "indicator": ("Chỉ tiêu", "Indicator", "text"),
+    "domain": ("Phạm vi", "Domain", "text"),
+    "year": ("Năm", "Year", "integer"),
+    "unit": ("Đơn vị", "Unit", "text"),
+    "definition": ("Định nghĩa", "Definition", "text"),
+    "best_definition": ("Định nghĩa khớp nhất", "Best-matching definition", "text"),
+    "best_value": ("Giá trị theo định nghĩa khớp nhất", "Best-matching value", "pub"),
+    "best_difference": ("Chênh lệch theo định nghĩa khớp nhất", "Best-matching difference",
+                        "pub"),
+    "best_in_ci": ("Khớp nhất nằm trong KTC", "Best-matching within CI", "bool"),
+    "note": ("Ghi chú", "Note", "text"),
+}
+#: per table family, columns whose kind differs from COLUMNS (coefficients, not shares)
+KIND_OVERRIDES: dict[str, dict[str, str]] = {
+    "reliability": {"se": "coef", "ci_low": "coef", "ci_high": "coef"},
+    "reproduction": {"ci_low": "pub", "ci_high": "pub", "difference": "pub", "value": "pub"},
+    "weighting": {"min": "number", "max": "number", "median": "number"},
+    "par_": {"se": "pub", "ci_low": "pub", "ci_high": "pub"},
+}
+DROP = {"figure"}
+DROP_INDEX = {"cv", "deff_replace", "definition", "kind", "share_system"}
+ORDER = ("level", "name", "label", "meaning", "estimate", "ci_low", "ci_high", "ci", "se",
+         "df", "deff", "n", "n_missing")
+TITLES: dict[str, tuple[str, str]] = {
+    "index_overall": ("Chỉ số hài lòng chung", "Overall satisfaction index"),
+    "index_factors": ("Chỉ số hài lòng theo yếu tố", "Satisfaction indices by factor"),
+    "index_items": ("Chỉ số theo câu hỏi", "Indices by item"),
+    "index_by_": ("Chỉ số hài lòng theo {}", "Satisfaction indices by {}"),
+    "items_by_": ("Chỉ số câu hỏi theo {}", "Item indices by {}"),
+    "compare_waves": ("So sánh với kỳ khảo sát trước", "Change since the previous wave"),
+    "compare_": ("So sánh giữa các nhóm: {}", "Comparisons between domains: {}"),
+    "ranks_": ("Xếp hạng theo {}", "Ranking by {}"),
+    "reliability": ("Độ tin cậy thang đo", "Scale reliability"),
+    "reproduction_candidates": ("Các định nghĩa đã thử", "Definitions tried"),
+    "reproduction": ("Đối chiếu với số liệu đã công bố", "Computed vs published figures"),
+    "weighting_steps": ("Các bước gia quyền", "Weighting steps"),
+    "weighting_margins": ("Biên tổng thể: mục tiêu và kết quả", "Margins: targets and achieved"),
+    "par_totals": ("PAR INDEX: tổng điểm và xếp hạng", "PAR INDEX: totals and ranks"),
+    "par_areas": ("PAR INDEX: điểm theo lĩnh vực", "PAR INDEX: points by area"),
+    "par_points": ("PAR INDEX: điểm theo tiêu chí", "PAR INDEX: points by criterion"),
+    "par_rank_probabilities": ("PAR INDEX: xác suất của từng thứ hạng",
+                               "PAR INDEX: probability of each rank"),
+    "par_shortfall": ("PAR INDEX: điểm bị mất theo tiêu chí", "PAR INDEX: points lost"),
+    "par_what_if": ("PAR INDEX: kịch bản cải thiện", "PAR INDEX: what-if scenarios"),
+    "par_": ("PAR INDEX: {}", "PAR INDEX: {}"),
+}
+WORDS = {"overall": ("Chung", "Overall"), "factor": ("Yếu tố", "Factor"),
+         "item": ("Câu hỏi", "Item"), True: ("Có", "Yes"), False: ("Không", "No"),
+         "mean of domains": ("trung bình các nhóm", "mean of domains"),
+         "current - previous": ("kỳ này - kỳ trước", "current - previous")}
+MEANINGS = {"mean": ("điểm trung bình", "mean score"),
+            "pct_of_max": ("điểm trung bình / điểm tối đa", "mean score / maximum"),
+            "pct_of_range": ("điểm trung bình quy đổi 0-100%", "mean score rescaled to 0-100%")}
+MEANINGS.update({v["en"]: (v["vi"], v["en"]) for v in SHARE_MEANING.values()})
+
+
+def translate_flag(flag: Any, lang: str) -> str:
+    """Flag codes stay language-neutral; the few words in them are translated."""
+    if not isinstance(flag, str) or not flag:
+        return ""
+    if lang != "vi":
+        return flag
+    words = {"no data": "không có dữ liệu", "suppressed": "đã ẩn", "complementary": "bổ sung",
+             "small cell": "ô nhỏ"}
+    return re.sub("|".join(words), lambda m: words[m.group(0)], flag)
+
+
+def flag_notes(rules: ReliabilityRules, min_cell: int, lang: str) -> list[tuple[str, str]]:
+    """(flag, meaning) pairs explaining every flag a table can carry."""
+    vi = lang == "vi"
+    return [(f"n<{rules.min_n}",
+             f"dưới {rules.min_n} người trả lời" if vi else
+             f"fewer than {rules.min_n} respondents"),
+            (f"df<{rules.min_df:g}",
+             f"bậc tự do thiết kế dưới {rules.min_df:g} (quá ít đơn vị mẫu cấp 1)" if vi else
+             f"fewer than {rules.min_df:g} design degrees of freedom (too few PSUs)"),
+            (f"n_eff<{rules.min_neff:g}",
+             f"cỡ mẫu hiệu dụng p(1-p)/SE² dưới {rules.min_neff:g}: khoảng tin cậy kém tin cậy"
+             if vi else f"effective sample size p(1-p)/SE² below {rules.min_neff:g}: the "
+             "interval is unreliable"),
+            (f"rse>{rules.max_rse:g}",
+             f"sai số chuẩn tương đối trên {100 * rules.max_rse:g}%" if vi else
+             f"relative standard error above {100 * rules.max_rse:g}%"),
+            (translate_flag("no data", lang),
+             "không có người trả lời trong nhóm" if vi else "no respondent in the domain"),
+            (translate_flag(f"suppressed (n<{min_cell})", lang),
+             f"ẩn để bảo mật: dưới {min_cell} người trả lời" if vi else
+             f"suppressed for confidentiality: fewer than {min_cell} respondents"),
+            (translate_flag("suppressed (complementary)", lang),
+             "ẩn bổ sung để không suy ra được ô đã ẩn từ tổng" if vi else
+             "suppressed so that a suppressed cell cannot be derived from the total"),
+            (translate_flag(f"small cell (n<{min_cell})", lang),
+             f"dưới {min_cell} người trả lời (chỉ cảnh báo, không ẩn)" if vi else
+             f"fewer than {min_cell} respondents (flagged, not suppressed)")]

@@ -361,10 +361,11 @@ class Design:
 
     def _check_nesting(self, psu: np.ndarray, strata: np.ndarray, labels: np.ndarray,
                        col: str) -> None:
-        pairs = np.unique(np.stack([psu, strata]), axis=1)
-        counts = np.bincount(pairs[0])
-        if np.any(counts > 1):
-            bad = np.flatnonzero(counts > 1)[:5]
+        # a PSU is nested when every row has the stratum of the PSU's first row
+        first = _first_index(psu, int(psu.max()) + 1)
+        mismatch = strata != strata[first][psu]
+        if mismatch.any():
+            bad = np.unique(psu[mismatch])[:5]
             ids = pd.factorize(self.frame[col], sort=True)[1][bad]
             raise DesignError(
                 f"PSU id(s) {list(ids)} of column {col!r} appear in more than one stratum of "

@@ -28,12 +28,14 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from sipas._validate import as_name_list, check_choice, check_df, check_level, message
 from sipas.ci import CIMethod, proportion_interval, wald_interval
 from sipas.design import Design
 from sipas.errors import DesignError, EstimationError
 from sipas.replicate import ReplicateDesign
+from sipas.reduction import UnitSums, unit_sums
 from sipas.variance import RatioSource, TaylorEngine, VarBasis, calibrated_unit_totals
 
 __all__ = ["Estimate", "contrast", "mean", "proportion", "ratio", "total"]
@@ -173,7 +175,7 @@ def total(design: AnyDesign, variables: str | Sequence[str], *, by: str | Sequen
     return _ratio_estimate(design, num, None, valid, names, by, level, df, "total", deff=True)
 
 
-def proportion(design: AnyDesign, variable: str, value: Any = None, *,
+def proportion(design: AnyDesign, variable: str | Sequence[str], value: Any = None, *,
                by: str | Sequence[str] | None = None, method: CIMethod = "logit",
                level: float = 0.95, df: float | None = None,
                missing: Missing = "omit") -> Estimate:
@@ -181,17 +183,24 @@ def proportion(design: AnyDesign, variable: str, value: Any = None, *,
 
     Parameters
     ----------
-    variable : str
-        Column (numeric codes or text).
+    design : Design or ReplicateDesign
+    variable : str or list of str
+        Column(s) (numeric codes or text). Several columns need ``value`` (the same codes
+        for all, e.g. the satisfied codes of 22 items): one row per column.
     value : scalar or list, optional
         The category (or categories, e.g. ``[4, 5]`` for the top two boxes) to count.
-        ``None``: one row per observed category.
+        ``None``: one row per observed category of the (single) column.
+    by : str or list of str, optional
+        Domain columns.
     method : {"logit", "wald", "mean", "xlogit", "likelihood", "asin", "beta", "wilson"}
         Interval method (see :mod:`sipas.ci`); the SE is always the linearized SE.
+    level, df, missing
+        As in :func:`mean`.
 
     Notes
     -----
-    R equivalent: ``svyciprop(~I(y == value), design, method=)`` (``wald`` = ``svymean``).
+    The share is over the answered (non-missing) rows. R equivalent:
+    ``svyciprop(~I(y == value), design, method=)`` (``wald`` = ``svymean``).
 
     Examples
     --------
@@ -200,30 +209,56 @@ def proportion(design: AnyDesign, variable: str, value: Any = None, *,
     >>> f = sipas.proportion(d, "p01", value=1).to_frame()
     >>> bool(f.ci_low[0] < f.estimate[0] < f.ci_high[0])
     True
+    >>> len(sipas.proportion(d, ["q01", "q02", "q03"], value=[4, 5]))
+    3
     """
     check_choice("method", method, ("wald", "mean", "logit", "xlogit", "likelihood", "asin",
                                     "beta", "wilson"))
     check_choice("missing", missing, ("omit", "error"))
-    _require(design, [variable])
-    col = design.frame[variable]
-    present = col.notna().to_numpy()
-    if missing == "error":
-        _refuse_missing(design, variable, present)
-    if value is None:
-        levels = sorted(pd.unique(col[present]), key=_sort_key)
-        groups = [[lv] for lv in levels]
-        names = [f"{variable}={lv}" for lv in levels]
-    else:
-        values = list(value) if isinstance(value, (list, tuple, set)) else [value]
-        _check_values_present(col, values, variable)
-        groups = [values]
-        names = [f"{variable}={values[0]}" if len(values) == 1 else
-                 f"{variable} in {values}"]
-    num = np.column_stack([col.isin(g).to_numpy(dtype="float64") * present for g in groups])
-    valid = np.repeat(present[:, None], len(groups), axis=1)
-    est = _ratio_estimate(design, num, valid.astype("float64"), valid, names, by, level, df,
-                          "proportion", deff=True, ci_method=method)
-    return est
+    names_in = _variables(design, variable, "variable")
+    if len(names_in) > 1 and value is None:
+        raise DesignError("proportion of several columns needs value= (the codes to count in "
+                          "every column, e.g. value=[4, 5]).")
+    nums, valids, names = [], [], []
+    for var in names_in:
+        col = design.frame[var]
+        present = col.notna().to_numpy()
+        if missing == "error":
+            _refuse_missing(design, var, present)
+        if value is None:
+            groups = [[lv] for lv in sorted(pd.unique(col[present]), key=_sort_key)]
+        else:
+            groups = [list(value) if isinstance(value, (list, tuple, set)) else [value]]
+        for g in groups:
+            hit = _indicator(col, g, present)
+            if value is not None and not hit.any():
+                _check_values_present(col, g, var)
+            nums.append(hit)
+            valids.append(present)
+            names.append(f"{var}={_plain(g[0])}" if len(g) == 1 else
+                         f"{var} in {[_plain(v) for v in g]}")
+    num = _fortran(nums)
+    valid = _fortran(valids)
+    return _ratio_estimate(design, num, valid, valid, names, by, level, df, "proportion",
+                           deff=True, ci_method=method, binary=True)
+
+
+def _fortran(columns: list[np.ndarray]) -> np.ndarray:
+    """Stack columns into a column-major float array (each variable contiguous)."""
+    out = np.empty((len(columns[0]), len(columns)), order="F")
+    for j, c in enumerate(columns):
+        out[:, j] = c
+    return out
+
+
+def _indicator(col: pd.Series, values: list[Any], present: np.ndarray) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(col):
+        arr = col.to_numpy(dtype="float64", na_value=np.nan)
+        try:
+            return np.isin(arr, np.asarray(values, dtype="float64")).astype("float64")
+        except (TypeError, ValueError):
+            pass
+    return col.isin(values).to_numpy(dtype="float64") * present
 
 
 def ratio(design: AnyDesign, numerator: str | Sequence[str], denominator: str | Sequence[str],
@@ -318,34 +353,29 @@ def contrast(estimate: Estimate, weights: Mapping[str, float] | np.ndarray | Seq
 def _ratio_estimate(design: AnyDesign, num: np.ndarray, den: np.ndarray | None,
                     valid: np.ndarray, names: list[str], by: Any, level: float,
                     df: float | None, statistic: str, *, deff: bool,
-                    ci_method: str = "wald") -> Estimate:
+                    ci_method: str = "wald", binary: bool = False) -> Estimate:
     level = check_level(level)
     df = check_df(df)
     _check_design(design)
     codes, labels = domains(design, by)
     source = RatioSource(num, den, codes, len(labels))
-    basis, _ = design_basis(design, source)
-    j = len(names)
-    w = design.weight_array
-    pos = w > 0
-    n = source.sums(pos.astype("float64"), None, 1, valid.astype("float64"))[0]
-    in_dom = source.sums(pos.astype("float64"), None, 1, np.ones((len(w), 1)))[0]
+    fit = fit_ratios(design, source, valid=_as_float(valid) if den is None else den,
+                     second_moment=deff, binary=binary)
+    basis, n, j = fit.basis, fit.n, len(names)
     if den is None and np.any(n == 0):
         # a total over no respondents is not estimated (a mean or ratio is NaN by itself)
-        basis = VarBasis(np.where(n == 0, np.nan, basis.values),
-                         np.where(n == 0, np.nan, basis.full), basis.engine)
+        basis = VarBasis(_mask_columns(basis.values, n == 0), np.where(n == 0, np.nan,
+                                                                      basis.full), basis.engine)
     est = basis.full
-    n_missing = np.repeat(in_dom, j) - n
     var = basis.var()
     se = np.sqrt(np.maximum(var, 0))
-    row_df = _row_df(design, codes, len(labels), j, df)
-    table = _base_table(labels, names, est, se, row_df, n, n_missing)
+    row_df = np.full(len(est), df) if df is not None else np.repeat(fit.domain_df(), j)
+    table = _base_table(labels, names, est, se, row_df, n, np.repeat(fit.rows, j) - n)
     if deff:
-        d_wor, d_wr = _deff(design, source, var, valid, statistic, n)
-        table["deff"], table["deff_replace"] = d_wor, d_wr
+        table["deff"], table["deff_replace"] = fit.deff(var, statistic)
     if statistic == "proportion":
         lo, hi = proportion_interval(
-            ci_method, est, se, row_df, level, np.repeat(in_dom, j),
+            ci_method, est, se, row_df, level, np.repeat(fit.rows, j),
             likelihood=lambda: _likelihood(design, source, est, se, row_df, level))
     else:
         lo, hi = wald_interval(est, se, row_df, level)
@@ -355,25 +385,151 @@ def _ratio_estimate(design: AnyDesign, num: np.ndarray, den: np.ndarray | None,
                     by=tuple(labels.columns), basis=basis)
 
 
-def design_basis(design: AnyDesign, source: RatioSource) -> tuple[VarBasis, np.ndarray | None]:
-    """Full-sample estimates and their variance basis for a ratio source on a design."""
+def _as_float(a: np.ndarray) -> np.ndarray:
+    return a if a.dtype == np.float64 else np.asarray(a, dtype="float64", order="F")
+
+
+def _mask_columns(values: Any, mask: np.ndarray) -> Any:
+    if sparse.issparse(values):
+        return values  # the NaN estimate masks the variance of those columns
+    return np.where(mask, np.nan, values)
+
+
+@dataclass(frozen=True, eq=False)
+class RatioFit:
+    """Estimates of a ratio source on a design, their variance basis and the counts behind
+    them, all from one reduction of the data (:func:`sipas.reduction.unit_sums`)."""
+
+    design: Any
+    source: RatioSource
+    sums: UnitSums
+    basis: VarBasis
+    denom: np.ndarray | None
+
+    @property
+    def n(self) -> np.ndarray:
+        """Positive-weight respondents with a valid value, per (domain, variable)."""
+        return self.sums.by_domain(self.sums.pden).ravel()
+
+    @property
+    def rows(self) -> np.ndarray:
+        """Positive-weight rows per domain."""
+        return self.sums.by_domain(self.sums.prow)
+
+    def domain_df(self) -> np.ndarray:
+        """Degrees of freedom of each domain (PSUs with rows in it minus their strata)."""
+        return domain_dfs(self.design, self.sums, self.source)
+
+    def deff(self, var: np.ndarray, statistic: str) -> tuple[np.ndarray, np.ndarray]:
+        """Design effects against SRS without and with replacement (R ``deff=TRUE`` and
+        ``deff="replace"``): ``v_srs = s^2 (N - n)/(N n)`` (or ``s^2/n``) for a mean, times
+        ``N^2`` for a total, ``s^2`` the weighted element variance (n - 1 divisor)."""
+        s = self.sums
+        wnum, wval = s.by_domain(s.wnum).ravel(), s.by_domain(s.wval).ravel()
+        wnum2, n = s.by_domain(s.wnum2).ravel(), self.n
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s2 = (wnum2 - wnum**2 / wval) / wval * n / (n - 1)
+            v_rep, v_wor = s2 / n, s2 * (wval - n) / (wval * n)
+            if statistic == "total":
+                v_rep, v_wor = v_rep * wval**2, v_wor * wval**2
+            return var / v_wor, var / v_rep
+
+
+def fit_ratios(design: AnyDesign, source: RatioSource, *, valid: np.ndarray | None = None,
+               second_moment: bool = False, binary: bool = False) -> RatioFit:
+    """Reduce the data once and build the estimates and their variance basis."""
     w = design.weight_array
-    num, den = source.raw(w)
-    num, den = num[0], None if den is None else den[0]
+    d, j = source.n_domains, source.n_vars
+    if isinstance(design, ReplicateDesign) and design._factors is not None:
+        unit, n_units = design._units, design._factors.shape[1]
+    elif isinstance(design, ReplicateDesign):
+        unit, n_units = None, 1
+    else:
+        final = design.stages[-1]
+        unit, n_units = final.unit, final.n_units
+    sums = unit_sums(source.num, source.den, source.domain, d, w, unit, n_units, valid=valid,
+                     second_moment=second_moment, binary=binary)
+    num = sums.by_domain(sums.wnum)
+    den = None if sums.wden is None else sums.by_domain(sums.wden)
     with np.errstate(divide="ignore", invalid="ignore"):
         est = num if den is None else np.where(den > 0, num / den, np.nan)
+    denom = None if den is None else den.ravel()
     if isinstance(design, ReplicateDesign):
-        rnum, rden = design.replicate_sums(source)
+        basis = VarBasis(_replicate_estimates(design, source, sums), est.ravel(),
+                         design.engine)
+        return RatioFit(design, source, sums, basis, denom)
+    kd = sums.key_domain()
+    if den is None:
+        per_key = sums.wnum
+    else:
         with np.errstate(divide="ignore", invalid="ignore"):
-            reps = rnum if rden is None else rnum / rden
-        return VarBasis(reps, est, design.engine), den
-    engine = taylor_engine(design)
-    final = design.stages[-1]
-    t0 = source.influence_sums(w, final.unit, final.n_units, est, den)
+            per_key = (sums.wnum - est[kd] * sums.wden) / den[kd]
+        per_key = np.where(den[kd] > 0, per_key, 0.0)
+    t = sums.unit_matrix(per_key)
     chain = calibration_chain(design)
-    t = calibrated_unit_totals(t0, chain, lambda p: p.reduce(source, w, est, den),
-                               final.rows_to_units)
-    return VarBasis(t, est, engine), den
+    if chain:
+        t = t.toarray() if sparse.issparse(t) else t
+        t = calibrated_unit_totals(t, chain, lambda p: p.reduce(source, w, est.ravel(), denom),
+                                   design.stages[-1].rows_to_units)
+    return RatioFit(design, source, sums, VarBasis(t, est.ravel(), taylor_engine(design)),
+                    denom)
+
+
+def _replicate_estimates(design: ReplicateDesign, source: RatioSource,
+                         sums: UnitSums) -> np.ndarray:
+    if design._factors is not None:
+        rnum = np.asarray(design._factors @ sums.unit_matrix(sums.wnum))
+        rden = None if sums.wden is None else np.asarray(
+            design._factors @ sums.unit_matrix(sums.wden))
+    else:
+        rnum, rden = design.replicate_sums(source)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return rnum if rden is None else rnum / rden
+
+
+def domain_dfs(design: AnyDesign, sums: UnitSums, source: RatioSource) -> np.ndarray:
+    """Design df counted within each domain: PSUs with a positive-weight row in the domain
+    minus the strata of those PSUs (R ``degf(subset(design, ...))``)."""
+    d = sums.n_domains
+    if isinstance(design, ReplicateDesign) and design._factors is not None:
+        if design.degf is not None:
+            return np.full(d, float(design.degf))
+        present = sums.prow > 0
+        units, doms = sums.key_unit()[present], sums.key_domain()[present]
+        return np.array([_rank(design._factors[:, units[doms == k]]) - 1 for k in range(d)],
+                        dtype=float)
+    if isinstance(design, ReplicateDesign):
+        pos = design.weight_array > 0
+        return np.array([design.domain_df(pos & (source.domain == k)) for k in range(d)],
+                        dtype=float)
+    s1 = design.stages[0]
+    psu_of_final = s1.unit[_first_rows(design)]
+    present = sums.prow > 0
+    pairs = np.unique(psu_of_final[sums.key_unit()[present]] * d + sums.key_domain()[present])
+    n_psu = np.bincount(pairs % d, minlength=d)
+    strata = np.unique(s1.group[pairs // d] * d + pairs % d)
+    return (n_psu - np.bincount(strata % d, minlength=d)).astype(float)
+
+
+def _rank(mat: np.ndarray) -> int:
+    return int(np.linalg.matrix_rank(mat)) if mat.size else 0
+
+
+def _first_rows(design: Design) -> np.ndarray:
+    """First row of every final-stage unit (cached on the design)."""
+    first = design.__dict__.get("_first_rows")
+    if first is None:
+        final = design.stages[-1]
+        first = np.full(final.n_units, len(final.unit), dtype=np.int64)
+        np.minimum.at(first, final.unit, np.arange(len(final.unit)))
+        object.__setattr__(design, "_first_rows", first)
+    return first
+
+
+def design_basis(design: AnyDesign, source: RatioSource) -> tuple[VarBasis, np.ndarray | None]:
+    """Full-sample estimates and their variance basis for a ratio source on a design."""
+    fit = fit_ratios(design, source)
+    return fit.basis, fit.denom
 
 
 def taylor_engine(design: Design) -> TaylorEngine:
@@ -422,17 +578,6 @@ def domains(design: AnyDesign, by: str | Sequence[str] | None) -> tuple[np.ndarr
     return codes.astype(np.int64), pd.DataFrame({c: labels[c] for c in cols})
 
 
-def _row_df(design: AnyDesign, codes: np.ndarray, n_dom: int, j: int,
-            df: float | None) -> np.ndarray:
-    if df is not None:
-        return np.full(n_dom * j, df)
-    pos = design.weight_array > 0
-    if n_dom == 1:
-        return np.full(j, float(design.domain_df(pos & (codes == 0))))
-    per = np.array([design.domain_df(pos & (codes == d)) for d in range(n_dom)], dtype=float)
-    return np.repeat(per, j)
-
-
 def _base_table(labels: pd.DataFrame, names: list[str], est: np.ndarray, se: np.ndarray,
                 row_df: np.ndarray, n: np.ndarray, n_missing: np.ndarray) -> pd.DataFrame:
     j = len(names)
@@ -466,29 +611,6 @@ def _from_basis(basis: VarBasis, names: list[str], level: float, row_df: np.ndar
     table = table[list(COLUMNS)]
     return Estimate(table=table, statistic=statistic, level=level, ci_method=ci_method, by=(),
                     basis=basis)
-
-
-def _deff(design: AnyDesign, source: RatioSource, var: np.ndarray, valid: np.ndarray,
-          statistic: str, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Design effects against SRS without and with replacement (R ``deff=TRUE/"replace"``).
-
-    ``v_srs = s^2 (N - n)/(N n)`` (or ``s^2/n``) for a mean, times ``N^2`` for a total, with
-    ``s^2`` the weighted variance of the variable in the domain (n - 1 divisor).
-    """
-    w = design.weight_array
-    valid = valid.astype("float64")
-    wsum = source.sums(w, None, 1, valid)[0]
-    dom = np.where(source.domain >= 0, source.domain, 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean_val = source.sums(w, None, 1, source.num)[0] / wsum
-        mean_rows = mean_val.reshape(source.n_domains, source.n_vars)[dom]
-        resid = np.where(valid > 0, source.num - mean_rows, 0.0)
-        s2 = source.sums(w, None, 1, resid**2)[0] / wsum * n / (n - 1)
-        v_rep = s2 / n
-        v_wor = s2 * (wsum - n) / (wsum * n)
-        if statistic == "total":
-            v_rep, v_wor = v_rep * wsum**2, v_wor * wsum**2
-        return var / v_wor, var / v_rep
 
 
 def _likelihood(design: AnyDesign, source: RatioSource, est: np.ndarray, se: np.ndarray,
@@ -537,7 +659,7 @@ def _numeric_matrices(design: AnyDesign, names: list[str],
                               "categories use sipas.proportion; convert numbers stored as "
                               "text with pd.to_numeric.")
         cols.append(col.to_numpy(dtype="float64", na_value=np.nan))
-    y = np.column_stack(cols)
+    y = _fortran(cols)
     bad = np.isinf(y)
     if bad.any():
         r, c = np.argwhere(bad)[0]
@@ -546,7 +668,8 @@ def _numeric_matrices(design: AnyDesign, names: list[str],
     if missing == "error":
         for j, name in enumerate(names):
             _refuse_missing(design, name, valid[:, j])
-    return np.where(valid, y, 0.0), valid.astype("float64"), valid
+    y[~valid] = 0.0
+    return y, np.asarray(valid, dtype="float64", order="F"), valid
 
 
 def _refuse_missing(design: AnyDesign, name: str, present: np.ndarray) -> None:

@@ -33,7 +33,15 @@ import pandas as pd
 from sipas._validate import as_name_list, check_choice, check_df, check_level, message
 from sipas.ci import proportion_interval, wald_interval
 from sipas.errors import EstimationError
-from sipas.estimation import COLUMNS, AnyDesign, Estimate, _check_design, design_basis, domains
+from sipas.estimation import (
+    COLUMNS,
+    AnyDesign,
+    Estimate,
+    RatioFit,
+    _check_design,
+    domains,
+    fit_ratios,
+)
 from sipas.reliability import ReliabilityRules, flag_rows
 from sipas.spec import SHARE_MEANING, Spec
 from sipas.variance import RatioSource, VarBasis
@@ -215,41 +223,41 @@ class _IndexBuild:
         vmat = np.column_stack(valid).astype("float64")
         return RatioSource(np.column_stack(per_resp) * vmat, vmat, self.codes, self.n_domains)
 
-    def basis(self, source: RatioSource) -> VarBasis:
-        return design_basis(self.design, source)[0]
+    def basis(self, source: RatioSource) -> RatioFit:
+        """One reduction of ``source``: estimates, variance basis, counts, moments."""
+        binary = self.scores.measure == "top_box" and source.num is not None and \
+            bool(np.all((source.num == 0) | (source.num == 1)))
+        return fit_ratios(self.design, source, second_moment=True, binary=binary)
 
-    def combine(self, source: RatioSource, basis: VarBasis, load: np.ndarray,
-                names: list[str], ci_method: str = "wald") -> Estimate:
-        """Indices ``load' R`` (per domain) of the ratios in ``basis`` as an Estimate."""
-        d = self.n_domains
-        combined = basis.combine(np.kron(np.eye(d), load))
-        k = len(names)
+    def combine(self, fit: RatioFit, load: np.ndarray, names: list[str],
+                ci_method: str = "wald") -> Estimate:
+        """Indices ``load' R`` (per domain) of the ratios in ``fit`` as an Estimate."""
+        d, k = self.n_domains, len(names)
+        combined = fit.basis.combine(np.kron(np.eye(d), load))
         table = self.labels.loc[self.labels.index.repeat(k)].reset_index(drop=True)
         table["variable"] = np.tile(np.asarray(names, dtype=object), d)
         var = combined.var()
         table["estimate"] = combined.full
         table["se"] = np.sqrt(np.maximum(var, 0))
-        table["df"] = self._df(k)
-        pos = (self.design.weight_array > 0).astype("float64")
-        used = ((source.den @ (load > 0)) > 0).astype("float64")
-        n = source.sums(pos, None, 1, used)[0]
+        table["df"] = np.full(d * k, self.df) if self.df is not None else \
+            np.repeat(fit.domain_df(), k)
+        n = _respondents(fit, load) if np.any((load > 0).sum(axis=0) > 1) else \
+            (fit.n.reshape(d, -1) @ (load > 0)).ravel()
+        rows = np.repeat(fit.rows, k)
         table["n"] = n.astype(np.int64)
-        table["n_missing"] = np.repeat(self._rows_in_domain(), k) - table["n"]
-        theta = basis.full.reshape(d, source.n_vars)
-        srs = _srs_variance(source, theta, load, self.design.weight_array, d)
+        table["n_missing"] = (rows - n).astype(np.int64)
         with np.errstate(divide="ignore", invalid="ignore"):
-            table["deff"] = var / srs
+            table["deff"] = var / _srs_variance(fit, load)
             table["cv"] = table["se"] / table["estimate"].abs()
         table["deff_replace"] = np.nan
-        table = _intervals(table, combined, ci_method, self.level,
-                           np.repeat(self._rows_in_domain(), k))
+        table = _intervals(table, combined, ci_method, self.level, rows)
         table = table[[*self.labels.columns, *COLUMNS]]
         return Estimate(table=table, statistic="index", level=self.level, ci_method=ci_method,
                         by=tuple(self.labels.columns), basis=combined)
 
     def factors(self, groups: Mapping[str, list[int]], weights: Mapping[str, np.ndarray],
-                aggregate: str) -> tuple[Estimate, RatioSource, VarBasis, np.ndarray]:
-        """Factor indices, and the source, basis and loadings they are built from."""
+                aggregate: str) -> tuple[Estimate, RatioFit, np.ndarray]:
+        """Factor indices, and the fit and loadings they are built from."""
         if aggregate == "items":
             source = self.item_source()
             load = np.zeros((source.n_vars, len(groups)))
@@ -258,44 +266,68 @@ class _IndexBuild:
         else:
             source = self.respondent_source(groups, weights)
             load = np.eye(len(groups))
-        basis = self.basis(source)
-        return self.combine(source, basis, load, list(groups)), source, basis, load
-
-    def _rows_in_domain(self) -> np.ndarray:
-        pos = self.design.weight_array > 0
-        return np.bincount(self.codes[pos], minlength=self.n_domains)
-
-    def _df(self, k: int) -> np.ndarray:
-        if self.df is not None:
-            return np.full(self.n_domains * k, self.df)
-        pos = self.design.weight_array > 0
-        per = [self.design.domain_df(pos & (self.codes == d)) for d in range(self.n_domains)]
-        return np.repeat(np.asarray(per, dtype=float), k)
+        fit = self.basis(source)
+        return self.combine(fit, load, list(groups)), fit, load
 
 
-def _srs_variance(source: RatioSource, theta: np.ndarray, load: np.ndarray, w: np.ndarray,
-                  d: int) -> np.ndarray:
+def _respondents(fit: RatioFit, load: np.ndarray) -> np.ndarray:
+    """Positive-weight respondents with at least one valid item of each index, per domain."""
+    src = fit.source
+    used = (src.den @ (load > 0)) > 0
+    pos = (fit.design.weight_array > 0) & (src.domain >= 0)
+    dom = np.where(pos, src.domain, 0)
+    counts = [np.bincount(dom, weights=(used[:, f] & pos).astype("float64"),
+                          minlength=src.n_domains) for f in range(load.shape[1])]
+    return np.column_stack(counts).ravel()
+
+
+def _srs_variance(fit: RatioFit, load: np.ndarray) -> np.ndarray:
     """Variance of ``load' R`` under simple random sampling of the same respondents.
 
     Item covariance ``n_jk/(n_j n_k) s_jk n_jk/(n_jk-1) (1 - n_jk/N_jk)`` with ``s_jk`` the
     weighted covariance over respondents valid for both items; for one item it is R's
-    ``svymean(deff=TRUE)`` denominator.
+    ``svymean(deff=TRUE)`` denominator. The diagonal comes from the reduction's moments;
+    cross terms, needed only for indices of several items, from one pass per domain.
     """
-    out = np.full((d, load.shape[1]), np.nan)
-    pos = w > 0
+    s, src = fit.sums, fit.source
+    d, j = src.n_domains, src.n_vars
+    theta = fit.basis.full.reshape(d, j)
+    wnum, wval = s.by_domain(s.wnum), s.by_domain(s.wval)
+    wnum2, n = s.by_domain(s.wnum2), s.by_domain(s.pden)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ss = wnum2 - 2 * theta * wnum + theta**2 * wval
+        diag = ss / wval / (n - 1) * (1 - n / wval)
+    diag = np.nan_to_num(diag)
+    out = np.einsum("jf,dj->df", load**2, diag)
+    if np.any((load != 0).sum(axis=0) > 1):
+        out = out + _cross_terms(fit, theta, load)
+    return out.ravel()
+
+
+def _cross_terms(fit: RatioFit, theta: np.ndarray, load: np.ndarray) -> np.ndarray:
+    src, w = fit.source, fit.design.weight_array
+    d = src.n_domains
+    keep = np.flatnonzero((w > 0) & (src.domain >= 0))
+    order = keep[np.argsort(src.domain[keep], kind="stable")]
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(src.domain[order], minlength=d))])
+    out = np.zeros((d, load.shape[1]))
     for dom in range(d):
-        rows = pos & (source.domain == dom)
-        v = source.den[rows]
-        c = (source.num[rows] - theta[dom] * v) * v
+        rows = order[bounds[dom]: bounds[dom + 1]]
+        if len(rows) < 2:
+            continue
+        v = src.den[rows]
+        c = (src.num[rows] - theta[dom] * v) * v
         wr = w[rows]
-        s = (c * wr[:, None]).T @ c
+        cov_num = (c * wr[:, None]).T @ c
         wv = (v * wr[:, None]).T @ v
         njk = v.T @ v
         nj = np.diag(njk)
         with np.errstate(divide="ignore", invalid="ignore"):
-            cov = s / wv * njk / (njk - 1) * (1 - njk / wv) * njk / np.outer(nj, nj)
-        out[dom] = np.einsum("jf,jk,kf->f", load, np.nan_to_num(cov), load)
-    return out.ravel()
+            cov = cov_num / wv * njk / (njk - 1) * (1 - njk / wv) * njk / np.outer(nj, nj)
+        cov = np.nan_to_num(cov)
+        np.fill_diagonal(cov, 0.0)
+        out[dom] = np.einsum("jf,jk,kf->f", load, cov, load)
+    return out
 
 
 def _intervals(table: pd.DataFrame, basis: VarBasis, ci_method: str, level: float,
@@ -393,11 +425,10 @@ def satisfaction_index(design: AnyDesign, spec: Spec, *, by: str | Sequence[str]
     definition = spec.index
     scores = _spec_scores(design.frame, spec)
     build = _IndexBuild(design, scores, by, check_level(level), check_df(df))
-    source = build.item_source()
-    item_basis = build.basis(source)
+    item_fit = build.basis(build.item_source())
     names = list(scores.names)
     ci = item_ci if definition.measure != "mean" else "wald"
-    item_est = build.combine(source, item_basis, np.eye(len(names)), names, ci)
+    item_est = build.combine(item_fit, np.eye(len(names)), names, ci)
     items = _item_table(item_est, spec, design, build, missing_kinds, rules)
     index_of = {name: i for i, name in enumerate(names)}
     groups = {f.name: [index_of[i] for i in f.items] for f in spec.factors}
@@ -406,11 +437,10 @@ def satisfaction_index(design: AnyDesign, spec: Spec, *, by: str | Sequence[str]
         factor_est = build.factors(groups, weights, definition.aggregate)[0] if groups else None
         load = np.zeros((len(names), 1))
         load[index_of[spec.overall_item], 0] = 1.0
-        overall_est = build.combine(source, item_basis, load, ["overall"])
+        overall_est = build.combine(item_fit, load, ["overall"])
     else:
-        factor_est, f_source, f_basis, f_load = build.factors(groups, weights,
-                                                              definition.aggregate)
-        overall_est = build.combine(f_source, f_basis, f_load @ _overall_weights(spec)[:, None],
+        factor_est, f_fit, f_load = build.factors(groups, weights, definition.aggregate)
+        overall_est = build.combine(f_fit, f_load @ _overall_weights(spec)[:, None],
                                     ["overall"])
     factors = _label(factor_est, spec, "factor", rules) if factor_est else pd.DataFrame()
     overall = _label(overall_est, spec, "overall", rules)

@@ -214,13 +214,64 @@ class TaylorEngine:
             out.append((tk - centre) * np.sqrt(scale)[:, None])
         return out
 
-    def var(self, t: np.ndarray) -> np.ndarray:
+    def var(self, t: np.ndarray | sparse.spmatrix) -> np.ndarray:
+        if sparse.issparse(t):
+            return self._grouped(t, t, diagonal=True)
         return sum(np.einsum("ij,ij->j", a, a) for a in self.factors(t))
 
-    def cov(self, t1: np.ndarray, t2: np.ndarray | None = None) -> np.ndarray:
+    def cov(self, t1: np.ndarray | sparse.spmatrix,
+            t2: np.ndarray | sparse.spmatrix | None = None) -> np.ndarray:
+        t2 = t1 if t2 is None else t2
+        if sparse.issparse(t1) or sparse.issparse(t2):
+            return self._grouped(sparse.csr_matrix(t1), sparse.csr_matrix(t2), diagonal=False)
         f1 = self.factors(t1)
-        f2 = f1 if t2 is None else self.factors(t2)
+        f2 = f1 if t2 is t1 else self.factors(t2)
         return sum(a.T @ b for a, b in zip(f1, f2))
+
+    def _grouped(self, t1: sparse.csr_matrix, t2: sparse.csr_matrix,
+                 diagonal: bool) -> np.ndarray:
+        """The variance of :meth:`factors` from group sums, for sparse unit totals (element
+        samples with many domains): per group ``s_g sum_u (a_u - c_a)(b_u - c_b)`` written as
+        ``s_g (sum_u a_u b_u - Q_g)``; ``Q_g = S_a S_b / n_g`` with the group means as
+        centres, or ``c_b S_a + c_a S_b - c_a c_b`` for a lonely PSU centred at the grand
+        mean (``adjust``)."""
+        total = 0.0
+        for k, stage in enumerate(self.stages):
+            last = k == len(self.stages) - 1
+            a = t1 if last else sparse.csr_matrix(self._stage_rows(k) @ t1)
+            b = a if t2 is t1 else (t2 if last else sparse.csr_matrix(self._stage_rows(k) @ t2))
+            first = np.zeros(stage.n_groups, dtype=np.int64)
+            first[stage.group[::-1]] = np.arange(stage.n_units)[::-1]
+            gscale = stage.scale[first].astype("float64")
+            lonely = stage.lonely if k == 0 else np.zeros(stage.n_groups, dtype=bool)
+            adjust = lonely & (self.lonely_psu == "adjust")
+            if lonely.any() and self.lonely_psu == "average":
+                ok = stage.n_groups - int(lonely.sum())
+                gscale = np.where(lonely, 0.0, gscale) * (stage.n_groups / ok if ok else np.nan)
+            sa = np.asarray((stage.units_to_groups @ a).todense())
+            sb = sa if b is a else np.asarray((stage.units_to_groups @ b).todense())
+            wn = np.where(adjust, 0.0, gscale / stage.n_in_group)
+            unit_scale = gscale[stage.group]
+            if diagonal:
+                q = np.einsum("g,gj,gj->j", wn, sa, sb)
+                prod = np.asarray(a.multiply(b).T @ unit_scale).ravel()
+            else:
+                q = (sa * wn[:, None]).T @ sb
+                prod = np.asarray((a.T @ sparse.diags(unit_scale) @ b).todense())
+            if adjust.any():
+                q = q + self._adjust_terms(a, b, sa, sb, gscale * adjust, stage.n_units,
+                                           diagonal)
+            total = total + prod - q
+        return np.asarray(total)
+
+    @staticmethod
+    def _adjust_terms(a, b, sa, sb, ws, n_units, diagonal) -> np.ndarray:
+        ca = np.asarray(a.sum(axis=0)).ravel() / n_units
+        cb = ca if b is a else np.asarray(b.sum(axis=0)).ravel() / n_units
+        wa, wb, w = ws @ sa, ws @ sb, ws.sum()
+        if diagonal:
+            return wa * cb + ca * wb - w * ca * cb
+        return np.outer(wa, cb) + np.outer(ca, wb) - w * np.outer(ca, cb)
 
 
 @dataclass(frozen=True, eq=False)
@@ -264,7 +315,7 @@ class VarBasis:
 
     def var(self) -> np.ndarray:
         if isinstance(self.engine, TaylorEngine):
-            v = self.engine.var(np.nan_to_num(self.values))
+            v = self.engine.var(_finite(self.values))
         else:
             v = self.engine.var(self.values, self.full)
         return np.where(np.isnan(self.full), np.nan, v)
@@ -275,7 +326,7 @@ class VarBasis:
             raise ValueError("estimates come from different designs; they have no covariance "
                              "in sipas (treat them as independent samples)")
         if isinstance(self.engine, TaylorEngine):
-            c = self.engine.cov(np.nan_to_num(self.values), np.nan_to_num(other.values))
+            c = self.engine.cov(_finite(self.values), _finite(other.values))
         else:
             c = self.engine.cov(self.values, self.full, other.values, other.full)
         bad = np.isnan(self.full)[:, None] | np.isnan(other.full)[None, :]
@@ -293,19 +344,36 @@ class VarBasis:
 
     def take(self, index: Sequence[int] | np.ndarray) -> VarBasis:
         index = np.asarray(index, dtype=np.int64)
-        return VarBasis(self.values[:, index], self.full[index], self.engine)
+        values = self.values.tocsc()[:, index].tocsr() if sparse.issparse(self.values) \
+            else self.values[:, index]
+        return VarBasis(values, self.full[index], self.engine)
 
     @staticmethod
     def concat(bases: Sequence[VarBasis]) -> VarBasis:
         engines = {id(b.engine) for b in bases}
         if len(engines) != 1:
             raise ValueError("cannot stack estimates from different designs")
-        return VarBasis(np.hstack([b.values for b in bases]),
-                        np.concatenate([b.full for b in bases]), bases[0].engine)
+        if any(sparse.issparse(b.values) for b in bases):
+            values = sparse.hstack([sparse.csr_matrix(b.values) for b in bases]).tocsr()
+        else:
+            values = np.hstack([b.values for b in bases])
+        return VarBasis(values, np.concatenate([b.full for b in bases]), bases[0].engine)
+
+
+def _finite(values: np.ndarray | sparse.spmatrix) -> np.ndarray | sparse.spmatrix:
+    if sparse.issparse(values):
+        values = values.tocsr(copy=True)
+        values.data = np.nan_to_num(values.data)
+        return values
+    return np.nan_to_num(values)
 
 
 def _combine(a: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """``a @ weights`` where a NaN in ``a`` only spoils the columns that use it."""
+    if sparse.issparse(a):
+        out = a @ weights
+        return sparse.csr_matrix(out) if weights.ndim == 2 and weights.shape[1] > 64 else \
+            np.asarray(out)
     nan = np.isnan(a)
     if not nan.any():
         return a @ weights

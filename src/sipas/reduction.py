@@ -1,0 +1,146 @@
+"""Sufficient statistics: one pass over the rows to sums per (sampling unit, domain).
+
+Every estimator is a ratio of weighted sums within domains, and its linearized variance
+needs only the totals of the influence values per final sampling unit. So the data are
+reduced once, per (unit, domain, variable), to
+
+* ``wnum`` = sum w num, ``wden`` = sum w den (the estimate and its influence totals),
+* ``pden`` = number of positive-weight rows with a valid value (``n``),
+* ``wval`` = sum w over valid values (the population size behind a mean or total),
+* ``wnum2`` = sum w num^2 (the element variance for design effects),
+* ``prow`` = number of positive-weight rows (domain sizes and domain df),
+
+and everything after that works on those small arrays. The key space is dense
+(``units x domains``) when it is small, else compressed to the keys present. The Dask back
+end (:mod:`sipas.backends.dask`) computes the same sums partition by partition.
+
+Examples
+--------
+>>> import numpy as np
+>>> s = unit_sums(np.array([[1.0], [0.0], [1.0]]), np.ones((3, 1)), np.array([0, 0, 1]), 2,
+...               np.array([2.0, 1.0, 1.0]), np.array([0, 1, 1]), 2)
+>>> s.by_domain(s.wnum).ravel().tolist()
+[2.0, 1.0]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+__all__ = ["DENSE_KEYS", "UnitSums", "unit_sums"]
+
+#: dense (units x domains) key spaces up to this size; beyond, only the keys present are kept
+DENSE_KEYS = 4_000_000
+
+
+@dataclass(frozen=True, eq=False)
+class UnitSums:
+    """Sums per (unit, domain) key; arrays are (keys x variables), ``prow`` is (keys,).
+
+    With a dense layout key ``u * D + d``; otherwise ``unit`` and ``domain`` give each key.
+    """
+
+    n_units: int
+    n_domains: int
+    unit: np.ndarray | None
+    domain: np.ndarray | None
+    wnum: np.ndarray
+    wden: np.ndarray | None
+    pden: np.ndarray
+    wval: np.ndarray
+    wnum2: np.ndarray | None
+    prow: np.ndarray
+
+    @property
+    def dense(self) -> bool:
+        return self.unit is None
+
+    @property
+    def n_vars(self) -> int:
+        return self.wnum.shape[1]
+
+    def key_unit(self) -> np.ndarray:
+        if self.dense:
+            return np.repeat(np.arange(self.n_units), self.n_domains)
+        return self.unit
+
+    def key_domain(self) -> np.ndarray:
+        if self.dense:
+            return np.tile(np.arange(self.n_domains), self.n_units)
+        return self.domain
+
+    def by_domain(self, arr: np.ndarray) -> np.ndarray:
+        """Totals per domain: (D x J) (or (D,) for a 1-d array)."""
+        if self.dense:
+            shape = (self.n_units, self.n_domains, *arr.shape[1:])
+            return arr.reshape(shape).sum(axis=0)
+        if arr.ndim == 1:
+            return np.bincount(self.domain, weights=arr, minlength=self.n_domains)
+        return np.column_stack([np.bincount(self.domain, weights=arr[:, j],
+                                            minlength=self.n_domains)
+                                for j in range(arr.shape[1])])
+
+    def unit_matrix(self, arr: np.ndarray) -> np.ndarray | sparse.csr_matrix:
+        """(units x D*J) matrix of per-key values, domain-major columns."""
+        j = arr.shape[1]
+        if self.dense:
+            return arr.reshape(self.n_units, self.n_domains * j)
+        rows = np.repeat(self.unit, j)
+        cols = (self.domain[:, None] * j + np.arange(j)[None, :]).ravel()
+        return sparse.csr_matrix((arr.ravel(), (rows, cols)),
+                                 shape=(self.n_units, self.n_domains * j))
+
+
+def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray, n_domains: int,
+              w: np.ndarray, unit: np.ndarray | None, n_units: int, *,
+              valid: np.ndarray | None = None, second_moment: bool = True,
+              binary: bool = False) -> UnitSums:
+    """Reduce rows to sums per (unit, domain) key (see the module docstring).
+
+    ``valid`` marks the non-missing values (default: ``den``, or every row); pass the same
+    array object as ``den`` when they coincide (means, proportions) to save a pass.
+    ``binary`` says that ``num`` holds only 0 and 1 (so ``num^2 = num``); ``unit=None`` puts
+    every row in one unit. Rows with ``domain < 0`` are in no domain.
+    """
+    same = valid is None or valid is den
+    unit = np.zeros(len(w), dtype=np.int64) if unit is None else unit
+    inside = domain >= 0
+    dom = domain if inside.all() else np.where(inside, domain, 0)
+    w = w if inside.all() else np.where(inside, w, 0.0)
+    key = unit * n_domains + dom
+    size = n_units * n_domains
+    key_unit = key_dom = None
+    if size > DENSE_KEYS:
+        key, uniq = pd.factorize(key)
+        size = len(uniq)
+        key_unit, key_dom = uniq // n_domains, uniq % n_domains
+    pos = (w > 0).astype("float64")
+    num = np.asfortranarray(num)
+    den = None if den is None else np.asfortranarray(den)
+
+    def total(mult: np.ndarray, values: np.ndarray | None) -> np.ndarray:
+        out = np.empty((size, values.shape[1]))
+        for j in range(values.shape[1]):
+            out[:, j] = np.bincount(key, weights=mult * values[:, j], minlength=size)
+        return out
+
+    wnum = total(w, num)
+    wden = None if den is None else total(w, den)
+    prow = np.bincount(key, weights=pos, minlength=size)
+    if valid is None and den is None:
+        pden = np.repeat(prow[:, None], num.shape[1], axis=1)
+        wval = np.repeat(np.bincount(key, weights=w, minlength=size)[:, None], num.shape[1],
+                         axis=1)
+    else:
+        valid = np.asfortranarray(den if valid is None else valid)
+        pden = total(pos, valid)
+        wval = wden if same else total(w, valid)
+    wnum2 = None
+    if second_moment:
+        wnum2 = wnum if binary else total(w, num * num)
+    return UnitSums(n_units, n_domains, key_unit, key_dom, wnum, wden, pden, wval, wnum2,
+                    prow)

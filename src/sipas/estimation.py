@@ -34,8 +34,8 @@ from sipas._validate import as_name_list, check_choice, check_df, check_level, m
 from sipas.ci import CIMethod, proportion_interval, wald_interval
 from sipas.design import Design
 from sipas.errors import DesignError, EstimationError
-from sipas.replicate import ReplicateDesign
 from sipas.reduction import UnitSums, unit_sums
+from sipas.replicate import ReplicateDesign
 from sipas.variance import RatioSource, TaylorEngine, VarBasis, calibrated_unit_totals
 
 __all__ = ["Estimate", "contrast", "mean", "proportion", "ratio", "total"]
@@ -439,7 +439,7 @@ def fit_ratios(design: AnyDesign, source: RatioSource, *, valid: np.ndarray | No
                second_moment: bool = False, binary: bool = False) -> RatioFit:
     """Reduce the data once and build the estimates and their variance basis."""
     w = design.weight_array
-    d, j = source.n_domains, source.n_vars
+    d = source.n_domains
     if isinstance(design, ReplicateDesign) and design._factors is not None:
         unit, n_units = design._units, design._factors.shape[1]
     elif isinstance(design, ReplicateDesign):

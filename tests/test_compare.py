@@ -54,3 +54,9 @@ def test_errors(est):
     single = sipas.mean(sipas.Design.from_spec(sipas.datasets.load_demo()), "p03")
     with pytest.raises(sipas.EstimationError, match="by= domains"):
         compare_domains(single)
+
+
+def test_reference_by_code_or_label(est):
+    a = compare_domains(est, reference="district=1", adjust="none")
+    b = compare_domains(est, reference="1.0", adjust="none")
+    assert a.equals(b) and len(a) == 9

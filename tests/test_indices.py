@@ -153,3 +153,12 @@ def test_bad_inputs(demo):
         sipas.spec.parse_spec({"survey": {"name": "x", "respondent_id": "id"},
                                "scales": {"s": {"min": 1, "max": 5, "satisfied": [6]}},
                                "items": [{"name": "q", "scale": "s"}]})
+
+
+def test_mean_measure_items_use_the_relative_se_rule_not_effective_n(demo):
+    sd, d = demo
+    spec = sipas.spec.parse_spec(_spec_dict(sd.spec, measure="mean"))
+    items = sipas.satisfaction_index(d, spec).items.set_index("name")
+    assert items.loc["q01", "estimate"] > 1  # on the 1-5 scale
+    assert items.loc["q01", "flag"] == ""     # p(1-p) < 0 must not flag n_eff
+    assert items.loc["p01", "estimate"] < 1   # yes/no items stay shares

@@ -119,8 +119,7 @@ def _contrasts(idx: np.ndarray, dom: np.ndarray, reference: str | None, pairs: b
             yield f"{labels[a]} - {labels[b]}", coef
         return
     if reference is not None:
-        hits = [i for i, lab in enumerate(labels) if lab == reference or
-                lab == reference.split("=", 1)[-1]]
+        hits = [i for i, lab in enumerate(labels) if _same_label(lab, reference)]
         if not hits:
             raise EstimationError(message("reference", f"one of the domains {list(labels)}",
                                           reference))
@@ -135,6 +134,20 @@ def _contrasts(idx: np.ndarray, dom: np.ndarray, reference: str | None, pairs: b
         coef[idx] = -1.0 / len(idx)
         coef[idx[a]] += 1.0
         yield f"{labels[a]} - mean of domains", coef
+
+
+def _same_label(label: str, reference: str) -> bool:
+    """``"district=1"``, ``"1"`` and ``"1.0"`` all name the domain labelled ``1.0``."""
+    wanted = [reference, reference.split("=", 1)[-1].strip()]
+    if label in wanted:
+        return True
+    for w in wanted:
+        try:
+            if float(label) == float(w):
+                return True
+        except ValueError:
+            continue
+    return False
 
 
 def compare_waves(current: Estimate, previous: Estimate, *, adjust: Adjust = "holm",

@@ -515,6 +515,10 @@ def _label(est: Estimate, spec: Spec, level: str, rules: ReliabilityRules) -> pd
     idx = len(pos) if pos else 0
     table.insert(idx + 1, "label_vi", [lab.get(n, {}).get("vi", n) for n in table["name"]])
     table.insert(idx + 2, "label_en", [lab.get(n, {}).get("en", n) for n in table["name"]])
-    table["flag"] = flag_rows(table, rules, share=spec.index.measure != "mean"
-                              or level == "item")
+    if level == "item":
+        share = [spec.index.measure != "mean" or len(spec.scale_of(n).codes) == 2
+                 for n in table["name"]]
+    else:
+        share = spec.index.measure != "mean"
+    table["flag"] = flag_rows(table, rules, share=np.asarray(share))
     return table

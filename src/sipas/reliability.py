@@ -40,8 +40,21 @@ class ReliabilityRules:
     max_rse: float = 0.30
 
 
-def flag_rows(table: pd.DataFrame, rules: ReliabilityRules, share: bool) -> list[str]:
-    """Reasons why each row is unreliable ("" when it is fine)."""
+def flag_rows(table: pd.DataFrame, rules: ReliabilityRules,
+              share: bool | np.ndarray) -> list[str]:
+    """Reasons why each row is unreliable ("" when it is fine).
+
+    Parameters
+    ----------
+    table : DataFrame
+        With ``estimate``, ``se``, ``df`` and ``n`` columns.
+    rules : ReliabilityRules
+        The thresholds.
+    share : bool or array of bool
+        Whether each row is a share in [0, 1] (effective-n rule) or a mean/index on another
+        scale (relative-SE rule).
+    """
+    share = np.broadcast_to(np.asarray(share, dtype=bool), (len(table),))
     est = table["estimate"].to_numpy(dtype="float64")
     se = table["se"].to_numpy(dtype="float64")
     df = table["df"].to_numpy(dtype="float64")
@@ -59,9 +72,9 @@ def flag_rows(table: pd.DataFrame, rules: ReliabilityRules, share: bool) -> list
             reasons.append(f"n<{rules.min_n}")
         if not df[i] >= rules.min_df:
             reasons.append(f"df<{rules.min_df:g}")
-        if share and n_eff[i] < rules.min_neff:
+        if share[i] and n_eff[i] < rules.min_neff:
             reasons.append(f"n_eff<{rules.min_neff:g}")
-        if not share and rse[i] > rules.max_rse:
+        if not share[i] and rse[i] > rules.max_rse:
             reasons.append(f"rse>{rules.max_rse:g}")
         out.append("; ".join(reasons))
     return out

@@ -115,15 +115,15 @@ def cell_codes(frame: pd.DataFrame, margin: Margin, w: np.ndarray, *,
             f"margin {margin.name!r}: column(s) {which} have {int(bad.sum())} missing value(s) "
             f"among weighted rows (rows {np.flatnonzero(bad)[:10].tolist()}). Impute or recode "
             "them explicitly before weighting; sipas does not drop respondents silently.")
-    keys = list(zip(*(data[c].to_numpy() for c in cols)))
+    row_key, keys = _row_keys(data, cols)
     levels = list(margin.targets)
     index = {lv: i for i, lv in enumerate(levels)}
-    codes = np.array([index.get(k, -1) for k in keys], dtype=np.int64)
+    codes = np.array([index.get(k, -1) for k in keys], dtype=np.int64)[row_key]
     unmatched = active & (codes < 0)
     if unmatched.any():
-        seen = sorted({tuple(plain(v) for v in keys[i]) for i in np.flatnonzero(unmatched)},
+        seen = sorted({tuple(plain(v) for v in keys[i]) for i in np.unique(row_key[unmatched])},
                       key=str)
-        if not any(k in index for k in set(keys)):
+        if not any(k in index for k in keys):
             raise WeightingError(
                 f"margin {margin.name!r}: the codes in the data ({seen[:8]}) and in the targets "
                 f"({levels[:8]}) do not match at all. Are they coded differently (1/2 versus "
@@ -139,6 +139,44 @@ def cell_codes(frame: pd.DataFrame, margin: Margin, w: np.ndarray, *,
             "respondent in the sample. Collapse them with a neighbouring level, or pass "
             "partial=True to leave them out (the weights then miss their population).")
     return codes, levels
+
+
+def _factorize(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize``, with an O(n) path for small integer codes (the usual case)."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values) \
+            and not values.isna().any():
+        v = values.to_numpy()
+        if len(v) and (np.issubdtype(v.dtype, np.integer) or np.all(v == np.floor(v))):
+            lo, hi = v.min(), v.max()
+            if hi - lo < 1_000_000:
+                offset = (v - lo).astype(np.int64)
+                occupied = np.bincount(offset, minlength=int(hi - lo) + 1) > 0
+                number = np.cumsum(occupied) - 1
+                uniques = (np.flatnonzero(occupied) + lo).astype(v.dtype)
+                return number[offset], uniques
+    return pd.factorize(values, use_na_sentinel=False)
+
+
+def _row_keys(data: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, list[tuple]]:
+    """Each row's index into the list of distinct value tuples (vectorised: the Python-level
+    work is per distinct value, not per row)."""
+    mixed = np.zeros(len(data), dtype=np.int64)
+    parts = []
+    for c in cols:
+        codes, uniques = _factorize(data[c])
+        mixed = mixed * len(uniques) + codes
+        parts.append(np.asarray(uniques, dtype=object))
+    if len(cols) == 1:
+        return mixed, [(v,) for v in parts[0]]
+    row_key, combos = pd.factorize(mixed)
+    keys = []
+    for combo in np.asarray(combos):
+        rest, values = int(combo), []
+        for uniques in reversed(parts):
+            values.append(uniques[rest % len(uniques)])
+            rest //= len(uniques)
+        keys.append(tuple(reversed(values)))
+    return row_key.astype(np.int64), keys
 
 
 def check_same_totals(margins: list[Margin] | Mapping[str, float], rtol: float = 1e-6,

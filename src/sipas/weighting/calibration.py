@@ -176,7 +176,7 @@ def rake(design: AnyDesign, margins: Any, *, tol: float = 1e-10, max_iter: int =
         return w_new, f_last, iters
 
     w1, f_last, iters = reweight(w0)
-    summary = _margin_summary(ms, codes, levels, w0, w1)
+    summary = _margin_summary_cells(ms, levels, cells, cell_levels, w0, w1)
     summary.update({"iterations": iters, "converged": True, "tol": tol})
     step = _step("rake", {"margins": [m.name for m in ms], "tol": tol, "max_iter": max_iter,
                           "partial": partial}, summary, w1)
@@ -282,9 +282,23 @@ def calibrate(design: AnyDesign, totals: Mapping[str, Any], *, method: CalMethod
 
 def _joint_cells(codes: list[np.ndarray], active: np.ndarray) -> tuple[np.ndarray, list]:
     """Joint cell of every row (over all margins) and each cell's level in every margin."""
-    stacked = np.stack([np.maximum(c, 0) for c in codes], axis=1)
-    uniq, cells = np.unique(stacked, axis=0, return_inverse=True)
-    return cells.ravel(), [uniq[:, k] for k in range(len(codes))]
+    sizes = [int(c.max()) + 1 for c in codes]
+    mixed = np.zeros(len(codes[0]), dtype=np.int64)
+    for c, size in zip(codes, sizes):
+        mixed = mixed * size + np.maximum(c, 0)
+    space = int(np.prod(sizes, dtype=np.float64))
+    if space <= 10_000_000:  # small key space: number the occupied cells without sorting
+        occupied = np.bincount(mixed, minlength=space) > 0
+        number = np.cumsum(occupied) - 1
+        cells, uniq = number[mixed], np.flatnonzero(occupied)
+    else:
+        cells, uniq = pd.factorize(mixed, sort=True)
+    levels = []
+    rest = np.asarray(uniq, dtype=np.int64)
+    for size in reversed(sizes):
+        levels.append(rest % size)
+        rest = rest // size
+    return cells.astype(np.int64), levels[::-1]
 
 
 def _ipf(w: np.ndarray, cells: np.ndarray, cell_levels: list[np.ndarray],
@@ -356,6 +370,24 @@ def _cell_projection(codes: np.ndarray, p: int, w0: np.ndarray, w1: np.ndarray) 
 def _safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(den > 0, num / den, 0.0)
+
+
+def _margin_summary_cells(ms: list[Margin], levels, cells, cell_levels, w0,
+                          w1) -> dict[str, Any]:
+    """:func:`_margin_summary` from the joint cells (two passes over the rows, not 2 per
+    margin)."""
+    n_cells = len(cell_levels[0])
+    before = np.bincount(cells, weights=np.where(w0 > 0, w0, 0.0), minlength=n_cells)
+    after = np.bincount(cells, weights=np.where(w1 > 0, w1, 0.0), minlength=n_cells)
+    rows = []
+    for m, lvs, lev in zip(ms, levels, cell_levels):
+        b = np.bincount(lev, weights=before, minlength=len(lvs))
+        a = np.bincount(lev, weights=after, minlength=len(lvs))
+        for i, lv in enumerate(lvs):
+            rows.append({"margin": m.name, "level": lv if len(lv) > 1 else lv[0],
+                         "target": m.targets[lv], "before": float(b[i]),
+                         "achieved": float(a[i])})
+    return {"margins": rows}
 
 
 def _margin_summary(ms: list[Margin], codes, levels, w0, w1) -> dict[str, Any]:

@@ -27,8 +27,9 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from sipas.backends import is_dask
 from sipas._validate import as_name_list, check_choice, message, require_columns
-from sipas.errors import DesignError
+from sipas.errors import DesignError, EstimationError
 
 if TYPE_CHECKING:
     from sipas.io import SurveyData
@@ -144,8 +145,12 @@ class Design:
     _w: np.ndarray | None = field(default=None, repr=False)
     _calibration: tuple[Any, ...] = field(default=(), repr=False)
     _history: tuple[WeightingStep, ...] = field(default=(), repr=False)
+    _dask: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        if is_dask(self.frame):
+            self._init_dask()
+            return
         if not isinstance(self.frame, pd.DataFrame):
             raise DesignError(message("frame", "a pandas DataFrame", type(self.frame).__name__))
         object.__setattr__(self, "frame", _private_copy(self.frame))
@@ -166,6 +171,17 @@ class Design:
         require_columns(self.frame.columns, used, "Design")
         _ = self.stages  # validate everything now, once
         _ = self.weight_array  # weights too: a bad weight is refused when the design is built
+
+    def _init_dask(self) -> None:
+        object.__setattr__(self, "ids", tuple(as_name_list("ids", self.ids)))
+        object.__setattr__(self, "fpc", tuple(as_name_list("fpc", self.fpc)))
+        check_choice("lonely_psu", self.lonely_psu, get_args(LonelyPSU))
+        if self.weights is not None and self.probs is not None:
+            raise DesignError("Give weights= or probs=, not both (weights are 1/probs).")
+        if self._dask is None:
+            from sipas.backends.dask import init_layout
+
+            object.__setattr__(self, "_dask", init_layout(self))
 
     # ------------------------------------------------------------------ constructors
 
@@ -193,11 +209,14 @@ class Design:
     @property
     def n(self) -> int:
         """Number of rows (respondents, including any with zero weight)."""
-        return len(self.frame)
+        return int(len(self.frame))
 
     @cached_property
     def weight_array(self) -> np.ndarray:
         """Final weights as a float array (zero outside the population of interest)."""
+        if self._dask is not None:
+            raise EstimationError("the weights of a Dask design live on the workers; this "
+                                  "operation needs them in memory (use a pandas frame).")
         if self._w is not None:
             return self._w
         return self._base_weights()
@@ -215,6 +234,8 @@ class Design:
     @cached_property
     def df(self) -> int:
         """Design degrees of freedom: number of PSUs minus number of strata (R ``degf``)."""
+        if self._dask is not None:
+            return self._dask.shadow.df
         return self.domain_df(self.weight_array > 0)
 
     def domain_df(self, in_domain: np.ndarray) -> int:
@@ -258,6 +279,8 @@ class Design:
     @cached_property
     def stages(self) -> tuple[Stage, ...]:
         """The stages that enter the variance (validated)."""
+        if self._dask is not None:
+            return self._dask.shadow.stages
         frame, n = self.frame, len(self.frame)
         strata_codes, strata_labels = self._strata_codes()
         ids = list(self.ids) if self.ids else []

@@ -34,6 +34,7 @@ from sipas._validate import as_name_list, check_choice, check_df, check_level, m
 from sipas.ci import CIMethod, proportion_interval, wald_interval
 from sipas.design import Design
 from sipas.errors import DesignError, EstimationError
+from sipas.backends import is_dask
 from sipas.reduction import UnitSums, unit_sums
 from sipas.replicate import ReplicateDesign
 from sipas.variance import RatioSource, TaylorEngine, VarBasis, calibrated_unit_totals
@@ -152,8 +153,9 @@ def mean(design: AnyDesign, variables: str | Sequence[str], *, by: str | Sequenc
     3.77
     """
     names = _variables(design, variables, "variables")
-    num, den, valid = _numeric_matrices(design, names, missing)
-    return _ratio_estimate(design, num, den, valid, names, by, level, df, "mean", deff=True)
+    check_choice("missing", missing, ("omit", "error"))
+    return _ratio_estimate(design, NumericRecipe(tuple(names), missing), names, by, level, df,
+                           "mean", deff=True)
 
 
 def total(design: AnyDesign, variables: str | Sequence[str], *, by: str | Sequence[str] | None
@@ -171,8 +173,9 @@ def total(design: AnyDesign, variables: str | Sequence[str], *, by: str | Sequen
     True
     """
     names = _variables(design, variables, "variables")
-    num, _den, valid = _numeric_matrices(design, names, missing)
-    return _ratio_estimate(design, num, None, valid, names, by, level, df, "total", deff=True)
+    check_choice("missing", missing, ("omit", "error"))
+    return _ratio_estimate(design, NumericRecipe(tuple(names), missing, total=True), names, by,
+                           level, df, "total", deff=True)
 
 
 def proportion(design: AnyDesign, variable: str | Sequence[str], value: Any = None, *,
@@ -219,28 +222,79 @@ def proportion(design: AnyDesign, variable: str | Sequence[str], value: Any = No
     if len(names_in) > 1 and value is None:
         raise DesignError("proportion of several columns needs value= (the codes to count in "
                           "every column, e.g. value=[4, 5]).")
-    nums, valids, names = [], [], []
+    groups, names = [], []
     for var in names_in:
-        col = design.frame[var]
-        present = col.notna().to_numpy()
-        if missing == "error":
-            _refuse_missing(design, var, present)
         if value is None:
-            groups = [[lv] for lv in sorted(pd.unique(col[present]), key=_sort_key)]
+            levels = [[lv] for lv in _levels(design, var)]
         else:
-            groups = [list(value) if isinstance(value, (list, tuple, set)) else [value]]
-        for g in groups:
-            hit = _indicator(col, g, present)
-            if value is not None and not hit.any():
-                _check_values_present(col, g, var)
-            nums.append(hit)
-            valids.append(present)
+            levels = [list(value) if isinstance(value, (list, tuple, set)) else [value]]
+        for g in levels:
+            groups.append((var, tuple(g)))
             names.append(f"{var}={_plain(g[0])}" if len(g) == 1 else
                          f"{var} in {[_plain(v) for v in g]}")
-    num = _fortran(nums)
-    valid = _fortran(valids)
-    return _ratio_estimate(design, num, valid, valid, names, by, level, df, "proportion",
-                           deff=True, ci_method=method, binary=True)
+    recipe = ShareRecipe(tuple(groups), missing, check=value is not None)
+    return _ratio_estimate(design, recipe, names, by, level, df, "proportion", deff=True,
+                           ci_method=method, binary=True)
+
+
+def _levels(design: AnyDesign, var: str) -> list[Any]:
+    col = design.frame[var]
+    uniq = col.dropna().unique()
+    uniq = uniq.compute() if hasattr(uniq, "compute") else uniq
+    return sorted(pd.unique(np.asarray(uniq)), key=_sort_key)
+
+
+@dataclass(frozen=True)
+class NumericRecipe:
+    """Numeric columns as (num, den, valid): the values, and 1 where they are not missing
+    (``total=True``: no denominator)."""
+
+    names: tuple[str, ...]
+    missing: str = "omit"
+    total: bool = False
+
+    def __call__(self, frame: pd.DataFrame, w: np.ndarray):
+        y, valid_f, valid = _numeric_matrices(frame, list(self.names), self.missing, w)
+        return y, (None if self.total else valid_f), valid_f
+
+
+@dataclass(frozen=True)
+class RatioRecipe:
+    """Pairs of numeric columns: a row missing either value is left out of both."""
+
+    nums: tuple[str, ...]
+    dens: tuple[str, ...]
+    missing: str = "omit"
+
+    def __call__(self, frame: pd.DataFrame, w: np.ndarray):
+        y, _f, vy = _numeric_matrices(frame, list(self.nums), self.missing, w)
+        x, _f, vx = _numeric_matrices(frame, list(self.dens), self.missing, w)
+        valid = vy & vx
+        return y * valid, x * valid, np.asarray(valid, dtype="float64", order="F")
+
+
+@dataclass(frozen=True)
+class ShareRecipe:
+    """Indicators of answers in a set of codes, over the answered rows."""
+
+    groups: tuple[tuple[str, tuple[Any, ...]], ...]
+    missing: str = "omit"
+    check: bool = True
+
+    def __call__(self, frame: pd.DataFrame, w: np.ndarray):
+        nums, valids = [], []
+        for var, g in self.groups:
+            col = frame[var]
+            present = col.notna().to_numpy()
+            if self.missing == "error":
+                _refuse_missing(w, var, present)
+            hit = _indicator(col, list(g), present)
+            if self.check and not hit.any() and len(frame):
+                _check_values_present(col, list(g), var)
+            nums.append(hit)
+            valids.append(present)
+        valid = _fortran(valids)
+        return _fortran(nums), valid, valid
 
 
 def _fortran(columns: list[np.ndarray]) -> np.ndarray:
@@ -285,12 +339,10 @@ def ratio(design: AnyDesign, numerator: str | Sequence[str], denominator: str | 
         dens = dens * len(nums)
     if len(nums) != len(dens):
         raise DesignError(message("denominator", f"one column or {len(nums)} columns", dens))
-    y, _d, vy = _numeric_matrices(design, nums, missing)
-    x, _d, vx = _numeric_matrices(design, dens, missing)
-    valid = vy & vx
+    check_choice("missing", missing, ("omit", "error"))
     names = [f"{a}/{b}" for a, b in zip(nums, dens)]
-    return _ratio_estimate(design, y * valid, x * valid, valid, names, by, level, df, "ratio",
-                           deff=False)
+    return _ratio_estimate(design, RatioRecipe(tuple(nums), tuple(dens), missing), names, by,
+                           level, df, "ratio", deff=False)
 
 
 def contrast(estimate: Estimate, weights: Mapping[str, float] | np.ndarray | Sequence[float],
@@ -350,19 +402,26 @@ def contrast(estimate: Estimate, weights: Mapping[str, float] | np.ndarray | Seq
 
 # ---------------------------------------------------------------------- engine
 
-def _ratio_estimate(design: AnyDesign, num: np.ndarray, den: np.ndarray | None,
-                    valid: np.ndarray, names: list[str], by: Any, level: float,
+def _ratio_estimate(design: AnyDesign, recipe: Any, names: list[str], by: Any, level: float,
                     df: float | None, statistic: str, *, deff: bool,
                     ci_method: str = "wald", binary: bool = False) -> Estimate:
     level = check_level(level)
     df = check_df(df)
     _check_design(design)
-    codes, labels = domains(design, by)
-    source = RatioSource(num, den, codes, len(labels))
-    fit = fit_ratios(design, source, valid=_as_float(valid) if den is None else den,
-                     second_moment=deff, binary=binary)
+    if is_dask(design.frame):
+        from sipas.backends.dask import fit_recipe
+
+        if ci_method == "likelihood":
+            raise EstimationError("the likelihood interval needs the rows in memory; use "
+                                  "another method (logit, beta, ...) on a Dask design.")
+        fit, labels = fit_recipe(design, recipe, by, second_moment=deff, binary=binary)
+    else:
+        codes, labels = domains(design, by)
+        num, den, valid = recipe(design.frame, design.weight_array)
+        source = RatioSource(num, den, codes, len(labels))
+        fit = fit_ratios(design, source, valid=valid, second_moment=deff, binary=binary)
     basis, n, j = fit.basis, fit.n, len(names)
-    if den is None and np.any(n == 0):
+    if statistic == "total" and np.any(n == 0):
         # a total over no respondents is not estimated (a mean or ratio is NaN by itself)
         basis = VarBasis(_mask_columns(basis.values, n == 0), np.where(n == 0, np.nan,
                                                                       basis.full), basis.engine)
@@ -376,7 +435,7 @@ def _ratio_estimate(design: AnyDesign, num: np.ndarray, den: np.ndarray | None,
     if statistic == "proportion":
         lo, hi = proportion_interval(
             ci_method, est, se, row_df, level, np.repeat(fit.rows, j),
-            likelihood=lambda: _likelihood(design, source, est, se, row_df, level))
+            likelihood=lambda: _likelihood(design, fit.source, est, se, row_df, level))
     else:
         lo, hi = wald_interval(est, se, row_df, level)
     table["ci_low"], table["ci_high"] = lo, hi
@@ -449,6 +508,16 @@ def fit_ratios(design: AnyDesign, source: RatioSource, *, valid: np.ndarray | No
         unit, n_units = final.unit, final.n_units
     sums = unit_sums(source.num, source.den, source.domain, d, w, unit, n_units, valid=valid,
                      second_moment=second_moment, binary=binary)
+    chain_reduce = None
+    if isinstance(design, Design) and calibration_chain(design):
+        def chain_reduce(p: Any, est: np.ndarray, denom: np.ndarray | None) -> np.ndarray:
+            return p.reduce(source, w, est, denom)
+    return finish_fit(design, sums, source, chain_reduce)
+
+
+def finish_fit(design: AnyDesign, sums: UnitSums, source: RatioSource | None,
+               chain_reduce: Any = None) -> RatioFit:
+    """Estimates and variance basis from the reduced sums (either back end)."""
     num = sums.by_domain(sums.wnum)
     den = None if sums.wden is None else sums.by_domain(sums.wden)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -469,7 +538,7 @@ def fit_ratios(design: AnyDesign, source: RatioSource, *, valid: np.ndarray | No
     chain = calibration_chain(design)
     if chain:
         t = t.toarray() if sparse.issparse(t) else t
-        t = calibrated_unit_totals(t, chain, lambda p: p.reduce(source, w, est.ravel(), denom),
+        t = calibrated_unit_totals(t, chain, lambda p: chain_reduce(p, est.ravel(), denom),
                                    design.stages[-1].rows_to_units)
     return RatioFit(design, source, sums, VarBasis(t, est.ravel(), taylor_engine(design)),
                     denom)
@@ -646,12 +715,12 @@ def _variables(design: AnyDesign, variables: Any, role: str) -> list[str]:
     return names
 
 
-def _numeric_matrices(design: AnyDesign, names: list[str],
-                      missing: Missing) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _numeric_matrices(frame: pd.DataFrame, names: list[str], missing: Missing,
+                      w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     check_choice("missing", missing, ("omit", "error"))
     cols = []
     for name in names:
-        col = design.frame[name]
+        col = frame[name]
         if not pd.api.types.is_numeric_dtype(col):  # bool (also nullable) counts as 0/1
             shown = [_plain(v) for v in pd.unique(col.dropna())[:5]]
             raise DesignError(f"column {name!r} must be numeric for this estimator; got "
@@ -667,13 +736,13 @@ def _numeric_matrices(design: AnyDesign, names: list[str],
     valid = ~np.isnan(y)
     if missing == "error":
         for j, name in enumerate(names):
-            _refuse_missing(design, name, valid[:, j])
+            _refuse_missing(w, name, valid[:, j])
     y[~valid] = 0.0
     return y, np.asarray(valid, dtype="float64", order="F"), valid
 
 
-def _refuse_missing(design: AnyDesign, name: str, present: np.ndarray) -> None:
-    bad = ~present & (design.weight_array > 0)
+def _refuse_missing(w: np.ndarray, name: str, present: np.ndarray) -> None:
+    bad = ~present & (w > 0)
     if bad.any():
         raise EstimationError(f"column {name!r} has {int(bad.sum())} missing value(s) (rows "
                               f"{np.flatnonzero(bad)[:10].tolist()}) and missing='error'. Use "

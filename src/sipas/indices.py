@@ -33,6 +33,7 @@ import pandas as pd
 from sipas._validate import as_name_list, check_choice, check_df, check_level, message
 from sipas.ci import proportion_interval, wald_interval
 from sipas.errors import EstimationError
+from sipas.backends import is_dask
 from sipas.estimation import (
     COLUMNS,
     AnyDesign,
@@ -169,11 +170,15 @@ def factor_index(design: AnyDesign, items: Sequence[str], *, measure: Measure = 
     _check_design(design)
     check_choice("aggregate", aggregate, ("items", "respondents"))
     level, df = check_level(level), check_df(df)
-    scores = item_scores(design.frame, items, measure, satisfied=satisfied, missing=missing,
-                         scale=scale)
-    groups = {name: list(range(len(scores.names)))}
-    weights = {name: _item_weights(item_weights, len(scores.names))}
-    return _IndexBuild(design, scores, by, level, df).factors(groups, weights, aggregate)[0]
+    names = as_name_list("items", list(items))
+    if not is_dask(design.frame):
+        item_scores(design.frame.head(0), names, measure, satisfied=satisfied,
+                    missing=missing, scale=scale)  # check the arguments once, up front
+    recipe = ScoreRecipe(tuple(names), measure, satisfied, tuple(missing), scale)
+    groups = {name: list(range(len(names)))}
+    weights = {name: _item_weights(item_weights, len(names))}
+    return _IndexBuild(design, recipe, by, level, df).factors(groups, weights, aggregate)[0]
+
 
 
 def _item_weights(weights: Sequence[float] | None, j: int) -> np.ndarray:
@@ -186,50 +191,127 @@ def _item_weights(weights: Sequence[float] | None, j: int) -> np.ndarray:
     return a / a.sum()
 
 
+@dataclass(frozen=True)
+class ScoreRecipe:
+    """Computes the item scores of a frame (picklable: it runs on Dask workers too)."""
+
+    items: tuple[str, ...]
+    measure: str
+    satisfied: Any
+    missing: tuple[float, ...]
+    scale: Any
+    spec: Spec | None = None
+
+    def __call__(self, frame: pd.DataFrame) -> ItemScores:
+        if self.spec is not None:
+            return _spec_scores(frame, self.spec)
+        return item_scores(frame, self.items, self.measure, satisfied=self.satisfied,
+                           missing=self.missing, scale=self.scale)
+
+    @property
+    def binary(self) -> bool:
+        if self.spec is None:
+            return self.measure == "top_box"
+        return all(self.measure == "top_box" or len(self.spec.scale_of(i).codes) == 2
+                   for i in self.items)
+
+
+@dataclass(frozen=True)
+class ItemRecipe:
+    """Item scores as ratio sources: (score x valid, valid, valid)."""
+
+    scores: ScoreRecipe
+
+    def __call__(self, frame: pd.DataFrame, w: np.ndarray):
+        return self.from_scores(self.scores(frame))
+
+    @staticmethod
+    def from_scores(sc: ItemScores):
+        v = np.asarray(sc.valid, dtype="float64", order="F")
+        return np.asarray(sc.score * v, order="F"), v, v
+
+
+@dataclass(frozen=True)
+class RespondentRecipe:
+    """Per-respondent factor scores: weighted mean over the respondent's valid items."""
+
+    scores: ScoreRecipe
+    groups: tuple[tuple[int, ...], ...]
+    weights: tuple[tuple[float, ...], ...]
+
+    def __call__(self, frame: pd.DataFrame, w: np.ndarray):
+        return self.from_scores(self.scores(frame))
+
+    def from_scores(self, sc: ItemScores):
+        per_resp, valid = [], []
+        for cols, a in zip(self.groups, self.weights):
+            v = sc.valid[:, list(cols)]
+            wsum = v @ np.asarray(a)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                per_resp.append(np.where(wsum > 0, (sc.score[:, list(cols)] * v) @ np.asarray(a)
+                                         / wsum, 0.0))
+            valid.append(wsum > 0)
+        vmat = np.asarray(np.column_stack(valid), dtype="float64", order="F")
+        return np.asarray(np.column_stack(per_resp) * vmat, order="F"), vmat, vmat
+
+
 @dataclass
 class _IndexBuild:
-    """One reduction of the item scores of a design, shared by items, factors and overall."""
+    """One reduction of the item scores of a design, shared by items, factors and overall.
+
+    In memory the scores are computed once; on a Dask design every reduction runs the
+    recipes on the partitions (:mod:`sipas.backends.dask`).
+    """
 
     design: AnyDesign
-    scores: ItemScores
+    recipe: ScoreRecipe
     by: Any
     level: float
     df: float | None
-    codes: np.ndarray = field(init=False)
+    codes: np.ndarray | None = field(init=False)
     labels: pd.DataFrame = field(init=False)
+    scores: ItemScores | None = field(init=False)
+    domain_fn: Any = field(init=False)
 
     def __post_init__(self) -> None:
-        self.codes, self.labels = domains(self.design, self.by)
+        if is_dask(self.design.frame):
+            from sipas.backends.dask import domain_table
+
+            self.labels, self.domain_fn = domain_table(self.design.frame, self.by)
+            self.codes, self.scores = None, None
+        else:
+            self.codes, self.labels = domains(self.design, self.by)
+            self.scores = self.recipe(self.design.frame)
 
     @property
     def n_domains(self) -> int:
         return len(self.labels)
 
-    def item_source(self) -> RatioSource:
-        v = self.scores.valid.astype("float64")
-        return RatioSource(self.scores.score * v, v, self.codes, self.n_domains)
+    @property
+    def names(self) -> list[str]:
+        return list(self.recipe.items)
 
-    def respondent_source(self, groups: Mapping[str, list[int]],
-                          weights: Mapping[str, np.ndarray]) -> RatioSource:
-        """Per-respondent factor scores: weighted mean over the respondent's valid items."""
-        per_resp, valid = [], []
-        for name, cols in groups.items():
-            v = self.scores.valid[:, cols]
-            wsum = v @ weights[name]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                per_resp.append(np.where(wsum > 0, (self.scores.score[:, cols] * v)
-                                         @ weights[name] / wsum, 0.0))
-            valid.append(wsum > 0)
-        vmat = np.column_stack(valid).astype("float64")
-        return RatioSource(np.column_stack(per_resp) * vmat, vmat, self.codes, self.n_domains)
+    def fit(self, rows: ItemRecipe | RespondentRecipe, binary: bool) -> RatioFit:
+        """One reduction of the rows of ``rows``: estimates, basis, counts, moments."""
+        if self.scores is None:
+            from sipas.backends.dask import fit_domains
 
-    def basis(self, source: RatioSource) -> RatioFit:
-        """One reduction of ``source``: estimates, variance basis, counts, moments."""
-        binary = self.scores.measure == "top_box" and source.num is not None and \
-            bool(np.all((source.num == 0) | (source.num == 1)))
-        return fit_ratios(self.design, source, second_moment=True, binary=binary)
+            return fit_domains(self.design, rows, self.domain_fn, self.n_domains,
+                               second_moment=True, binary=binary)
+        num, den, valid = rows.from_scores(self.scores)
+        source = RatioSource(num, den, self.codes, self.n_domains)
+        return fit_ratios(self.design, source, valid=valid, second_moment=True, binary=binary)
 
-    def combine(self, fit: RatioFit, load: np.ndarray, names: list[str],
+    def row_sums(self, rows: Any, fn: Any) -> Any:
+        """Sum of ``fn(num, den, domain, w)`` over the rows (partitions for Dask)."""
+        if self.scores is None:
+            from sipas.backends.dask import sum_partitions
+
+            return sum_partitions(self.design, rows, self.domain_fn, fn)
+        num, den, _v = rows.from_scores(self.scores)
+        return fn(num, den, self.codes, self.design.weight_array)
+
+    def combine(self, fit: RatioFit, rows: Any, load: np.ndarray, names: list[str],
                 ci_method: str = "wald") -> Estimate:
         """Indices ``load' R`` (per domain) of the ratios in ``fit`` as an Estimate."""
         d, k = self.n_domains, len(names)
@@ -241,93 +323,106 @@ class _IndexBuild:
         table["se"] = np.sqrt(np.maximum(var, 0))
         table["df"] = np.full(d * k, self.df) if self.df is not None else \
             np.repeat(fit.domain_df(), k)
-        n = _respondents(fit, load) if np.any((load > 0).sum(axis=0) > 1) else \
+        multi = np.any((load > 0).sum(axis=0) > 1)
+        n = self.row_sums(rows, _RespondentCounts(load > 0, d)).ravel() if multi else \
             (fit.n.reshape(d, -1) @ (load > 0)).ravel()
-        rows = np.repeat(fit.rows, k)
+        rows_in = np.repeat(fit.rows, k)
         table["n"] = n.astype(np.int64)
-        table["n_missing"] = (rows - n).astype(np.int64)
+        table["n_missing"] = (rows_in - n).astype(np.int64)
         with np.errstate(divide="ignore", invalid="ignore"):
-            table["deff"] = var / _srs_variance(fit, load)
+            table["deff"] = var / self._srs_variance(fit, rows, load)
             table["cv"] = table["se"] / table["estimate"].abs()
         table["deff_replace"] = np.nan
-        table = _intervals(table, combined, ci_method, self.level, rows)
+        table = _intervals(table, combined, ci_method, self.level, rows_in)
         table = table[[*self.labels.columns, *COLUMNS]]
         return Estimate(table=table, statistic="index", level=self.level, ci_method=ci_method,
                         by=tuple(self.labels.columns), basis=combined)
 
     def factors(self, groups: Mapping[str, list[int]], weights: Mapping[str, np.ndarray],
-                aggregate: str) -> tuple[Estimate, RatioFit, np.ndarray]:
-        """Factor indices, and the fit and loadings they are built from."""
+                aggregate: str) -> tuple[Estimate, RatioFit, Any, np.ndarray]:
+        """Factor indices, and the fit, row recipe and loadings they are built from."""
         if aggregate == "items":
-            source = self.item_source()
-            load = np.zeros((source.n_vars, len(groups)))
+            rows = ItemRecipe(self.recipe)
+            load = np.zeros((len(self.names), len(groups)))
             for f, (name, cols) in enumerate(groups.items()):
                 load[cols, f] = weights[name]
+            fit = self.fit(rows, self.recipe.binary)
         else:
-            source = self.respondent_source(groups, weights)
+            rows = RespondentRecipe(self.recipe, tuple(tuple(c) for c in groups.values()),
+                                    tuple(tuple(float(x) for x in weights[g]) for g in groups))
             load = np.eye(len(groups))
-        fit = self.basis(source)
-        return self.combine(fit, load, list(groups)), fit, load
+            fit = self.fit(rows, False)
+        return self.combine(fit, rows, load, list(groups)), fit, rows, load
 
+    def _srs_variance(self, fit: RatioFit, rows: Any, load: np.ndarray) -> np.ndarray:
+        """Variance of ``load' R`` under simple random sampling of the same respondents.
 
-def _respondents(fit: RatioFit, load: np.ndarray) -> np.ndarray:
-    """Positive-weight respondents with at least one valid item of each index, per domain."""
-    src = fit.source
-    used = (src.den @ (load > 0)) > 0
-    pos = (fit.design.weight_array > 0) & (src.domain >= 0)
-    dom = np.where(pos, src.domain, 0)
-    counts = [np.bincount(dom, weights=(used[:, f] & pos).astype("float64"),
-                          minlength=src.n_domains) for f in range(load.shape[1])]
-    return np.column_stack(counts).ravel()
-
-
-def _srs_variance(fit: RatioFit, load: np.ndarray) -> np.ndarray:
-    """Variance of ``load' R`` under simple random sampling of the same respondents.
-
-    Item covariance ``n_jk/(n_j n_k) s_jk n_jk/(n_jk-1) (1 - n_jk/N_jk)`` with ``s_jk`` the
-    weighted covariance over respondents valid for both items; for one item it is R's
-    ``svymean(deff=TRUE)`` denominator. The diagonal comes from the reduction's moments;
-    cross terms, needed only for indices of several items, from one pass per domain.
-    """
-    s, src = fit.sums, fit.source
-    d, j = src.n_domains, src.n_vars
-    theta = fit.basis.full.reshape(d, j)
-    wnum, wval = s.by_domain(s.wnum), s.by_domain(s.wval)
-    wnum2, n = s.by_domain(s.wnum2), s.by_domain(s.pden)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ss = wnum2 - 2 * theta * wnum + theta**2 * wval
-        diag = ss / wval / (n - 1) * (1 - n / wval)
-    diag = np.nan_to_num(diag)
-    out = np.einsum("jf,dj->df", load**2, diag)
-    if np.any((load != 0).sum(axis=0) > 1):
-        out = out + _cross_terms(fit, theta, load)
-    return out.ravel()
-
-
-def _cross_terms(fit: RatioFit, theta: np.ndarray, load: np.ndarray) -> np.ndarray:
-    src, w = fit.source, fit.design.weight_array
-    d = src.n_domains
-    keep = np.flatnonzero((w > 0) & (src.domain >= 0))
-    order = keep[np.argsort(src.domain[keep], kind="stable")]
-    bounds = np.concatenate([[0], np.cumsum(np.bincount(src.domain[order], minlength=d))])
-    out = np.zeros((d, load.shape[1]))
-    for dom in range(d):
-        rows = order[bounds[dom]: bounds[dom + 1]]
-        if len(rows) < 2:
-            continue
-        v = src.den[rows]
-        c = (src.num[rows] - theta[dom] * v) * v
-        wr = w[rows]
-        cov_num = (c * wr[:, None]).T @ c
-        wv = (v * wr[:, None]).T @ v
-        njk = v.T @ v
-        nj = np.diag(njk)
+        Item covariance ``n_jk/(n_j n_k) s_jk n_jk/(n_jk-1) (1 - n_jk/N_jk)`` with ``s_jk``
+        the weighted covariance over respondents valid for both items; for one item it is
+        R's ``svymean(deff=TRUE)`` denominator. The diagonal comes from the reduction's
+        moments; cross terms, needed only for indices of several items, from one more pass.
+        """
+        s, d = fit.sums, self.n_domains
+        theta = fit.basis.full.reshape(d, -1)
+        wnum, wval = s.by_domain(s.wnum), s.by_domain(s.wval)
+        wnum2, n = s.by_domain(s.wnum2), s.by_domain(s.pden)
         with np.errstate(divide="ignore", invalid="ignore"):
-            cov = cov_num / wv * njk / (njk - 1) * (1 - njk / wv) * njk / np.outer(nj, nj)
-        cov = np.nan_to_num(cov)
-        np.fill_diagonal(cov, 0.0)
-        out[dom] = np.einsum("jf,jk,kf->f", load, cov, load)
-    return out
+            ss = wnum2 - 2 * theta * wnum + theta**2 * wval
+            diag = np.nan_to_num(ss / wval / (n - 1) * (1 - n / wval))
+        out = np.einsum("jf,dj->df", load**2, diag)
+        if np.any((load != 0).sum(axis=0) > 1):
+            cov_num, wv, njk = self.row_sums(rows, _CrossSums(theta, d))
+            nj = np.einsum("djj->dj", njk)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                cov = cov_num / wv * njk / (njk - 1) * (1 - njk / wv) * njk / (
+                    nj[:, :, None] * nj[:, None, :])
+            cov = np.nan_to_num(cov)
+            idx = np.arange(cov.shape[1])
+            cov[:, idx, idx] = 0.0
+            out = out + np.einsum("jf,djk,kf->df", load, cov, load)
+        return out.ravel()
+
+
+@dataclass(frozen=True)
+class _RespondentCounts:
+    """Positive-weight respondents with at least one valid item of each index, per domain."""
+
+    used_items: np.ndarray
+    n_domains: int
+
+    def __call__(self, num, den, dom, w) -> np.ndarray:
+        used = (den @ self.used_items) > 0
+        pos = (w > 0) & (dom >= 0)
+        d = np.where(pos, dom, 0)
+        return np.column_stack([np.bincount(d, weights=(used[:, f] & pos).astype("float64"),
+                                            minlength=self.n_domains)
+                                for f in range(used.shape[1])])
+
+
+@dataclass(frozen=True)
+class _CrossSums:
+    """Per domain: weighted cross products of centred scores, weighted and plain counts of
+    pairs of valid items (additive over rows, so partitions can be summed)."""
+
+    theta: np.ndarray
+    n_domains: int
+
+    def __call__(self, num, den, dom, w):
+        d, j = self.n_domains, num.shape[1]
+        out = [np.zeros((d, j, j)) for _ in range(3)]
+        keep = np.flatnonzero((w > 0) & (dom >= 0))
+        order = keep[np.argsort(dom[keep], kind="stable")]
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(dom[order], minlength=d))])
+        for k in range(d):
+            rows = order[bounds[k]: bounds[k + 1]]
+            if not len(rows):
+                continue
+            v, wr = den[rows], w[rows]
+            c = (num[rows] - self.theta[k] * v) * v
+            out[0][k] = (c * wr[:, None]).T @ c
+            out[1][k] = (v * wr[:, None]).T @ v
+            out[2][k] = v.T @ v
+        return tuple(out)
 
 
 def _intervals(table: pd.DataFrame, basis: VarBasis, ci_method: str, level: float,
@@ -423,12 +518,16 @@ def satisfaction_index(design: AnyDesign, spec: Spec, *, by: str | Sequence[str]
     _check_design(design)
     rules = rules or ReliabilityRules()
     definition = spec.index
-    scores = _spec_scores(design.frame, spec)
-    build = _IndexBuild(design, scores, by, check_level(level), check_df(df))
-    item_fit = build.basis(build.item_source())
-    names = list(scores.names)
+    if missing_kinds is not None and is_dask(design.frame):
+        raise EstimationError("missing_kinds are per-row data of a pandas frame; leave them out "
+                              "on a Dask design.")
+    recipe = ScoreRecipe(tuple(spec.item_names), definition.measure, None, (), None, spec)
+    build = _IndexBuild(design, recipe, by, check_level(level), check_df(df))
+    item_rows = ItemRecipe(recipe)
+    item_fit = build.fit(item_rows, recipe.binary)
+    names = build.names
     ci = item_ci if definition.measure != "mean" else "wald"
-    item_est = build.combine(item_fit, np.eye(len(names)), names, ci)
+    item_est = build.combine(item_fit, item_rows, np.eye(len(names)), names, ci)
     items = _item_table(item_est, spec, design, build, missing_kinds, rules)
     index_of = {name: i for i, name in enumerate(names)}
     groups = {f.name: [index_of[i] for i in f.items] for f in spec.factors}
@@ -437,10 +536,11 @@ def satisfaction_index(design: AnyDesign, spec: Spec, *, by: str | Sequence[str]
         factor_est = build.factors(groups, weights, definition.aggregate)[0] if groups else None
         load = np.zeros((len(names), 1))
         load[index_of[spec.overall_item], 0] = 1.0
-        overall_est = build.combine(item_fit, load, ["overall"])
+        overall_est = build.combine(item_fit, item_rows, load, ["overall"])
     else:
-        factor_est, f_fit, f_load = build.factors(groups, weights, definition.aggregate)
-        overall_est = build.combine(f_fit, f_load @ _overall_weights(spec)[:, None],
+        factor_est, f_fit, f_rows, f_load = build.factors(groups, weights,
+                                                          definition.aggregate)
+        overall_est = build.combine(f_fit, f_rows, f_load @ _overall_weights(spec)[:, None],
                                     ["overall"])
     factors = _label(factor_est, spec, "factor", rules) if factor_est else pd.DataFrame()
     overall = _label(overall_est, spec, "overall", rules)

@@ -19,7 +19,7 @@ import pandas as pd
 
 from sipas._validate import check_choice, check_df, check_level, message
 from sipas.ci import t_quantile
-from sipas.errors import DesignError
+from sipas.errors import DesignError, EstimationError
 from sipas.estimation import (
     COLUMNS,
     AnyDesign,
@@ -120,7 +120,10 @@ def quantile(design: AnyDesign, variable: str, quantiles: float | Sequence[float
     if probs.size == 0 or np.any((probs < 0) | (probs > 1)) or np.any(np.isnan(probs)):
         raise DesignError(message("quantiles", "probabilities in [0, 1]", probs.tolist()))
     name = _variables(design, variable, "variable")[0]
-    values, _den, valid = _numeric_matrices(design, [name], missing)
+    if hasattr(design.frame, "compute"):
+        raise EstimationError("quantiles need the rows in memory; they are not computed on a "
+                              "Dask design (compute the column first).")
+    values, _den, valid = _numeric_matrices(design.frame, [name], missing, design.weight_array)
     x, valid = values[:, 0], valid[:, 0]
     codes, labels = domains(design, by)
     w = design.weight_array

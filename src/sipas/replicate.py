@@ -27,7 +27,7 @@ from scipy import sparse
 
 from sipas._validate import as_name_list, check_choice, message, require_columns
 from sipas.design import Design, WeightingStep, _as_mask, _positive_column, _private_copy
-from sipas.errors import DesignError
+from sipas.errors import DesignError, EstimationError
 from sipas.variance import RatioSource, ReplicateEngine
 
 __all__ = ["RepMethod", "ReplicateDesign", "replicate"]
@@ -84,11 +84,13 @@ class ReplicateDesign:
     _factors: np.ndarray | None = field(default=None, repr=False)
     _units: np.ndarray | None = field(default=None, repr=False)
     _history: tuple[WeightingStep, ...] = field(default=(), repr=False)
+    _dask: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.frame, pd.DataFrame):
+        if self._dask is None and not isinstance(self.frame, pd.DataFrame):
             raise DesignError(message("frame", "a pandas DataFrame", type(self.frame).__name__))
-        object.__setattr__(self, "frame", _private_copy(self.frame))
+        if self._dask is None:
+            object.__setattr__(self, "frame", _private_copy(self.frame))
         check_choice("method", self.method, get_args(RepMethod))
         if self._rep is None and self._factors is None:
             self._init_from_columns()
@@ -144,6 +146,10 @@ class ReplicateDesign:
 
     @cached_property
     def weight_array(self) -> np.ndarray:
+        """Full-sample weights (zero outside the population of interest)."""
+        if self._dask is not None:
+            raise EstimationError("the weights of a Dask design live on the workers; this "
+                                  "operation needs them in memory (use a pandas frame).")
         return self._w
 
     @property
@@ -155,6 +161,8 @@ class ReplicateDesign:
         """Rank of the replicate weights minus one (R ``degf``), unless ``degf`` was given."""
         if self.degf is not None:
             return int(self.degf)
+        if self._dask is not None:
+            return int(np.linalg.matrix_rank(self._factors)) - 1
         return self.domain_df(self.weight_array > 0)
 
     def domain_df(self, in_domain: np.ndarray) -> int:
@@ -323,6 +331,11 @@ def replicate(design: Design, method: RepMethod = "jkn", *, replicates: int | No
     else:
         factors = _bootstrap(s1, replicates or 200, np.random.default_rng(rng))
         scale, rscales = 1.0 / (factors.shape[0] - 1), np.ones(factors.shape[0])
+    if design._dask is not None:
+        return ReplicateDesign(design.frame, weights=design.weights, method=method,
+                               scale=scale, rscales=rscales, mse=mse,
+                               fay_rho=fay_rho if method == "fay" else None, _factors=factors,
+                               _dask=design._dask)
     return ReplicateDesign(design.frame, weights=design.weights, method=method, scale=scale,
                            rscales=rscales, mse=mse, fay_rho=fay_rho if method == "fay" else None,
                            _w=design.weight_array, _factors=factors, _units=s1.unit)

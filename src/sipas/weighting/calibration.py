@@ -86,6 +86,10 @@ def poststratify(design: AnyDesign, by: str | Sequence[str], population: Any, *,
     if set(margin.variables) != set(cols):
         raise WeightingError(f"the population table has cells of {list(margin.variables)} but "
                              f"by={cols}. Give the table the by column(s) and 'population'.")
+    if getattr(design, "_dask", None) is not None:
+        from sipas.backends import dask as dask_backend
+
+        return dask_backend.poststratify(design, cols, margin, partial)
     w0 = design.weight_array
     codes, levels = cell_codes(design.frame, margin, w0, partial=partial)
     targets = np.array([margin.targets[lv] for lv in levels])
@@ -155,6 +159,10 @@ def rake(design: AnyDesign, margins: Any, *, tol: float = 1e-10, max_iter: int =
     tol, max_iter = check_iteration(tol, max_iter)
     ms = normalise_margins(margins, design.frame.columns)
     check_same_totals(ms)
+    if getattr(design, "_dask", None) is not None:
+        from sipas.backends import dask as dask_backend
+
+        return dask_backend.rake(design, ms, tol, max_iter, partial)
     w0 = design.weight_array
     coded = [cell_codes(design.frame, m, w0, partial=partial) for m in ms]
     codes = [c for c, _ in coded]
@@ -337,13 +345,18 @@ def _margin_misfit(table: np.ndarray, cell_levels: list[np.ndarray],
 
 
 def _rake_failure(ms: list[Margin], codes, levels, targets, w, max_iter, tol) -> str:
-    worst = []
+    worst, gap = [], 0.0
     for m, c, lvs, t in zip(ms, codes, levels, targets):
         got = np.bincount(np.maximum(c, 0)[w > 0], weights=w[w > 0], minlength=len(lvs))
         rel = np.where(got > 0, np.abs(got - t) / np.maximum(t, 1), 0.0)  # not partial's
         i = int(np.argmax(rel))
         worst.append((rel[i], m.name, lvs[i], got[i], t[i]))
+        gap = max(gap, float(np.max(np.abs(got - t), where=got > 0, initial=0.0)))
     rel, name, level, got, want = max(worst, key=lambda r: r[0])
+    if gap < (tol * float(targets[0].sum()) if tol < 1 else tol):
+        return (f"raking did not converge in {max_iter} sweeps (tol {tol:g}): every margin is "
+                "within the tolerance, but the weights were still changing in the last sweep. "
+                "Raise max_iter (the default is 100).")
     return (f"raking did not converge in {max_iter} sweeps (tol {tol:g}): margin {name!r}, "
             f"level {level!r} is at {got:,.6g} instead of {want:,.6g} ({100 * rel:.3g}% off). "
             "Check that the margins are consistent (cross-classified cells with no sample "

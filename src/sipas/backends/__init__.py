@@ -1,0 +1,19 @@
+"""Back ends of the reduction: in memory (numpy, the default) and Dask (optional extra).
+
+Examples
+--------
+>>> import pandas as pd
+>>> is_dask(pd.DataFrame())
+False
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["is_dask"]
+
+
+def is_dask(obj: Any) -> bool:
+    """Whether ``obj`` is a Dask collection (checked without importing Dask)."""
+    return type(obj).__module__.split(".")[0] in ("dask", "dask_expr")

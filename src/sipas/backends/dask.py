@@ -1,0 +1,539 @@
+"""Dask back end: the same sufficient statistics, computed partition by partition.
+
+A :class:`sipas.Design` built on a ``dask.dataframe.DataFrame`` keeps the data on the
+workers. Building it reads only the design columns' distinct values (one row per sampling
+unit) to lay out strata, clusters and fpc in memory; every estimate then reduces each
+partition to sums per (sampling unit, domain) with the in-memory code
+(:func:`sipas.reduction.unit_sums`) and adds the partitions' sums up. Weighting steps
+(post-stratification, raking) become per-cell factors applied on the workers, and the
+calibration-aware variance needs only further per-(cell, unit, domain) sums.
+
+Limits: the design needs cluster ids (an element sample has as many units as rows: use
+pandas); quantiles, the likelihood interval and ``calibrate``/``trim``/``nonresponse``
+need the rows in memory and say so. Install with ``pip install 'sipas[dask]'``.
+
+Examples
+--------
+>>> import pandas as pd, dask.dataframe as dd, sipas
+>>> df = pd.DataFrame({"psu": [1, 1, 2, 2, 3, 3], "w": 2.0, "y": [1.0, 2, 3, 4, 5, 6]})
+>>> d = sipas.Design(dd.from_pandas(df, npartitions=2), ids="psu", weights="w")
+>>> float(sipas.mean(d, "y").to_frame()["estimate"][0])
+3.5
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sipas._validate import as_name_list
+from sipas.errors import DesignError
+from sipas.reduction import UnitSums, unit_sums
+
+__all__ = ["DaskLayout", "WeightFactor", "domain_table", "fit_recipe", "init_layout"]
+
+_W = "__sipas_weight__"
+
+
+@dataclass(frozen=True, eq=False)
+class WeightFactor:
+    """A weighting step on the workers: weights times ``factor[cell]``, the cell found from
+    the values of ``columns`` (rows whose cell is unknown keep weight 0)."""
+
+    columns: tuple[str, ...]
+    keys: pd.MultiIndex
+    factor: np.ndarray
+
+    def cells(self, part: pd.DataFrame) -> np.ndarray:
+        return self.keys.get_indexer(pd.MultiIndex.from_frame(part[list(self.columns)]))
+
+    def apply(self, part: pd.DataFrame, w: np.ndarray) -> np.ndarray:
+        cells = self.cells(part)
+        return np.where(cells >= 0, w * self.factor[np.maximum(cells, 0)], 0.0)
+
+
+@dataclass(frozen=True, eq=False)
+class DaskLayout:
+    """What a Dask design keeps in memory: the unit table and how rows map onto it."""
+
+    key_columns: tuple[str, ...]
+    lookup: pd.MultiIndex
+    final_unit: np.ndarray
+    first_unit: np.ndarray
+    shadow: Any
+    weights: str | None
+    probs: str | None
+    unit_weight: np.ndarray | None
+    factors: tuple[WeightFactor, ...] = ()
+    mask: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    def unit_rows(self, part: pd.DataFrame) -> np.ndarray:
+        """Row of the unit table of every row of ``part``."""
+        idx = self.lookup.get_indexer(pd.MultiIndex.from_frame(part[list(self.key_columns)]))
+        if np.any(idx < 0):
+            raise DesignError("a row's design ids are not in the design's unit table "
+                              "(the data changed after the design was built?)")
+        return idx
+
+    def units(self, part: pd.DataFrame, stage: int = -1) -> np.ndarray:
+        codes = self.final_unit if stage == -1 else self.first_unit
+        return codes[self.unit_rows(part)]
+
+    def row_weights(self, part: pd.DataFrame) -> np.ndarray:
+        if self.weights is not None:
+            w = part[self.weights].to_numpy(dtype="float64")
+        elif self.probs is not None:
+            w = 1.0 / part[self.probs].to_numpy(dtype="float64")
+        elif self.unit_weight is not None:
+            w = self.unit_weight[self.unit_rows(part)]
+        else:
+            w = np.ones(len(part))
+        for f in self.factors:
+            w = f.apply(part, w)
+        if self.mask is not None:
+            w = np.where(part[self.mask].to_numpy(dtype=bool), w, 0.0)
+        return w
+
+
+def init_layout(design: Any) -> DaskLayout:
+    """Validate a Dask design and lay out its units (one pass over the design columns)."""
+    from sipas.design import Design
+
+    frame = design.frame
+    ids = list(design.ids)
+    if not ids:
+        raise DesignError("a Dask design needs cluster ids (ids=...): an element sample has "
+                          "one unit per row, so lay it out in memory with a pandas frame.")
+    missing = [c for c in [*ids, *(c for c in (design.strata, design.weights, design.probs)
+                                   if c), *design.fpc] if c not in frame.columns]
+    if missing:
+        raise DesignError(f"Design column(s) {missing} not found in the Dask DataFrame.")
+    keys = ([design.strata] if design.strata else []) + ids
+    table = frame[list(dict.fromkeys([*keys, *design.fpc]))].drop_duplicates().compute()
+    table = table.sort_values(keys, kind="stable").reset_index(drop=True)
+    shadow = Design(table.assign(**{_W: 1.0}), ids=ids, strata=design.strata, weights=_W,
+                    fpc=list(design.fpc) or None, nest=design.nest,
+                    lonely_psu=design.lonely_psu)
+    stages = shadow.stages
+    lookup = pd.MultiIndex.from_frame(table[keys])
+    if lookup.has_duplicates:
+        raise DesignError("the fpc of a unit varies between its rows; it must be constant "
+                          "within each stratum.")
+    _check_weights(frame, design.weights or design.probs)
+    return DaskLayout(tuple(keys), lookup, stages[-1].unit, stages[0].unit, shadow,
+                      design.weights, design.probs, getattr(shadow, "_fpc_weights", None))
+
+
+def _check_weights(frame: Any, col: str | None) -> None:
+    if col is None:
+        return
+    v = frame[col]
+    bad = (~(v > 0) | v.isna() | (v == np.inf)).sum().compute()
+    if bad:
+        raise DesignError(f"weights column {col!r} has {int(bad)} value(s) that are zero, "
+                          "negative, NaN or infinite. Weights must be positive and finite.")
+
+
+def domain_table(frame: Any, by: str | Sequence[str] | None) -> tuple[pd.DataFrame, Any]:
+    """Domain labels (sorted observed combinations) and a function part -> domain codes."""
+    cols = as_name_list("by", by)
+    if not cols:
+        return pd.DataFrame(index=range(1)), _NoDomains()
+    missing = [c for c in cols if c not in frame.columns]
+    if missing:
+        raise DesignError(f"column(s) {missing} not found in the design's data.")
+    combos = frame[cols].drop_duplicates().compute()
+    if combos.isna().any().any():
+        raise DesignError(f"by column(s) {cols} have missing values. Give them a level of their "
+                          "own (e.g. fillna('unknown')) so no respondent is dropped silently.")
+    combos = combos.sort_values(cols, kind="stable").reset_index(drop=True)
+    return combos, _Domains(tuple(cols), pd.MultiIndex.from_frame(combos))
+
+
+@dataclass(frozen=True)
+class _NoDomains:
+    def __call__(self, part: pd.DataFrame) -> np.ndarray:
+        return np.zeros(len(part), dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class _Domains:
+    cols: tuple[str, ...]
+    index: pd.MultiIndex
+
+    def __call__(self, part: pd.DataFrame) -> np.ndarray:
+        return self.index.get_indexer(pd.MultiIndex.from_frame(part[list(self.cols)]))
+
+
+def _partition(part: pd.DataFrame, layout: DaskLayout, recipe: Any, domains: Any,
+               n_domains: int, stage: int, n_units: int, second_moment: bool,
+               binary: bool) -> UnitSums:
+    w = layout.row_weights(part)
+    num, den, valid = recipe(part, w)
+    return unit_sums(num, den, domains(part), n_domains, w, layout.units(part, stage),
+                     n_units, valid=valid, second_moment=second_moment, binary=binary)
+
+
+def add_sums(parts: Sequence[UnitSums]) -> UnitSums:
+    """Add up per-partition sums (same key layout, or compressed keys merged)."""
+    first = parts[0]
+    fields = ("wnum", "wden", "pden", "wval", "wnum2", "prow")
+    if all(p.dense for p in parts):
+        total = {f: None if getattr(first, f) is None else
+                 np.sum([getattr(p, f) for p in parts], axis=0) for f in fields}
+        return replace(first, **total)
+    d = first.n_domains
+    keys = np.concatenate([p.key_unit() * d + p.key_domain() for p in parts])
+    code, uniq = pd.factorize(keys)
+    merged = {}
+    for f in fields:
+        if getattr(first, f) is None:
+            merged[f] = None
+            continue
+        stacked = np.concatenate([getattr(p, f) for p in parts])
+        merged[f] = (np.bincount(code, weights=stacked, minlength=len(uniq)) if stacked.ndim == 1
+                     else np.column_stack([np.bincount(code, weights=stacked[:, j],
+                                                       minlength=len(uniq))
+                                           for j in range(stacked.shape[1])]))
+    return replace(first, unit=uniq // d, domain=uniq % d, **merged)
+
+
+def reduce_partitions(design: Any, recipe: Any, domains: Any, n_domains: int, *,
+                      stage: int = -1, second_moment: bool = False,
+                      binary: bool = False) -> UnitSums:
+    """Run :func:`sipas.reduction.unit_sums` on every partition and add the results."""
+    import dask
+
+    layout = design._dask
+    n_units = (layout.shadow.stages[-1] if stage == -1 else layout.shadow.stages[0]).n_units
+    parts = [dask.delayed(_partition)(p, layout, recipe, domains, n_domains, stage, n_units,
+                                      second_moment, binary)
+             for p in design.frame.to_delayed()]
+    return dask.delayed(add_sums)(parts).compute()
+
+
+def _partition_apply(part: pd.DataFrame, layout: DaskLayout, recipe: Any, domains: Any,
+                     fn: Any) -> Any:
+    w = layout.row_weights(part)
+    num, den, _valid = recipe(part, w)
+    return fn(num, den, domains(part), w)
+
+
+def _add(results: Sequence[Any]) -> Any:
+    if isinstance(results[0], tuple):
+        return tuple(np.sum([r[i] for r in results], axis=0) for i in range(len(results[0])))
+    return np.sum(results, axis=0)
+
+
+def sum_partitions(design: Any, recipe: Any, domains: Any, fn: Any) -> Any:
+    """Sum over partitions of ``fn(num, den, domain, w)`` for the rows of ``recipe``."""
+    import dask
+
+    layout = design._dask
+    parts = [dask.delayed(_partition_apply)(p, layout, recipe, domains, fn)
+             for p in design.frame.to_delayed()]
+    return dask.delayed(_add)(parts).compute()
+
+
+def fit_recipe(design: Any, recipe: Any, by: Any, *, second_moment: bool = False,
+               binary: bool = False) -> tuple[Any, pd.DataFrame]:
+    """The Dask counterpart of :func:`sipas.estimation.fit_ratios`."""
+    labels, domains = domain_table(design.frame, by)
+    return fit_domains(design, recipe, domains, len(labels), second_moment=second_moment,
+                       binary=binary), labels
+
+
+def fit_domains(design: Any, recipe: Any, domains: Any, n_domains: int, *,
+                second_moment: bool = False, binary: bool = False) -> Any:
+    """Estimates, variance basis and counts of ``recipe`` by the given domains."""
+    from sipas.estimation import finish_fit
+    from sipas.replicate import ReplicateDesign
+
+    replicate = isinstance(design, ReplicateDesign)
+    if replicate or not design.calibrated:
+        sums = reduce_partitions(design, recipe, domains, n_domains,
+                                 stage=0 if replicate else -1, second_moment=second_moment,
+                                 binary=binary)
+        return finish_fit(design, sums, None)
+    return fit_calibrated(design, recipe, domains, n_domains, second_moment=second_moment,
+                          binary=binary)
+
+
+def _distinct(chain: Sequence[Any]) -> list[Any]:
+    out: list[Any] = []
+    for p in chain:
+        if all(p is not q for q in out):
+            out.append(p)
+    return out
+
+
+def _partition_cal(part: pd.DataFrame, layout: DaskLayout, recipe: Any, domains: Any,
+                   n_domains: int, n_units: int, second_moment: bool, binary: bool,
+                   terms: Sequence[ProjectionTerms]) -> tuple[UnitSums, list]:
+    w = layout.row_weights(part)
+    num, den, valid = recipe(part, w)
+    dom = domains(part)
+    sums = unit_sums(num, den, dom, n_domains, w, layout.units(part), n_units, valid=valid,
+                     second_moment=second_moment, binary=binary)
+    inside = dom >= 0
+    extra = []
+    for t in terms:
+        codes, a, _b = t(part)
+        key = codes * n_domains + np.where(inside, dom, 0)
+        m = np.where(inside, a * w, 0.0)
+        size = t.p * n_domains
+        extra.append((_by_key(key, m, size, num),
+                      None if den is None else _by_key(key, m, size, den)))
+    return sums, extra
+
+
+def _by_key(key: np.ndarray, m: np.ndarray, size: int, values: np.ndarray) -> np.ndarray:
+    return np.column_stack([np.bincount(key, weights=m * values[:, j], minlength=size)
+                            for j in range(values.shape[1])])
+
+
+def _add_cal(results: Sequence[tuple[UnitSums, list]]) -> tuple[UnitSums, list]:
+    sums = add_sums([r[0] for r in results])
+    extra = []
+    for i in range(len(results[0][1])):
+        num = np.sum([r[1][i][0] for r in results], axis=0)
+        den = None if results[0][1][i][1] is None else np.sum([r[1][i][1] for r in results],
+                                                             axis=0)
+        extra.append((num, den))
+    return sums, extra
+
+
+def fit_calibrated(design: Any, recipe: Any, domains: Any, n_domains: int, *,
+                   second_moment: bool, binary: bool) -> Any:
+    """Estimates of a weighted Dask design, with the per-(level, domain) sums that make its
+    Taylor variance calibration-aware, all in the same pass."""
+    import dask
+
+    from sipas.estimation import calibration_chain, finish_fit
+
+    layout = design._dask
+    distinct = _distinct(calibration_chain(design))
+    n_units = layout.shadow.stages[-1].n_units
+    parts = [dask.delayed(_partition_cal)(p, layout, recipe, domains, n_domains, n_units,
+                                          second_moment, binary, [q.terms for q in distinct])
+             for p in design.frame.to_delayed()]
+    sums, extra = dask.delayed(_add_cal)(parts).compute()
+    by_proj = {id(q): e for q, e in zip(distinct, extra)}
+    j = sums.n_vars
+
+    def chain_reduce(p: Any, est: np.ndarray, denom: np.ndarray | None) -> np.ndarray:
+        snum, sden = by_proj[id(p)]
+        snum = snum.reshape(p.p, n_domains * j)
+        if sden is None:
+            return snum
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = (snum - est * sden.reshape(p.p, n_domains * j)) / denom
+        return np.where(denom > 0, out, 0.0)
+
+    return finish_fit(design, sums, None, chain_reduce)
+
+
+# ---------------------------------------------------------------------- weighting on workers
+
+def _cell_partition(part: pd.DataFrame, layout: DaskLayout, cols: list[str]) -> pd.DataFrame:
+    w = layout.row_weights(part)
+    keep = w > 0
+    frame = part.loc[keep, cols].assign(__w=w[keep], __n=1.0)
+    return frame.groupby(cols, dropna=False, sort=False)[["__w", "__n"]].sum().reset_index()
+
+
+def cell_totals(design: Any, cols: list[str]) -> pd.DataFrame:
+    """Weighted and plain counts of positive-weight rows per combination of ``cols``."""
+    import dask
+
+    layout = design._dask
+    parts = [dask.delayed(_cell_partition)(p, layout, cols) for p in design.frame.to_delayed()]
+    frames = dask.compute(*parts)
+    table = pd.concat(frames, ignore_index=True)
+    if table[cols].isna().any().any():
+        which = [c for c in cols if table[c].isna().any()]
+        from sipas.errors import WeightingError
+
+        raise WeightingError(f"margin column(s) {which} have missing values among weighted "
+                             "rows. Recode them explicitly before weighting.")
+    table = table.groupby(cols, sort=True)[["__w", "__n"]].sum().reset_index()
+    return table
+
+
+def _combo_levels(table: pd.DataFrame, margin: Any, partial: bool) -> tuple[np.ndarray, list]:
+    """Level of ``margin`` of every combination (the pre-flight checks of cell_codes)."""
+    from sipas.weighting._targets import cell_codes
+
+    codes, levels = cell_codes(table, margin, np.ones(len(table)), partial=partial)
+    return codes, levels
+
+
+@dataclass(frozen=True, eq=False)
+class ProjectionTerms:
+    """Row terms of a cell projection, computed per partition (picklable: no data).
+
+    codes = the margin level of the row's cell, ``b`` = the weights right after the step
+    (``w_before x f[cell]``), ``a`` = ``1/f[cell]`` (post-stratification, R's weighted cell
+    mean) or ``1/b`` (raking, R's unweighted average)."""
+
+    layout_before: DaskLayout
+    factor: WeightFactor
+    level_of_cell: np.ndarray
+    f: np.ndarray
+    p: int
+    raking: bool
+
+    def __call__(self, part: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        cells = self.factor.cells(part)
+        ok = cells >= 0
+        c = np.maximum(cells, 0)
+        w_before = self.layout_before.row_weights(part)
+        b = np.where(ok, w_before * self.f[c], 0.0)
+        if self.raking:
+            a = np.where(b > 0, 1.0 / np.where(b > 0, b, 1.0), 0.0)
+        else:
+            a = np.where(ok & (w_before > 0), 1.0 / self.f[c], 0.0)
+        return np.where(ok, self.level_of_cell[c], 0), a, b
+
+
+@dataclass(frozen=True, eq=False)
+class DaskProjection:
+    """The :class:`sipas.variance.Projection` interface for a Dask design: its cross
+    products and unit loadings are sums over the partitions (cached)."""
+
+    terms: ProjectionTerms
+    frame: Any
+    p: int
+    m_inv: np.ndarray
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def cross(self, other: DaskProjection) -> np.ndarray:
+        key = id(other)
+        if key not in self._cache:
+            self._cache[key] = _map_sum(self.frame, self.terms.layout_before, _cross_part,
+                                        self.terms, other.terms)
+        return self._cache[key]
+
+    def unit_loadings(self, _rows_to_units: Any = None) -> np.ndarray:
+        if "units" not in self._cache:
+            self._cache["units"] = _map_sum(self.frame, self.terms.layout_before,
+                                            _loadings_part, self.terms)
+        return self._cache["units"]
+
+
+def _cross_part(part: pd.DataFrame, layout: DaskLayout, p: ProjectionTerms,
+                q: ProjectionTerms) -> np.ndarray:
+    cp, ap, _bp = p(part)
+    cq, _aq, bq = q(part)
+    out = np.bincount(cp * q.p + cq, weights=ap * bq, minlength=p.p * q.p)
+    return out.reshape(p.p, q.p)
+
+
+def _loadings_part(part: pd.DataFrame, layout: DaskLayout, p: ProjectionTerms) -> np.ndarray:
+    codes, _a, b = p(part)
+    units = layout.units(part)
+    n_units = layout.shadow.stages[-1].n_units
+    return np.bincount(units * p.p + codes, weights=b,
+                       minlength=n_units * p.p).reshape(n_units, p.p)
+
+
+def _map_sum(frame: Any, layout: DaskLayout, fn: Any, *args: Any) -> Any:
+    import dask
+
+    parts = [dask.delayed(fn)(part, layout, *args) for part in frame.to_delayed()]
+    return dask.delayed(_add)(parts).compute()
+
+
+def _projection(design: Any, factor: WeightFactor, codes: np.ndarray, f: np.ndarray, p: int,
+                m_inv: np.ndarray, raking: bool) -> DaskProjection:
+    terms = ProjectionTerms(design._dask, factor, codes, f, p, raking)
+    return DaskProjection(terms, design.frame, p, m_inv)
+
+
+def _weighted_design(design: Any) -> None:
+    from sipas.errors import WeightingError
+    from sipas.replicate import ReplicateDesign
+
+    if isinstance(design, ReplicateDesign):
+        raise WeightingError("weighting a Dask replicate design is not available: weight the "
+                             "Dask design (Taylor variance, calibration-aware), or replicate "
+                             "and weight in memory.")
+
+
+def _with_step(design: Any, factor: WeightFactor, step: Any, calibration: Any) -> Any:
+    layout = replace(design._dask, factors=(*design._dask.factors, factor))
+    cal = (*design._calibration, calibration)
+    return replace(design, _dask=layout, _calibration=cal, _history=(*design._history, step))
+
+
+def poststratify(design: Any, by: Sequence[str], margin: Any, partial: bool) -> Any:
+    """:func:`sipas.poststratify` on a Dask design (one pass for the cell totals)."""
+    from sipas.design import WeightingStep
+
+    _weighted_design(design)
+    cols = list(margin.variables)
+    table = cell_totals(design, cols)
+    codes, levels = _combo_levels(table, margin, partial)
+    targets = np.array([margin.targets[lv] for lv in levels])
+    before = np.bincount(codes, weights=table["__w"].to_numpy(), minlength=len(levels))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_level = np.where(before > 0, targets / before, 1.0)
+    f = per_level[codes]
+    keys = pd.MultiIndex.from_frame(table[cols])
+    factor = WeightFactor(tuple(cols), keys, f)
+    proj = _projection(design, factor, codes, f, len(levels),
+                       np.where(before > 0, 1.0 / np.where(before > 0, before, 1), 0.0),
+                       raking=False)
+    rows = [{"margin": margin.name, "level": lv if len(lv) > 1 else lv[0],
+             "target": margin.targets[lv], "before": float(before[i]),
+             "achieved": float(targets[i] if before[i] > 0 else 0.0)}
+            for i, lv in enumerate(levels)]
+    step = WeightingStep("poststratify", {"by": cols, "partial": partial, "backend": "dask"},
+                         {"margins": rows})
+    return _with_step(design, factor, step, proj)
+
+
+def rake(design: Any, margins: list[Any], tol: float, max_iter: int, partial: bool) -> Any:
+    """:func:`sipas.rake` on a Dask design: one pass for the joint cell totals, then IPF on
+    the cells in memory."""
+    from sipas.design import WeightingStep
+    from sipas.errors import ConvergenceError
+    from sipas.weighting.calibration import RAKE_PROJECTION_SWEEPS, _ipf
+
+    _weighted_design(design)
+    cols = list(dict.fromkeys(v for m in margins for v in m.variables))
+    table = cell_totals(design, cols)
+    coded = [_combo_levels(table, m, partial) for m in margins]
+    targets = [np.array([m.targets[lv] for lv in lvs]) for m, (_c, lvs) in zip(margins, coded)]
+    size = table["__w"].to_numpy()
+    cells = np.arange(len(table))
+    f, f_last, iters, ok = _ipf(size, cells, [c for c, _ in coded], targets, tol, max_iter)
+    if not ok:
+        raise ConvergenceError(f"raking did not converge in {max_iter} sweeps (tol {tol:g}); "
+                               "check that the margins are consistent or raise max_iter.")
+    keys = pd.MultiIndex.from_frame(table[cols])
+    factor = WeightFactor(tuple(cols), keys, f)
+    counts = table["__n"].to_numpy()
+    projections = []
+    for (codes, lvs), fm in zip(coded, f_last):
+        n_level = np.bincount(codes, weights=counts, minlength=len(lvs))
+        projections.append(_projection(design, factor, codes, fm, len(lvs),
+                                       np.where(n_level > 0, 1.0 / np.where(
+                                           n_level > 0, n_level, 1), 0.0), raking=True))
+    achieved = size * f
+    rows = []
+    for m, (codes, lvs) in zip(margins, coded):
+        b = np.bincount(codes, weights=size, minlength=len(lvs))
+        a = np.bincount(codes, weights=achieved, minlength=len(lvs))
+        rows += [{"margin": m.name, "level": lv if len(lv) > 1 else lv[0],
+                  "target": m.targets[lv], "before": float(b[i]), "achieved": float(a[i])}
+                 for i, lv in enumerate(lvs)]
+    step = WeightingStep("rake", {"margins": [m.name for m in margins], "tol": tol,
+                                  "max_iter": max_iter, "backend": "dask"},
+                         {"margins": rows, "iterations": iters, "converged": True})
+    return _with_step(design, factor, step, tuple(projections) * RAKE_PROJECTION_SWEEPS)

@@ -1,0 +1,130 @@
+"""The Dask back end gives the in-memory results (to 1e-12) on a distributed LocalCluster.
+
+References: the in-memory engine on the same data (itself checked against R), and the R
+oracle's cluster designs directly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sipas
+
+dd = pytest.importorskip("dask.dataframe")
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(n_workers=3, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+    with distributed.Client(cluster) as c:
+        yield c
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def demo(client):
+    sd = sipas.datasets.load_demo()
+    frame = sd.frame[sd.frame.response == 1].reset_index(drop=True)
+    args = {"ids": "commune", "strata": "district", "weights": "w_design", "nest": True}
+    return sd, sipas.Design(frame, **args), sipas.Design(dd.from_pandas(frame, npartitions=5),
+                                                         **args)
+
+
+def same(a: pd.DataFrame, b: pd.DataFrame, rtol: float = 1e-12) -> None:
+    num = [c for c in a.select_dtypes("number").columns if c in b]
+    np.testing.assert_allclose(b[num].to_numpy(float), a[num].to_numpy(float), rtol=rtol,
+                               atol=1e-14, equal_nan=True)
+    other = [c for c in a.columns if c not in num]
+    assert a[other].astype(str).equals(b[other].astype(str))
+
+
+@pytest.mark.parametrize("call", [
+    lambda d: sipas.mean(d, ["p03", "q23"], by="urban"),
+    lambda d: sipas.total(d, "p03", by="district"),
+    lambda d: sipas.proportion(d, ["q01", "q02"], value=[4, 5], by="service"),
+    lambda d: sipas.proportion(d, "p01", value=1, method="beta"),
+    lambda d: sipas.ratio(d, "q23", "p03", by="urban"),
+    lambda d: sipas.factor_index(d, ["q01", "q02", "q03"], by="district"),
+    lambda d: sipas.factor_index(d, ["q19", "q20"], aggregate="respondents", by="urban"),
+], ids=["mean", "total", "proportion", "beta", "ratio", "index_items", "index_respondents"])
+def test_estimators_equal_in_memory(demo, call):
+    _, mem, dsk = demo
+    same(call(mem).to_frame(), call(dsk).to_frame())
+
+
+def test_satisfaction_index_equal_in_memory(demo):
+    sd, mem, dsk = demo
+    a, b = (sipas.satisfaction_index(d, sd.spec, by="district") for d in (mem, dsk))
+    for table in ("items", "factors", "overall"):
+        same(getattr(a, table), getattr(b, table))
+
+
+def test_poststratify_and_rake_equal_in_memory(demo):
+    sd, mem, dsk = demo
+    pop = {k[0]: v for k, v in sd.spec.margin("district").targets.items()}
+    for step in (lambda d: sipas.poststratify(d, "district", pop),
+                 lambda d: sipas.rake(d, sd.spec.margins, tol=1e-12)):
+        a, b = step(mem), step(dsk)
+        same(sipas.mean(a, "p03", by="urban").to_frame(),
+             sipas.mean(b, "p03", by="urban").to_frame(), rtol=1e-10)
+        same(sipas.satisfaction_index(a, sd.spec).factors,
+             sipas.satisfaction_index(b, sd.spec).factors, rtol=1e-10)
+        achieved = pd.DataFrame(b.history[-1].summary["margins"])
+        np.testing.assert_allclose(achieved["achieved"], achieved["target"], rtol=1e-9)
+
+
+def test_replicates_generated_per_psu(demo):
+    _, mem, dsk = demo
+    for method in ("jkn", "bootstrap"):
+        a = sipas.replicate(mem, method, replicates=60, rng=5)
+        b = sipas.replicate(dsk, method, replicates=60, rng=5)
+        assert b._rep is None  # factors per PSU, never a weight per row and replicate
+        same(sipas.mean(a, "p03", by="urban").to_frame(),
+             sipas.mean(b, "p03", by="urban").to_frame())
+
+
+@pytest.mark.parametrize("key", ["clus1", "clus2"])
+def test_oracle_cluster_designs_on_dask(client, key):
+    from oracle_cases import cases, close, dataset, expected
+
+    chosen = [c for c in cases() if c["design_key"] == key and c["design"]["type"] == "taylor"
+              and c["weighting"] is None and c["estimator"] in ("mean", "total")
+              and isinstance(c["variable"], str)]
+    assert chosen
+    for case in chosen:
+        spec = case["design"]
+        frame = dd.from_pandas(dataset(case["dataset"]), npartitions=4)
+        design = sipas.Design(frame, ids=spec["ids"], strata=spec["strata"],
+                              weights=spec["weights"], fpc=spec["fpc"], nest=spec["nest"])
+        fn = sipas.mean if case["estimator"] == "mean" else sipas.total
+        by = case["domain"]["by"] if case["domain"] else None
+        got = fn(design, case["variable"], by=by, df=case["options"]["df"]).to_frame()
+        for i, row in expected(case).iterrows():
+            for field in ("estimate", "se", "ci_low", "ci_high"):
+                assert close(got[field].iloc[i], row[field]), (case["id"], field)
+
+
+def test_partitioned_parquet(demo, tmp_path):
+    sd, mem, _ = demo
+    frame = mem.frame.copy()
+    frame["resp_id"] = frame["resp_id"].astype(str)
+    dd.from_pandas(frame, npartitions=4).to_parquet(tmp_path / "survey")
+    design = sipas.Design(dd.read_parquet(tmp_path / "survey"), ids="commune",
+                          strata="district", weights="w_design", nest=True)
+    same(sipas.proportion(mem, "q05", value=[4, 5], by="urban").to_frame(),
+         sipas.proportion(design, "q05", value=[4, 5], by="urban").to_frame())
+
+
+def test_what_needs_rows_in_memory_says_so(demo):
+    _, _, dsk = demo
+    with pytest.raises(sipas.EstimationError, match="in memory"):
+        sipas.quantile(dsk, "p03", 0.5)
+    with pytest.raises(sipas.EstimationError, match="likelihood"):
+        sipas.proportion(dsk, "p01", value=1, method="likelihood")
+    element = dd.from_pandas(pd.DataFrame({"w": [1.0, 2.0], "y": [1.0, 2.0]}), npartitions=1)
+    with pytest.raises(sipas.DesignError, match="cluster ids"):
+        sipas.Design(element, weights="w")

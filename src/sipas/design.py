@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from sipas.backends import is_dask
 from sipas._validate import as_name_list, check_choice, message, require_columns
+from sipas.backends import is_dask
 from sipas.errors import DesignError, EstimationError
 
 if TYPE_CHECKING:
@@ -209,7 +209,7 @@ class Design:
     @property
     def n(self) -> int:
         """Number of rows (respondents, including any with zero weight)."""
-        return int(len(self.frame))
+        return len(self.frame)
 
     @cached_property
     def weight_array(self) -> np.ndarray:

@@ -31,10 +31,10 @@ import pandas as pd
 from scipy import sparse
 
 from sipas._validate import as_name_list, check_choice, check_df, check_level, message
+from sipas.backends import is_dask
 from sipas.ci import CIMethod, proportion_interval, wald_interval
 from sipas.design import Design
 from sipas.errors import DesignError, EstimationError
-from sipas.backends import is_dask
 from sipas.reduction import UnitSums, unit_sums
 from sipas.replicate import ReplicateDesign
 from sipas.variance import RatioSource, TaylorEngine, VarBasis, calibrated_unit_totals
@@ -254,7 +254,7 @@ class NumericRecipe:
     total: bool = False
 
     def __call__(self, frame: pd.DataFrame, w: np.ndarray):
-        y, valid_f, valid = _numeric_matrices(frame, list(self.names), self.missing, w)
+        y, valid_f, _valid = _numeric_matrices(frame, list(self.names), self.missing, w)
         return y, (None if self.total else valid_f), valid_f
 
 

@@ -31,9 +31,9 @@ import numpy as np
 import pandas as pd
 
 from sipas._validate import as_name_list, check_choice, check_df, check_level, message
+from sipas.backends import is_dask
 from sipas.ci import proportion_interval, wald_interval
 from sipas.errors import EstimationError
-from sipas.backends import is_dask
 from sipas.estimation import (
     COLUMNS,
     AnyDesign,

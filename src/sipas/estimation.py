@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -257,6 +257,10 @@ class NumericRecipe:
         y, valid_f, _valid = _numeric_matrices(frame, list(self.names), self.missing, w)
         return y, (None if self.total else valid_f), valid_f
 
+    def split(self, size: int) -> list[NumericRecipe]:
+        return [NumericRecipe(self.names[i: i + size], self.missing, self.total)
+                for i in range(0, len(self.names), size)]
+
 
 @dataclass(frozen=True)
 class RatioRecipe:
@@ -271,6 +275,10 @@ class RatioRecipe:
         x, _f, vx = _numeric_matrices(frame, list(self.dens), self.missing, w)
         valid = vy & vx
         return y * valid, x * valid, np.asarray(valid, dtype="float64", order="F")
+
+    def split(self, size: int) -> list[RatioRecipe]:
+        return [RatioRecipe(self.nums[i: i + size], self.dens[i: i + size], self.missing)
+                for i in range(0, len(self.nums), size)]
 
 
 @dataclass(frozen=True)
@@ -295,6 +303,10 @@ class ShareRecipe:
             valids.append(present)
         valid = _fortran(valids)
         return _fortran(nums), valid, valid
+
+    def split(self, size: int) -> list[ShareRecipe]:
+        return [ShareRecipe(self.groups[i: i + size], self.missing, self.check)
+                for i in range(0, len(self.groups), size)]
 
 
 def _fortran(columns: list[np.ndarray]) -> np.ndarray:
@@ -417,9 +429,8 @@ def _ratio_estimate(design: AnyDesign, recipe: Any, names: list[str], by: Any, l
         fit, labels = fit_recipe(design, recipe, by, second_moment=deff, binary=binary)
     else:
         codes, labels = domains(design, by)
-        num, den, valid = recipe(design.frame, design.weight_array)
-        source = RatioSource(num, den, codes, len(labels))
-        fit = fit_ratios(design, source, valid=valid, second_moment=deff, binary=binary)
+        fit = _fit_in_memory(design, recipe, codes, len(labels), deff, binary,
+                             keep_rows=ci_method == "likelihood")
     basis, n, j = fit.basis, fit.n, len(names)
     if statistic == "total" and np.any(n == 0):
         # a total over no respondents is not estimated (a mean or ratio is NaN by itself)
@@ -442,6 +453,41 @@ def _ratio_estimate(design: AnyDesign, recipe: Any, names: list[str], by: Any, l
     table = _finish(table, labels)
     return Estimate(table=table, statistic=statistic, level=level, ci_method=ci_method,
                     by=tuple(labels.columns), basis=basis)
+
+
+#: variables reduced together; the rows' working arrays are (n x BLOCK), which bounds memory
+BLOCK = 4
+
+
+def _fit_in_memory(design: AnyDesign, recipe: Any, codes: np.ndarray, n_domains: int,
+                   second_moment: bool, binary: bool, keep_rows: bool) -> RatioFit:
+    """Fit in memory; variables in blocks when nothing later needs the rows themselves."""
+    w = design.weight_array
+    blocks = recipe.split(BLOCK) if hasattr(recipe, "split") else [recipe]
+    rows_needed = keep_rows or len(blocks) == 1 or (
+        isinstance(design, Design) and design.calibrated) or (
+        isinstance(design, ReplicateDesign) and design._factors is None)
+    if rows_needed:
+        num, den, valid = recipe(design.frame, w)
+        return fit_ratios(design, RatioSource(num, den, codes, n_domains), valid=valid,
+                          second_moment=second_moment, binary=binary)
+    parts = []
+    for block in blocks:
+        num, den, valid = block(design.frame, w)
+        source = RatioSource(num, den, codes, n_domains)
+        parts.append(fit_ratios(design, source, valid=valid, second_moment=second_moment,
+                                binary=binary).sums)
+        del num, den, valid, source
+    return finish_fit(design, join_sums(parts), None)
+
+
+def join_sums(parts: list[UnitSums]) -> UnitSums:
+    """Sums of variable blocks over the same rows, side by side."""
+    first = parts[0]
+    joined = {f: None if getattr(first, f) is None else
+              np.hstack([getattr(p, f) for p in parts])
+              for f in ("wnum", "wden", "pden", "wval", "wnum2")}
+    return replace(first, **joined)
 
 
 def _as_float(a: np.ndarray) -> np.ndarray:

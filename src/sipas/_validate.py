@@ -14,6 +14,21 @@ from sipas.errors import DesignError, SipasError
 T = TypeVar("T")
 
 
+def plain(value: Any) -> Any:
+    """A value as a message shows it: numpy scalars as Python values, integral floats as ints.
+
+    >>> import numpy as np
+    >>> [plain(np.float64(5.0)), plain(np.int64(2)), plain(0.5), plain("a")]
+    [5, 2, 0.5, 'a']
+    """
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)) and \
+            getattr(value, "ndim", 1) == 0:
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def message(name: str, expectation: str, value: Any, hint: str = "") -> str:
     """Build the house error message.
 

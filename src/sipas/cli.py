@@ -25,6 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    _terminate_like_interrupt()
     try:
         return int(args.func(args) or 0)
     except SipasError as exc:
@@ -33,6 +34,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sipas: interrupted; no partial output was kept.", file=sys.stderr)
         return 130
+
+
+def _terminate_like_interrupt() -> None:
+    """SIGTERM (a job scheduler stopping the run) unwinds like Ctrl-C, so temporary outputs
+    are removed and the target folder is left untouched."""
+    import signal
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, handler)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -161,6 +161,10 @@ class Design:
             raise DesignError(message("nest", "True or False", self.nest))
         if len(self.frame) == 0:
             raise DesignError("The data frame has no rows: a design needs respondents.")
+        dup = self.frame.columns[self.frame.columns.duplicated()].unique().tolist()
+        if dup:
+            raise DesignError(f"column name(s) {dup} appear more than once in the data frame. "
+                              "Rename or drop the duplicates so every column is unique.")
         if len(self.fpc) > max(len(self.ids), 1):
             raise DesignError(message("fpc", f"at most one column per stage ({len(self.ids)})",
                                       list(self.fpc)))

@@ -30,7 +30,14 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from sipas._validate import as_name_list, check_choice, check_df, check_level, message
+from sipas._validate import (
+    as_name_list,
+    check_choice,
+    check_df,
+    check_level,
+    message,
+    plain,
+)
 from sipas.backends import is_dask
 from sipas.ci import CIMethod, proportion_interval, wald_interval
 from sipas.design import Design
@@ -230,8 +237,8 @@ def proportion(design: AnyDesign, variable: str | Sequence[str], value: Any = No
             levels = [list(value) if isinstance(value, (list, tuple, set)) else [value]]
         for g in levels:
             groups.append((var, tuple(g)))
-            names.append(f"{var}={_plain(g[0])}" if len(g) == 1 else
-                         f"{var} in {[_plain(v) for v in g]}")
+            names.append(f"{var}={plain(g[0])}" if len(g) == 1 else
+                         f"{var} in {[plain(v) for v in g]}")
     recipe = ShareRecipe(tuple(groups), missing, check=value is not None)
     return _ratio_estimate(design, recipe, names, by, level, df, "proportion", deff=True,
                            ci_method=method, binary=True)
@@ -353,8 +360,15 @@ def ratio(design: AnyDesign, numerator: str | Sequence[str], denominator: str | 
         raise DesignError(message("denominator", f"one column or {len(nums)} columns", dens))
     check_choice("missing", missing, ("omit", "error"))
     names = [f"{a}/{b}" for a, b in zip(nums, dens)]
-    return _ratio_estimate(design, RatioRecipe(tuple(nums), tuple(dens), missing), names, by,
-                           level, df, "ratio", deff=False)
+    est = _ratio_estimate(design, RatioRecipe(tuple(nums), tuple(dens), missing), names, by,
+                          level, df, "ratio", deff=False)
+    undefined = est.table["estimate"].isna().to_numpy() & (est.table["n"].to_numpy() > 0)
+    if by is None and undefined.any():
+        zero = [dens[i] for i in np.flatnonzero(undefined)]
+        raise EstimationError(f"the weighted total of denominator column(s) {zero} is 0, so "
+                              "the ratio is undefined. Check the column (all zeros?) or choose "
+                              "another denominator.")
+    return est
 
 
 def contrast(estimate: Estimate, weights: Mapping[str, float] | np.ndarray | Sequence[float],
@@ -768,7 +782,7 @@ def _numeric_matrices(frame: pd.DataFrame, names: list[str], missing: Missing,
     for name in names:
         col = frame[name]
         if not pd.api.types.is_numeric_dtype(col):  # bool (also nullable) counts as 0/1
-            shown = [_plain(v) for v in pd.unique(col.dropna())[:5]]
+            shown = [plain(v) for v in pd.unique(col.dropna())[:5]]
             raise DesignError(f"column {name!r} must be numeric for this estimator; got "
                               f"dtype {col.dtype} with values such as {shown}. For "
                               "categories use sipas.proportion; convert numbers stored as "
@@ -798,13 +812,9 @@ def _refuse_missing(w: np.ndarray, name: str, present: np.ndarray) -> None:
 def _check_values_present(col: pd.Series, values: list[Any], name: str) -> None:
     observed = set(pd.unique(col.dropna()))
     if observed and not any(v in observed for v in values):
-        shown = sorted(observed, key=_sort_key)[:12]
-        raise DesignError(f"value(s) {values} never occur in column {name!r} (values found: "
+        shown = [plain(v) for v in sorted(observed, key=_sort_key)[:12]]
+        raise DesignError(f"value(s) {[plain(v) for v in values]} never occur in column {name!r} (values found: "
                           f"{shown}). Check the codes (1/2 vs 'Yes'/'No').")
-
-
-def _plain(v: Any) -> Any:
-    return v.item() if isinstance(v, np.generic) else v
 
 
 def _sort_key(v: Any) -> tuple[int, Any]:

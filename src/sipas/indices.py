@@ -30,7 +30,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from sipas._validate import as_name_list, check_choice, check_df, check_level, message
+from sipas._validate import as_name_list, check_choice, check_df, check_level, message, plain
 from sipas.backends import is_dask
 from sipas.ci import proportion_interval, wald_interval
 from sipas.errors import EstimationError
@@ -108,7 +108,8 @@ def _score(name, y, valid, measure, satisfied, scale) -> np.ndarray:
     outside = valid & ((y < lo) | (y > hi))
     if outside.any():
         raise EstimationError(f"item {name!r} has valid answers outside the scale {rng}: "
-                              f"{sorted(set(y[outside]))[:8]}. Declare them missing or fix scale.")
+                              f"{[plain(v) for v in sorted(set(y[outside]))[:8]]}. Declare them "
+                              "missing or fix the scale.")
     value = y / hi if measure == "pct_of_max" else (y - lo) / (hi - lo)
     return np.where(valid, value, 0.0)
 
@@ -187,7 +188,7 @@ def _item_weights(weights: Sequence[float] | None, j: int) -> np.ndarray:
     a = np.asarray(weights, dtype="float64")
     if a.shape != (j,) or np.any(a < 0) or a.sum() <= 0:
         raise EstimationError(message("item_weights", f"{j} non-negative numbers with a positive "
-                                      "sum", list(a)))
+                                      "sum", [plain(v) for v in a]))
     return a / a.sum()
 
 
@@ -518,6 +519,8 @@ def satisfaction_index(design: AnyDesign, spec: Spec, *, by: str | Sequence[str]
     _check_design(design)
     rules = rules or ReliabilityRules()
     definition = spec.index
+    check_choice("item_ci", item_ci, ("logit", "wald", "mean", "xlogit", "asin", "beta",
+                                      "wilson"))
     if missing_kinds is not None and is_dask(design.frame):
         raise EstimationError("missing_kinds are per-row data of a pandas frame; leave them out "
                               "on a Dask design.")

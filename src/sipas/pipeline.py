@@ -50,6 +50,23 @@ SECTIONS: dict[str, set[str]] = {
     "report": {"lang", "decimals", "formats", "min_cell", "suppression"},
 }
 FORMATS = ("csv", "parquet", "xlsx", "png", "svg")
+#: types of the keys that are not checked where they are read (paths are resolved later)
+KINDS: dict[str, dict[str, type]] = {
+    "pipeline": {"title": str},
+    "input": {"data": str, "spec": str},
+    "indices": {"level": float, "item_ci": str},
+    "compare": {"rank_by": str, "adjust": str, "n_sim": int, "seed": int, "previous_data": str,
+                "previous_spec": str},
+    "reproduce": {"published": str},
+    "par": {"scheme": str, "appraisal": str, "officials": str, "survey": str, "province": str,
+            "n_sim": int, "seed": int},
+    "report": {"lang": str, "decimals": int, "min_cell": int, "suppression": str},
+}
+CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("indices", "item_ci"): ("logit", "wald", "beta", "wilson", "asin", "xlogit", "mean"),
+    ("compare", "adjust"): ("holm", "fdr_bh", "bonferroni", "none"),
+}
+_KIND_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
 
 
 @dataclass(frozen=True)
@@ -99,9 +116,13 @@ def load_pipeline(path: str | Path) -> Pipeline:
     if not path.is_file():
         raise SpecError(f"pipeline file {str(path)!r} does not exist.")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise SpecError(f"pipeline file {str(path)!r} is not valid UTF-8 TOML: {exc}") from exc
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"pipeline file {str(path)!r} must be UTF-8 text; got byte "
+                        f"{exc.object[exc.start:exc.start + 1]!r}. Save it as UTF-8.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"pipeline file {str(path)!r} is not valid TOML: {exc}. Check quotes, "
+                        "brackets and '=' on that line.") from None
     where = str(path)
     for section, value in raw.items():
         if section not in SECTIONS:
@@ -113,6 +134,7 @@ def load_pipeline(path: str | Path) -> Pipeline:
         if unknown:
             raise SpecError(f"{where}: unknown key(s) {unknown} in [{section}]; allowed: "
                             f"{sorted(SECTIONS[section])}.")
+    _check_values(raw, where)
     meta = raw.get("pipeline", {})
     allow_abs = _typed(meta, "allow_absolute_paths", bool, False, where, "pipeline")
     inp = raw.get("input", {})
@@ -170,11 +192,46 @@ def load_pipeline(path: str | Path) -> Pipeline:
 def _typed(table: Mapping[str, Any], key: str, kind: type, default: Any, where: str,
            section: str) -> Any:
     value = table.get(key, default)
-    ok = isinstance(value, kind) or (kind is float and isinstance(value, int)
-                                     and not isinstance(value, bool))
+    ok = (isinstance(value, kind) and (kind is bool or not isinstance(value, bool))) or (
+        kind is float and isinstance(value, int) and not isinstance(value, bool))
     if value is not None and not ok:
-        raise SpecError(f"{where}: [{section}] {key} must be {kind.__name__}; got {value!r}.")
+        raise SpecError(f"{where}: [{section}] {key} must be "
+                        f"{_KIND_NAMES.get(kind, kind.__name__)}; got {value!r}.")
     return value
+
+
+def _check_values(raw: Mapping[str, Any], where: str) -> None:
+    """Types, ranges and choices of every key, before any file is opened."""
+    for section, kinds in KINDS.items():
+        table = raw.get(section, {})
+        for key, kind in kinds.items():
+            _typed(table, key, kind, None, where, section)
+    for (section, key), allowed in CHOICES.items():
+        value = raw.get(section, {}).get(key)
+        if value is not None and value not in allowed:
+            raise SpecError(f"{where}: [{section}] {key} must be one of {list(allowed)}; got "
+                            f"{value!r}.")
+    level = raw.get("indices", {}).get("level", 0.95)
+    if not 0 < level < 1:
+        raise SpecError(f"{where}: [indices] level must be in (0, 1); got {level!r}. Use 0.95 "
+                        "for a 95% interval.")
+    sheet = raw.get("input", {}).get("sheet", 0)
+    if isinstance(sheet, bool) or not isinstance(sheet, (str, int)):
+        raise SpecError(f"{where}: [input] sheet must be a sheet name or a 0-based index; got "
+                        f"{sheet!r}.")
+    formats = raw.get("report", {}).get("formats", list(FORMATS))
+    if not isinstance(formats, list) or not all(isinstance(f, str) for f in formats):
+        raise SpecError(f"{where}: [report] formats must be a list such as [\"csv\", "
+                        f"\"xlsx\"]; got {formats!r}.")
+    steps = raw.get("weighting", {}).get("steps", [])
+    if not isinstance(steps, list) or not all(isinstance(st, dict) for st in steps):
+        raise SpecError(f"{where}: [weighting] steps must be an array of tables, written "
+                        f"[[weighting.steps]] (one per step); got {steps!r}.")
+    by = raw.get("indices", {}).get("by", [])
+    rank_by = raw.get("compare", {}).get("rank_by")
+    if rank_by is not None and isinstance(by, list) and rank_by not in by:
+        raise SpecError(f"{where}: [compare] rank_by must be one of [indices] by {by}; got "
+                        f"{rank_by!r}. Add it to [indices] by.")
 
 
 def _resolve(base: Path, name: str, allow_abs: bool, where: str) -> Path:
@@ -191,6 +248,8 @@ def _resolve(base: Path, name: str, allow_abs: bool, where: str) -> Path:
             raise SpecError(f"{where}: path {name!r} leaves the pipeline's folder; keep inputs "
                             "beside the pipeline file or set [pipeline] allow_absolute_paths = "
                             "true.")
+    if resolved.is_dir():
+        raise SpecError(f"{where}: input {name!r} is a folder ({resolved}); name a file.")
     if not resolved.is_file():
         raise SpecError(f"{where}: input file {name!r} does not exist ({resolved}).")
     return resolved

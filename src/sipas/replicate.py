@@ -299,6 +299,11 @@ def replicate(design: Design, method: RepMethod = "jkn", *, replicates: int | No
     40
     """
     check_choice("method", method, ("jk1", "jkn", "brr", "fay", "bootstrap"))
+    if replicates is not None and not (isinstance(replicates, (int, np.integer))
+                                       and not isinstance(replicates, bool) and replicates >= 2):
+        raise DesignError(message("replicates", "an integer >= 2 (or None for 200)", replicates))
+    if rng is not None and not isinstance(rng, (int, np.integer, np.random.Generator)):
+        raise DesignError(message("rng", "an int seed or a numpy.random.Generator", rng))
     if not isinstance(design, Design):
         raise DesignError(message("design", "a sipas.Design", type(design).__name__))
     if design.calibrated:

@@ -55,7 +55,18 @@ def published_figures(name_or_path: str | Path) -> pd.DataFrame:
         path = Path(str(bundled))
     if not path.is_file():
         raise ReadError(f"published figures file {str(path)!r} does not exist.")
-    table = pd.read_csv(path, encoding="utf-8-sig")
+    try:
+        table = pd.read_csv(path, encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ReadError(f"published figures file {str(path)!r} must be UTF-8 text; got byte "
+                        f"{exc.object[exc.start:exc.start + 1]!r} at byte {exc.start}. Save it "
+                        "as 'CSV UTF-8' (Excel) or convert it, e.g. iconv -f CP1258 -t UTF-8."
+                        ) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        text = " ".join(str(exc).split())[:240]
+        raise ReadError(f"Cannot parse published figures file {str(path)!r} as CSV "
+                        f"({type(exc).__name__}: {text}). Check the delimiter (commas) and "
+                        "quoting.") from exc
     check_published(table, str(path))
     return table
 

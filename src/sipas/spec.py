@@ -242,6 +242,8 @@ def load_spec(path_or_name: str | Path) -> Spec:
             raise SpecError(message("spec", f"a .toml file or a bundled spec name {names}",
                                     str(path_or_name)))
         path = Path(str(bundled))
+    if path.is_dir():
+        raise SpecError(message("spec", "a .toml file", str(path), "It is a folder."))
     if not path.is_file():
         raise SpecError(f"Spec file {str(path)!r} does not exist (relative paths start at "
                         f"{str(Path.cwd())!r}). Check the path.")
@@ -688,6 +690,8 @@ def _inline_targets(raw: Any, variables: tuple[str, ...], where: str) -> dict[tu
 
 
 def _csv_targets(path: Path, variables: tuple[str, ...], where: str) -> dict[tuple, float]:
+    if path.is_dir():
+        raise SpecError(f"{where}: " + message("file", "a CSV file", str(path), "It is a folder."))
     if not path.is_file():
         raise SpecError(f"{where}: margin file {str(path)!r} does not exist. Paths are relative "
                         "to the spec file.")

@@ -12,9 +12,9 @@ from typing import Any
 
 import pandas as pd
 
-from sipas.errors import SpecError
+from sipas.errors import ScoringError, SpecError
 from sipas.par.scheme import load_scheme
-from sipas.par.score import score, shortfall, survey_table, what_if
+from sipas.par.score import _read_table, score, shortfall, survey_table, what_if
 
 __all__ = ["score_pipeline"]
 
@@ -28,7 +28,11 @@ def score_pipeline(res: Any, spec: Any, pipeline: Any) -> None:
     scheme = load_scheme(cfg["scheme"])
     own, cov = survey_table(res.results["index"], province=str(cfg["province"]))
     if "survey" in cfg:
-        others = pd.read_csv(cfg["survey"], encoding="utf-8-sig")
+        others = _read_table(cfg["survey"], "survey")
+        absent = [c for c in own.columns if c not in others.columns]
+        if absent:
+            raise ScoringError(f"survey file {cfg['survey']!r}: column(s) {absent} are missing; "
+                               f"the other provinces' table needs {list(own.columns)}.")
         others = others[others["province"].astype(str) != str(cfg["province"])]
         table = pd.concat([own, others[own.columns]], ignore_index=True)
     else:

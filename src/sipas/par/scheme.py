@@ -57,6 +57,11 @@ __all__ = ["Area", "Criterion", "Scheme", "SubCriterion", "load_scheme", "parse_
 Source = Literal["appraisal", "officials_survey", "citizen_survey"]
 SOURCES = ("appraisal", "officials_survey", "citizen_survey")
 TOL = 1e-9
+SCHEME_KEYS = {"name", "title", "total", "status", "groups"}
+AREA_KEYS = {"code", "label", "max", "note", "criteria"}
+CRITERION_KEYS = {"code", "label", "max", "note", "subcriteria"}
+SUB_KEYS = {"code", "label", "max", "source", "index", "rule", "bands", "transform",
+            "scale_max", "scale_min"}
 
 
 @dataclass(frozen=True)
@@ -176,23 +181,29 @@ def load_scheme(path_or_name: str | Path) -> Scheme:
     if not path.is_file():
         raise SpecError(f"PAR scheme file {str(path)!r} does not exist.")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise SpecError(f"PAR scheme {str(path)!r} is not valid UTF-8 TOML: {exc}") from exc
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"PAR scheme {str(path)!r} must be UTF-8 text; got byte "
+                        f"{exc.object[exc.start:exc.start + 1]!r}. Save it as UTF-8.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"PAR scheme {str(path)!r} is not valid TOML: {exc}. Check quotes, "
+                        "brackets and '=' on that line.") from None
     return parse_scheme(data, source=str(path))
 
 
 def parse_scheme(data: Mapping[str, Any], source: str | None = None) -> Scheme:
     """Validate a scheme given as a mapping (see the module docstring)."""
     where = f"PAR scheme {source!r}" if source else "PAR scheme"
+    if not isinstance(data, Mapping):
+        raise SpecError(f"{where} must be a table of keys; got {type(data).__name__}.")
+    _check_keys(data, {"scheme", "areas"}, where)
     head = data.get("scheme")
     if not isinstance(head, dict) or "name" not in head:
         raise SpecError(f"{where}: a [scheme] table with name = \"...\" is required.")
+    _check_keys(head, SCHEME_KEYS, f"{where} [scheme]")
     total = _number(head, "total", where)
-    groups = tuple((str(g["name"]), float(g["min"])) for g in head.get("groups", []))
-    if any(b[1] > a[1] for a, b in itertools.pairwise(groups)):
-        raise SpecError(f"{where}: groups must be listed from the highest minimum down.")
-    areas = tuple(_area(a, where) for a in data.get("areas", []))
+    groups = _groups(head.get("groups", []), f"{where} [scheme]")
+    areas = tuple(_area(a, where) for a in _tables(data, "areas", where, "[[areas]]"))
     if not areas:
         raise SpecError(f"{where}: no [[areas]]; a scheme needs at least one area.")
     codes = [s.code for a in areas for c in a.criteria for s in c.subcriteria]
@@ -207,15 +218,58 @@ def parse_scheme(data: Mapping[str, Any], source: str | None = None) -> Scheme:
 
 def _number(table: Mapping[str, Any], key: str, where: str) -> float:
     value = table.get(key)
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+    if not _is_number(value) or value < 0:
         raise SpecError(f"{where}: {key} must be a non-negative number; got {value!r}.")
     return float(value)
 
 
-def _labels(value: Any) -> dict[str, str]:
+def _is_number(value: Any) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def _check_keys(raw: Mapping[str, Any], allowed: set[str], here: str) -> None:
+    unknown = sorted(map(str, set(raw) - allowed))
+    if unknown:
+        raise SpecError(f"{here}: unknown key(s) {unknown}; allowed {sorted(allowed)}. Check "
+                        "the spelling (keys are case-sensitive).")
+
+
+def _tables(raw: Mapping[str, Any], key: str, here: str, name: str) -> list[Mapping[str, Any]]:
+    """An array of tables (``[[areas]]``): anything else names the key and what it got."""
+    value = raw.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+        raise SpecError(f"{here}: {key} must be an array of tables ({name}); got {value!r}.")
+    return value
+
+
+def _groups(raw: Any, where: str) -> tuple[tuple[str, float], ...]:
+    """``groups = [{ name = "A", min = 90 }, ...]`` from the highest minimum down."""
+    if not isinstance(raw, list):
+        raise SpecError(f"{where}: groups must be a list such as [{{ name = \"A\", min = 90 }}, "
+                        f"...]; got {raw!r}.")
+    groups = []
+    for i, g in enumerate(raw, start=1):
+        if not (isinstance(g, Mapping) and set(g) == {"name", "min"}
+                and isinstance(g["name"], str) and _is_number(g["min"])):
+            raise SpecError(f"{where}: group #{i} must be {{ name = \"A\", min = 90 }} (a name "
+                            f"and a number); got {g!r}.")
+        groups.append((g["name"], float(g["min"])))
+    if any(b[1] > a[1] for a, b in itertools.pairwise(groups)):
+        raise SpecError(f"{where}: groups must be listed from the highest minimum down; got "
+                        f"{[m for _, m in groups]}.")
+    return tuple(groups)
+
+
+def _labels(value: Any, here: str = "PAR scheme") -> dict[str, str]:
     if value is None:
         return {}
-    return {"vi": value, "en": value} if isinstance(value, str) else dict(value)
+    if isinstance(value, str):
+        return {"vi": value, "en": value}
+    if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+        raise SpecError(f"{here}: label must be a string or {{ vi = \"...\", en = \"...\" }}; "
+                        f"got {value!r}.")
+    return dict(value)
 
 
 def _check_sum(expected: float, parts: list[float], what: str, whole: str) -> None:
@@ -228,35 +282,36 @@ def _check_sum(expected: float, parts: list[float], what: str, whole: str) -> No
 def _area(raw: Mapping[str, Any], where: str) -> Area:
     code = str(raw.get("code", ""))
     here = f"{where} area {code!r}"
-    crits = tuple(_criterion(c, here, code) for c in raw.get("criteria", []))
+    _check_keys(raw, AREA_KEYS, here)
+    crits = tuple(_criterion(c, here, code)
+                  for c in _tables(raw, "criteria", here, "[[areas.criteria]]"))
     if not crits:
         raise SpecError(f"{here}: no [[areas.criteria]].")
     area_max = _number(raw, "max", here)
     _check_sum(area_max, [c.max for c in crits], f"{here}: the criteria maxima",
                f"area max {area_max:g}")
-    return Area(code, _labels(raw.get("label")), area_max, crits, str(raw.get("note", "")))
+    return Area(code, _labels(raw.get("label"), here), area_max, crits,
+                str(raw.get("note", "")))
 
 
 def _criterion(raw: Mapping[str, Any], where: str, area: str) -> Criterion:
     code = str(raw.get("code", ""))
     here = f"{where} criterion {code!r}"
-    subs = tuple(_sub(s, here, area, code) for s in raw.get("subcriteria", []))
+    _check_keys(raw, CRITERION_KEYS, here)
+    subs = tuple(_sub(s, here, area, code) for s in
+                 _tables(raw, "subcriteria", here, "[[areas.criteria.subcriteria]]"))
     if not subs:
         raise SpecError(f"{here}: no [[areas.criteria.subcriteria]].")
     cmax = _number(raw, "max", here)
     _check_sum(cmax, [s.max for s in subs], f"{here}: the sub-criteria maxima",
                f"criterion max {cmax:g}")
-    return Criterion(code, _labels(raw.get("label")), cmax, subs)
+    return Criterion(code, _labels(raw.get("label"), here), cmax, subs)
 
 
 def _sub(raw: Mapping[str, Any], where: str, area: str, crit: str) -> SubCriterion:
     code = str(raw.get("code", ""))
     here = f"{where} sub-criterion {code!r}"
-    allowed = {"code", "label", "max", "source", "index", "rule", "bands", "transform",
-               "scale_max", "scale_min"}
-    unknown = sorted(set(raw) - allowed)
-    if unknown:
-        raise SpecError(f"{here}: unknown key(s) {unknown}; allowed {sorted(allowed)}.")
+    _check_keys(raw, SUB_KEYS, here)
     source = raw.get("source")
     if source not in SOURCES:
         raise SpecError(f"{here}: source must be one of {list(SOURCES)}; got {source!r}.")
@@ -267,18 +322,37 @@ def _sub(raw: Mapping[str, Any], where: str, area: str, crit: str) -> SubCriteri
     rule = raw.get("rule", "linear")
     if rule not in ("linear", "bands"):
         raise SpecError(f"{here}: rule must be 'linear' or 'bands'; got {rule!r}.")
-    bands = tuple((float(t), float(f)) for t, f in raw.get("bands", []))
+    bands = _bands(raw.get("bands", []), here)
     if rule == "bands" and (not bands or any(not 0 <= f <= 1 for _, f in bands)):
         raise SpecError(f"{here}: rule = 'bands' needs bands = [[threshold, fraction], ...] "
                         "with fractions in [0, 1], highest threshold first.")
     transform = raw.get("transform", "none")
     if transform not in ("none", "pct_of_max", "pct_of_range"):
         raise SpecError(f"{here}: transform must be none, pct_of_max or pct_of_range.")
-    return SubCriterion(code=code, label=_labels(raw.get("label")),
+    scale_min, scale_max = raw.get("scale_min", 1), raw.get("scale_max", 5)
+    if not (_is_number(scale_min) and _is_number(scale_max) and scale_min < scale_max):
+        raise SpecError(f"{here}: scale_min and scale_max must be two numbers with scale_min < "
+                        f"scale_max; got {(scale_min, scale_max)!r}.")
+    return SubCriterion(code=code, label=_labels(raw.get("label"), here),
                         max=_number(raw, "max", here), source=source, index=index,
                         rule=rule, bands=bands, transform=transform,
-                        scale_max=float(raw.get("scale_max", 5)),
-                        scale_min=float(raw.get("scale_min", 1)), area=area, criterion=crit)
+                        scale_max=float(scale_max), scale_min=float(scale_min), area=area,
+                        criterion=crit)
+
+
+def _bands(value: Any, here: str) -> tuple[tuple[float, float], ...]:
+    """``[[threshold, fraction], ...]`` with thresholds from the highest down."""
+    if not (isinstance(value, list) and all(
+            isinstance(b, list) and len(b) == 2 and all(_is_number(x) for x in b)
+            for b in value)):
+        raise SpecError(f"{here}: bands must be [[threshold, fraction], ...] (pairs of numbers, "
+                        f"highest threshold first); got {value!r}.")
+    bands = tuple((float(t), float(f)) for t, f in value)
+    if any(b[0] >= a[0] for a, b in itertools.pairwise(bands)):
+        raise SpecError(f"{here}: bands must be listed from the highest threshold down (the "
+                        "first threshold a value reaches gives its points); got thresholds "
+                        f"{[t for t, _ in bands]}.")
+    return bands
 
 
 def _valid_index(index: Any) -> bool:

@@ -17,6 +17,7 @@ Examples
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,8 +94,15 @@ def _read_table(value: Any, what: str) -> pd.DataFrame:
         if path.suffix.lower() in (".xlsx", ".xls"):
             return pd.read_excel(path)
         return pd.read_csv(path, encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ScoringError(f"{what} file {str(path)!r} must be UTF-8 text; got byte "
+                           f"{exc.object[exc.start:exc.start + 1]!r} at byte {exc.start}. "
+                           "Save it as 'CSV UTF-8' (Excel) or convert it, e.g. iconv -f CP1258 "
+                           "-t UTF-8.") from None
     except Exception as exc:  # pandas/openpyxl raise many types
-        raise ScoringError(f"cannot read {what} file {str(path)!r}: {exc}") from exc
+        text = " ".join(str(exc).split())[:240]
+        raise ScoringError(f"cannot read {what} file {str(path)!r} ({type(exc).__name__}: "
+                           f"{text}). Save it as CSV (UTF-8) or .xlsx.") from exc
 
 
 def _appraisal(table: pd.DataFrame, scheme: Scheme) -> dict[str, dict[str, float]]:
@@ -109,7 +117,11 @@ def _appraisal(table: pd.DataFrame, scheme: Scheme) -> dict[str, dict[str, float
                           value_name="points")
     out: dict[str, dict[str, float]] = {}
     for row in long.itertuples(index=False):
-        prov, code, pts = str(row.province), str(row.code), float(row.points)
+        prov, code = str(row.province), str(row.code)
+        pts = _float(row.points, f"appraisal points of {code!r} for {prov!r}")
+        if code in out.get(prov, {}):
+            raise ScoringError(f"appraisal table: province {prov!r} has points for {code!r} "
+                               "twice. Keep one row per province and sub-criterion.")
         if code not in subs:
             raise ScoringError(f"appraisal code {code!r} (province {prov!r}) is not an "
                                f"appraisal sub-criterion of scheme {scheme.name!r}.")
@@ -123,6 +135,42 @@ def _appraisal(table: pd.DataFrame, scheme: Scheme) -> dict[str, dict[str, float
             raise ScoringError(f"appraisal table: province {prov!r} has no points for "
                                f"{missing[:8]}.")
     return out
+
+
+def _float(value: Any, name: str) -> float:
+    """A number from a table cell; text such as '20,5' is an error, never guessed."""
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return float(value)
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        comma = isinstance(value, str) and "," in value
+        raise ScoringError(message(name, "a number", value,
+                                   "Write numbers with a decimal point (20.5, not 20,5)."
+                                   if comma else "Fix the cell.")) from None
+
+
+def _check_survey_table(table: pd.DataFrame, src: str) -> pd.DataFrame:
+    """Estimates numeric, standard errors finite and >= 0, one row per province and index."""
+    table = table.assign(province=table["province"].astype(str))
+    where = src.replace("_", " ")
+    for col in ("estimate", "se"):
+        table[col] = [_float(v, f"{where} {col} of {i!r} for {p!r}")
+                      for p, i, v in zip(table["province"], table["index"], table[col])]
+    se, est = table["se"].to_numpy(), table["estimate"].to_numpy()
+    bad = (~np.isfinite(se) | (se < 0)) & ~np.isnan(est)  # no estimate: refused where used
+    if bad.any():
+        r = table[bad].iloc[0]
+        raise ScoringError(f"{where} table: " + message(
+            f"se of {r['index']!r} for {r['province']!r}", "a finite number >= 0", float(r["se"]),
+            f"{int(bad.sum())} row(s) have a missing or negative standard error; give every "
+            "index its SE (0 if it is known exactly), or the totals' SE would be NaN."))
+    dup = table.duplicated(["province", "index"], keep=False)
+    if dup.any():
+        pairs = sorted({(p, i) for p, i in zip(table["province"][dup], table["index"][dup])})
+        raise ScoringError(f"{where} table: (province, index) pair(s) {pairs[:5]} appear more "
+                           "than once. Keep one row per province and index.")
+    return table
 
 
 def _survey_values(survey: Any, officials: Any) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
@@ -143,7 +191,7 @@ def _survey_values(survey: Any, officials: Any) -> tuple[pd.DataFrame, dict[str,
         if not need <= set(table.columns):
             raise ScoringError(f"{src} table needs columns {sorted(need)}; got "
                                f"{list(table.columns)}.")
-        frames.append(table.assign(source=src, province=table["province"].astype(str)))
+        frames.append(_check_survey_table(table, src).assign(source=src))
     if not frames:
         raise ScoringError("score() needs survey= (citizen survey indices).")
     return pd.concat(frames, ignore_index=True), covs
@@ -173,6 +221,15 @@ def score(scheme: Scheme, *, appraisal: Any, survey: Any, officials: Any = None,
     rng : int or Generator
         Randomness of the simulation (reproducible with a seed).
 
+    Raises
+    ------
+    ScoringError
+        Tables that do not fit the scheme or each other: different provinces, codes or
+        indices the scheme does not know or needs, values outside [0, 1] after the
+        transform, points outside [0, max], text in number cells, missing or negative
+        standard errors, duplicate rows, a file that cannot be read; ``level`` outside
+        (0, 1) or ``n_sim`` below 100.
+
     Notes
     -----
     The appraisal part is fixed; the survey points of a province have variance
@@ -181,16 +238,14 @@ def score(scheme: Scheme, *, appraisal: Any, survey: Any, officials: Any = None,
     ``IndexResult`` is given; independent otherwise). Ranks use the competition rule
     (ties share the best rank).
     """
+    if (isinstance(level, bool) or not isinstance(level, (int, float))
+            or not 0 < level < 1):
+        raise ScoringError(message("level", "a number in (0, 1)", level,
+                                   "Use 0.95 for a 95% interval."))
     table, covs = _survey_values(survey, officials)
     app = _appraisal(_read_table(appraisal, "appraisal"), scheme)
     provinces = sorted(app)
-    surveyed = set(table["province"])
-    missing = [p for p in provinces if p not in surveyed]
-    extra = sorted(surveyed - set(provinces))
-    if missing or extra:
-        raise ScoringError(f"provinces differ between appraisal and survey tables: missing from "
-                           f"the survey {missing[:8]}; missing from the appraisal {extra[:8]}. "
-                           "Use the same province names in both.")
+    _check_provinces(provinces, sorted(set(table["province"])))
     values = _lookup(table, provinces)
     points = _points(scheme, provinces, values, app)
     se = _survey_se(scheme, provinces, table, covs)
@@ -201,6 +256,27 @@ def score(scheme: Scheme, *, appraisal: Any, survey: Any, officials: Any = None,
                                   rng, level)
     areas = _areas(scheme, points)
     return ParResult(scheme, points, areas, totals, probs, values, app)
+
+
+def _check_provinces(appraised: list[str], surveyed: list[str]) -> None:
+    """The same provinces in both tables; names that differ only invisibly are named."""
+    missing = sorted(set(appraised) - set(surveyed))
+    extra = sorted(set(surveyed) - set(appraised))
+    if not (missing or extra):
+        return
+    keys = {_name_key(p): p for p in extra}
+    alike = [(p, keys[_name_key(p)]) for p in missing if _name_key(p) in keys]
+    hint = (f" Name(s) {alike[:5]} differ only in spaces, letter case or the Unicode form of "
+            "their diacritics (NFC vs NFD): normalise both tables, e.g. "
+            "unicodedata.normalize('NFC', name).strip()." if alike else "")
+    raise ScoringError(f"provinces differ between appraisal and survey tables: missing from "
+                       f"the survey {missing[:8]}; missing from the appraisal {extra[:8]}. "
+                       f"Use the same province names in both.{hint}")
+
+
+def _name_key(name: str) -> str:
+    """A province name without the differences a reader cannot see."""
+    return " ".join(unicodedata.normalize("NFC", name).split()).casefold()
 
 
 def _lookup(table: pd.DataFrame, provinces: list[str]) -> dict[str, dict[str, float]]:
@@ -298,6 +374,9 @@ def _draw_values(table, covs, provinces, n_sim, gen) -> dict[str, tuple[list[str
 def _simulate(scheme, provinces, values, app, table, covs, totals, n_sim, rng, level):
     if not (isinstance(n_sim, int) and n_sim >= 100):
         raise ScoringError(message("n_sim", "0 or an integer >= 100", n_sim))
+    if rng is not None and (isinstance(rng, bool)
+                            or not isinstance(rng, (int, np.integer, np.random.Generator))):
+        raise ScoringError(message("rng", "an integer seed, a numpy Generator or None", rng))
     gen = np.random.default_rng(rng)
     draws = _draw_values(table, covs, provinces, n_sim, gen)
     sims = np.zeros((n_sim, len(provinces)))

@@ -813,7 +813,8 @@ def _check_values_present(col: pd.Series, values: list[Any], name: str) -> None:
     observed = set(pd.unique(col.dropna()))
     if observed and not any(v in observed for v in values):
         shown = [plain(v) for v in sorted(observed, key=_sort_key)[:12]]
-        raise DesignError(f"value(s) {[plain(v) for v in values]} never occur in column {name!r} (values found: "
+        wanted = [plain(v) for v in values]
+        raise DesignError(f"value(s) {wanted} never occur in column {name!r} (values found: "
                           f"{shown}). Check the codes (1/2 vs 'Yes'/'No').")
 
 

@@ -28,7 +28,7 @@ from sipas.estimation import Estimate, contrast, mean, proportion, ratio, total
 from sipas.indices import IndexResult, factor_index, satisfaction_index
 from sipas.io import SurveyData, SurveyMeta, read_survey
 from sipas.quantiles import quantile
-from sipas.replicate import ReplicateDesign, replicate
+from sipas.replication import ReplicateDesign, replicate
 from sipas.spec import Spec, load_spec
 from sipas.weighting import (
     WeightingReport,

@@ -35,7 +35,7 @@ import numpy as np
 from scipy import stats
 
 from sipas.estimation import design_basis
-from sipas.replicate import ReplicateDesign
+from sipas.replication import ReplicateDesign
 from sipas.variance import RatioSource
 
 __all__ = ["likelihood_interval"]

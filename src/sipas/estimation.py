@@ -43,7 +43,7 @@ from sipas.ci import CIMethod, proportion_interval, wald_interval
 from sipas.design import Design
 from sipas.errors import DesignError, EstimationError
 from sipas.reduction import UnitSums, unit_sums
-from sipas.replicate import ReplicateDesign
+from sipas.replication import ReplicateDesign
 from sipas.variance import RatioSource, TaylorEngine, VarBasis, calibrated_unit_totals
 
 __all__ = ["Estimate", "contrast", "mean", "proportion", "ratio", "total"]

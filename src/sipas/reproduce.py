@@ -34,7 +34,7 @@ from sipas.design import Design, WeightingStep
 from sipas.errors import ReadError, SpecError
 from sipas.estimation import AnyDesign
 from sipas.indices import factor_index
-from sipas.replicate import ReplicateDesign
+from sipas.replication import ReplicateDesign
 from sipas.spec import Spec
 
 __all__ = ["Reproduction", "published_figures", "reproduce", "unweighted"]

@@ -252,7 +252,7 @@ def fit_domains(design: Any, recipe: Any, domains: Any, n_domains: int, *,
                 second_moment: bool = False, binary: bool = False) -> Any:
     """Estimates, variance basis and counts of ``recipe`` by the given domains."""
     from sipas.estimation import finish_fit
-    from sipas.replicate import ReplicateDesign
+    from sipas.replication import ReplicateDesign
 
     replicate = isinstance(design, ReplicateDesign)
     if replicate or not design.calibrated:
@@ -457,7 +457,7 @@ def _projection(design: Any, factor: WeightFactor, codes: np.ndarray, f: np.ndar
 
 def _weighted_design(design: Any) -> None:
     from sipas.errors import WeightingError
-    from sipas.replicate import ReplicateDesign
+    from sipas.replication import ReplicateDesign
 
     if isinstance(design, ReplicateDesign):
         raise WeightingError("weighting a Dask replicate design is not available: weight the "

@@ -9,7 +9,7 @@ Examples
 
 from sipas.par.pipeline import score_pipeline
 from sipas.par.scheme import Area, Criterion, Scheme, SubCriterion, load_scheme, parse_scheme
-from sipas.par.score import ParResult, score, shortfall, survey_table, what_if
+from sipas.par.scoring import ParResult, score, shortfall, survey_table, what_if
 
 __all__ = [
     "Area",

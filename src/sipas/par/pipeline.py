@@ -14,7 +14,7 @@ import pandas as pd
 
 from sipas.errors import ScoringError, SpecError
 from sipas.par.scheme import load_scheme
-from sipas.par.score import _read_table, score, shortfall, survey_table, what_if
+from sipas.par.scoring import _read_table, score, shortfall, survey_table, what_if
 
 __all__ = ["score_pipeline"]
 

@@ -11,7 +11,7 @@ import pandas as pd
 from sipas._validate import as_name_list, check_choice, message
 from sipas.design import Design, WeightingStep
 from sipas.errors import ConvergenceError, WeightingError
-from sipas.replicate import ReplicateDesign
+from sipas.replication import ReplicateDesign
 from sipas.weighting._targets import per_replicate, plain
 from sipas.weighting.diagnostics import weight_stats
 

@@ -17,7 +17,7 @@ import pandas as pd
 from sipas._validate import as_name_list, check_choice, message
 from sipas.design import Design, WeightingStep
 from sipas.errors import ConvergenceError, WeightingError
-from sipas.replicate import ReplicateDesign
+from sipas.replication import ReplicateDesign
 from sipas.variance import Projection
 from sipas.weighting._targets import (
     Margin,

@@ -11,7 +11,7 @@ import pandas as pd
 from sipas._validate import as_name_list
 from sipas.design import Design, WeightingStep
 from sipas.errors import WeightingError
-from sipas.replicate import ReplicateDesign
+from sipas.replication import ReplicateDesign
 
 __all__ = ["WeightingReport", "weight_diagnostics", "weighting_report"]
 

@@ -36,7 +36,7 @@ from typing import Any
 
 from sipas.design import Design
 from sipas.errors import SpecError
-from sipas.replicate import ReplicateDesign
+from sipas.replication import ReplicateDesign
 from sipas.spec import Spec
 from sipas.weighting.adjust import nonresponse, trim
 from sipas.weighting.calibration import calibrate, poststratify, rake

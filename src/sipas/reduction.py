@@ -42,6 +42,25 @@ class UnitSums:
     """Sums per (unit, domain) key; arrays are (keys x variables), ``prow`` is (keys,).
 
     With a dense layout key ``u * D + d``; otherwise ``unit`` and ``domain`` give each key.
+
+    Attributes
+    ----------
+    n_units, n_domains : int
+        Number of units ``U`` and domains ``D``.
+    unit, domain : numpy.ndarray or None
+        Unit and domain of each key (compressed layout); ``None`` when dense.
+    wnum, wden, pden, wval, wnum2 : numpy.ndarray
+        (keys x J) sums, see the module docstring (``wden``/``wnum2`` may be ``None``).
+    prow : numpy.ndarray
+        (keys,) number of positive-weight rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = unit_sums(np.array([[1.0], [0.0], [1.0]]), np.ones((3, 1)), np.array([0, 0, 1]),
+    ...               2, np.array([2.0, 1.0, 1.0]), np.array([0, 1, 1]), 2)
+    >>> s.n_units, s.n_domains, s.wnum.ravel().tolist()  # keys (unit, domain) in order
+    (2, 2, [2.0, 0.0, 0.0, 1.0])
     """
 
     n_units: int
@@ -57,24 +76,91 @@ class UnitSums:
 
     @property
     def dense(self) -> bool:
+        """Whether every (unit, domain) key is stored (key ``u * D + d``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> s = unit_sums(np.array([[1.0], [0.0], [1.0]]), np.ones((3, 1)), np.array([0, 0, 1]),
+        ...               2, np.array([2.0, 1.0, 1.0]), np.array([0, 1, 1]), 2)
+        >>> s.dense
+        True
+        """
         return self.unit is None
 
     @property
     def n_vars(self) -> int:
+        """Number of variables ``J``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> s = unit_sums(np.array([[1.0], [0.0], [1.0]]), np.ones((3, 1)), np.array([0, 0, 1]),
+        ...               2, np.array([2.0, 1.0, 1.0]), np.array([0, 1, 1]), 2)
+        >>> s.n_vars
+        1
+        """
         return self.wnum.shape[1]
 
     def key_unit(self) -> np.ndarray:
+        """The unit of every key.
+
+        Returns
+        -------
+        numpy.ndarray of int
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> s = unit_sums(np.array([[1.0], [0.0], [1.0]]), np.ones((3, 1)), np.array([0, 0, 1]),
+        ...               2, np.array([2.0, 1.0, 1.0]), np.array([0, 1, 1]), 2)
+        >>> s.key_unit().tolist()
+        [0, 0, 1, 1]
+        """
         if self.dense:
             return np.repeat(np.arange(self.n_units), self.n_domains)
         return self.unit
 
     def key_domain(self) -> np.ndarray:
+        """The domain of every key.
+
+        Returns
+        -------
+        numpy.ndarray of int
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> s = unit_sums(np.array([[1.0], [0.0], [1.0]]), np.ones((3, 1)), np.array([0, 0, 1]),
+        ...               2, np.array([2.0, 1.0, 1.0]), np.array([0, 1, 1]), 2)
+        >>> s.key_domain().tolist()
+        [0, 1, 0, 1]
+        """
         if self.dense:
             return np.tile(np.arange(self.n_domains), self.n_units)
         return self.domain
 
     def by_domain(self, arr: np.ndarray) -> np.ndarray:
-        """Totals per domain: (D x J) (or (D,) for a 1-d array)."""
+        """Totals per domain: (D x J) (or (D,) for a 1-d array).
+
+        Parameters
+        ----------
+        arr : numpy.ndarray
+            Per-key values, (keys x J) or (keys,), e.g. :attr:`wnum` or :attr:`prow`.
+
+        Returns
+        -------
+        numpy.ndarray
+            Their sums over the units of each domain.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> s = unit_sums(np.array([[1.0], [0.0], [1.0]]), np.ones((3, 1)), np.array([0, 0, 1]),
+        ...               2, np.array([2.0, 1.0, 1.0]), np.array([0, 1, 1]), 2)
+        >>> s.by_domain(s.wnum).tolist(), s.by_domain(s.prow).tolist()
+        ([[2.0], [1.0]], [2.0, 1.0])
+        """
         if self.dense:
             shape = (self.n_units, self.n_domains, *arr.shape[1:])
             return arr.reshape(shape).sum(axis=0)
@@ -85,7 +171,26 @@ class UnitSums:
                                 for j in range(arr.shape[1])])
 
     def unit_matrix(self, arr: np.ndarray) -> np.ndarray | sparse.csr_matrix:
-        """(units x D*J) matrix of per-key values, domain-major columns."""
+        """(units x D*J) matrix of per-key values, domain-major columns.
+
+        Parameters
+        ----------
+        arr : numpy.ndarray
+            (keys x J) per-key values (e.g. influence sums).
+
+        Returns
+        -------
+        numpy.ndarray or scipy.sparse.csr_matrix
+            Dense for a dense layout, sparse otherwise; column ``d * J + j``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> s = unit_sums(np.array([[1.0], [0.0], [1.0]]), np.ones((3, 1)), np.array([0, 0, 1]),
+        ...               2, np.array([2.0, 1.0, 1.0]), np.array([0, 1, 1]), 2)
+        >>> s.unit_matrix(s.wnum).tolist()
+        [[2.0, 0.0], [0.0, 1.0]]
+        """
         j = arr.shape[1]
         if self.dense:
             return arr.reshape(self.n_units, self.n_domains * j)
@@ -93,6 +198,22 @@ class UnitSums:
         cols = (self.domain[:, None] * j + np.arange(j)[None, :]).ravel()
         return sparse.csr_matrix((arr.ravel(), (rows, cols)),
                                  shape=(self.n_units, self.n_domains * j))
+
+
+def _binary_sums(key: np.ndarray, size: int, w: np.ndarray, pos: np.ndarray, num: np.ndarray,
+                 den: np.ndarray, all_positive: bool) -> tuple[np.ndarray, ...]:
+    """Shares: each row is missing (0), answered not in the codes (1) or in them (2), so one
+    weighted count per (key, state) gives both sums, and a plain count gives ``n``."""
+    j = num.shape[1]
+    wnum, wden, pden = (np.empty((size, j)) for _ in range(3))
+    base = key * 3
+    for c in range(j):
+        state = base + (den[:, c] + num[:, c]).astype(np.int64)
+        s = np.bincount(state, weights=w, minlength=3 * size).reshape(size, 3)
+        n = (np.bincount(state, minlength=3 * size) if all_positive else
+             np.bincount(state, weights=pos, minlength=3 * size)).reshape(size, 3)
+        wnum[:, c], wden[:, c], pden[:, c] = s[:, 2], s[:, 1] + s[:, 2], n[:, 1] + n[:, 2]
+    return wnum, wden, pden
 
 
 def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray, n_domains: int,
@@ -105,6 +226,43 @@ def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray, n_dom
     array object as ``den`` when they coincide (means, proportions) to save a pass.
     ``binary`` says that ``num`` holds only 0 and 1 (so ``num^2 = num``); ``unit=None`` puts
     every row in one unit. Rows with ``domain < 0`` are in no domain.
+
+    Parameters
+    ----------
+    num : numpy.ndarray
+        (n x J) numerators (zero where missing).
+    den : numpy.ndarray or None
+        (n x J) denominators; ``None`` for totals.
+    domain : numpy.ndarray of int
+        Domain of every row (-1: none).
+    n_domains : int
+        Number of domains.
+    w : numpy.ndarray
+        Row weights.
+    unit : numpy.ndarray of int or None
+        Final sampling unit of every row.
+    n_units : int
+        Number of units.
+    valid : numpy.ndarray, optional
+        (n x J) 1 where a value is not missing.
+    second_moment : bool
+        Also compute ``wnum2`` (for design effects).
+    binary : bool
+        ``num`` holds only 0 and 1.
+
+    Returns
+    -------
+    UnitSums
+        Dense keys when ``units x domains`` is at most :data:`DENSE_KEYS`, else only the
+        keys present.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = unit_sums(np.array([[1.0], [0.0], [1.0]]), np.ones((3, 1)), np.array([0, 0, 1]),
+    ...               2, np.array([2.0, 1.0, 1.0]), np.array([0, 1, 1]), 2)
+    >>> s.by_domain(s.pden).tolist()  # respondents with a valid value per domain
+    [[2.0], [1.0]]
     """
     same = valid is None or valid is den
     unit = np.zeros(len(w), dtype=np.int64) if unit is None else unit
@@ -128,9 +286,13 @@ def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray, n_dom
             out[:, j] = np.bincount(key, weights=mult * values[:, j], minlength=size)
         return out
 
+    prow = np.bincount(key, weights=pos, minlength=size)
+    if binary and den is not None and same:
+        wnum, wden, pden = _binary_sums(key, size, w, pos, num, den, bool(np.all(w > 0)))
+        return UnitSums(n_units, n_domains, key_unit, key_dom, wnum, wden, pden, wden,
+                        wnum if second_moment else None, prow)
     wnum = total(w, num)
     wden = None if den is None else total(w, den)
-    prow = np.bincount(key, weights=pos, minlength=size)
     if valid is None and den is None:
         pden = np.repeat(prow[:, None], num.shape[1], axis=1)
         wval = np.repeat(np.bincount(key, weights=w, minlength=size)[:, None], num.shape[1],

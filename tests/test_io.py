@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sipas
+from conftest import examples
 from sipas.io import read_survey, validate_frame
 from sipas.spec import parse_spec
 
@@ -374,7 +375,7 @@ def test_validate_frame_does_not_touch_its_input(spec):
 answer = st.sampled_from([1.0, 2, 3, 4, 5, 7, 8, 9, np.nan])
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(answers=st.lists(answer, min_size=1, max_size=40))
 def test_missing_counts_partition_the_answers(answers):
     spec = parse_spec(SPEC)

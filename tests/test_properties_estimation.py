@@ -20,9 +20,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sipas
+from conftest import examples
 
-FAST = settings(max_examples=20, deadline=None)
-SLOW = settings(max_examples=10, deadline=None)  # several designs per example
+FAST = settings(max_examples=examples(20), deadline=None)
+SLOW = settings(max_examples=examples(10), deadline=None)  # several designs per example
 
 
 @st.composite

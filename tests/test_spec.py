@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sipas
+from conftest import examples
 from sipas.spec import IndexDefinition, Spec, load_spec, parse_spec
 
 # --------------------------------------------------------------------------- helpers
@@ -487,7 +488,7 @@ def test_errors_are_sipas_errors_and_value_errors(tmp_path):
 codes = st.sets(st.integers(-5, 120), min_size=0, max_size=6)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(valid=st.sets(st.integers(0, 10), min_size=2, max_size=6), dk=codes, na=codes)
 def test_overlap_is_refused_exactly_when_code_sets_intersect(valid, dk, na):
     data = spec_dict(scales={"s": {"codes": sorted(valid), "satisfied": [max(valid)]}},
@@ -502,7 +503,7 @@ def test_overlap_is_refused_exactly_when_code_sets_intersect(valid, dk, na):
         assert {c for v in spec.missing_codes("q").values() for c in v} == dk | na
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(targets=st.dictionaries(st.integers(1, 99), st.floats(1, 1e7), min_size=1, max_size=8))
 def test_margin_csv_round_trips(tmp_path_factory, targets):
     folder = tmp_path_factory.mktemp("m")

@@ -37,7 +37,31 @@ CIMethod = Literal["wald", "mean", "logit", "xlogit", "likelihood", "asin", "bet
 
 
 def t_quantile(level: float, df: np.ndarray | float) -> np.ndarray:
-    """Upper ``(1+level)/2`` quantile of t with ``df`` (normal for inf; NaN for df <= 0)."""
+    """Upper ``(1+level)/2`` quantile of t with ``df`` (normal for inf; NaN for df <= 0).
+
+    Parameters
+    ----------
+    level : float
+        Confidence level in (0, 1) (not checked here; estimators check it).
+    df : float or numpy.ndarray
+        Degrees of freedom; ``inf`` gives the normal quantile, ``df <= 0`` or NaN gives NaN.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``t_{df}((1 + level)/2)``, with the shape of ``df``.
+
+    Notes
+    -----
+    R equivalent: ``qt((1 + level)/2, df)`` (``qnorm`` for infinite df), as
+    ``confint(svymean(...), df=degf(design))`` uses it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t_quantile(0.95, np.array([np.inf, 30, 0])).round(4).tolist()
+    [1.96, 2.0423, nan]
+    """
     df = np.asarray(df, dtype="float64")
     alpha = (1 - level) / 2
     with np.errstate(invalid="ignore"):
@@ -48,7 +72,36 @@ def t_quantile(level: float, df: np.ndarray | float) -> np.ndarray:
 
 def wald_interval(est: np.ndarray, se: np.ndarray, df: np.ndarray,
                   level: float) -> tuple[np.ndarray, np.ndarray]:
-    """``est -+ t_{df} se``."""
+    """Wald-t interval ``est -+ t_{df} se``.
+
+    Parameters
+    ----------
+    est : numpy.ndarray
+        Estimates.
+    se : numpy.ndarray
+        Their standard errors (same shape).
+    df : numpy.ndarray
+        Degrees of freedom per estimate (``inf``: normal; ``<= 0``: NaN interval).
+    level : float
+        Confidence level in (0, 1).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Lower and upper limits.
+
+    Notes
+    -----
+    ``est -+ t_{df}((1 + level)/2) se``. R equivalent:
+    ``confint(svymean(~y, design), df=degf(design))``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lo, hi = wald_interval(np.array([3.5]), np.array([0.1]), np.array([30.0]), 0.95)
+    >>> round(float(lo[0]), 4), round(float(hi[0]), 4)
+    (3.2958, 3.7042)
+    """
     q = t_quantile(level, df)
     return est - q * se, est + q * se
 
@@ -58,8 +111,47 @@ def proportion_interval(method: str, p: np.ndarray, se: np.ndarray, df: np.ndarr
                         likelihood: object = None) -> tuple[np.ndarray, np.ndarray]:
     """Interval for proportions by ``method`` (see the module docstring).
 
-    ``n_rows`` is the number of respondents behind each estimate (for ``beta``).
-    ``likelihood`` is a callable that returns the likelihood interval (it needs the data).
+    Parameters
+    ----------
+    method : {"wald", "mean", "logit", "xlogit", "likelihood", "asin", "beta", "wilson"}
+        Interval method (R ``svyciprop`` names).
+    p : numpy.ndarray
+        Estimated proportions in [0, 1].
+    se : numpy.ndarray
+        Their (linearized or replicate) standard errors.
+    df : numpy.ndarray or float
+        Degrees of freedom of the t quantile (broadcast to the shape of ``p``).
+    level : float
+        Confidence level in (0, 1).
+    n_rows : numpy.ndarray
+        Number of respondents behind each estimate (used by ``beta``).
+    likelihood : callable, optional
+        Returns the likelihood interval (it needs the data); required for
+        ``method="likelihood"``.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Lower and upper limits; NaN where ``df <= 0`` or ``p`` is NaN.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``method``, or ``"likelihood"`` without ``likelihood``.
+
+    Notes
+    -----
+    The formulas of every method are in the module docstring; e.g. ``logit`` is
+    ``expit(logit(p) -+ t se / (p (1 - p)))``. R equivalent:
+    ``svyciprop(~I(y == 1), design, method=, level=)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lo, hi = proportion_interval("logit", np.array([0.8]), np.array([0.02]),
+    ...                              np.array([30.0]), 0.95, np.array([400]))
+    >>> round(float(lo[0]), 4), round(float(hi[0]), 4)
+    (0.756, 0.8377)
     """
     p = np.asarray(p, dtype="float64")
     se = np.asarray(se, dtype="float64")

@@ -19,7 +19,38 @@ __all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``sipas`` command."""
+    """Entry point of the ``sipas`` command.
+
+    Sub-commands: ``describe FILE`` (codebook), ``run PIPELINE --out DIR``, ``validate
+    PIPELINE`` and ``demo``; ``sipas COMMAND --help`` lists their options.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments after ``sipas``; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        Exit code: 0 success; 2 bad input or configuration (a one-line ``sipas: error:``
+        message on stderr, no traceback) or no command; 130 interrupted. Any other
+        exception propagates (a bug).
+
+    Notes
+    -----
+    SIGTERM is turned into ``KeyboardInterrupt`` for the rest of the process, so a stopped
+    run removes its temporary output.
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> from sipas.pipeline import demo_pipeline_path
+    >>> out = io.StringIO()
+    >>> with contextlib.redirect_stdout(out):
+    ...     code = main(["validate", str(demo_pipeline_path())])
+    >>> code, out.getvalue().splitlines()[1]
+    (0, 'ok: spec demo (31 items, 5 factors)')
+    """
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):

@@ -68,23 +68,50 @@ def compare_domains(estimate: Estimate, reference: str | None = None, *,
     estimate : Estimate
         An estimate with ``by`` domains (one or more variables).
     reference : str, optional
-        Label of the reference domain (``"district=1"`` style, as in ``Estimate.labels``
-        without the variable). Default: each domain against the mean of all domains.
+        The reference domain: ``"district=1"`` (as in ``Estimate.labels`` without the
+        variable), ``"1"`` or ``"1.0"`` all name the domain whose value is 1. Every other
+        domain is compared with it. Default: each domain against the mean of all domains.
     pairs : bool
         All pairwise differences instead.
     adjust : {"holm", "fdr_bh", "bonferroni", "none"}
         Correction across all comparisons of the table.
+    level : float, optional
+        Confidence level of the intervals; ``significant`` is ``p_adjusted < 1 - level``.
+        Default: the level of ``estimate``.
 
     Returns
     -------
     DataFrame
         ``comparison, variable, difference, se, ci_low, ci_high, df, t, p_value,
-        p_adjusted, significant``.
+        p_adjusted, significant``; one row per comparison and variable, ``comparison``
+        named ``"2.0 - 1.0"`` (domain values joined by ", " for several ``by`` columns).
+
+    Raises
+    ------
+    EstimationError
+        The estimate has no ``by`` domains or no covariance (quantiles), a single domain,
+        or ``reference`` names no domain.
+    DesignError
+        An unknown ``adjust``.
 
     Notes
     -----
     ``var(a - b) = var(a) + var(b) - 2 cov(a, b)`` with the covariance of the design (R
     ``svyby(covmat=TRUE)`` + ``svycontrast``); df is the smaller of the two domains' df.
+    ``t = difference / se``, two-sided p on ``df``; p-values adjusted with statsmodels
+    ``multipletests`` (R ``p.adjust``).
+
+    Examples
+    --------
+    >>> import sipas
+    >>> sd = sipas.datasets.load_demo()
+    >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+    >>> est = sipas.proportion(d, "p01", value=1, by="urban", method="wald")
+    >>> res = compare_domains(est, reference="urban=1")
+    >>> res["comparison"].tolist(), round(float(res["difference"][0]), 3)
+    (['2.0 - 1.0'], -0.269)
+    >>> compare_domains(est, reference="1.0")["comparison"].tolist()
+    ['2.0 - 1.0']
     """
     check_choice("adjust", adjust, ("holm", "fdr_bh", "bonferroni", "none"))
     if not estimate.by or estimate.basis is None:
@@ -156,6 +183,45 @@ def compare_waves(current: Estimate, previous: Estimate, *, adjust: Adjust = "ho
 
     Rows are matched on the domain columns and ``variable``; ``var = v1 + v2`` (independent
     samples), df the smaller of the two.
+
+    Parameters
+    ----------
+    current : Estimate
+        This wave's estimate.
+    previous : Estimate
+        The earlier wave's estimate, with the same ``by`` columns.
+    adjust : {"holm", "fdr_bh", "bonferroni", "none"}
+        Correction across all the rows compared.
+    level : float, optional
+        Confidence level; default the level of ``current``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`compare_domains`; ``comparison`` is ``"<domain>: current -
+        previous"`` (``"all"`` without domains). Rows without a match are left out.
+
+    Raises
+    ------
+    EstimationError
+        The two estimates have different ``by`` columns, or no row matches.
+
+    Notes
+    -----
+    ``difference = theta_1 - theta_2``, ``se = sqrt(se_1^2 + se_2^2)``; two-sided t test on
+    ``min(df_1, df_2)``. R equivalent: ``svycontrast`` is for one design; for independent
+    samples R users compute the same by hand.
+
+    Examples
+    --------
+    >>> import sipas
+    >>> sd = sipas.datasets.load_demo()
+    >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+    >>> now = sipas.mean(d, "p03", by="urban")
+    >>> before = sipas.mean(sipas.rake(d, sd.spec.margins), "p03", by="urban")
+    >>> res = compare_waves(now, before)
+    >>> res["comparison"].tolist(), res["significant"].tolist()
+    (['1.0: current - previous', '2.0: current - previous'], [False, False])
     """
     keys = [*current.by, "variable"]
     if list(previous.by) != list(current.by):
@@ -186,6 +252,47 @@ def rank_domains(estimate: Estimate, *, n_sim: int = 10_000,
     covariance, ranks the domains in each draw (1 = highest when ``descending``), and
     reports the point rank, the mean rank, a ``level`` rank interval and the probability
     of being first and last.
+
+    Parameters
+    ----------
+    estimate : Estimate
+        One variable by domains, with a covariance (mean, proportion, ratio, index).
+    n_sim : int
+        Number of draws, at least 100.
+    rng : int or numpy.random.Generator, optional
+        Seed or generator of the draws (give one for reproducible intervals).
+    descending : bool
+        Rank 1 is the highest estimate (True) or the lowest.
+    level : float
+        Coverage of the rank interval.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``by`` columns, ``estimate``, ``rank`` (of the point estimates), ``mean_rank``,
+        ``rank_low``, ``rank_high``, ``p_first``, ``p_last``.
+
+    Raises
+    ------
+    EstimationError
+        The estimate has several variables or no covariance; ``n_sim`` is not an integer
+        >= 100.
+
+    Notes
+    -----
+    Draws ``theta* ~ N(theta_hat, V)`` with ``V`` the design covariance of the domains; the
+    rank interval is the ``(1 - level)/2`` and ``(1 + level)/2`` quantiles of each domain's
+    simulated ranks.
+
+    Examples
+    --------
+    >>> import sipas
+    >>> sd = sipas.datasets.load_demo()
+    >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+    >>> est = sipas.mean(d, "q23", by="district")
+    >>> ranks = rank_domains(est, n_sim=1000, rng=1)
+    >>> ranks.loc[0, ["rank", "rank_low", "rank_high"]].tolist()  # district 1
+    [1, 1, 2]
     """
     if estimate.basis is None or len(pd.unique(estimate.table["variable"])) != 1:
         raise EstimationError("rank_domains needs an estimate of one variable with a "

@@ -30,6 +30,7 @@ def codebook(data: SurveyData, lang: str = "vi") -> pd.DataFrame:
     Parameters
     ----------
     data : SurveyData
+        Data from :func:`sipas.read_survey` (with or without a spec).
     lang : {"vi", "en"}
         Language of item labels taken from the spec (file labels otherwise).
 
@@ -40,6 +41,18 @@ def codebook(data: SurveyData, lang: str = "vi") -> pd.DataFrame:
         max, n_distinct, value_labels``. ``missing_by_kind`` splits ``n_missing`` by kind
         (spec kinds, ``user_missing`` declared by the file, ``system`` for empty cells).
         Value labels come from the file, else from the spec's scale.
+
+    Notes
+    -----
+    The same content as SPSS ``DISPLAY DICTIONARY`` plus ``FREQUENCIES`` counts; unweighted.
+
+    Examples
+    --------
+    >>> import sipas
+    >>> book = codebook(sipas.datasets.load_demo(), lang="en")
+    >>> row = book.set_index("variable").loc["q05"]
+    >>> row["label"], int(row["n_valid"]), row["missing_by_kind"]
+    ('Procedures are posted publicly in full', 688, 'dont_know=23, system=89')
     """
     frame, spec = data.frame, data.spec
     rows = []
@@ -75,6 +88,7 @@ def distributions(data: SurveyData, columns: str | Sequence[str] | None = None,
     Parameters
     ----------
     data : SurveyData
+        Data from :func:`sipas.read_survey` (with or without a spec).
     columns : str or list of str, optional
         Columns to tabulate; by default the spec's items (without a spec, the columns with
         at most 12 distinct values).
@@ -90,6 +104,17 @@ def distributions(data: SurveyData, columns: str | Sequence[str] | None = None,
     ------
     ReadError
         A column is not in the data.
+
+    Notes
+    -----
+    Counts are of rows, not weighted; for weighted shares use :func:`sipas.proportion`.
+
+    Examples
+    --------
+    >>> import sipas
+    >>> t = distributions(sipas.datasets.load_demo(), "p01", lang="en")
+    >>> t[["code", "count"]].values.tolist()
+    [[1, 450], [2, 261], ['system', 89]]
     """
     spec = data.spec
     if columns is None:

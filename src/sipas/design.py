@@ -41,7 +41,27 @@ LonelyPSU = Literal["fail", "remove", "certainty", "adjust", "average"]
 
 @dataclass(frozen=True)
 class WeightingStep:
-    """What one weighting step did: its name, arguments and summary numbers (provenance)."""
+    """What one weighting step did: its name, arguments and summary numbers (provenance).
+
+    Attributes
+    ----------
+    name : str
+        The step: ``nonresponse``, ``poststratify``, ``rake``, ``calibrate``, ``trim``, ...
+    options : mapping
+        The arguments the step was called with.
+    summary : mapping
+        What it did: counts, margins before and after, and the distribution of the weights
+        after it (``weights``).
+
+    Examples
+    --------
+    >>> import sipas
+    >>> d = sipas.Design.from_spec(sipas.datasets.load_demo())
+    >>> a = sipas.nonresponse(d, "response", [1], nonrespondent=[2, 3], classes="district")
+    >>> step = a.history[-1]
+    >>> step.name, step.summary["respondents"]
+    ('nonresponse', 711)
+    """
 
     name: str
     options: Mapping[str, Any]
@@ -56,6 +76,13 @@ class Stage:
     stratum at stage 1, the parent unit later); ``scale`` the factor that multiplies the
     squared deviations of the unit totals from their group mean (fpc, n/(n-1), and the
     sampling fractions of the earlier stages).
+
+    Examples
+    --------
+    >>> import sipas
+    >>> d = sipas.Design.from_spec(sipas.datasets.load_demo())
+    >>> [(s.n_units, s.n_groups) for s in d.stages]  # communes in districts, users in communes
+    [(40, 10), (800, 40)]
     """
 
     unit: np.ndarray
@@ -71,14 +98,30 @@ class Stage:
 
     @cached_property
     def rows_to_units(self) -> sparse.csr_matrix:
-        """Sparse (units x rows) indicator that sums row values into unit totals."""
+        """Sparse (units x rows) indicator that sums row values into unit totals.
+
+        Examples
+        --------
+        >>> import sipas
+        >>> d = sipas.Design.from_spec(sipas.datasets.load_demo())
+        >>> d.stages[0].rows_to_units.shape
+        (40, 800)
+        """
         n = len(self.unit)
         return sparse.csr_matrix((np.ones(n), (self.unit, np.arange(n))),
                                  shape=(self.n_units, n))
 
     @cached_property
     def units_to_groups(self) -> sparse.csr_matrix:
-        """Sparse (groups x units) indicator."""
+        """Sparse (groups x units) indicator that sums unit totals into group totals.
+
+        Examples
+        --------
+        >>> import sipas
+        >>> d = sipas.Design.from_spec(sipas.datasets.load_demo())
+        >>> d.stages[0].units_to_groups.shape
+        (10, 40)
+        """
         return sparse.csr_matrix((np.ones(self.n_units), (self.group, np.arange(self.n_units))),
                                  shape=(self.n_groups, self.n_units))
 
@@ -116,6 +159,22 @@ class Design:
         ``adjust`` centres it at the grand mean of PSU totals; ``average`` replaces its
         variance by the average of the other strata. Same numbers as R's
         ``options(survey.lonely.psu=)``.
+
+    Raises
+    ------
+    DesignError
+        ``frame`` is not a DataFrame, has no rows or duplicate column names; a named column
+        is absent; both ``weights`` and ``probs``; more fpc columns than stages; empty
+        strata or cluster ids; PSU ids in several strata without ``nest``; a single PSU; a
+        stratum with one PSU under ``lonely_psu="fail"``; an fpc that is not numeric, not
+        positive, varies within a stratum, mixes fractions and sizes, or is below the
+        number of sampled units; weights or probs that are not positive and finite (probs
+        above 1). Every message names the column and the first rows.
+
+    Warns
+    -----
+    UserWarning
+        No weights, probs or fpc: every respondent gets weight 1.
 
     Notes
     -----
@@ -196,9 +255,33 @@ class Design:
         Parameters
         ----------
         data : SurveyData
-            Data read with a spec.
+            Data read with a spec (:func:`sipas.read_survey` with ``spec=``).
         frame : DataFrame, optional
             Use this frame instead of ``data.frame`` (e.g. after adding columns).
+
+        Returns
+        -------
+        Design
+            ``ids``, ``strata``, ``weights``/``probs``, ``fpc``, ``nest`` and ``lonely_psu``
+            as the spec's ``[design]`` table gives them.
+
+        Raises
+        ------
+        DesignError
+            ``data`` has no spec, or the design the spec describes is invalid (see
+            :class:`Design`).
+
+        Notes
+        -----
+        R equivalent: ``svydesign(ids=~commune+resp_id, strata=~district, weights=~w_design,
+        fpc=~N_communes+N_users, data=)`` written from the spec.
+
+        Examples
+        --------
+        >>> import sipas
+        >>> d = sipas.Design.from_spec(sipas.datasets.load_demo())
+        >>> d.ids, d.strata, d.weights
+        (('commune', 'resp_id'), 'district', 'w_design')
         """
         if data.spec is None:
             raise DesignError("This SurveyData has no spec; read it with "
@@ -212,12 +295,34 @@ class Design:
 
     @property
     def n(self) -> int:
-        """Number of rows (respondents, including any with zero weight)."""
+        """Number of rows (respondents, including any with zero weight).
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sd = sipas.datasets.load_demo()
+        >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+        >>> d.n, int((d.weight_array > 0).sum())
+        (800, 711)
+        """
         return len(self.frame)
 
     @cached_property
     def weight_array(self) -> np.ndarray:
-        """Final weights as a float array (zero outside the population of interest)."""
+        """Final weights as a float array (zero outside the population of interest).
+
+        Raises
+        ------
+        EstimationError
+            The design is on a Dask frame (its weights stay on the workers).
+
+        Examples
+        --------
+        >>> import sipas
+        >>> d = sipas.Design.from_spec(sipas.datasets.load_demo())
+        >>> round(float(d.weight_array.sum()))
+        74844
+        """
         if self._dask is not None:
             raise EstimationError("the weights of a Dask design live on the workers; this "
                                   "operation needs them in memory (use a pandas frame).")
@@ -227,24 +332,71 @@ class Design:
 
     @property
     def history(self) -> tuple[WeightingStep, ...]:
-        """The weighting steps applied to this design, in order."""
+        """The weighting steps applied to this design, in order (:class:`WeightingStep`).
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sd = sipas.datasets.load_demo()
+        >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+        >>> [h.name for h in sipas.rake(d, sd.spec.margins).history]
+        ['rake']
+        """
         return self._history
 
     @property
     def calibrated(self) -> bool:
-        """Whether a calibration step (post-stratification, raking, calibration) was applied."""
+        """Whether a calibration step (post-stratification, raking, calibration) was applied.
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sd = sipas.datasets.load_demo()
+        >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+        >>> d.calibrated, sipas.rake(d, sd.spec.margins).calibrated
+        (False, True)
+        """
         return bool(self._calibration)
 
     @cached_property
     def df(self) -> int:
-        """Design degrees of freedom: number of PSUs minus number of strata (R ``degf``)."""
+        """Design degrees of freedom: number of PSUs minus number of strata (R ``degf``).
+
+        Only PSUs with a positive-weight row count, as in R ``degf(subset(design, ...))``.
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sipas.Design.from_spec(sipas.datasets.load_demo()).df  # 40 communes, 10 districts
+        30
+        """
         if self._dask is not None:
             return self._dask.shadow.df
         return self.domain_df(self.weight_array > 0)
 
     def domain_df(self, in_domain: np.ndarray) -> int:
         """Degrees of freedom counted within a domain: PSUs with a positive-weight row in
-        it minus the strata of those PSUs (R ``degf(subset(design, ...))``)."""
+        it minus the strata of those PSUs (R ``degf(subset(design, ...))``).
+
+        Parameters
+        ----------
+        in_domain : numpy.ndarray of bool
+            One value per row: the rows of the domain (pass ``weight_array > 0`` too, if
+            zero-weight rows must not count).
+
+        Returns
+        -------
+        int
+            ``#PSUs(domain) - #strata(those PSUs)``.
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sd = sipas.datasets.load_demo()
+        >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+        >>> d.domain_df((sd.frame["district"] == 1).to_numpy() & (d.weight_array > 0))
+        3
+        """
         s1 = self.stages[0]
         units = np.unique(s1.unit[np.asarray(in_domain, dtype=bool)])
         return int(len(units) - len(np.unique(s1.group[units])))
@@ -254,6 +406,32 @@ class Design:
 
         Rows outside get weight zero but stay, so strata and PSUs stay in the variance
         (R ``subset()``). Use it for a domain; use ``by=`` in estimators for many domains.
+
+        Parameters
+        ----------
+        mask : numpy.ndarray or pandas.Series of bool
+            One value per row. A Series must have the index of ``design.frame``; missing
+            values are refused.
+
+        Returns
+        -------
+        Design
+            The same design with weight zero outside ``mask`` (calibration and history
+            kept).
+
+        Raises
+        ------
+        DesignError
+            ``mask`` has the wrong length, missing values, or a Series index that differs
+            from the frame's.
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sd = sipas.datasets.load_demo()
+        >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+        >>> d.n, int((d.weight_array > 0).sum()), d.df
+        (800, 711, 30)
         """
         mask = _as_mask(mask, self.n, self.frame.index)
         w = np.where(mask, self.weight_array, 0.0)
@@ -261,7 +439,37 @@ class Design:
 
     def with_weights(self, w: np.ndarray, step: WeightingStep | None = None,
                      calibration: Any = None) -> Design:
-        """A new design with final weights ``w`` (used by the weighting layer)."""
+        """A new design with final weights ``w`` (used by the weighting layer).
+
+        Parameters
+        ----------
+        w : numpy.ndarray
+            Final weights, one per row, finite and >= 0.
+        step : WeightingStep, optional
+            Appended to :attr:`history`.
+        calibration : Projection or tuple of Projection, optional
+            The calibration projection(s) of the step, appended to the chain that makes
+            the Taylor variance calibration-aware.
+
+        Returns
+        -------
+        Design
+            A copy with the new weights; the input design is unchanged.
+
+        Raises
+        ------
+        DesignError
+            ``w`` does not have one finite, non-negative value per row.
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sd = sipas.datasets.load_demo()
+        >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+        >>> d2 = d.with_weights(2 * d.weight_array)
+        >>> round(float(d2.weight_array.sum() / d.weight_array.sum()), 6), d2.calibrated
+        (2.0, False)
+        """
         w = np.asarray(w, dtype="float64")
         if w.shape != (self.n,) or not np.all(np.isfinite(w)) or np.any(w < 0):
             raise DesignError("internal: weights must be finite, non-negative, one per row.")
@@ -282,7 +490,18 @@ class Design:
 
     @cached_property
     def stages(self) -> tuple[Stage, ...]:
-        """The stages that enter the variance (validated)."""
+        """The stages that enter the variance (validated when the design is built).
+
+        Without fpc only the first stage enters (ultimate cluster); with fpc every stage
+        up to the first one without fpc (see :class:`Stage`).
+
+        Examples
+        --------
+        >>> import sipas
+        >>> d = sipas.Design.from_spec(sipas.datasets.load_demo())
+        >>> len(d.stages), d.stages[0].n_units
+        (2, 40)
+        """
         if self._dask is not None:
             return self._dask.shadow.stages
         frame, n = self.frame, len(self.frame)

@@ -72,6 +72,15 @@ class Estimate:
         Interval method (``wald`` = Wald with t on ``df``).
     by : tuple of str
         Domain columns (the first columns of the table).
+
+    Examples
+    --------
+    >>> import sipas
+    >>> sd = sipas.datasets.load_demo()
+    >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+    >>> est = sipas.mean(d, "p03", by="urban")
+    >>> est.statistic, est.by, len(est)
+    ('mean', ('urban',), 2)
     """
 
     table: pd.DataFrame
@@ -83,7 +92,24 @@ class Estimate:
     notes: Mapping[str, Any] | None = None
 
     def to_frame(self) -> pd.DataFrame:
-        """A copy of the result table with the fixed column names."""
+        """A copy of the result table with the fixed column names.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The ``by`` columns, then ``variable, estimate, se, ci_low, ci_high, df, deff, n,
+            n_missing, cv, deff_replace`` (quantiles add ``quantile`` after ``variable``).
+            The names never depend on the arguments, so results concatenate; changing the
+            copy does not change the estimate.
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sd = sipas.datasets.load_demo()
+        >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+        >>> list(sipas.mean(d, "p03", by="urban").to_frame().columns[:4])
+        ['urban', 'variable', 'estimate', 'se']
+        """
         return self.table.copy()
 
     def __len__(self) -> int:
@@ -91,7 +117,19 @@ class Estimate:
 
     @property
     def labels(self) -> list[str]:
-        """A readable label per row: ``variable`` or ``by=value, ...: variable``."""
+        """A readable label per row: ``variable`` or ``by=value, ...: variable``.
+
+        These labels name the rows in :meth:`vcov` and in the ``weights`` mapping of
+        :func:`contrast`.
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sd = sipas.datasets.load_demo()
+        >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+        >>> sipas.mean(d, "p03", by="urban").labels
+        ['urban=1.0: p03', 'urban=2.0: p03']
+        """
         out = []
         for _, row in self.table.iterrows():
             dom = ", ".join(f"{b}={row[b]}" for b in self.by)
@@ -99,7 +137,32 @@ class Estimate:
         return out
 
     def vcov(self) -> pd.DataFrame:
-        """Variance-covariance matrix of the rows (same design: covariances included)."""
+        """Variance-covariance matrix of the rows (same design: covariances included).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Square, indexed by :attr:`labels` on both axes; the diagonal is ``se**2``.
+
+        Raises
+        ------
+        EstimationError
+            The estimate carries no covariance (a quantile: its SE comes from the interval).
+
+        Notes
+        -----
+        R equivalent: ``vcov(svymean(...))``, ``vcov(svyby(..., covmat=TRUE))``.
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sd = sipas.datasets.load_demo()
+        >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+        >>> est = sipas.mean(d, "p03", by="urban")
+        >>> v = est.vcov()
+        >>> v.shape, bool(abs(v.iloc[0, 0] - est.to_frame()["se"][0] ** 2) < 1e-12)
+        ((2, 2), True)
+        """
         if self.basis is None:
             raise EstimationError(f"{self.statistic} estimates carry no covariance (their SE "
                                   "comes from an interval).")
@@ -130,11 +193,13 @@ def mean(design: AnyDesign, variables: str | Sequence[str], *, by: str | Sequenc
     Parameters
     ----------
     design : Design or ReplicateDesign
+        The survey design; it decides the variance method (linearization or replicates).
     variables : str or list of str
+        Numeric column(s); one result row per column (and domain).
     by : str or list of str, optional
         Domain columns; one row per observed combination (sorted).
     level : float
-        Confidence level.
+        Confidence level of the intervals, in (0, 1).
     df : float, optional
         Degrees of freedom of the t quantile; default the design df counted within each
         domain; ``math.inf`` for normal quantiles.
@@ -144,6 +209,16 @@ def mean(design: AnyDesign, variables: str | Sequence[str], *, by: str | Sequenc
     Returns
     -------
     Estimate
+        One row per (domain, variable); statistic ``mean``.
+
+    Raises
+    ------
+    DesignError
+        ``design`` is not a design; a column is not in the data, is not numeric or holds
+        infinite values; a ``by`` column has missing values; ``level``, ``df`` or
+        ``missing`` is invalid.
+    EstimationError
+        ``missing="error"`` and a positive-weight row has no value.
 
     Notes
     -----
@@ -168,9 +243,45 @@ def mean(design: AnyDesign, variables: str | Sequence[str], *, by: str | Sequenc
 def total(design: AnyDesign, variables: str | Sequence[str], *, by: str | Sequence[str] | None
           = None, level: float = 0.95, df: float | None = None,
           missing: Missing = "omit") -> Estimate:
-    """Weighted total (``sum w y``) of one or more numeric variables.
+    """Weighted total (``sum w y``) of one or more numeric variables, overall or by domains.
 
-    R equivalent: ``svytotal(~y, design, na.rm=TRUE)``. Parameters as :func:`mean`.
+    Parameters
+    ----------
+    design : Design or ReplicateDesign
+        The survey design; it decides the variance method (linearization or replicates).
+    variables : str or list of str
+        Numeric column(s); one result row per column (and domain).
+    by : str or list of str, optional
+        Domain columns; one row per observed combination (sorted).
+    level : float
+        Confidence level of the intervals, in (0, 1).
+    df : float, optional
+        Degrees of freedom of the t quantile; default the design df counted within each
+        domain; ``math.inf`` for normal quantiles.
+    missing : {"omit", "error"}
+        Leave missing values out (they add nothing, R ``na.rm=TRUE``) or refuse them.
+
+    Returns
+    -------
+    Estimate
+        One row per (domain, variable); statistic ``total``. A domain without respondents
+        has a NaN total (not 0).
+
+    Raises
+    ------
+    DesignError
+        ``design`` is not a design; a column is not in the data, is not numeric or holds
+        infinite values; a ``by`` column has missing values; ``level``, ``df`` or
+        ``missing`` is invalid.
+    EstimationError
+        ``missing="error"`` and a positive-weight row has no value.
+
+    Notes
+    -----
+    ``Y = sum w y``; influence ``w y``. ``deff`` compares with simple random sampling
+    without replacement, ``v_srs = N^2 s^2 (N - n)/(N n)`` with ``N = sum w`` over the
+    answered rows and the weighted ``s^2`` (n-1 divisor).
+    R equivalent: ``svytotal(~y, design, na.rm=TRUE)``, ``svyby(~y, ~by, design, svytotal)``.
 
     Examples
     --------
@@ -194,6 +305,7 @@ def proportion(design: AnyDesign, variable: str | Sequence[str], value: Any = No
     Parameters
     ----------
     design : Design or ReplicateDesign
+        The survey design; it decides the variance method (linearization or replicates).
     variable : str or list of str
         Column(s) (numeric codes or text). Several columns need ``value`` (the same codes
         for all, e.g. the satisfied codes of 22 items): one row per column.
@@ -201,16 +313,38 @@ def proportion(design: AnyDesign, variable: str | Sequence[str], value: Any = No
         The category (or categories, e.g. ``[4, 5]`` for the top two boxes) to count.
         ``None``: one row per observed category of the (single) column.
     by : str or list of str, optional
-        Domain columns.
+        Domain columns; one row per observed combination (sorted).
     method : {"logit", "wald", "mean", "xlogit", "likelihood", "asin", "beta", "wilson"}
         Interval method (see :mod:`sipas.ci`); the SE is always the linearized SE.
-    level, df, missing
-        As in :func:`mean`.
+    level : float
+        Confidence level of the intervals, in (0, 1).
+    df : float, optional
+        Degrees of freedom of the t quantile; default the design df counted within each
+        domain; ``math.inf`` for normal quantiles.
+    missing : {"omit", "error"}
+        Leave unanswered rows out of the denominator (R ``na.rm=TRUE``) or refuse them.
+
+    Returns
+    -------
+    Estimate
+        One row per (domain, column, category) with ``variable`` named ``q01=4`` or
+        ``q01 in [4, 5]``; statistic ``proportion``; shares in [0, 1].
+
+    Raises
+    ------
+    DesignError
+        Several columns without ``value``; ``value`` never occurs in a column (the message
+        lists the codes found); an unknown ``method``; and the errors of :func:`mean`.
+    EstimationError
+        ``missing="error"`` and a positive-weight row has no answer; ``method="likelihood"``
+        on a Dask design.
 
     Notes
     -----
-    The share is over the answered (non-missing) rows. R equivalent:
-    ``svyciprop(~I(y == value), design, method=)`` (``wald`` = ``svymean``).
+    ``p = sum w 1[y in value] / sum w 1[y answered]``, a ratio estimator with influence
+    ``w (1[y in value] - p) / sum w``; the interval formulas are in :mod:`sipas.ci`.
+    R equivalent: ``svyciprop(~I(y == value), design, method=)`` (``wald`` = ``svymean``),
+    by domains ``svyby(~I(y == value), ~by, design, svyciprop)``.
 
     Examples
     --------
@@ -339,10 +473,44 @@ def ratio(design: AnyDesign, numerator: str | Sequence[str], denominator: str | 
           df: float | None = None, missing: Missing = "omit") -> Estimate:
     """Ratio of weighted totals ``sum w y / sum w x`` (several pairs at once).
 
+    Parameters
+    ----------
+    design : Design or ReplicateDesign
+        The survey design; it decides the variance method (linearization or replicates).
+    numerator : str or list of str
+        Numeric column(s) ``y``.
+    denominator : str or list of str
+        Numeric column(s) ``x``: one for every numerator, or one per numerator (pairs).
+    by : str or list of str, optional
+        Domain columns; one row per observed combination (sorted).
+    level : float
+        Confidence level of the intervals, in (0, 1).
+    df : float, optional
+        Degrees of freedom of the t quantile; default the design df counted within each
+        domain; ``math.inf`` for normal quantiles.
+    missing : {"omit", "error"}
+        Leave a row missing either value out of both sums (R ``na.rm=TRUE``) or refuse it.
+
+    Returns
+    -------
+    Estimate
+        One row per (domain, pair), ``variable`` named ``y/x``; statistic ``ratio``
+        (``deff`` is NaN).
+
+    Raises
+    ------
+    DesignError
+        ``denominator`` has neither one column nor one per numerator; and the errors of
+        :func:`mean`.
+    EstimationError
+        Without ``by``: the weighted total of a denominator is 0, so the ratio is undefined;
+        ``missing="error"`` and a positive-weight row has no value.
+
     Notes
     -----
-    Influence ``w (y - R x) / sum w x``. A row missing either variable is left out of both.
-    R equivalent: ``svyratio(~y, ~x, design, na.rm=TRUE)``.
+    ``R = sum w y / sum w x``; influence ``w (y - R x) / sum w x``. A row missing either
+    variable is left out of both. R equivalent: ``svyratio(~y, ~x, design, na.rm=TRUE)``,
+    by domains ``svyby(~y, ~by, design, svyratio, denominator=~x)``.
 
     Examples
     --------
@@ -379,16 +547,39 @@ def contrast(estimate: Estimate, weights: Mapping[str, float] | np.ndarray | Seq
     Parameters
     ----------
     estimate : Estimate
-    weights : mapping row label -> coefficient, or an array with one coefficient per row
-        (or a (rows x q) matrix for q contrasts at once). Labels are ``Estimate.labels``.
+        The estimates to combine (mean, total, proportion, ratio, index or contrast rows of
+        one design; quantiles carry no covariance).
+    weights : mapping, array or matrix
+        A mapping row label -> coefficient (labels are ``Estimate.labels``; rows left out
+        get 0), or an array with one coefficient per row, or a (rows x q) matrix for q
+        contrasts at once.
     name : str
         Name of the result row (``variable`` column); ``name_1``... for several.
+    level : float, optional
+        Confidence level of the interval; default the level of ``estimate``.
     df : float, optional
         Default: the smallest df of the rows involved.
 
+    Returns
+    -------
+    Estimate
+        One row per contrast; statistic ``contrast``, Wald-t interval; ``n`` and
+        ``n_missing`` are NA and ``deff`` NaN. It keeps a covariance, so contrasts of
+        contrasts work.
+
+    Raises
+    ------
+    EstimationError
+        ``estimate`` has no covariance; a label in ``weights`` is not a row; the number of
+        coefficients differs from the number of rows; a coefficient is not finite.
+    DesignError
+        ``level`` or ``df`` is invalid.
+
     Notes
     -----
-    ``var(c' theta) = c' V c`` with the full covariance of the rows (R ``svycontrast``).
+    ``var(c' theta) = c' V c`` with the full covariance ``V`` of the rows. A row with a zero
+    coefficient does not enter, even when it is NaN (an empty domain).
+    R equivalent: ``svycontrast(svyby(..., covmat=TRUE), contrasts)``.
 
     Examples
     --------

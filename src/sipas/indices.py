@@ -55,7 +55,26 @@ Aggregate = Literal["items", "respondents"]
 
 @dataclass(frozen=True)
 class ItemScores:
-    """Per-respondent scores of items under one measure: ``score`` and ``valid`` (n x J)."""
+    """Per-respondent scores of items under one measure: ``score`` and ``valid`` (n x J).
+
+    Attributes
+    ----------
+    names : tuple of str
+        The item columns, in order.
+    score : numpy.ndarray
+        (n x J) scores (0 where the answer is not valid).
+    valid : numpy.ndarray of bool
+        (n x J) whether each answer is valid (answered, not a missing code).
+    measure : str
+        The measure that made the scores.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> s = item_scores(pd.DataFrame({"q1": [5, 3], "q2": [4, 1]}), ["q1", "q2"])
+    >>> s.names, s.score.tolist()
+    (('q1', 'q2'), [[1.0, 1.0], [0.0, 0.0]])
+    """
 
     names: tuple[str, ...]
     score: np.ndarray
@@ -72,6 +91,48 @@ def item_scores(frame: pd.DataFrame, items: Sequence[str], measure: Measure = "t
     ``missing`` codes (and empty cells) are not valid answers: they leave the denominator of
     that item only. A code that is neither valid nor missing is not checked here (the reader
     does that); the scale range is needed for ``pct_of_max`` / ``pct_of_range``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The data (one row per respondent).
+    items : list of str
+        Item columns with numeric answer codes.
+    measure : {"top_box", "mean", "pct_of_max", "pct_of_range"}
+        ``top_box``: 1 if the answer is in ``satisfied``, else 0; ``mean``: the code;
+        ``pct_of_max``: code / max; ``pct_of_range``: (code - min) / (max - min).
+    satisfied : list of codes, or mapping item -> list
+        The top-box codes (per item with a mapping).
+    missing : list of codes
+        Codes that are not valid answers (don't know, not applicable, ...).
+    scale : (min, max) or mapping item -> (min, max), optional
+        Range of the answer scale; required by ``pct_of_max`` and ``pct_of_range``.
+
+    Returns
+    -------
+    ItemScores
+        ``score`` and ``valid`` (n x J), 0 and False for empty cells and missing codes.
+
+    Raises
+    ------
+    EstimationError
+        An item is not a column or not numeric; ``top_box`` without satisfied codes for an
+        item; ``pct_*`` without a scale, with ``min >= max``, or with valid answers outside
+        the scale.
+    DesignError
+        An unknown ``measure``, or ``items`` not a list of names.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> f = pd.DataFrame({"q1": [5, 3, np.nan, 9], "q2": [4, 4, 2, 1]})
+    >>> s = item_scores(f, ["q1", "q2"], satisfied=[4, 5], missing=[9])
+    >>> s.score.tolist()
+    [[1.0, 1.0], [0.0, 1.0], [0.0, 0.0], [0.0, 0.0]]
+    >>> s.valid[:, 0].tolist()  # empty cell and code 9 are not valid answers
+    [True, True, False, False]
+    >>> item_scores(f, ["q2"], "pct_of_range", scale=(1, 5)).score.ravel().tolist()
+    [0.75, 0.75, 0.25, 0.0]
     """
     check_choice("measure", measure, ("top_box", "mean", "pct_of_max", "pct_of_range"))
     names = as_name_list("items", list(items))
@@ -127,6 +188,7 @@ def factor_index(design: AnyDesign, items: Sequence[str], *, measure: Measure = 
     Parameters
     ----------
     design : Design or ReplicateDesign
+        The survey design; it decides the variance method.
     items : list of str
         Item columns (numeric answer codes).
     measure : {"top_box", "mean", "pct_of_max", "pct_of_range"}
@@ -140,17 +202,35 @@ def factor_index(design: AnyDesign, items: Sequence[str], *, measure: Measure = 
         ``items``: weighted mean of the item indices, each over its own valid answers.
         ``respondents``: each respondent's mean score over their valid items first, then the
         weighted mean of those over respondents with at least one valid item.
+    by : str or list of str, optional
+        Domain columns; one row per observed combination (sorted).
     item_weights : list of float, optional
         Weights of the items (normalised to sum 1); default equal.
     scale : (min, max), optional
         Range of the answer scale (needed for ``pct_of_max`` and ``pct_of_range``).
     name : str
         Name of the index in the result (``variable`` column).
+    level : float
+        Confidence level of the (Wald-t) intervals, in (0, 1).
+    df : float, optional
+        Degrees of freedom of the t quantile; default the design df counted within each
+        domain; ``math.inf`` for normal quantiles.
 
     Returns
     -------
     Estimate
-        One row per domain (statistic ``index``).
+        One row per domain (statistic ``index``); ``n`` counts respondents with at least
+        one valid item.
+
+    Raises
+    ------
+    EstimationError
+        An item is not a numeric column; no satisfied codes for ``top_box``; ``pct_*``
+        without ``scale`` or with answers outside it; ``item_weights`` not one
+        non-negative number per item with a positive sum.
+    DesignError
+        ``design`` is not a design; an unknown ``measure`` or ``aggregate``; a bad
+        ``level`` or ``df``; a ``by`` column not in the data or with missing values.
 
     Notes
     -----
@@ -453,6 +533,19 @@ class IndexResult:
         The index definition used (measure, aggregation, overall rule).
     factor_estimate, overall_estimate : Estimate
         The estimates behind the tables (covariances for comparisons and PAR points).
+    by : tuple of str
+        Domain columns of the tables.
+
+    Examples
+    --------
+    >>> import sipas
+    >>> sd = sipas.datasets.load_demo()
+    >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+    >>> res = sipas.satisfaction_index(d, sd.spec)
+    >>> len(res.items), len(res.factors), len(res.overall)
+    (31, 5, 1)
+    >>> res.definition
+    'item measure=top_box; factor aggregate=items; overall=mean_of_factors'
     """
 
     items: pd.DataFrame
@@ -464,7 +557,23 @@ class IndexResult:
     by: tuple[str, ...]
 
     def to_frame(self) -> pd.DataFrame:
-        """All three tables stacked, with a ``level`` column (item / factor / overall)."""
+        """All three tables stacked, with a ``level`` column (item / factor / overall).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The rows of ``items``, ``factors`` and ``overall`` (columns absent from a table
+            are NaN), plus ``level``.
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sd = sipas.datasets.load_demo()
+        >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+        >>> t = sipas.satisfaction_index(d, sd.spec).to_frame()
+        >>> t["level"].value_counts().to_dict()
+        {'item': 31, 'factor': 5, 'overall': 1}
+        """
         parts = [t.assign(level=lv) for lv, t in (("item", self.items), ("factor", self.factors),
                                                   ("overall", self.overall))]
         return pd.concat(parts, ignore_index=True)
@@ -498,14 +607,38 @@ def satisfaction_index(design: AnyDesign, spec: Spec, *, by: str | Sequence[str]
         ``SurveyData.missing``: per row and item the kind of missing answer; with it the
         weighted share of each kind (don't know, not applicable, ...) is reported beside
         each item.
+    level : float
+        Confidence level of the intervals, in (0, 1).
+    df : float, optional
+        Degrees of freedom of the t quantile; default the design df counted within each
+        domain; ``math.inf`` for normal quantiles.
     rules : ReliabilityRules, optional
         Thresholds of the reliability flags (see :mod:`sipas.reliability`).
-    item_ci : str
-        Interval method of item shares (``logit`` default; ``wald`` etc.).
+    item_ci : {"logit", "wald", "mean", "xlogit", "asin", "beta", "wilson"}
+        Interval method of item shares (factor and overall indices use Wald-t).
 
     Returns
     -------
     IndexResult
+        Item, factor and overall tables by domain, with the definition and the estimates.
+
+    Raises
+    ------
+    DesignError
+        ``design`` is not a design; an unknown ``item_ci``; a bad ``level`` or ``df``; a
+        ``by`` column not in the data or with missing values.
+    EstimationError
+        An item column that is not numeric or has valid answers outside its scale;
+        ``missing_kinds`` with a Dask design.
+
+    Notes
+    -----
+    Item indices are ratio estimators over each item's valid answers (yes/no items are
+    always shares); factor indices combine them as the spec's ``[index]`` says (see
+    :func:`factor_index`), the overall index combines the factors (equal or
+    ``factor_weights``) or is the overall item. All share one reduction of the data and one
+    variance engine. R equivalent: ``svyby(~I(q %in% satisfied), ~by, design, svyciprop)``
+    per item and ``svycontrast`` of the item ratios for factors and overall.
 
     Examples
     --------

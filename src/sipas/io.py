@@ -58,6 +58,13 @@ class SurveyMeta:
     missing_counts : mapping
         Per column, the number of answers made NA by kind: the spec's kinds and ``system``
         (empty cell) for items, ``user_missing`` for other columns the file declares missing.
+
+    Examples
+    --------
+    >>> import sipas
+    >>> meta = sipas.datasets.load_demo().meta
+    >>> meta.format, meta.n_rows, meta.n_columns, len(meta.sha256)
+    ('sav', 800, 44, 64)
     """
 
     source: str
@@ -87,6 +94,13 @@ class SurveyData:
         For each item with a spec, the kind of missing answer per row (``dont_know``,
         ``not_applicable``, ``refused``, ``not_asked``, ``system`` for an empty cell) or NA
         where the item was answered. Empty without a spec.
+
+    Examples
+    --------
+    >>> import sipas
+    >>> sd = sipas.datasets.load_demo()
+    >>> sd.frame.shape, sd.spec.name, sd.missing.shape
+    ((800, 44), 'demo', (800, 31))
     """
 
     frame: pd.DataFrame
@@ -414,6 +428,47 @@ def validate_frame(frame: pd.DataFrame, spec: Spec, *, file_missing: Mapping[str
 
     Returns the cleaned frame (a copy; items numeric, missing codes NA), the missing-kind
     frame and the counts by item and kind. Raises :class:`ReadError` on any breach.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Data as read (one row per respondent); it is not modified.
+    spec : Spec
+        The questionnaire spec: respondent id, items and their scales, missing codes,
+        design and domain columns.
+    file_missing : mapping, optional
+        Missing values the file itself declares per column (codes or ``(lo, hi)`` ranges),
+        as :attr:`SurveyMeta.file_missing`.
+    where : str
+        How messages name the data (the file name).
+
+    Returns
+    -------
+    (pandas.DataFrame, pandas.DataFrame, dict)
+        The cleaned frame; per item and row the kind of missing answer (categorical:
+        ``dont_know``, ``not_applicable``, ``refused``, ``not_asked``, ``system``; NA when
+        answered); and ``{column: {kind: count}}``.
+
+    Raises
+    ------
+    ReadError
+        A column the spec names is absent; respondent ids are empty or duplicated; an item
+        or design column holds text, dates or booleans instead of numbers; an answer is
+        neither a valid code nor a declared missing code (the first rows are listed); a code
+        the file declares missing is a valid code or has no kind in the spec.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sipas.spec import parse_spec
+    >>> spec = parse_spec({"survey": {"name": "x", "respondent_id": "id"},
+    ...                    "scales": {"s": {"codes": [1, 2, 3, 4, 5], "satisfied": [4, 5]}},
+    ...                    "missing": {"dont_know": [8]},
+    ...                    "items": [{"name": "q1", "scale": "s"}]})
+    >>> frame = pd.DataFrame({"id": ["a", "b", "c"], "q1": [5, 8, None]})
+    >>> clean, kinds, counts = validate_frame(frame, spec)
+    >>> clean["q1"].tolist(), counts["q1"]
+    ([5.0, nan, nan], {'dont_know': 1, 'system': 1})
     """
     _check_spec_columns(frame, spec, where)
     ids = frame[spec.respondent_id]

@@ -35,8 +35,9 @@ import pandas as pd
 from sipas.errors import SpecError
 from sipas.reliability import ReliabilityRules
 
-__all__ = ["Pipeline", "RunResult", "demo_pipeline_path", "load_pipeline", "output_folder",
-           "run", "run_demo", "validate"]
+__all__ = ["IndicesOptions", "Pipeline", "ReportOptions", "RunResult", "demo_pipeline_path",
+           "load_pipeline", "output_folder", "provenance", "run", "run_demo", "summary_text",
+           "validate", "write"]
 
 SECTIONS: dict[str, set[str]] = {
     "pipeline": {"name", "title", "allow_absolute_paths"},
@@ -71,6 +72,23 @@ _KIND_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "tru
 
 @dataclass(frozen=True)
 class IndicesOptions:
+    """The ``[indices]`` section of a pipeline file.
+
+    Attributes
+    ----------
+    by : tuple of str
+        Domain columns; the indices are computed overall and by each of them.
+    level : float
+        Confidence level of the intervals.
+    item_ci : str
+        Interval method of item shares (see :func:`sipas.satisfaction_index`).
+
+    Examples
+    --------
+    >>> load_pipeline(demo_pipeline_path()).indices
+    IndicesOptions(by=('district', 'urban', 'service'), level=0.95, item_ci='logit')
+    """
+
     by: tuple[str, ...] = ()
     level: float = 0.95
     item_ci: str = "logit"
@@ -78,6 +96,27 @@ class IndicesOptions:
 
 @dataclass(frozen=True)
 class ReportOptions:
+    """The ``[report]`` section of a pipeline file.
+
+    Attributes
+    ----------
+    lang : {"vi", "en"}
+        Language of labels in the workbook and charts.
+    decimals : int
+        Decimals shown in the report tables.
+    formats : tuple of str
+        Outputs to write, among ``csv``, ``parquet``, ``xlsx``, ``png``, ``svg``.
+    min_cell : int
+        Smallest number of respondents a published cell may rest on.
+    suppression : {"suppress", "flag"}
+        What happens to smaller cells.
+
+    Examples
+    --------
+    >>> ReportOptions().formats
+    ('csv', 'parquet', 'xlsx', 'png', 'svg')
+    """
+
     lang: str = "vi"
     decimals: int = 1
     formats: tuple[str, ...] = FORMATS
@@ -87,7 +126,43 @@ class ReportOptions:
 
 @dataclass(frozen=True)
 class Pipeline:
-    """A validated pipeline file (paths resolved against its folder)."""
+    """A validated pipeline file (paths resolved against its folder).
+
+    Attributes
+    ----------
+    path : Path
+        The pipeline file.
+    name : str
+        ``[pipeline] name`` (default: the file name).
+    data : Path
+        The survey data file.
+    spec : str
+        Path of the spec, or a bundled spec name.
+    sheet : str or int
+        Sheet of an ``.xlsx`` data file.
+    steps : tuple of mapping
+        The weighting plan (see :mod:`sipas.weighting.plan`).
+    indices : IndicesOptions
+        ``[indices]``.
+    rules : ReliabilityRules
+        ``[reliability]``.
+    compare : mapping
+        ``[compare]`` (paths resolved).
+    published : str or None
+        Published figures to reproduce (a path or a bundled name).
+    par : mapping
+        ``[par]`` (paths resolved).
+    report : ReportOptions
+        ``[report]``.
+    raw : mapping
+        The file as parsed (kept in ``provenance.json``).
+
+    Examples
+    --------
+    >>> p = load_pipeline(demo_pipeline_path())
+    >>> p.name, p.spec, [s["method"] for s in p.steps]
+    ('demo', 'demo', ['nonresponse', 'rake'])
+    """
 
     path: Path
     name: str
@@ -105,13 +180,50 @@ class Pipeline:
 
 
 def demo_pipeline_path() -> Path:
-    """The bundled demo pipeline (on the SYNTHETIC demo survey)."""
+    """The bundled demo pipeline (on the SYNTHETIC demo survey).
+
+    Returns
+    -------
+    pathlib.Path
+        ``demo_pipeline.toml`` inside the installed package (read it, never write it).
+
+    Examples
+    --------
+    >>> demo_pipeline_path().name
+    'demo_pipeline.toml'
+    """
     return Path(str(resources.files("sipas.datasets") / "data" / "demo_pipeline.toml"))
 
 
 def load_pipeline(path: str | Path) -> Pipeline:
     """Read and check a pipeline file: unknown keys, wrong types and missing files are
-    :class:`SpecError` naming the key or file."""
+    :class:`SpecError` naming the key or file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The pipeline ``.toml`` file (UTF-8). Relative paths inside it start at its folder
+        and may not leave it unless ``[pipeline] allow_absolute_paths = true``.
+
+    Returns
+    -------
+    Pipeline
+        The validated configuration, with input paths resolved.
+
+    Raises
+    ------
+    SpecError
+        The file does not exist, is not UTF-8 or not valid TOML; an unknown section or key;
+        a value of the wrong type or outside its choices; ``[input]`` without ``data`` or
+        ``spec``; an input file that does not exist, is a folder, or lies outside the
+        pipeline's folder.
+
+    Examples
+    --------
+    >>> p = load_pipeline(demo_pipeline_path())
+    >>> p.data.name, p.indices.level, p.report.lang
+    ('demo.sav', 0.95, 'vi')
+    """
     path = Path(path)
     if not path.is_file():
         raise SpecError(f"pipeline file {str(path)!r} does not exist.")
@@ -259,7 +371,33 @@ def _resolve(base: Path, name: str, allow_abs: bool, where: str) -> Path:
 
 @dataclass
 class RunResult:
-    """Everything a run computed; ``tables`` are what the report writes."""
+    """Everything a run computed; ``tables`` are what the report writes.
+
+    Attributes
+    ----------
+    pipeline : Pipeline
+        The configuration that was run.
+    data : SurveyData
+        The survey as read.
+    design : Design
+        The final weighted design.
+    tables : dict of str -> DataFrame
+        Output tables by name (``index_overall``, ``index_by_district``, ``par_totals``...).
+    results : dict
+        The result objects behind them (``index``: :class:`~sipas.IndexResult`, ``par``...).
+    timings : dict of str -> float
+        Seconds per step (read, weighting, indices, compare, reproduce, par, write).
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> p = load_pipeline(demo_pipeline_path())
+    >>> quick = dataclasses.replace(p, par={}, published=None, compare={},
+    ...                             indices=dataclasses.replace(p.indices, by=()))
+    >>> res = run(quick)
+    >>> res.design.history[-1].name, "index_overall" in res.tables
+    ('rake', True)
+    """
 
     pipeline: Pipeline
     data: Any
@@ -270,7 +408,32 @@ class RunResult:
 
 
 def validate(pipeline: Pipeline) -> list[str]:
-    """Check inputs and configuration without computing estimates; return what was checked."""
+    """Check inputs and configuration without computing estimates; return what was checked.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        A loaded pipeline (:func:`load_pipeline`).
+
+    Returns
+    -------
+    list of str
+        One line per check passed: pipeline, spec, data, design columns, weighting plan,
+        published figures and PAR scheme (when configured).
+
+    Raises
+    ------
+    SipasError
+        The first problem found: :class:`~sipas.SpecError` (spec, plan, ``by`` columns,
+        scheme), :class:`~sipas.ReadError` (data against the spec, published figures) or
+        :class:`~sipas.DesignError` (design columns).
+
+    Examples
+    --------
+    >>> checked = validate(load_pipeline(demo_pipeline_path()))
+    >>> [line.split()[0] for line in checked]
+    ['pipeline', 'spec', 'data', 'design', 'weighting', 'published', 'PAR']
+    """
     import sipas
     from sipas.weighting.plan import validate_plan
 
@@ -300,7 +463,43 @@ def validate(pipeline: Pipeline) -> list[str]:
 
 
 def run(pipeline: Pipeline, *, progress: bool = False) -> RunResult:
-    """Compute every table of the pipeline (nothing is written; see :func:`write`)."""
+    """Compute every table of the pipeline (nothing is written; see :func:`write`).
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        A loaded pipeline (:func:`load_pipeline`).
+    progress : bool
+        Show a progress bar (tqdm) on the terminal.
+
+    Returns
+    -------
+    RunResult
+        The data, the final design, the tables and result objects, and timings.
+
+    Raises
+    ------
+    SipasError
+        Any step's error: reading (:class:`~sipas.ReadError`), the spec or configuration
+        (:class:`~sipas.SpecError`), the design, weighting, estimation or PAR scoring.
+
+    Notes
+    -----
+    Steps: read the data with the spec; build the design and apply the weighting plan;
+    satisfaction indices overall and by each ``[indices] by`` column, and factor
+    reliability; domain comparisons, ranks and the change since the previous wave;
+    reproduction of published figures; PAR points.
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> p = load_pipeline(demo_pipeline_path())
+    >>> quick = dataclasses.replace(p, par={}, published=None, compare={},
+    ...                             indices=dataclasses.replace(p.indices, by=()))
+    >>> res = run(quick)
+    >>> sorted(res.tables)[:3]
+    ['index_factors', 'index_items', 'index_overall']
+    """
     from tqdm.auto import tqdm
 
     import sipas
@@ -410,7 +609,36 @@ def _timed(res: RunResult, name: str) -> Iterator[None]:
 
 @contextmanager
 def output_folder(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary folder; on success it becomes ``out`` (atomically replaced)."""
+    """Yield a temporary folder; on success it becomes ``out`` (atomically replaced).
+
+    Parameters
+    ----------
+    out : str or Path
+        The final output folder.
+    overwrite : bool
+        Replace ``out`` when it exists and is not empty.
+
+    Yields
+    ------
+    Path
+        A temporary folder beside ``out``; it is removed if the block raises (also on
+        Ctrl-C), so ``out`` is never left half-written.
+
+    Raises
+    ------
+    SpecError
+        ``out`` exists, is not empty (or not a folder) and ``overwrite`` is False.
+
+    Examples
+    --------
+    >>> import pathlib, shutil, tempfile
+    >>> base = pathlib.Path(tempfile.mkdtemp())
+    >>> with output_folder(base / "out") as tmp:
+    ...     _ = (tmp / "a.txt").write_text("done", encoding="utf-8")
+    >>> [f.name for f in (base / "out").iterdir()]
+    ['a.txt']
+    >>> shutil.rmtree(base)
+    """
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
         raise SpecError(f"Output folder {str(out)!r} exists and is not empty. Choose another "
@@ -433,7 +661,43 @@ def output_folder(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
 
 def write(result: RunResult, out: str | Path, *, overwrite: bool = False,
           lang: str | None = None) -> Path:
-    """Write the tables, workbook, charts and provenance of a run to ``out``."""
+    """Write the tables, workbook, charts and provenance of a run to ``out``.
+
+    Parameters
+    ----------
+    result : RunResult
+        What :func:`run` computed.
+    out : str or Path
+        Output folder (written through a temporary folder, see :func:`output_folder`).
+    overwrite : bool
+        Replace a non-empty ``out``.
+    lang : {"vi", "en"}, optional
+        Label language; default the pipeline's ``[report] lang``.
+
+    Returns
+    -------
+    Path
+        ``out``: ``tables/`` (CSV and/or Parquet per the report formats), the Excel workbook
+        and charts when the report layer writes them, and ``provenance.json``.
+
+    Raises
+    ------
+    SpecError
+        ``out`` exists and is not empty, without ``overwrite``.
+
+    Examples
+    --------
+    >>> import dataclasses, pathlib, shutil, tempfile
+    >>> p = load_pipeline(demo_pipeline_path())
+    >>> quick = dataclasses.replace(p, par={}, published=None, compare={},
+    ...                             indices=dataclasses.replace(p.indices, by=()),
+    ...                             report=dataclasses.replace(p.report, formats=("csv",)))
+    >>> base = pathlib.Path(tempfile.mkdtemp())
+    >>> out = write(run(quick), base / "out")
+    >>> sorted(f.name for f in out.iterdir())
+    ['provenance.json', 'tables']
+    >>> shutil.rmtree(base)
+    """
     from sipas.report.files import write_csv, write_parquet, write_text
 
     opts = result.pipeline.report
@@ -463,7 +727,34 @@ def _write_report(result: RunResult, folder: Path, lang: str) -> None:
 
 
 def provenance(result: RunResult, lang: str) -> dict[str, Any]:
-    """sipas version, input hashes, spec, options and timings of a run."""
+    """sipas version, input hashes, spec, options and timings of a run.
+
+    Parameters
+    ----------
+    result : RunResult
+        What :func:`run` computed.
+    lang : str
+        The report language (recorded).
+
+    Returns
+    -------
+    dict
+        JSON-ready: ``sipas_version``, ``python``, ``pipeline`` (path, name, options),
+        ``input`` (path, SHA-256, rows, format), ``spec`` (name, path, SHA-256, index
+        definition), ``weighting`` steps, ``language``, ``notice``, ``timings_seconds``,
+        ``tables``.
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> p = load_pipeline(demo_pipeline_path())
+    >>> quick = dataclasses.replace(p, par={}, published=None, compare={},
+    ...                             indices=dataclasses.replace(p.indices, by=()))
+    >>> res = run(quick)
+    >>> prov = provenance(res, "en")
+    >>> prov["spec"]["name"], [w["step"] for w in prov["weighting"]], len(prov["input"]["sha256"])
+    ('demo', ['nonresponse', 'rake'], 64)
+    """
     from sipas import __version__
 
     data, spec = result.data, result.data.spec
@@ -499,7 +790,37 @@ def _json(value: Any) -> Any:
 
 def run_demo(out: str | Path = "sipas-demo-output", *, overwrite: bool = False,
              lang: str | None = None, quiet: bool = False) -> Path:
-    """Run the bundled demo pipeline and write its outputs to ``out``."""
+    """Run the bundled demo pipeline and write its outputs to ``out``.
+
+    Parameters
+    ----------
+    out : str or Path
+        Output folder.
+    overwrite : bool
+        Replace a non-empty ``out``.
+    lang : {"vi", "en"}, optional
+        Label language; default the demo pipeline's (``vi``).
+    quiet : bool
+        No progress bar and no summary printed.
+
+    Returns
+    -------
+    Path
+        ``out`` (see :func:`write`).
+
+    Raises
+    ------
+    SpecError
+        ``out`` exists and is not empty, without ``overwrite``.
+
+    Examples
+    --------
+    The full demo writes a workbook and charts (several seconds), so it is not run here:
+
+    >>> path = run_demo("sipas-demo-output", quiet=True)  # doctest: +SKIP
+    >>> sorted(f.name for f in path.iterdir())  # doctest: +SKIP
+    ['charts', 'provenance.json', 'sipas-report.xlsx', 'tables']
+    """
     pipeline = load_pipeline(demo_pipeline_path())
     result = run(pipeline, progress=not quiet and sys.stderr.isatty())
     path = write(result, out, overwrite=overwrite, lang=lang)
@@ -509,7 +830,32 @@ def run_demo(out: str | Path = "sipas-demo-output", *, overwrite: bool = False,
 
 
 def summary_text(result: RunResult, path: Path) -> str:
-    """A short console summary of a run."""
+    """A short console summary of a run.
+
+    Parameters
+    ----------
+    result : RunResult
+        What :func:`run` computed.
+    path : Path
+        Where the outputs were written (named in the last line).
+
+    Returns
+    -------
+    str
+        The synthetic-data notice (if any), the index definition, the overall and factor
+        indices in percent with CI, n and flags, the reproduced figures, and the output
+        folder.
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> p = load_pipeline(demo_pipeline_path())
+    >>> quick = dataclasses.replace(p, par={}, published=None, compare={},
+    ...                             indices=dataclasses.replace(p.indices, by=()))
+    >>> res = run(quick)
+    >>> summary_text(res, "out").splitlines()[1]
+    'item measure=top_box; factor aggregate=items; overall=mean_of_factors'
+    """
     idx = result.results["index"]
     lines = []
     if result.data.spec.synthetic:

@@ -35,6 +35,23 @@ __all__ = ["ItemAnalysis", "cronbach_alpha_from_cov", "factor_reliability", "ite
 def cronbach_alpha_from_cov(cov: np.ndarray) -> float:
     """``alpha = k/(k-1) (1 - trace(C) / sum(C))`` for an item covariance matrix ``C``.
 
+    Parameters
+    ----------
+    cov : numpy.ndarray
+        (k x k) covariance matrix of the items, k >= 2.
+
+    Returns
+    -------
+    float
+        Cronbach's alpha.
+
+    Notes
+    -----
+    Equals R ``psych::alpha(cov)$total$raw_alpha`` and pingouin ``cronbach_alpha`` on the
+    same covariance matrix.
+
+    Examples
+    --------
     >>> round(cronbach_alpha_from_cov(np.array([[1.0, 0.5], [0.5, 1.0]])), 12)
     0.666666666667
     """
@@ -56,6 +73,15 @@ class ItemAnalysis:
         Respondents with every item answered.
     items : DataFrame
         Per item: weighted mean and SD, corrected item-total correlation, alpha if deleted.
+
+    Examples
+    --------
+    >>> import sipas
+    >>> sd = sipas.datasets.load_demo()
+    >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+    >>> res = item_analysis(d, ["q10", "q11", "q12", "q13", "q14"])
+    >>> round(res.alpha, 2), res.n, res.items["item"].tolist()[:2]
+    (0.9, 690, ['q10', 'q11'])
     """
 
     alpha: float
@@ -68,6 +94,21 @@ class ItemAnalysis:
     items: pd.DataFrame
 
     def summary(self) -> dict[str, float]:
+        """The scale-level numbers as a dict (one row of :func:`factor_reliability`).
+
+        Returns
+        -------
+        dict
+            ``alpha, se, ci_low, ci_high, df, omega, n``.
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sd = sipas.datasets.load_demo()
+        >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+        >>> list(item_analysis(d, ["q01", "q02", "q03"]).summary())
+        ['alpha', 'se', 'ci_low', 'ci_high', 'df', 'omega', 'n']
+        """
         return {"alpha": self.alpha, "se": self.se, "ci_low": self.ci_low,
                 "ci_high": self.ci_high, "df": self.df, "omega": self.omega, "n": self.n}
 
@@ -95,12 +136,51 @@ def item_analysis(design: AnyDesign, items: Sequence[str], *, level: float = 0.9
                   ) -> ItemAnalysis:
     """Weighted Cronbach's alpha (design-based CI), omega and item statistics of a scale.
 
+    Parameters
+    ----------
+    design : Design or ReplicateDesign
+        The survey design; respondents with positive weight and every item answered are
+        used (listwise).
+    items : list of str
+        At least two numeric item columns.
+    level : float
+        Confidence level of the (Wald-t) interval of alpha, in (0, 1).
+
+    Returns
+    -------
+    ItemAnalysis
+        Alpha with SE, interval and df (the design df of the respondents used), omega, n
+        and the item table.
+
+    Raises
+    ------
+    EstimationError
+        Fewer than two items; an item not in the data; fewer than three respondents with
+        every item answered.
+    DesignError
+        ``design`` is not a design, or ``level`` is invalid.
+
     Notes
     -----
-    Alpha is a smooth function of the weighted first and second moments of the items; its
-    SE is the linearized SE of that function through the design's variance engine (Taylor or
-    replicate), so strata, clusters and weights are accounted for. With equal weights the
-    point estimate equals the unweighted alpha (pingouin ``cronbach_alpha``).
+    ``alpha = k/(k-1) (1 - trace(C)/sum(C))`` with ``C`` the weighted covariance matrix of the
+    items (divisor ``sum w``). Alpha is a smooth function of the weighted first and second
+    moments of the items; its SE is the linearized SE of that function through the design's
+    variance engine (Taylor or replicate), so strata, clusters and weights are accounted
+    for. With equal weights the point estimate equals the unweighted alpha (pingouin
+    ``cronbach_alpha``). Omega total is
+    ``(sum lambda)^2 / ((sum lambda)^2 + sum(1 - lambda^2))`` from a one-factor
+    maximum-likelihood fit of the weighted correlations (NaN for two items). R has no
+    design-based alpha in ``survey``; the point estimate matches ``psych::alpha`` with equal
+    weights.
+
+    Examples
+    --------
+    >>> import sipas
+    >>> sd = sipas.datasets.load_demo()
+    >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+    >>> res = item_analysis(d, ["q10", "q11", "q12", "q13", "q14"])
+    >>> bool(res.ci_low < res.alpha < res.ci_high), res.df
+    (True, 30.0)
     """
     _check_design(design)
     level = check_level(level)
@@ -175,6 +255,31 @@ def _omega(cov: np.ndarray, n: int) -> float:
 
 def factor_reliability(design: AnyDesign, spec: Spec, *, level: float = 0.95) -> pd.DataFrame:
     """Alpha (with CI), omega and n of every factor of the spec.
+
+    Parameters
+    ----------
+    design : Design or ReplicateDesign
+        The survey design.
+    spec : Spec
+        Its factors name the scales; factors with a single item are skipped.
+    level : float
+        Confidence level of the intervals of alpha.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per factor: ``factor, label_vi, label_en, items, alpha, se, ci_low,
+        ci_high, df, omega, n``.
+
+    Raises
+    ------
+    EstimationError
+        As :func:`item_analysis` (e.g. a factor with fewer than three complete
+        respondents).
+
+    Notes
+    -----
+    :func:`item_analysis` applied to the items of each factor.
 
     Examples
     --------

@@ -41,13 +41,38 @@ def weighted_quantile(x: np.ndarray, w: np.ndarray, p: float, rule: QuantileRule
                       ) -> float:
     """Weighted quantile of ``x`` by R's ``qrule_math`` or ``qrule_hf7``.
 
-    ``math``: the smallest ``x`` with ``F(x) >= p`` (a data value; R's default).
-    ``hf7``: linear interpolation between order statistics at ``p_k = W_{k-1}/W_{n-1}``
-    (Hyndman-Fan type 7 with weights). Rows with zero weight are ignored. Sums accumulate in
-    extended precision, as R's ``cumsum``/``sum`` do, so ties are decided as in R.
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Values (1-d; no NaN among the rows with positive weight).
+    w : numpy.ndarray
+        Weights, one per value; rows with weight <= 0 are ignored.
+    p : float
+        Probability in [0, 1].
+    rule : {"math", "hf7"}
+        ``math``: the smallest ``x`` with ``F(x) >= p`` (a data value; R's default).
+        ``hf7``: linear interpolation between order statistics (Hyndman-Fan type 7 with
+        weights).
 
+    Returns
+    -------
+    float
+        The quantile; NaN when no row has positive weight or ``p`` is NaN.
+
+    Notes
+    -----
+    ``math``: ``F(x) = sum_{x_i <= x} w_i / sum w_i``; the first sorted value whose ``F``
+    reaches ``p`` (exact ties with ``p`` keep that value). ``hf7``: interpolate the sorted
+    values at ``p_k = W_{k-1}/W_{n-1}`` with ``W_k`` the cumulative weights. Sums accumulate in
+    extended precision, as R's ``cumsum``/``sum`` do, so ties are decided as in R.
+    R equivalent: ``survey:::qrule_math(x, w, p)``, ``survey:::qrule_hf7(x, w, p)``.
+
+    Examples
+    --------
     >>> weighted_quantile(np.array([3., 1., 2.]), np.ones(3), 0.5)
     2.0
+    >>> weighted_quantile(np.array([1., 2., 3., 4.]), np.ones(4), 0.5, rule="hf7")
+    2.5
     """
     keep = w > 0
     x, w = x[keep], w[keep]
@@ -92,14 +117,22 @@ def quantile(design: AnyDesign, variable: str, quantiles: float | Sequence[float
     Parameters
     ----------
     design : Design or ReplicateDesign
+        The survey design (in memory; not a Dask design).
     variable : str
         A numeric column.
     quantiles : float or list of float
         Probabilities in [0, 1].
     rule : {"math", "hf7"}
         Quantile definition (see :func:`weighted_quantile`).
-    by, level, df, missing
-        As in :func:`sipas.mean`.
+    by : str or list of str, optional
+        Domain columns; one group of rows per observed combination (sorted).
+    level : float
+        Confidence level of the intervals, in (0, 1).
+    df : float, optional
+        Degrees of freedom of the t quantile; default the design df counted within each
+        domain; ``math.inf`` for normal quantiles.
+    missing : {"omit", "error"}
+        Leave missing values out (R ``na.rm=TRUE``) or refuse them.
 
     Returns
     -------
@@ -107,12 +140,30 @@ def quantile(design: AnyDesign, variable: str, quantiles: float | Sequence[float
         Columns as every estimate, plus ``quantile``; ``se`` is derived from the interval,
         ``(ci_high - ci_low) / (2 t)``, and the rows carry no covariance.
 
+    Raises
+    ------
+    DesignError
+        A probability outside [0, 1], an unknown ``rule``, a column not in the data or not
+        numeric, a bad ``level``, ``df`` or ``missing``.
+    EstimationError
+        A Dask design (quantiles need the rows in memory); ``missing="error"`` with
+        missing values.
+
     Notes
     -----
     Woodruff: the interval of ``F(q)``, the estimated share at or below the quantile, is
     ``F -+ t se(F)`` with the design SE of that share; it is mapped back through the
     quantile rule. A limit outside [0, 1] gives NaN. R equivalent:
     ``svyquantile(~x, design, quantiles, qrule=rule, interval.type="mean")``.
+
+    Examples
+    --------
+    >>> import sipas
+    >>> sd = sipas.datasets.load_demo()
+    >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+    >>> q = sipas.quantile(d, "p03", [0.25, 0.5], by="urban").to_frame()
+    >>> q[["urban", "quantile", "estimate"]].values.tolist()
+    [[1.0, 0.25, 3.0], [1.0, 0.5, 4.0], [2.0, 0.25, 3.0], [2.0, 0.5, 4.0]]
     """
     level, df = check_level(level), check_df(df)
     check_choice("rule", rule, ("math", "hf7"))

@@ -248,7 +248,8 @@ def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray, n_dom
     second_moment : bool
         Also compute ``wnum2`` (for design effects).
     binary : bool
-        ``num`` holds only 0 and 1.
+        ``num`` holds only 0 and 1 (shares); when ``valid`` is ``den`` (or omitted), ``den``
+        is the 0/1 indicator of an answer and ``num <= den``.
 
     Returns
     -------

@@ -32,7 +32,24 @@ __all__ = ["ReliabilityRules", "flag_rows"]
 
 @dataclass(frozen=True)
 class ReliabilityRules:
-    """Thresholds of the reliability flags (see the module docstring)."""
+    """Thresholds of the reliability flags (see the module docstring).
+
+    Attributes
+    ----------
+    min_n : int
+        Fewest respondents behind a reliable estimate (30).
+    min_df : float
+        Fewest degrees of freedom (8).
+    min_neff : float
+        Smallest effective sample size ``p(1-p)/se^2`` of a share (30).
+    max_rse : float
+        Largest relative standard error ``se/|estimate|`` of a mean or index (0.30).
+
+    Examples
+    --------
+    >>> ReliabilityRules(min_n=50).min_n, ReliabilityRules().max_rse
+    (50, 0.3)
+    """
 
     min_n: int = 30
     min_df: float = 8
@@ -53,6 +70,25 @@ def flag_rows(table: pd.DataFrame, rules: ReliabilityRules,
     share : bool or array of bool
         Whether each row is a share in [0, 1] (effective-n rule) or a mean/index on another
         scale (relative-SE rule).
+
+    Returns
+    -------
+    list of str
+        One entry per row: the reasons joined by ``"; "`` (``n<30``, ``df<8``,
+        ``n_eff<30``, ``rse>0.3``), ``"no data"`` for a NaN estimate, ``""`` when reliable.
+
+    Notes
+    -----
+    ``n_eff = p(1-p)/se^2`` (shares), ``rse = se/|estimate|`` (means); NCHS data
+    presentation standards for proportions (Parker et al. 2017).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"estimate": [3.9, 0.5], "se": [0.1, 0.2], "df": [30, 30],
+    ...                   "n": [400, 400]})
+    >>> flag_rows(t, ReliabilityRules(), share=[False, True])
+    ['', 'n_eff<30']
     """
     share = np.broadcast_to(np.asarray(share, dtype=bool), (len(table),))
     est = table["estimate"].to_numpy(dtype="float64")

@@ -64,9 +64,30 @@ class ReplicateDesign:
     fay_rho : float, optional
         Fay's rho for ``method="fay"``.
 
+    Raises
+    ------
+    DesignError
+        No ``weights``; fewer than two replicate columns (or a pattern matching none);
+        columns not in the data, not numeric, negative or not finite; ``jkn`` without
+        ``rscales``; ``fay`` without ``fay_rho``; an invalid ``scale`` or ``rscales``.
+
     Notes
     -----
+    ``v(theta) = scale * sum_r rscales_r (theta_r - centre)^2`` with ``theta_r`` the estimate
+    under replicate weights ``r``; the centre is the mean of the ``theta_r`` or, with
+    ``mse=True``, the full-sample estimate.
     R equivalent: ``svrepdesign(weights=, repweights=, type=, scale=, rscales=, mse=)``.
+
+    Examples
+    --------
+    >>> import pandas as pd, sipas
+    >>> df = pd.DataFrame({"w": [10.0] * 4, "y": [1.0, 2, 3, 4],
+    ...                    "r1": [0, 40 / 3, 40 / 3, 40 / 3], "r2": [40 / 3, 0, 40 / 3, 40 / 3],
+    ...                    "r3": [40 / 3, 40 / 3, 0, 40 / 3], "r4": [40 / 3, 40 / 3, 40 / 3, 0]})
+    >>> rep = sipas.ReplicateDesign(df, weights="w", repweights=["r1", "r2", "r3", "r4"],
+    ...                            method="jk1")
+    >>> rep.n_replicates, round(float(sipas.mean(rep, "y").to_frame()["se"][0]), 6)
+    (4, 0.645497)
     """
 
     frame: pd.DataFrame
@@ -138,15 +159,52 @@ class ReplicateDesign:
 
     @property
     def n(self) -> int:
+        """Number of rows (respondents, including any with zero weight).
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sd = sipas.datasets.load_demo()
+        >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+        >>> rep = sipas.replicate(d, "jkn")
+        >>> rep.n
+        800
+        """
         return len(self.frame)
 
     @property
     def n_replicates(self) -> int:
+        """Number of replicates ``R``.
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sd = sipas.datasets.load_demo()
+        >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+        >>> rep = sipas.replicate(d, "jkn")
+        >>> rep.n_replicates  # one per PSU in strata with two or more PSUs
+        40
+        """
         return self._factors.shape[0] if self._factors is not None else self._rep.shape[1]
 
     @cached_property
     def weight_array(self) -> np.ndarray:
-        """Full-sample weights (zero outside the population of interest)."""
+        """Full-sample weights (zero outside the population of interest).
+
+        Raises
+        ------
+        EstimationError
+            The design is on a Dask frame (its weights stay on the workers).
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sd = sipas.datasets.load_demo()
+        >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+        >>> rep = sipas.replicate(d, "jkn")
+        >>> bool((rep.weight_array == d.weight_array).all())
+        True
+        """
         if self._dask is not None:
             raise EstimationError("the weights of a Dask design live on the workers; this "
                                   "operation needs them in memory (use a pandas frame).")
@@ -154,11 +212,32 @@ class ReplicateDesign:
 
     @property
     def history(self) -> tuple[WeightingStep, ...]:
+        """The weighting steps applied to this design, in order (:class:`WeightingStep`).
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sd = sipas.datasets.load_demo()
+        >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+        >>> rep = sipas.replicate(d, "jkn")
+        >>> [h.name for h in sipas.rake(rep, sd.spec.margins).history]
+        ['rake']
+        """
         return self._history
 
     @cached_property
     def df(self) -> int:
-        """Rank of the replicate weights minus one (R ``degf``), unless ``degf`` was given."""
+        """Rank of the replicate weights minus one (R ``degf``), unless ``degf`` was given.
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sd = sipas.datasets.load_demo()
+        >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+        >>> rep = sipas.replicate(d, "jkn")
+        >>> rep.df
+        30
+        """
         if self.degf is not None:
             return int(self.degf)
         if self._dask is not None:
@@ -166,6 +245,32 @@ class ReplicateDesign:
         return self.domain_df(self.weight_array > 0)
 
     def domain_df(self, in_domain: np.ndarray) -> int:
+        """Degrees of freedom within a domain: rank of its rows' replicate weights minus one.
+
+        Parameters
+        ----------
+        in_domain : numpy.ndarray of bool
+            One value per row: the rows of the domain.
+
+        Returns
+        -------
+        int
+            ``degf`` when it was given; otherwise the rank of the replicate weights (or
+            factors) of the domain's rows (PSUs) minus one; 0 for an empty domain.
+
+        Notes
+        -----
+        R equivalent: ``degf(subset(repdesign, ...))`` (``qr(repweights)$rank - 1``).
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sd = sipas.datasets.load_demo()
+        >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+        >>> rep = sipas.replicate(d, "jkn")
+        >>> rep.domain_df((sd.frame["district"] == 1).to_numpy())
+        3
+        """
         if self.degf is not None:
             return int(self.degf)
         in_domain = np.asarray(in_domain, dtype=bool)
@@ -180,17 +285,69 @@ class ReplicateDesign:
 
     @cached_property
     def engine(self) -> ReplicateEngine:
+        """The variance engine of this design (one object, so covariances match).
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sd = sipas.datasets.load_demo()
+        >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+        >>> rep = sipas.replicate(d, "jkn")
+        >>> rep.engine.scale, len(rep.engine.rscales), rep.engine.mse
+        (1.0, 40, False)
+        """
         return ReplicateEngine(float(self.scale), np.asarray(self.rscales, dtype="float64"),
                                bool(self.mse))
 
     def replicate_weights(self) -> np.ndarray:
-        """The (n x R) replicate analysis weights (expanded from factors if needed)."""
+        """The (n x R) replicate analysis weights (expanded from factors if needed).
+
+        Returns
+        -------
+        numpy.ndarray
+            Column ``r`` holds the weights of replicate ``r`` (zero outside a subset).
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sd = sipas.datasets.load_demo()
+        >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+        >>> rep = sipas.replicate(d, "jkn")
+        >>> rep.replicate_weights().shape
+        (800, 40)
+        """
         if self._rep is not None:
             return self._rep
         return self._w[:, None] * self._factors.T[self._units]
 
     def replicate_sums(self, source: RatioSource) -> tuple[np.ndarray, np.ndarray | None]:
-        """Numerator and denominator sums of ``source`` in every replicate (R x k)."""
+        """Numerator and denominator sums of ``source`` in every replicate (R x k).
+
+        Parameters
+        ----------
+        source : RatioSource
+            Numerators, denominators and domains of the rows (see
+            :class:`sipas.variance.RatioSource`).
+
+        Returns
+        -------
+        (numpy.ndarray, numpy.ndarray or None)
+            ``sum_i w_ri num_ij`` and ``sum_i w_ri den_ij`` per replicate ``r`` and column
+            ``d * J + j``; the second is ``None`` when ``source.den`` is ``None``.
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sd = sipas.datasets.load_demo()
+        >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+        >>> rep = sipas.replicate(d, "jkn")
+        >>> import numpy as np
+        >>> from sipas.variance import RatioSource
+        >>> src = RatioSource(np.ones((800, 1)), None, np.zeros(800, dtype=np.int64), 1)
+        >>> num, den = rep.replicate_sums(src)
+        >>> num.shape, den is None
+        ((40, 1), True)
+        """
         if self._factors is not None:
             n_units = self._factors.shape[1]
             num, den = source.raw(self._w, self._units, n_units)
@@ -202,7 +359,35 @@ class ReplicateDesign:
                 None if den is None else np.asarray((rows @ den).todense()))
 
     def subset(self, mask: np.ndarray | pd.Series) -> ReplicateDesign:
-        """Zero weight (in every replicate) outside ``mask``; the design is kept."""
+        """Zero weight (in every replicate) outside ``mask``; the design is kept.
+
+        Parameters
+        ----------
+        mask : numpy.ndarray or pandas.Series of bool
+            One value per row. A Series must have the index of ``design.frame``; missing
+            values are refused.
+
+        Returns
+        -------
+        ReplicateDesign
+            The same replicates with weight zero outside ``mask`` (R ``subset()``).
+
+        Raises
+        ------
+        DesignError
+            ``mask`` has the wrong length, missing values, or a Series index that differs
+            from the frame's.
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sd = sipas.datasets.load_demo()
+        >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+        >>> rep = sipas.replicate(d, "jkn")
+        >>> urban = rep.subset((sd.frame["urban"] == 1).to_numpy())
+        >>> int((urban.weight_array > 0).sum())
+        97
+        """
         mask = _as_mask(mask, self.n, self.frame.index)
         w = np.where(mask, self._w, 0.0)
         rep = None if self._rep is None else self._rep * mask[:, None]
@@ -212,7 +397,32 @@ class ReplicateDesign:
 
     def with_weights(self, w: np.ndarray, rep: np.ndarray,
                      step: WeightingStep | None = None) -> ReplicateDesign:
-        """New full-sample and replicate weights (used by the weighting layer)."""
+        """New full-sample and replicate weights (used by the weighting layer).
+
+        Parameters
+        ----------
+        w : numpy.ndarray
+            Full-sample weights, one per row.
+        rep : numpy.ndarray
+            Replicate weights, (rows x replicates).
+        step : WeightingStep, optional
+            Appended to :attr:`history`.
+
+        Returns
+        -------
+        ReplicateDesign
+            A copy whose replicates are stored as weights (no longer as PSU factors).
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sd = sipas.datasets.load_demo()
+        >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+        >>> rep = sipas.replicate(d, "jkn")
+        >>> new = rep.with_weights(rep.weight_array, rep.replicate_weights())
+        >>> new.n_replicates, new.df
+        (40, 30)
+        """
         hist = self._history + ((step,) if step is not None else ())
         return replace(self, _w=np.asarray(w, dtype="float64"), _rep=np.asarray(rep),
                        _factors=None, _units=None, _history=hist)
@@ -268,6 +478,7 @@ def replicate(design: Design, method: RepMethod = "jkn", *, replicates: int | No
     Parameters
     ----------
     design : Design
+        An in-memory or Dask design that has not been calibrated yet.
     method : {"jk1", "jkn", "brr", "fay", "bootstrap"}
         ``jk1`` delete-one-PSU jackknife (unstratified designs); ``jkn`` stratified jackknife;
         ``brr`` balanced repeated replication (2 PSUs per stratum, Sylvester Hadamard matrix
@@ -284,8 +495,22 @@ def replicate(design: Design, method: RepMethod = "jkn", *, replicates: int | No
     mse : bool
         Centre the variance at the full-sample estimate.
 
+    Returns
+    -------
+    ReplicateDesign
+        Replicate factors per first-stage PSU with the ``scale`` and ``rscales`` of the
+        method; full-sample weights and history as ``design``'s.
+
+    Raises
+    ------
+    DesignError
+        ``design`` is not a :class:`Design` or is already calibrated; an unknown ``method``;
+        ``jk1`` on a stratified design; ``brr``/``fay`` without exactly two PSUs per
+        stratum; ``replicates`` not an integer >= 2; ``rng`` not a seed or Generator.
+
     Notes
     -----
+    Variance: ``scale * sum_r rscales_r (theta_r - centre)^2``.
     First-stage fpc enters the jackknives as R's ``as.svrepdesign`` does: JK1 scale
     ``(1 - n/N)(n-1)/n``; JKn ``rscales = (1 - n_h/N_h)(n_h-1)/n_h``. The calibration steps
     of a weighted design are not carried over: replicate first, then weight the replicate
@@ -297,6 +522,9 @@ def replicate(design: Design, method: RepMethod = "jkn", *, replicates: int | No
     >>> d = sipas.Design.from_spec(sipas.datasets.load_demo())
     >>> sipas.replicate(d, "jkn").n_replicates
     40
+    >>> boot = sipas.replicate(d, "bootstrap", replicates=50, rng=1)
+    >>> boot.n_replicates, boot.method
+    (50, 'bootstrap')
     """
     check_choice("method", method, ("jk1", "jkn", "brr", "fay", "bootstrap"))
     if replicates is not None and not (isinstance(replicates, (int, np.integer))

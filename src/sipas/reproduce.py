@@ -48,6 +48,31 @@ def published_figures(name_or_path: str | Path) -> pd.DataFrame:
 
     Bundled: ``"cao-bang-2020"`` (the seed article's figures and the national SIPAS series
     of sipas-method.md).
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        A CSV file (UTF-8), or the name of a bundled table (a name without a suffix).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per figure: ``indicator, domain, value, unit, source`` and optional
+        ``year``, ``note``.
+
+    Raises
+    ------
+    ReadError
+        The file does not exist, is not UTF-8, or cannot be parsed as CSV.
+    SpecError
+        Required columns are missing, a ``unit`` is not ``percent``, ``percent_of_max`` or
+        ``mean``, or a ``value`` is not a number.
+
+    Examples
+    --------
+    >>> table = published_figures("cao-bang-2020")
+    >>> table.loc[0, ["indicator", "domain", "unit"]].tolist(), float(table["value"][0])
+    (['p01', 'all', 'percent'], 70.0)
     """
     path = Path(name_or_path)
     if not path.suffix:
@@ -87,7 +112,38 @@ def check_published(table: pd.DataFrame, where: str = "published table") -> None
 
 
 def unweighted(design: AnyDesign) -> Design:
-    """The same design with equal weights for every respondent (no calibration)."""
+    """The same design with equal weights for every respondent (no calibration).
+
+    Parameters
+    ----------
+    design : Design
+        A Taylor design (rows with weight zero stay at zero).
+
+    Returns
+    -------
+    Design
+        Weight 1 for every positive-weight row, calibration projections dropped, an
+        ``unweighted`` step appended to the history.
+
+    Raises
+    ------
+    SpecError
+        ``design`` is a :class:`~sipas.ReplicateDesign`.
+
+    Notes
+    -----
+    The same strata and clusters stay in the variance, so the unweighted figure gets a
+    design-based SE (R: ``svydesign(..., weights=~1)``).
+
+    Examples
+    --------
+    >>> import sipas
+    >>> sd = sipas.datasets.load_demo()
+    >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+    >>> u = unweighted(d)
+    >>> sorted(set(u.weight_array.tolist())), u.history[-1].name
+    ([0.0, 1.0], 'unweighted')
+    """
     if isinstance(design, ReplicateDesign):
         raise SpecError("unweighted() needs a Taylor design (sipas.Design).")
     w = (design.weight_array > 0).astype("float64")
@@ -107,12 +163,40 @@ class Reproduction:
         ``status`` (``reproduced``, ``not reproduced``, ``no data``).
     candidates : DataFrame
         Every definition tried for every figure.
+
+    Examples
+    --------
+    >>> import sipas
+    >>> sd = sipas.datasets.load_demo()
+    >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+    >>> rep = reproduce(published_figures("cao-bang-2020").head(2), d, sd.spec)
+    >>> rep.table["status"].tolist(), len(rep.candidates) > 2
+    (['reproduced', 'reproduced'], True)
     """
 
     table: pd.DataFrame
     candidates: pd.DataFrame
 
     def to_frame(self) -> pd.DataFrame:
+        """A copy of :attr:`table` (one row per published figure).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The figure's ``indicator, domain, year, value, unit, source, published``, then
+            ``computed, ci_low, ci_high, difference, in_ci, definition, best_definition,
+            best_value, best_difference, best_in_ci, status`` (``note`` for ``no data``).
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sd = sipas.datasets.load_demo()
+        >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+        >>> rep = reproduce(published_figures("cao-bang-2020").head(1), d, sd.spec)
+        >>> row = rep.to_frame().iloc[0]
+        >>> float(row["published"]), row["status"]
+        (70.0, 'reproduced')
+        """
         return self.table.copy()
 
 
@@ -124,11 +208,42 @@ def reproduce(published: pd.DataFrame, design: AnyDesign, spec: Spec, *,
     ----------
     published : DataFrame
         See :func:`published_figures`.
-    design : Design
-        The final (weighted) design of the survey.
+    design : Design or ReplicateDesign
+        The final (weighted) design of the survey (unweighted alternatives need a
+        :class:`~sipas.Design`).
     spec : Spec
+        The questionnaire spec: items, factors, scales and the published index definition.
     level : float
         Confidence level of the intervals used for ``in_ci``.
+
+    Returns
+    -------
+    Reproduction
+        ``table`` (one row per figure, ``status`` ``reproduced`` when the published value
+        lies in the CI of the spec's definition or of the best alternative) and
+        ``candidates`` (every definition tried).
+
+    Raises
+    ------
+    SpecError
+        ``published`` lacks required columns, has an unknown unit or a non-numeric value.
+
+    Notes
+    -----
+    Each candidate is :func:`sipas.factor_index` of the indicator's items in the figure's
+    domain under one definition (weighted or not; top box, mean or mean / max; share of
+    valid answers or of all respondents; item or respondent aggregation); ``percent`` and
+    ``percent_of_max`` figures are compared on the 0-100 scale. A figure whose indicator or
+    domain is not in the data gets status ``no data``.
+
+    Examples
+    --------
+    >>> import sipas
+    >>> sd = sipas.datasets.load_demo()
+    >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+    >>> rep = reproduce(published_figures("cao-bang-2020").head(4), d, sd.spec)
+    >>> rep.table[["indicator", "unit", "status"]].values.tolist()[2:]
+    [['p03', 'mean', 'reproduced'], ['p03', 'percent_of_max', 'reproduced']]
     """
     check_published(published)
     rows, cands = [], []

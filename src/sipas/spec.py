@@ -63,7 +63,26 @@ SHARE_MEANING: dict[str, dict[str, str]] = {
 
 @dataclass(frozen=True)
 class Scale:
-    """An answer scale: its valid codes, labels and the codes that count as satisfied."""
+    """An answer scale: its valid codes, labels and the codes that count as satisfied.
+
+    Attributes
+    ----------
+    name : str
+        The scale's key in ``[scales]``.
+    codes : tuple of int or float
+        Valid answer codes, in order.
+    satisfied : tuple of int or float
+        The codes that count as satisfied (top box).
+    labels : mapping
+        Language (``vi``, ``en``) -> one label per code.
+
+    Examples
+    --------
+    >>> import sipas
+    >>> scale = sipas.load_spec("demo").scale_of("q01")
+    >>> scale.name, scale.codes, scale.satisfied
+    ('satisfaction', (1, 2, 3, 4, 5), (4, 5))
+    """
 
     name: str
     codes: tuple[int | float, ...]
@@ -72,16 +91,51 @@ class Scale:
 
     @property
     def min(self) -> float:
-        """Smallest valid code (the bottom of the scale for ``pct_of_range``)."""
+        """Smallest valid code (the bottom of the scale for ``pct_of_range``).
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sipas.load_spec("demo").scale_of("q01").min
+        1
+        """
         return min(self.codes)
 
     @property
     def max(self) -> float:
-        """Largest valid code (the denominator of ``pct_of_max``)."""
+        """Largest valid code (the denominator of ``pct_of_max``).
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sipas.load_spec("demo").scale_of("q01").max
+        5
+        """
         return max(self.codes)
 
     def label(self, code: int | float, lang: str = "en") -> str:
-        """Label of ``code`` in ``lang`` (falls back to the code itself)."""
+        """Label of ``code`` in ``lang`` (falls back to the code itself).
+
+        Parameters
+        ----------
+        code : int or float
+            An answer code (``4`` and ``4.0`` are the same code).
+        lang : str
+            Language of the label (``en`` or ``vi``); a language without labels falls back
+            to Vietnamese.
+
+        Returns
+        -------
+        str
+            The label, or ``str(code)`` for a code that is not on the scale or has no label.
+
+        Examples
+        --------
+        >>> import sipas
+        >>> scale = sipas.load_spec("demo").scale_of("q01")
+        >>> scale.label(4), scale.label(4.0, "vi"), scale.label(7)
+        ('Satisfied', 'Hài lòng', '7')
+        """
         labels = self.labels.get(lang) or self.labels.get("vi") or ()
         try:
             return labels[self.codes.index(code)]
@@ -91,7 +145,28 @@ class Scale:
 
 @dataclass(frozen=True)
 class Item:
-    """One question: its column, labels, scale, kind and item-specific missing codes."""
+    """One question: its column, labels, scale, kind and item-specific missing codes.
+
+    Attributes
+    ----------
+    name : str
+        Column name in the data.
+    label : mapping
+        Language -> question text.
+    scale : str
+        Name of its answer scale.
+    kind : {"satisfaction", "perception", "expectation", "other"}
+        What a share in the top codes means in reports.
+    missing : mapping
+        Missing-code kind -> codes, overriding the survey's ``[missing]`` for this item.
+
+    Examples
+    --------
+    >>> import sipas
+    >>> item = sipas.load_spec("demo").item("q01")
+    >>> item.scale, item.kind, item.label["en"]
+    ('satisfaction', 'satisfaction', 'Enough seats in the one-stop waiting area')
+    """
 
     name: str
     label: Mapping[str, str]
@@ -102,7 +177,23 @@ class Item:
 
 @dataclass(frozen=True)
 class Factor:
-    """A factor (yếu tố): a named group of items whose indices are combined."""
+    """A factor (yếu tố): a named group of items whose indices are combined.
+
+    Attributes
+    ----------
+    name : str
+        Factor name (``factor:<name>`` in PAR schemes).
+    label : mapping
+        Language -> label.
+    items : tuple of str
+        Its items, in order.
+
+    Examples
+    --------
+    >>> import sipas
+    >>> sipas.load_spec("demo").factor("access").items
+    ('q01', 'q02', 'q03', 'q04')
+    """
 
     name: str
     label: Mapping[str, str]
@@ -111,7 +202,20 @@ class Factor:
 
 @dataclass(frozen=True)
 class DesignSpec:
-    """Design columns, as :class:`sipas.Design` takes them."""
+    """Design columns, as :class:`sipas.Design` takes them.
+
+    Attributes
+    ----------
+    ids, strata, weights, probs, fpc, nest, lonely_psu
+        As the arguments of :class:`sipas.Design` (``ids`` and ``fpc`` as tuples).
+
+    Examples
+    --------
+    >>> import sipas
+    >>> ds = sipas.load_spec("demo").design
+    >>> ds.ids, ds.strata, ds.fpc
+    (('commune', 'resp_id'), 'district', ('N_communes', 'N_users'))
+    """
 
     ids: tuple[str, ...] = ()
     strata: str | None = None
@@ -124,7 +228,24 @@ class DesignSpec:
 
 @dataclass(frozen=True)
 class IndexDefinition:
-    """Which index the survey publishes (design.md section 5)."""
+    """Which index the survey publishes (design.md section 5).
+
+    Attributes
+    ----------
+    measure : {"top_box", "mean", "pct_of_max", "pct_of_range"}
+        Item index (see :func:`sipas.factor_index`).
+    aggregate : {"items", "respondents"}
+        How a factor combines its items.
+    overall : {"mean_of_factors", "weighted_factors", "item"}
+        How the overall index is made.
+    factor_weights : mapping
+        Factor -> weight, for ``weighted_factors``.
+
+    Examples
+    --------
+    >>> IndexDefinition(measure="pct_of_max").aggregate
+    'items'
+    """
 
     measure: Measure = "top_box"
     aggregate: Aggregate = "items"
@@ -132,7 +253,19 @@ class IndexDefinition:
     factor_weights: Mapping[str, float] = field(default_factory=dict)
 
     def describe(self) -> str:
-        """One line naming the definition, for result tables and report notes."""
+        """One line naming the definition, for result tables and report notes.
+
+        Returns
+        -------
+        str
+            ``item measure=...; factor aggregate=...; overall=...`` (with the factor
+            weights for ``weighted_factors``).
+
+        Examples
+        --------
+        >>> IndexDefinition().describe()
+        'item measure=top_box; factor aggregate=items; overall=mean_of_factors'
+        """
         text = f"item measure={self.measure}; factor aggregate={self.aggregate}; "
         text += f"overall={self.overall}"
         if self.overall == "weighted_factors":
@@ -142,7 +275,26 @@ class IndexDefinition:
 
 @dataclass(frozen=True)
 class Margin:
-    """Population totals for one margin: one variable, or the joint cells of several."""
+    """Population totals for one margin: one variable, or the joint cells of several.
+
+    Attributes
+    ----------
+    name : str
+        The margin's name (used by weighting plans).
+    variables : tuple of str
+        Its column(s).
+    targets : mapping
+        Cell (a tuple of codes, one per variable) -> population total.
+    source : str
+        ``inline`` or the CSV file the targets came from.
+
+    Examples
+    --------
+    >>> import sipas
+    >>> m = sipas.load_spec("demo").margin("sex")
+    >>> m.variables, m.targets
+    (('sex',), {(1,): 36831.0, (2,): 40103.0})
+    """
 
     name: str
     variables: tuple[str, ...]
@@ -152,7 +304,42 @@ class Margin:
 
 @dataclass(frozen=True)
 class Spec:
-    """A validated questionnaire spec. Build it with :func:`load_spec` or :func:`parse_spec`."""
+    """A validated questionnaire spec. Build it with :func:`load_spec` or :func:`parse_spec`.
+
+    Attributes
+    ----------
+    name, respondent_id : str
+        Survey name and the respondent id column.
+    title : mapping
+        Language -> title.
+    scales : mapping
+        Name -> :class:`Scale`.
+    items, factors, margins : tuple
+        :class:`Item`, :class:`Factor` and :class:`Margin` entries, in spec order.
+    missing : mapping
+        Survey-wide missing codes by kind.
+    overall_item : str or None
+        The separately asked overall question.
+    design : DesignSpec
+        Design columns.
+    domains : tuple of str
+        Domain columns reported by default.
+    index : IndexDefinition
+        The published index definition.
+    weighting : tuple of mapping
+        Weighting steps (``[[weighting.steps]]``).
+    synthetic : bool
+        The data are synthetic (reports say so).
+    source, sha256 : str or None
+        File the spec was read from and its SHA-256.
+
+    Examples
+    --------
+    >>> import sipas
+    >>> spec = sipas.load_spec("demo")
+    >>> spec.name, len(spec.items), spec.overall_item
+    ('demo', 31, 'q23')
+    """
 
     name: str
     respondent_id: str
@@ -172,7 +359,28 @@ class Spec:
     sha256: str | None = None
 
     def item(self, name: str) -> Item:
-        """The item called ``name``."""
+        """The item called ``name``.
+
+        Parameters
+        ----------
+        name : str
+            Item name.
+
+        Returns
+        -------
+        Item
+
+        Raises
+        ------
+        SpecError
+            No item has that name.
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sipas.load_spec("demo").item("q23").label["en"]
+        'Overall satisfaction with public administrative services'
+        """
         for it in self.items:
             if it.name == name:
                 return it
@@ -180,28 +388,121 @@ class Spec:
 
     @property
     def item_names(self) -> tuple[str, ...]:
-        """Names of all items, in spec order."""
+        """Names of all items, in spec order.
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sipas.load_spec("demo").item_names[:3]
+        ('q01', 'q02', 'q03')
+        """
         return tuple(it.name for it in self.items)
 
     def factor(self, name: str) -> Factor:
-        """The factor called ``name``."""
+        """The factor called ``name``.
+
+        Parameters
+        ----------
+        name : str
+            Factor name.
+
+        Returns
+        -------
+        Factor
+
+        Raises
+        ------
+        SpecError
+            No factor has that name.
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sipas.load_spec("demo").factor("results").items
+        ('q15', 'q16', 'q17', 'q18')
+        """
         for f in self.factors:
             if f.name == name:
                 return f
         raise SpecError(message("factor", f"one of the factors of spec {self.name!r}", name))
 
     def scale_of(self, item: str) -> Scale:
-        """The answer scale of ``item``."""
+        """The answer scale of ``item``.
+
+        Parameters
+        ----------
+        item : str
+            Item name.
+
+        Returns
+        -------
+        Scale
+
+        Raises
+        ------
+        SpecError
+            No item has that name.
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sipas.load_spec("demo").scale_of("p01").codes
+        (1, 2)
+        """
         return self.scales[self.item(item).scale]
 
     def missing_codes(self, item: str) -> dict[str, tuple[int | float, ...]]:
-        """Missing codes of ``item`` by kind (item-specific codes override the survey's)."""
+        """Missing codes of ``item`` by kind (item-specific codes override the survey's).
+
+        Parameters
+        ----------
+        item : str
+            Item name.
+
+        Returns
+        -------
+        dict
+            Kind (``dont_know``, ``not_applicable``, ``refused``, ``not_asked``) -> codes;
+            kinds without codes are left out.
+
+        Raises
+        ------
+        SpecError
+            No item has that name.
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sipas.load_spec("demo").missing_codes("q01")["dont_know"]
+        (8,)
+        """
         codes = dict(self.missing)
         codes.update(self.item(item).missing)
         return {k: v for k, v in codes.items() if v}
 
     def margin(self, name: str) -> Margin:
-        """The population margin called ``name``."""
+        """The population margin called ``name``.
+
+        Parameters
+        ----------
+        name : str
+            Margin name.
+
+        Returns
+        -------
+        Margin
+
+        Raises
+        ------
+        SpecError
+            No margin has that name (the message lists them).
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sum(sipas.load_spec("demo").margin("district").targets.values())
+        76934.0
+        """
         for m in self.margins:
             if m.name == name:
                 return m
@@ -273,6 +574,30 @@ def parse_spec(data: Mapping[str, Any], source: str | Path | None = None,
     Relative margin files are resolved against the folder of ``source`` (the current
     folder without it).
 
+    Parameters
+    ----------
+    data : mapping
+        The spec as parsed TOML: ``survey``, ``scales``, ``items`` and the optional
+        ``missing``, ``factors``, ``overall``, ``design``, ``domains``, ``index``,
+        ``margins``, ``weighting`` tables (``docs/spec.md``).
+    source : str or Path, optional
+        Where the spec came from (named in messages; base folder of margin files).
+    sha256 : str, optional
+        Hash of the file, kept for provenance.
+
+    Returns
+    -------
+    Spec
+
+    Raises
+    ------
+    SpecError
+        An unknown key, a missing required key, a wrong type, or a broken rule (duplicate
+        names, a factor naming an unknown item, missing codes that are valid codes, margins
+        whose file is missing, ...). The message names the section and key.
+
+    Examples
+    --------
     >>> s = parse_spec({"survey": {"name": "x", "respondent_id": "id"},
     ...                 "scales": {"yn": {"codes": [1, 2], "satisfied": [1]}},
     ...                 "items": [{"name": "q1", "scale": "yn"}]})

@@ -37,6 +37,25 @@ class RatioSource:
     ``num`` and ``den`` are (n x J) arrays (zero where a value is missing); ``den`` is
     ``None`` for totals. ``domain`` gives each row's domain code (-1: in no domain).
     Columns of every result are ordered domain-major: ``d * J + j``.
+
+    Attributes
+    ----------
+    num : numpy.ndarray
+        Numerators, (n x J).
+    den : numpy.ndarray or None
+        Denominators, (n x J); ``None`` for totals.
+    domain : numpy.ndarray of int
+        Domain code of every row (-1: in no domain).
+    n_domains : int
+        Number of domains ``D``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> src = RatioSource(np.array([[1.0], [0.0], [1.0]]), np.ones((3, 1)),
+    ...                   np.array([0, 1, 1]), 2)
+    >>> src.n_vars, src.k
+    (1, 2)
     """
 
     num: np.ndarray
@@ -46,15 +65,60 @@ class RatioSource:
 
     @property
     def n_vars(self) -> int:
+        """Number of variables ``J`` (columns of ``num``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> src = RatioSource(np.array([[1.0], [0.0], [1.0]]), np.ones((3, 1)),
+        ...                   np.array([0, 1, 1]), 2)
+        >>> src.n_vars
+        1
+        """
         return self.num.shape[1]
 
     @property
     def k(self) -> int:
+        """Number of estimates ``D * J`` (columns of every result).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> src = RatioSource(np.array([[1.0], [0.0], [1.0]]), np.ones((3, 1)),
+        ...                   np.array([0, 1, 1]), 2)
+        >>> src.k
+        2
+        """
         return self.n_domains * self.n_vars
 
     def sums(self, mult: np.ndarray, key: np.ndarray | None, n_keys: int,
              values: np.ndarray | None = None) -> np.ndarray:
-        """``S[c, d*J+j] = sum_{i: key_i=c, domain_i=d} mult_i values_ij`` (values = num)."""
+        """``S[c, d*J+j] = sum_{i: key_i=c, domain_i=d} mult_i values_ij`` (values = num).
+
+        Parameters
+        ----------
+        mult : numpy.ndarray
+            Row multipliers (usually the weights), length n.
+        key : numpy.ndarray of int or None
+            Key of every row (sampling unit, cell, ...); ``None`` puts every row in key 0.
+        n_keys : int
+            Number of keys.
+        values : numpy.ndarray, optional
+            (n x J) values to sum; default ``num``.
+
+        Returns
+        -------
+        numpy.ndarray
+            (n_keys x k) sums, columns domain-major. Rows in no domain add nothing.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> src = RatioSource(np.array([[1.0], [0.0], [1.0]]), np.ones((3, 1)),
+        ...                   np.array([0, 1, 1]), 2)
+        >>> src.sums(np.array([2.0, 1.0, 1.0]), None, 1).tolist()
+        [[2.0, 1.0]]
+        """
         values = self.num if values is None else values
         inside = self.domain >= 0
         dom = self.domain if inside.all() else np.where(inside, self.domain, 0)
@@ -68,14 +132,72 @@ class RatioSource:
 
     def raw(self, mult: np.ndarray, key: np.ndarray | None = None,
             n_keys: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
-        """Weighted sums of numerator and denominator per key (n_keys x k)."""
+        """Weighted sums of numerator and denominator per key (n_keys x k).
+
+        Parameters
+        ----------
+        mult : numpy.ndarray
+            Row multipliers (usually the weights).
+        key : numpy.ndarray of int, optional
+            Key of every row; default every row in one key.
+        n_keys : int
+            Number of keys.
+
+        Returns
+        -------
+        (numpy.ndarray, numpy.ndarray or None)
+            ``sum mult num`` and ``sum mult den`` (``None`` for totals).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> src = RatioSource(np.array([[1.0], [0.0], [1.0]]), np.ones((3, 1)),
+        ...                   np.array([0, 1, 1]), 2)
+        >>> num, den = src.raw(np.array([2.0, 1.0, 1.0]))
+        >>> num.tolist(), den.tolist()
+        ([[2.0, 1.0]], [[2.0, 2.0]])
+        """
         num = self.sums(mult, key, n_keys)
         den = None if self.den is None else self.sums(mult, key, n_keys, self.den)
         return num, den
 
     def influence_sums(self, mult: np.ndarray, key: np.ndarray | None, n_keys: int,
                        est: np.ndarray, denom_total: np.ndarray | None) -> np.ndarray:
-        """Sums of influence values ``z = (num - est*den)/denom_total`` per key."""
+        """Sums of influence values ``z = (num - est*den)/denom_total`` per key.
+
+        Parameters
+        ----------
+        mult : numpy.ndarray
+            Row multipliers (usually the weights).
+        key : numpy.ndarray of int or None
+            Key of every row (``None``: one key).
+        n_keys : int
+            Number of keys.
+        est : numpy.ndarray
+            The k ratio estimates.
+        denom_total : numpy.ndarray or None
+            The k weighted denominator totals.
+
+        Returns
+        -------
+        numpy.ndarray
+            (n_keys x k) sums of ``mult z``; for totals (no denominator) ``sum mult num``.
+
+        Notes
+        -----
+        The linearization of a ratio ``R = sum w y / sum w x`` has influence
+        ``z_i = (y_i - R x_i) / sum w x`` (R ``svyratio``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> src = RatioSource(np.array([[1.0], [0.0], [1.0]]), np.ones((3, 1)),
+        ...                   np.array([0, 1, 1]), 2)
+        >>> z = src.influence_sums(np.array([2.0, 1.0, 1.0]), np.arange(3), 3,
+        ...                        np.array([1.0, 0.5]), np.array([2.0, 2.0]))
+        >>> z.tolist()  # one key per row
+        [[0.0, 0.0], [0.0, -0.25], [0.0, 0.25]]
+        """
         num, den = self.raw(mult, key, n_keys)
         if den is None:
             return num
@@ -93,6 +215,27 @@ class Projection:
     ``x - diag(b) F M^-1 F' diag(a) x``. ``F`` is either integer cell codes (an indicator
     matrix with ``p`` columns) or a dense (n x p) model matrix. Post-stratification, each
     margin of raking, and GREG calibration are all of this form.
+
+    Attributes
+    ----------
+    codes : numpy.ndarray of int or None
+        Cell code of every row (indicator features), or ``None`` with ``matrix``.
+    matrix : numpy.ndarray or None
+        Dense (n x p) model matrix, or ``None`` with ``codes``.
+    p : int
+        Number of features.
+    a, b : numpy.ndarray
+        Row factors of the projection (weight ratios and calibrated weights).
+    m_inv : numpy.ndarray
+        ``M^-1``: a (p x p) matrix, or its diagonal (p,) for cells.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> proj = Projection(codes=np.array([0, 0, 1]), matrix=None, p=2, a=np.ones(3),
+    ...                   b=np.ones(3), m_inv=np.array([0.5, 1.0]))
+    >>> proj.features().toarray().tolist()
+    [[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]
     """
 
     codes: np.ndarray | None
@@ -104,6 +247,20 @@ class Projection:
     _cache: dict = field(default_factory=dict, repr=False)
 
     def features(self) -> sparse.csr_matrix | np.ndarray:
+        """The feature matrix ``F`` (n x p): sparse indicators of ``codes``, or ``matrix``.
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix or numpy.ndarray
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> proj = Projection(codes=np.array([0, 0, 1]), matrix=None, p=2, a=np.ones(3),
+        ...                   b=np.ones(3), m_inv=np.array([0.5, 1.0]))
+        >>> proj.features().shape
+        (3, 2)
+        """
         if self.codes is not None:
             n = len(self.codes)
             return sparse.csr_matrix((np.ones(n), (np.arange(n), self.codes)),
@@ -111,7 +268,26 @@ class Projection:
         return self.matrix
 
     def cross(self, other: Projection) -> np.ndarray:
-        """``F_self' diag(a_self b_other) F_other`` (cached)."""
+        """``F_self' diag(a_self b_other) F_other`` (cached).
+
+        Parameters
+        ----------
+        other : Projection
+            Another projection on the same rows (or this one).
+
+        Returns
+        -------
+        numpy.ndarray
+            (p_self x p_other) dense matrix.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> proj = Projection(codes=np.array([0, 0, 1]), matrix=None, p=2, a=np.ones(3),
+        ...                   b=np.ones(3), m_inv=np.array([0.5, 1.0]))
+        >>> proj.cross(proj).tolist()
+        [[2.0, 0.0], [0.0, 1.0]]
+        """
         key = id(other)
         if key not in self._cache:
             left = self.features()
@@ -123,7 +299,27 @@ class Projection:
         return self._cache[key]
 
     def unit_loadings(self, rows_to_units: sparse.csr_matrix) -> np.ndarray:
-        """``U' diag(b) F``: per final unit, the b-weighted feature sums."""
+        """``U' diag(b) F``: per final unit, the b-weighted feature sums.
+
+        Parameters
+        ----------
+        rows_to_units : scipy.sparse.csr_matrix
+            The (units x rows) indicator ``U'`` (:attr:`sipas.design.Stage.rows_to_units`).
+
+        Returns
+        -------
+        numpy.ndarray
+            (units x p) dense matrix (cached per indicator).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> proj = Projection(codes=np.array([0, 0, 1]), matrix=None, p=2, a=np.ones(3),
+        ...                   b=np.ones(3), m_inv=np.array([0.5, 1.0]))
+        >>> from scipy import sparse
+        >>> proj.unit_loadings(sparse.identity(3, format="csr")).tolist()
+        [[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]
+        """
         key = ("units", id(rows_to_units))
         if key not in self._cache:
             f = self.features()
@@ -134,7 +330,35 @@ class Projection:
 
     def reduce(self, source: RatioSource, w: np.ndarray, est: np.ndarray,
                denom_total: np.ndarray | None) -> np.ndarray:
-        """``F' diag(a) x0`` for the influence ``x0 = w z`` of ``source`` (p x k)."""
+        """``F' diag(a) x0`` for the influence ``x0 = w z`` of ``source`` (p x k).
+
+        Parameters
+        ----------
+        source : RatioSource
+            The estimates' numerators, denominators and domains.
+        w : numpy.ndarray
+            Row weights.
+        est : numpy.ndarray
+            The k estimates.
+        denom_total : numpy.ndarray or None
+            Their weighted denominator totals (``None`` for totals).
+
+        Returns
+        -------
+        numpy.ndarray
+            (p x k) feature sums of the uncorrected influence values.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> proj = Projection(codes=np.array([0, 0, 1]), matrix=None, p=2, a=np.ones(3),
+        ...                   b=np.ones(3), m_inv=np.array([0.5, 1.0]))
+        >>> src = RatioSource(np.array([[1.0], [0.0], [1.0]]), np.ones((3, 1)),
+        ...                   np.array([0, 1, 1]), 2)
+        >>> proj.reduce(src, np.array([2.0, 1.0, 1.0]), np.array([1.0, 0.5]),
+        ...             np.array([2.0, 2.0])).tolist()
+        [[0.0, -0.25], [0.0, 0.25]]
+        """
         if self.codes is not None:
             return source.influence_sums(self.a * w, self.codes, self.p, est, denom_total)
         rows = [source.influence_sums(self.a * w * self.matrix[:, c], None, 1, est, denom_total)
@@ -174,13 +398,49 @@ def calibrated_unit_totals(t0: np.ndarray, chain: Sequence[Projection],
 
 @dataclass(frozen=True, eq=False)
 class TaylorEngine:
-    """Multistage linearization variance of unit totals (R ``svyrecvar``)."""
+    """Multistage linearization variance of unit totals (R ``svyrecvar``).
+
+    Attributes
+    ----------
+    stages : tuple of Stage
+        The stages that enter the variance (:attr:`sipas.Design.stages`).
+    lonely_psu : str
+        The design's rule for strata with one PSU (``adjust`` and ``average`` act here).
+
+    Notes
+    -----
+    ``V = sum_k sum_g s_g sum_{u in g} (t_u - mean_g t)^2`` over the stages ``k``, with
+    ``t_u`` the unit totals of the influence values and ``s_g`` the stage scale (fpc,
+    ``n/(n-1)``, earlier sampling fractions); see :class:`sipas.Design`.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, sipas
+    >>> df = pd.DataFrame({"h": [1, 1, 2, 2], "psu": [1, 2, 3, 4], "w": [10.0] * 4})
+    >>> d = sipas.Design(df, ids="psu", strata="h", weights="w")
+    >>> eng = TaylorEngine(d.stages, d.lonely_psu)
+    >>> t = np.array([[1.0], [2.0], [3.0], [5.0]])  # influence totals of the 4 PSUs
+    >>> eng.var(t).round(6).tolist()
+    [5.0]
+    """
 
     stages: tuple[Any, ...]
     lonely_psu: str
 
     @property
     def final(self) -> Any:
+        """The final stage (whose units index the rows of unit totals).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd, sipas
+        >>> df = pd.DataFrame({"h": [1, 1, 2, 2], "psu": [1, 2, 3, 4], "w": [10.0] * 4})
+        >>> d = sipas.Design(df, ids="psu", strata="h", weights="w")
+        >>> eng = TaylorEngine(d.stages, d.lonely_psu)
+        >>> t = np.array([[1.0], [2.0], [3.0], [5.0]])  # influence totals of the 4 PSUs
+        >>> eng.final.n_units
+        4
+        """
         return self.stages[-1]
 
     def _stage_rows(self, k: int) -> sparse.csr_matrix:
@@ -194,7 +454,29 @@ class TaylorEngine:
                                  shape=(stage.n_units, final.n_units))
 
     def factors(self, t: np.ndarray) -> list[np.ndarray]:
-        """Matrices ``A_k`` with ``V = sum_k A_k' A_k`` (one per stage)."""
+        """Matrices ``A_k`` with ``V = sum_k A_k' A_k`` (one per stage).
+
+        Parameters
+        ----------
+        t : numpy.ndarray
+            (final units x k) totals of influence values.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            Per stage, the scaled deviations ``sqrt(s_g) (t_u - centre_g)`` of its unit
+            totals (the lonely-PSU rule sets the centre and scale of lonely strata).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd, sipas
+        >>> df = pd.DataFrame({"h": [1, 1, 2, 2], "psu": [1, 2, 3, 4], "w": [10.0] * 4})
+        >>> d = sipas.Design(df, ids="psu", strata="h", weights="w")
+        >>> eng = TaylorEngine(d.stages, d.lonely_psu)
+        >>> t = np.array([[1.0], [2.0], [3.0], [5.0]])  # influence totals of the 4 PSUs
+        >>> [a.round(4).ravel().tolist() for a in eng.factors(t)]
+        [[-0.7071, 0.7071, -1.4142, 1.4142]]
+        """
         out = []
         for k, stage in enumerate(self.stages):
             tk = t if k == len(self.stages) - 1 else self._stage_rows(k) @ t
@@ -215,12 +497,58 @@ class TaylorEngine:
         return out
 
     def var(self, t: np.ndarray | sparse.spmatrix) -> np.ndarray:
+        """Variances of the k estimates whose unit totals of influence values are ``t``.
+
+        Parameters
+        ----------
+        t : numpy.ndarray or scipy.sparse matrix
+            (final units x k) totals of influence values (sparse for many domains).
+
+        Returns
+        -------
+        numpy.ndarray
+            The k variances (R ``svyrecvar`` diagonal).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd, sipas
+        >>> df = pd.DataFrame({"h": [1, 1, 2, 2], "psu": [1, 2, 3, 4], "w": [10.0] * 4})
+        >>> d = sipas.Design(df, ids="psu", strata="h", weights="w")
+        >>> eng = TaylorEngine(d.stages, d.lonely_psu)
+        >>> t = np.array([[1.0], [2.0], [3.0], [5.0]])  # influence totals of the 4 PSUs
+        >>> eng.var(t).round(6).tolist()  # 2 * (0.25 + 0.25) + 2 * (1 + 1)
+        [5.0]
+        """
         if sparse.issparse(t):
             return self._grouped(t, t, diagonal=True)
         return sum(np.einsum("ij,ij->j", a, a) for a in self.factors(t))
 
     def cov(self, t1: np.ndarray | sparse.spmatrix,
             t2: np.ndarray | sparse.spmatrix | None = None) -> np.ndarray:
+        """Covariance matrix between the estimates of two sets of unit totals.
+
+        Parameters
+        ----------
+        t1 : numpy.ndarray or scipy.sparse matrix
+            (final units x k1) totals of influence values.
+        t2 : numpy.ndarray or scipy.sparse matrix, optional
+            (final units x k2) totals; default ``t1``.
+
+        Returns
+        -------
+        numpy.ndarray
+            (k1 x k2) covariances.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd, sipas
+        >>> df = pd.DataFrame({"h": [1, 1, 2, 2], "psu": [1, 2, 3, 4], "w": [10.0] * 4})
+        >>> d = sipas.Design(df, ids="psu", strata="h", weights="w")
+        >>> eng = TaylorEngine(d.stages, d.lonely_psu)
+        >>> t = np.array([[1.0], [2.0], [3.0], [5.0]])  # influence totals of the 4 PSUs
+        >>> eng.cov(t).round(6).tolist()
+        [[5.0]]
+        """
         t2 = t1 if t2 is None else t2
         if sparse.issparse(t1) or sparse.issparse(t2):
             return self._grouped(sparse.csr_matrix(t1), sparse.csr_matrix(t2), diagonal=False)
@@ -276,7 +604,30 @@ class TaylorEngine:
 
 @dataclass(frozen=True, eq=False)
 class ReplicateEngine:
-    """Replicate-weight variance: ``scale * sum_r rscales_r (theta_r - centre)^2``."""
+    """Replicate-weight variance: ``scale * sum_r rscales_r (theta_r - centre)^2``.
+
+    Attributes
+    ----------
+    scale : float
+        Overall multiplier.
+    rscales : numpy.ndarray
+        Multiplier of each replicate.
+    mse : bool
+        Centre at the full-sample estimate (True) or at the mean of the replicates.
+
+    Notes
+    -----
+    R equivalent: ``svrVar(thetas, scale, rscales, mse=, coef=)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> eng = ReplicateEngine(scale=0.75, rscales=np.ones(4), mse=False)
+    >>> reps = np.array([[1.0, 2.0], [2.0, 2.0], [3.0, 5.0], [4.0, 3.0]])
+    >>> full = np.array([2.5, 3.0])
+    >>> eng.var(reps, full).round(4).tolist()
+    [3.75, 4.5]
+    """
 
     scale: float
     rscales: np.ndarray
@@ -287,11 +638,61 @@ class ReplicateEngine:
         return (reps - centre) * np.sqrt(self.scale * self.rscales)[:, None]
 
     def var(self, reps: np.ndarray, full: np.ndarray) -> np.ndarray:
+        """Variances of k estimates from their replicate estimates.
+
+        Parameters
+        ----------
+        reps : numpy.ndarray
+            (R x k) replicate estimates.
+        full : numpy.ndarray
+            The k full-sample estimates (the centre when ``mse``).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``scale * sum_r rscales_r (reps_r - centre)^2`` per estimate.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> eng = ReplicateEngine(scale=0.75, rscales=np.ones(4), mse=False)
+        >>> reps = np.array([[1.0, 2.0], [2.0, 2.0], [3.0, 5.0], [4.0, 3.0]])
+        >>> full = np.array([2.5, 3.0])
+        >>> eng.var(reps, full).round(4).tolist()  # 0.75 * (2.25 + 0.25 + 0.25 + 2.25)
+        [3.75, 4.5]
+        """
         d = self._dev(reps, full)
         return np.einsum("ij,ij->j", d, d)
 
     def cov(self, reps1: np.ndarray, full1: np.ndarray, reps2: np.ndarray | None = None,
             full2: np.ndarray | None = None) -> np.ndarray:
+        """Covariance matrix between two sets of replicate estimates of the same design.
+
+        Parameters
+        ----------
+        reps1 : numpy.ndarray
+            (R x k1) replicate estimates.
+        full1 : numpy.ndarray
+            Their full-sample estimates.
+        reps2 : numpy.ndarray, optional
+            (R x k2) replicate estimates; default ``reps1``.
+        full2 : numpy.ndarray, optional
+            Their full-sample estimates.
+
+        Returns
+        -------
+        numpy.ndarray
+            (k1 x k2) covariances.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> eng = ReplicateEngine(scale=0.75, rscales=np.ones(4), mse=False)
+        >>> reps = np.array([[1.0, 2.0], [2.0, 2.0], [3.0, 5.0], [4.0, 3.0]])
+        >>> full = np.array([2.5, 3.0])
+        >>> eng.cov(reps, full).round(4).tolist()
+        [[3.75, 2.25], [2.25, 4.5]]
+        """
         d1 = self._dev(reps1, full1)
         d2 = d1 if reps2 is None else self._dev(reps2, full2)
         return d1.T @ d2
@@ -303,6 +704,25 @@ class VarBasis:
 
     ``values`` are influence totals per final sampling unit (Taylor) or replicate estimates
     (replicate designs); ``full`` the full-sample estimates.
+
+    Attributes
+    ----------
+    values : numpy.ndarray or scipy.sparse matrix
+        (final units x k) influence totals, or (R x k) replicate estimates.
+    full : numpy.ndarray
+        The k full-sample estimates.
+    engine : TaylorEngine or ReplicateEngine
+        The design's engine; bases with the same engine have covariances.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> eng = ReplicateEngine(scale=0.75, rscales=np.ones(4), mse=False)
+    >>> reps = np.array([[1.0, 2.0], [2.0, 2.0], [3.0, 5.0], [4.0, 3.0]])
+    >>> full = np.array([2.5, 3.0])
+    >>> basis = VarBasis(reps, full, eng)
+    >>> basis.k, basis.var().round(4).tolist()
+    (2, [3.75, 4.5])
     """
 
     values: np.ndarray
@@ -311,9 +731,39 @@ class VarBasis:
 
     @property
     def k(self) -> int:
+        """Number of estimates.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> eng = ReplicateEngine(scale=0.75, rscales=np.ones(4), mse=False)
+        >>> reps = np.array([[1.0, 2.0], [2.0, 2.0], [3.0, 5.0], [4.0, 3.0]])
+        >>> full = np.array([2.5, 3.0])
+        >>> basis = VarBasis(reps, full, eng)
+        >>> basis.k
+        2
+        """
         return self.values.shape[1]
 
     def var(self) -> np.ndarray:
+        """Variances of the k estimates (NaN where the estimate is NaN).
+
+        Returns
+        -------
+        numpy.ndarray
+            Taylor: the multistage variance of the influence totals; replicate:
+            ``scale * sum_r rscales_r (theta_r - centre)^2``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> eng = ReplicateEngine(scale=0.75, rscales=np.ones(4), mse=False)
+        >>> reps = np.array([[1.0, 2.0], [2.0, 2.0], [3.0, 5.0], [4.0, 3.0]])
+        >>> full = np.array([2.5, 3.0])
+        >>> basis = VarBasis(reps, full, eng)
+        >>> basis.var().round(4).tolist()
+        [3.75, 4.5]
+        """
         if isinstance(self.engine, TaylorEngine):
             v = self.engine.var(_finite(self.values))
         else:
@@ -321,6 +771,33 @@ class VarBasis:
         return np.where(np.isnan(self.full), np.nan, v)
 
     def cov(self, other: VarBasis | None = None) -> np.ndarray:
+        """Covariance matrix with the estimates of ``other`` (default: with themselves).
+
+        Parameters
+        ----------
+        other : VarBasis, optional
+            A basis from the same design (the same engine object).
+
+        Returns
+        -------
+        numpy.ndarray
+            (k x k_other) covariances; NaN in the rows and columns of NaN estimates.
+
+        Raises
+        ------
+        ValueError
+            The two bases come from different designs.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> eng = ReplicateEngine(scale=0.75, rscales=np.ones(4), mse=False)
+        >>> reps = np.array([[1.0, 2.0], [2.0, 2.0], [3.0, 5.0], [4.0, 3.0]])
+        >>> full = np.array([2.5, 3.0])
+        >>> basis = VarBasis(reps, full, eng)
+        >>> basis.cov().round(4).tolist()
+        [[3.75, 2.25], [2.25, 4.5]]
+        """
         other = self if other is None else other
         if other.engine is not self.engine:
             raise ValueError("estimates come from different designs; they have no covariance "
@@ -337,12 +814,55 @@ class VarBasis:
 
         An estimate with a zero coefficient does not enter, even when it is NaN (an empty
         domain): ``NaN * 0`` would otherwise spoil every combination.
+
+        Parameters
+        ----------
+        weights : numpy.ndarray
+            (k x q) coefficients ``L``.
+
+        Returns
+        -------
+        VarBasis
+            The basis of the q combinations (same engine), so ``var(L' theta) = L' V L``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> eng = ReplicateEngine(scale=0.75, rscales=np.ones(4), mse=False)
+        >>> reps = np.array([[1.0, 2.0], [2.0, 2.0], [3.0, 5.0], [4.0, 3.0]])
+        >>> full = np.array([2.5, 3.0])
+        >>> basis = VarBasis(reps, full, eng)
+        >>> diff = basis.combine(np.array([[1.0], [-1.0]]))
+        >>> diff.full.tolist(), diff.var().round(4).tolist()  # 3.75 + 4.5 - 2 * 2.25
+        ([-0.5], [3.75])
         """
         weights = np.asarray(weights, dtype="float64")
         return VarBasis(_combine(self.values, weights), _combine(self.full, weights),
                         self.engine)
 
     def take(self, index: Sequence[int] | np.ndarray) -> VarBasis:
+        """The basis of a subset of the estimates.
+
+        Parameters
+        ----------
+        index : sequence of int
+            Positions of the estimates to keep, in the order wanted.
+
+        Returns
+        -------
+        VarBasis
+            Same engine, so covariances with the full basis remain available.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> eng = ReplicateEngine(scale=0.75, rscales=np.ones(4), mse=False)
+        >>> reps = np.array([[1.0, 2.0], [2.0, 2.0], [3.0, 5.0], [4.0, 3.0]])
+        >>> full = np.array([2.5, 3.0])
+        >>> basis = VarBasis(reps, full, eng)
+        >>> basis.take([1]).var().round(4).tolist()
+        [4.5]
+        """
         index = np.asarray(index, dtype=np.int64)
         values = self.values.tocsc()[:, index].tocsr() if sparse.issparse(self.values) \
             else self.values[:, index]
@@ -350,6 +870,33 @@ class VarBasis:
 
     @staticmethod
     def concat(bases: Sequence[VarBasis]) -> VarBasis:
+        """Stack the estimates of several bases of the same design side by side.
+
+        Parameters
+        ----------
+        bases : sequence of VarBasis
+            Bases sharing one engine.
+
+        Returns
+        -------
+        VarBasis
+            All their estimates, in order.
+
+        Raises
+        ------
+        ValueError
+            The bases come from different designs.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> eng = ReplicateEngine(scale=0.75, rscales=np.ones(4), mse=False)
+        >>> reps = np.array([[1.0, 2.0], [2.0, 2.0], [3.0, 5.0], [4.0, 3.0]])
+        >>> full = np.array([2.5, 3.0])
+        >>> basis = VarBasis(reps, full, eng)
+        >>> VarBasis.concat([basis.take([1]), basis.take([0])]).full.tolist()
+        [3.0, 2.5]
+        """
         engines = {id(b.engine) for b in bases}
         if len(engines) != 1:
             raise ValueError("cannot stack estimates from different designs")

@@ -15,5 +15,22 @@ __all__ = ["is_dask"]
 
 
 def is_dask(obj: Any) -> bool:
-    """Whether ``obj`` is a Dask collection (checked without importing Dask)."""
+    """Whether ``obj`` is a Dask collection (checked without importing Dask).
+
+    Parameters
+    ----------
+    obj : object
+        Anything (usually a design's frame).
+
+    Returns
+    -------
+    bool
+        True when the type comes from the ``dask`` or ``dask_expr`` packages.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> is_dask(pd.DataFrame()), is_dask([1, 2])
+    (False, False)
+    """
     return type(obj).__module__.split(".")[0] in ("dask", "dask_expr")

@@ -42,23 +42,117 @@ _W = "__sipas_weight__"
 @dataclass(frozen=True, eq=False)
 class WeightFactor:
     """A weighting step on the workers: weights times ``factor[cell]``, the cell found from
-    the values of ``columns`` (rows whose cell is unknown keep weight 0)."""
+    the values of ``columns`` (rows whose cell is unknown keep weight 0).
+
+    Attributes
+    ----------
+    columns : tuple of str
+        The cell columns (post-strata, or the variables of the raked margins).
+    keys : pandas.MultiIndex
+        The cells, one per factor.
+    factor : numpy.ndarray
+        The weight factor of each cell.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> wf = WeightFactor(("g",), pd.MultiIndex.from_tuples([(1,), (2,)], names=["g"]),
+    ...                   np.array([1.5, 0.5]))
+    >>> part = pd.DataFrame({"g": [1, 2, 3]})
+    >>> wf.apply(part, np.ones(3)).tolist()
+    [1.5, 0.5, 0.0]
+    """
 
     columns: tuple[str, ...]
     keys: pd.MultiIndex
     factor: np.ndarray
 
     def cells(self, part: pd.DataFrame) -> np.ndarray:
+        """Cell of every row of a partition (-1 when its values are not a known cell).
+
+        Parameters
+        ----------
+        part : pandas.DataFrame
+            One partition (it must have :attr:`columns`).
+
+        Returns
+        -------
+        numpy.ndarray of int
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> wf = WeightFactor(("g",), pd.MultiIndex.from_tuples([(1,), (2,)], names=["g"]),
+        ...                   np.array([1.5, 0.5]))
+        >>> part = pd.DataFrame({"g": [1, 2, 3]})
+        >>> wf.cells(part).tolist()
+        [0, 1, -1]
+        """
         return self.keys.get_indexer(pd.MultiIndex.from_frame(part[list(self.columns)]))
 
     def apply(self, part: pd.DataFrame, w: np.ndarray) -> np.ndarray:
+        """Weights of a partition after this step.
+
+        Parameters
+        ----------
+        part : pandas.DataFrame
+            One partition.
+        w : numpy.ndarray
+            Its weights before the step.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``w * factor[cell]``; 0 for rows in no known cell.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> wf = WeightFactor(("g",), pd.MultiIndex.from_tuples([(1,), (2,)], names=["g"]),
+        ...                   np.array([1.5, 0.5]))
+        >>> part = pd.DataFrame({"g": [1, 2, 3]})
+        >>> wf.apply(part, np.array([2.0, 2.0, 2.0])).tolist()
+        [3.0, 1.0, 0.0]
+        """
         cells = self.cells(part)
         return np.where(cells >= 0, w * self.factor[np.maximum(cells, 0)], 0.0)
 
 
 @dataclass(frozen=True, eq=False)
 class DaskLayout:
-    """What a Dask design keeps in memory: the unit table and how rows map onto it."""
+    """What a Dask design keeps in memory: the unit table and how rows map onto it.
+
+    Attributes
+    ----------
+    key_columns : tuple of str
+        Strata and cluster columns that identify a final unit.
+    lookup : pandas.MultiIndex
+        The distinct units (one row of the unit table each).
+    final_unit, first_unit : numpy.ndarray
+        Final-stage and first-stage unit code of each row of the unit table.
+    shadow : Design
+        An in-memory design of the unit table (stages, df, fpc weights).
+    weights, probs : str or None
+        Weight or probability column.
+    unit_weight : numpy.ndarray or None
+        Weights derived from the fpc, per unit (without weights or probs).
+    factors : tuple of WeightFactor
+        Weighting steps applied so far.
+    mask : str or None
+        A boolean column limiting the rows (subset).
+    extra : dict
+        Cached helpers.
+
+    Examples
+    --------
+    >>> import pandas as pd, dask.dataframe as dd, sipas
+    >>> df = pd.DataFrame({"psu": [1, 1, 2, 2, 3, 3], "g": [1, 2, 1, 2, 1, 2], "w": 2.0,
+    ...                    "y": [1.0, 2, 3, 4, 5, 6]})
+    >>> d = sipas.Design(dd.from_pandas(df, npartitions=2), ids="psu", weights="w")
+    >>> layout = init_layout(d)
+    >>> layout.key_columns, layout.shadow.df
+    (('psu',), 2)
+    """
 
     key_columns: tuple[str, ...]
     lookup: pd.MultiIndex
@@ -73,7 +167,31 @@ class DaskLayout:
     extra: dict = field(default_factory=dict)
 
     def unit_rows(self, part: pd.DataFrame) -> np.ndarray:
-        """Row of the unit table of every row of ``part``."""
+        """Row of the unit table of every row of ``part``.
+
+        Parameters
+        ----------
+        part : pandas.DataFrame
+            One partition.
+
+        Returns
+        -------
+        numpy.ndarray of int
+
+        Raises
+        ------
+        DesignError
+            A row's design ids are not in the unit table (the data changed).
+
+        Examples
+        --------
+        >>> import pandas as pd, dask.dataframe as dd, sipas
+        >>> df = pd.DataFrame({"psu": [1, 1, 2, 2, 3, 3], "g": [1, 2, 1, 2, 1, 2], "w": 2.0,
+        ...                    "y": [1.0, 2, 3, 4, 5, 6]})
+        >>> d = sipas.Design(dd.from_pandas(df, npartitions=2), ids="psu", weights="w")
+        >>> init_layout(d).unit_rows(df).tolist()
+        [0, 0, 1, 1, 2, 2]
+        """
         idx = self.lookup.get_indexer(pd.MultiIndex.from_frame(part[list(self.key_columns)]))
         if np.any(idx < 0):
             raise DesignError("a row's design ids are not in the design's unit table "
@@ -81,10 +199,58 @@ class DaskLayout:
         return idx
 
     def units(self, part: pd.DataFrame, stage: int = -1) -> np.ndarray:
+        """Sampling unit of every row of ``part``.
+
+        Parameters
+        ----------
+        part : pandas.DataFrame
+            One partition.
+        stage : int
+            ``-1`` for the final stage, anything else for the first stage (PSU).
+
+        Returns
+        -------
+        numpy.ndarray of int
+
+        Raises
+        ------
+        DesignError
+            A row's design ids are not in the unit table.
+
+        Examples
+        --------
+        >>> import pandas as pd, dask.dataframe as dd, sipas
+        >>> df = pd.DataFrame({"psu": [1, 1, 2, 2, 3, 3], "g": [1, 2, 1, 2, 1, 2], "w": 2.0,
+        ...                    "y": [1.0, 2, 3, 4, 5, 6]})
+        >>> d = sipas.Design(dd.from_pandas(df, npartitions=2), ids="psu", weights="w")
+        >>> init_layout(d).units(df).tolist()
+        [0, 0, 1, 1, 2, 2]
+        """
         codes = self.final_unit if stage == -1 else self.first_unit
         return codes[self.unit_rows(part)]
 
     def row_weights(self, part: pd.DataFrame) -> np.ndarray:
+        """Final weights of the rows of ``part``: base weights, then every weighting
+        factor, then the subset mask.
+
+        Parameters
+        ----------
+        part : pandas.DataFrame
+            One partition.
+
+        Returns
+        -------
+        numpy.ndarray
+
+        Examples
+        --------
+        >>> import pandas as pd, dask.dataframe as dd, sipas
+        >>> df = pd.DataFrame({"psu": [1, 1, 2, 2, 3, 3], "g": [1, 2, 1, 2, 1, 2], "w": 2.0,
+        ...                    "y": [1.0, 2, 3, 4, 5, 6]})
+        >>> d = sipas.Design(dd.from_pandas(df, npartitions=2), ids="psu", weights="w")
+        >>> init_layout(d).row_weights(df).tolist()
+        [2.0, 2.0, 2.0, 2.0, 2.0, 2.0]
+        """
         if self.weights is not None:
             w = part[self.weights].to_numpy(dtype="float64")
         elif self.probs is not None:
@@ -101,7 +267,33 @@ class DaskLayout:
 
 
 def init_layout(design: Any) -> DaskLayout:
-    """Validate a Dask design and lay out its units (one pass over the design columns)."""
+    """Validate a Dask design and lay out its units (one pass over the design columns).
+
+    Parameters
+    ----------
+    design : Design
+        A design whose frame is a ``dask.dataframe.DataFrame``.
+
+    Returns
+    -------
+    DaskLayout
+
+    Raises
+    ------
+    DesignError
+        No cluster ids; design columns not in the frame; an fpc that varies within a unit;
+        weights that are not positive and finite; any error of the in-memory design of the
+        unit table (lonely PSUs, nesting, fpc).
+
+    Examples
+    --------
+    >>> import pandas as pd, dask.dataframe as dd, sipas
+    >>> df = pd.DataFrame({"psu": [1, 1, 2, 2, 3, 3], "g": [1, 2, 1, 2, 1, 2], "w": 2.0,
+    ...                    "y": [1.0, 2, 3, 4, 5, 6]})
+    >>> d = sipas.Design(dd.from_pandas(df, npartitions=2), ids="psu", weights="w")
+    >>> init_layout(d).lookup.size  # three PSUs
+    3
+    """
     from sipas.design import Design
 
     frame = design.frame
@@ -140,7 +332,36 @@ def _check_weights(frame: Any, col: str | None) -> None:
 
 
 def domain_table(frame: Any, by: str | Sequence[str] | None) -> tuple[pd.DataFrame, Any]:
-    """Domain labels (sorted observed combinations) and a function part -> domain codes."""
+    """Domain labels (sorted observed combinations) and a function part -> domain codes.
+
+    Parameters
+    ----------
+    frame : dask.dataframe.DataFrame
+        The design's data.
+    by : str or list of str or None
+        Domain columns.
+
+    Returns
+    -------
+    (pandas.DataFrame, callable)
+        The domain table (one row, no columns, without ``by``) and a picklable function
+        that maps a partition to domain codes.
+
+    Raises
+    ------
+    DesignError
+        A ``by`` column is not in the frame or has missing values.
+
+    Examples
+    --------
+    >>> import pandas as pd, dask.dataframe as dd, sipas
+    >>> df = pd.DataFrame({"psu": [1, 1, 2, 2, 3, 3], "g": [1, 2, 1, 2, 1, 2], "w": 2.0,
+    ...                    "y": [1.0, 2, 3, 4, 5, 6]})
+    >>> d = sipas.Design(dd.from_pandas(df, npartitions=2), ids="psu", weights="w")
+    >>> labels, codes = domain_table(d.frame, "g")
+    >>> labels["g"].tolist(), codes(df).tolist()
+    ([1, 2], [0, 1, 0, 1, 0, 1])
+    """
     cols = as_name_list("by", by)
     if not cols:
         return pd.DataFrame(index=range(1)), _NoDomains()
@@ -242,7 +463,43 @@ def sum_partitions(design: Any, recipe: Any, domains: Any, fn: Any) -> Any:
 
 def fit_recipe(design: Any, recipe: Any, by: Any, *, second_moment: bool = False,
                binary: bool = False) -> tuple[Any, pd.DataFrame]:
-    """The Dask counterpart of :func:`sipas.estimation.fit_ratios`."""
+    """The Dask counterpart of :func:`sipas.estimation.fit_ratios`.
+
+    Parameters
+    ----------
+    design : Design or ReplicateDesign
+        A design on a Dask frame.
+    recipe : callable
+        ``recipe(part, w) -> (num, den, valid)`` for one partition (the estimation
+        recipes, e.g. :class:`sipas.estimation.NumericRecipe`).
+    by : str or list of str or None
+        Domain columns.
+    second_moment : bool
+        Also reduce ``sum w num^2`` (design effects).
+    binary : bool
+        ``num`` holds only 0 and 1.
+
+    Returns
+    -------
+    (RatioFit, pandas.DataFrame)
+        Estimates, variance basis and counts, and the domain labels.
+
+    Raises
+    ------
+    DesignError
+        A ``by`` column is not in the frame or has missing values.
+
+    Examples
+    --------
+    >>> import pandas as pd, dask.dataframe as dd, sipas
+    >>> df = pd.DataFrame({"psu": [1, 1, 2, 2, 3, 3], "g": [1, 2, 1, 2, 1, 2], "w": 2.0,
+    ...                    "y": [1.0, 2, 3, 4, 5, 6]})
+    >>> d = sipas.Design(dd.from_pandas(df, npartitions=2), ids="psu", weights="w")
+    >>> from sipas.estimation import NumericRecipe
+    >>> fit, labels = fit_recipe(d, NumericRecipe(("y",)), "g")
+    >>> fit.basis.full.tolist(), labels["g"].tolist()
+    ([3.0, 4.0], [1, 2])
+    """
     labels, domains = domain_table(design.frame, by)
     return fit_domains(design, recipe, domains, len(labels), second_moment=second_moment,
                        binary=binary), labels

@@ -31,6 +31,26 @@ APPRAISAL = {"A1.1.1": 25.0, "A2.1.1": 20.0, "A3.1.1": 10.0}
 
 
 def tables(seed: int = SEED) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The SYNTHETIC appraisal and citizen-survey tables of the 63 provinces.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the generator (the bundled tables use :data:`SEED`).
+
+    Returns
+    -------
+    (pandas.DataFrame, pandas.DataFrame)
+        Appraisal points (``province, code, points``) for the example scheme's appraisal
+        sub-criteria, and survey indices (``province, index, estimate, se``) for the five
+        factors and ``overall``, with ``se = sqrt(p (1 - p) / 550 * 1.6)``.
+
+    Examples
+    --------
+    >>> appraisal, survey = tables()
+    >>> appraisal.shape, survey.shape
+    ((189, 3), (378, 4))
+    """
     rng = np.random.default_rng(seed)
     quality = rng.normal(0, 1, len(PROVINCES))
     rows = []
@@ -53,6 +73,30 @@ def tables(seed: int = SEED) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def write(outdir: str | Path, seed: int = SEED) -> list[Path]:
+    """Write ``demo_par_appraisal.csv`` and ``demo_par_survey.csv`` into ``outdir``.
+
+    Parameters
+    ----------
+    outdir : str or Path
+        An existing folder; files of the same names are replaced.
+    seed : int
+        Seed of the generator; with :data:`SEED` the files equal the bundled ones byte for
+        byte.
+
+    Returns
+    -------
+    list of Path
+        The two files written.
+
+    Examples
+    --------
+    >>> import filecmp, tempfile
+    >>> from importlib import resources
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     bundled = resources.files("sipas.datasets") / "data"
+    ...     [filecmp.cmp(p, str(bundled / p.name), shallow=False) for p in write(tmp)]
+    [True, True]
+    """
     outdir = Path(outdir)
     appraisal, survey = tables(seed)
     paths = [outdir / "demo_par_appraisal.csv", outdir / "demo_par_survey.csv"]

@@ -20,7 +20,45 @@ __all__ = ["score_pipeline"]
 
 
 def score_pipeline(res: Any, spec: Any, pipeline: Any) -> None:
-    """Compute the PAR tables of a pipeline run and add them to ``res.tables``."""
+    """Compute the PAR tables of a pipeline run and add them to ``res.tables``.
+
+    Parameters
+    ----------
+    res : RunResult
+        A run whose ``results["index"]`` holds the survey's overall indices (no domain); it
+        gains ``results["par"]`` and the tables ``par_totals``, ``par_areas``,
+        ``par_points``, ``par_shortfall``, ``par_what_if`` (factors + 0.05) and, with
+        ``n_sim``, ``par_rank_probabilities``.
+    spec : Spec
+        The survey's spec (its factors are the what-if indices).
+    pipeline : Pipeline
+        Its ``[par]`` table: ``scheme``, ``appraisal``, ``province`` (required), ``survey``
+        (the other provinces' indices), ``officials``, ``n_sim``, ``seed``.
+
+    Raises
+    ------
+    SpecError
+        ``[par]`` lacks ``scheme``, ``appraisal`` or ``province``, or the scheme is invalid.
+    ScoringError
+        The other provinces' table lacks columns, or the tables do not fit the scheme (see
+        :func:`sipas.par.score`).
+
+    Notes
+    -----
+    This survey's indices, with their design covariance, replace the row of ``province``
+    in the other provinces' table; then :func:`sipas.par.score`.
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> from sipas.pipeline import demo_pipeline_path, load_pipeline, run
+    >>> p = load_pipeline(demo_pipeline_path())
+    >>> res = run(dataclasses.replace(p, published=None, compare={}, par={},
+    ...                               indices=dataclasses.replace(p.indices, by=())))
+    >>> score_pipeline(res, res.data.spec, dataclasses.replace(p, par={**p.par, "n_sim": 0}))
+    >>> sorted(name for name in res.tables if name.startswith("par_"))
+    ['par_areas', 'par_points', 'par_shortfall', 'par_totals', 'par_what_if']
+    """
     cfg = pipeline.par
     for key in ("scheme", "appraisal", "province"):
         if key not in cfg:

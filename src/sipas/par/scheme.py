@@ -66,6 +66,39 @@ SUB_KEYS = {"code", "label", "max", "source", "index", "rule", "bands", "transfo
 
 @dataclass(frozen=True)
 class SubCriterion:
+    """A scored sub-criterion: its maximum, where its value comes from and how it converts.
+
+    Attributes
+    ----------
+    code : str
+        Unique code (``A1.2.1``).
+    label : mapping
+        Language -> label.
+    max : float
+        Maximum points.
+    source : {"appraisal", "officials_survey", "citizen_survey"}
+        Where the points or the value come from.
+    index : str or None
+        For survey sources: ``factor:<name>``, ``item:<name>`` or ``overall``.
+    rule : {"linear", "bands"}
+        ``linear``: ``max * value``; ``bands``: ``max * fraction`` of the first band whose
+        threshold the value reaches.
+    bands : tuple of (threshold, fraction)
+        Highest threshold first.
+    transform : {"none", "pct_of_max", "pct_of_range"}
+        How a value on the answer scale becomes a proportion first.
+    scale_max, scale_min : float
+        The answer scale of ``transform``.
+    area, criterion : str
+        Codes of the parents.
+
+    Examples
+    --------
+    >>> sub = SubCriterion("X.1", {}, 10.0, "citizen_survey", "factor:access")
+    >>> sub.convert(0.8)
+    8.0
+    """
+
     code: str
     label: Mapping[str, str]
     max: float
@@ -80,7 +113,31 @@ class SubCriterion:
     criterion: str = ""
 
     def convert(self, value: float) -> float:
-        """Points for a survey value (after ``transform``), never above the maximum."""
+        """Points for a survey value (after ``transform``), never above the maximum.
+
+        Parameters
+        ----------
+        value : float
+            The index value on its own scale (a proportion, or the answer scale when the
+            sub-criterion transforms it).
+
+        Returns
+        -------
+        float
+            ``max * v`` (linear) or ``max * fraction`` of the first band reached, with ``v``
+            the transformed value; NaN for a NaN value. Callers cap at ``max``.
+
+        Examples
+        --------
+        >>> sub = SubCriterion("X.1", {}, 10.0, "citizen_survey", "factor:access",
+        ...                    transform="pct_of_max", scale_max=5.0)
+        >>> sub.convert(4.0)  # 10 * 4/5
+        8.0
+        >>> band = SubCriterion("X.2", {}, 10.0, "citizen_survey", "overall", rule="bands",
+        ...                     bands=((0.9, 1.0), (0.8, 0.75), (0.0, 0.0)))
+        >>> band.convert(0.85), band.convert(0.5)
+        (7.5, 0.0)
+        """
         v = self.transformed(value)
         if math.isnan(v):
             return math.nan
@@ -92,7 +149,27 @@ class SubCriterion:
         return 0.0
 
     def convert_array(self, values: np.ndarray) -> np.ndarray:
-        """:meth:`convert` for an array of (untransformed) values."""
+        """:meth:`convert` for an array of (untransformed) values.
+
+        Parameters
+        ----------
+        values : numpy.ndarray
+            Index values on their own scale.
+
+        Returns
+        -------
+        numpy.ndarray
+            Points; transformed values are clipped to [0, 1] first, so points stay in
+            ``[0, max]``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> band = SubCriterion("X.2", {}, 10.0, "citizen_survey", "overall", rule="bands",
+        ...                     bands=((0.9, 1.0), (0.8, 0.75), (0.0, 0.0)))
+        >>> band.convert_array(np.array([0.95, 0.85, 0.5])).tolist()
+        [10.0, 7.5, 0.0]
+        """
         v = np.clip(self.transformed(np.asarray(values, dtype="float64")), 0.0, 1.0)
         if self.rule == "linear":
             return self.max * v
@@ -105,6 +182,26 @@ class SubCriterion:
         return out
 
     def transformed(self, value: float) -> float:
+        """The value as a proportion: ``value / scale_max`` (``pct_of_max``),
+        ``(value - scale_min) / (scale_max - scale_min)`` (``pct_of_range``) or unchanged.
+
+        Parameters
+        ----------
+        value : float or numpy.ndarray
+            Index value(s) on their own scale.
+
+        Returns
+        -------
+        float or numpy.ndarray
+            The transformed value(s) (not clipped).
+
+        Examples
+        --------
+        >>> sub = SubCriterion("X.1", {}, 10.0, "citizen_survey", "factor:access",
+        ...                    transform="pct_of_max", scale_max=5.0)
+        >>> sub.transformed(3.74)
+        0.748
+        """
         if self.transform == "pct_of_max":
             return value / self.scale_max
         if self.transform == "pct_of_range":
@@ -112,7 +209,22 @@ class SubCriterion:
         return value
 
     def slope(self) -> float:
-        """d points / d value for linear rules (used for standard errors)."""
+        """d points / d value for linear rules (used for standard errors).
+
+        Returns
+        -------
+        float
+            ``max / scale`` with ``scale`` the divisor of the transform (1 without one);
+            NaN for ``bands`` (points are a step function of the value, so the delta-method
+            SE is undefined).
+
+        Examples
+        --------
+        >>> sub = SubCriterion("X.1", {}, 10.0, "citizen_survey", "factor:access",
+        ...                    transform="pct_of_max", scale_max=5.0)
+        >>> sub.slope()
+        2.0
+        """
         if self.rule != "linear":
             return math.nan
         scale = {"pct_of_max": self.scale_max,
@@ -122,6 +234,26 @@ class SubCriterion:
 
 @dataclass(frozen=True)
 class Criterion:
+    """A criterion: a group of sub-criteria whose maxima add up to its own.
+
+    Attributes
+    ----------
+    code : str
+        Code (``A1.2``).
+    label : mapping
+        Language -> label.
+    max : float
+        Maximum points (the sum of the sub-criteria's).
+    subcriteria : tuple of SubCriterion
+        In scheme order.
+
+    Examples
+    --------
+    >>> crit = load_scheme("example").areas[0].criteria[1]
+    >>> crit.code, crit.max, [s.code for s in crit.subcriteria]
+    ('A1.2', 15.0, ['A1.2.1', 'A1.2.2'])
+    """
+
     code: str
     label: Mapping[str, str]
     max: float
@@ -130,6 +262,28 @@ class Criterion:
 
 @dataclass(frozen=True)
 class Area:
+    """An area (lĩnh vực): a group of criteria whose maxima add up to its own.
+
+    Attributes
+    ----------
+    code : str
+        Code (``A1``).
+    label : mapping
+        Language -> label.
+    max : float
+        Maximum points (the sum of the criteria's).
+    criteria : tuple of Criterion
+        In scheme order.
+    note : str
+        Free text from the scheme file.
+
+    Examples
+    --------
+    >>> area = load_scheme("example").areas[0]
+    >>> area.code, area.max, [c.code for c in area.criteria]
+    ('A1', 40.0, ['A1.1', 'A1.2'])
+    """
+
     code: str
     label: Mapping[str, str]
     max: float
@@ -139,7 +293,31 @@ class Area:
 
 @dataclass(frozen=True)
 class Scheme:
-    """A validated PAR scheme."""
+    """A validated PAR scheme.
+
+    Attributes
+    ----------
+    name : str
+        Scheme name.
+    title : mapping
+        Language -> title.
+    total : float
+        Maximum total points (the sum of the areas' maxima).
+    areas : tuple of Area
+        In scheme order.
+    groups : tuple of (name, minimum)
+        Ranking groups, highest minimum first.
+    status : str
+        Free text (``example``, ``official``...).
+    source : str or None
+        The file it was read from.
+
+    Examples
+    --------
+    >>> s = load_scheme("example")
+    >>> s.total, len(s.subcriteria), s.groups[0]
+    (100.0, 9, ('A', 90.0))
+    """
 
     name: str
     title: Mapping[str, str]
@@ -151,16 +329,55 @@ class Scheme:
 
     @property
     def subcriteria(self) -> tuple[SubCriterion, ...]:
+        """Every sub-criterion, area by area and criterion by criterion.
+
+        Examples
+        --------
+        >>> s = load_scheme("example")
+        >>> [sub.code for sub in s.subcriteria][:3]
+        ['A1.1.1', 'A1.2.1', 'A1.2.2']
+        """
         return tuple(s for a in self.areas for c in a.criteria for s in c.subcriteria)
 
     def max_by_source(self) -> dict[str, float]:
+        """Maximum points from each source.
+
+        Returns
+        -------
+        dict
+            ``appraisal``, ``officials_survey`` and ``citizen_survey`` -> the sum of the
+            maxima of their sub-criteria (0 for a source the scheme does not use).
+
+        Examples
+        --------
+        >>> s = load_scheme("example")
+        >>> s.max_by_source()
+        {'appraisal': 55.0, 'officials_survey': 0.0, 'citizen_survey': 45.0}
+        """
         out = dict.fromkeys(SOURCES, 0.0)
         for s in self.subcriteria:
             out[s.source] += s.max
         return out
 
     def group(self, total: float) -> str:
-        """Group of a total score (first group whose minimum it reaches)."""
+        """Group of a total score (first group whose minimum it reaches).
+
+        Parameters
+        ----------
+        total : float
+            Total points.
+
+        Returns
+        -------
+        str
+            The group's name; ``""`` for NaN or a total below every minimum.
+
+        Examples
+        --------
+        >>> s = load_scheme("example")
+        >>> s.group(85.0), s.group(50.0)
+        ('B', 'D')
+        """
         if math.isnan(total):
             return ""
         for name, minimum in self.groups:
@@ -170,7 +387,29 @@ class Scheme:
 
 
 def load_scheme(path_or_name: str | Path) -> Scheme:
-    """Read a scheme file, or a bundled scheme by name (``example``, ``province-2022``)."""
+    """Read a scheme file, or a bundled scheme by name (``example``, ``province-2022``).
+
+    Parameters
+    ----------
+    path_or_name : str or Path
+        A ``.toml`` file (UTF-8), or the name of a bundled scheme.
+
+    Returns
+    -------
+    Scheme
+
+    Raises
+    ------
+    SpecError
+        The file does not exist (and no bundled scheme has that name), is not UTF-8 or
+        not valid TOML, or breaks a rule (see :func:`parse_scheme`).
+
+    Examples
+    --------
+    >>> s = load_scheme("province-2022")
+    >>> s.max_by_source()["appraisal"]
+    68.0
+    """
     path = Path(path_or_name)
     if not path.suffix and not path.exists():
         bundled = resources.files("sipas.par") / "schemes" / f"{path_or_name}.toml"
@@ -192,7 +431,36 @@ def load_scheme(path_or_name: str | Path) -> Scheme:
 
 
 def parse_scheme(data: Mapping[str, Any], source: str | None = None) -> Scheme:
-    """Validate a scheme given as a mapping (see the module docstring)."""
+    """Validate a scheme given as a mapping (see the module docstring).
+
+    Parameters
+    ----------
+    data : mapping
+        ``{"scheme": {...}, "areas": [...]}`` as parsed TOML.
+    source : str, optional
+        Where it came from (named in messages).
+
+    Returns
+    -------
+    Scheme
+
+    Raises
+    ------
+    SpecError
+        An unknown key; no ``[scheme]`` name; no areas, criteria or sub-criteria; maxima
+        that do not add up (sub-criteria to criterion, criteria to area, areas to total);
+        a duplicate sub-criterion code; an unknown source, rule or transform; a survey
+        sub-criterion without a valid ``index``; bad bands, groups or scale bounds.
+
+    Examples
+    --------
+    >>> sub = {"code": "A1.1.1", "max": 10, "source": "citizen_survey", "index": "overall"}
+    >>> s = parse_scheme({"scheme": {"name": "tiny", "total": 10},
+    ...                   "areas": [{"code": "A1", "max": 10, "criteria": [
+    ...                       {"code": "A1.1", "max": 10, "subcriteria": [sub]}]}]})
+    >>> s.total, s.subcriteria[0].index
+    (10.0, 'overall')
+    """
     where = f"PAR scheme {source!r}" if source else "PAR scheme"
     if not isinstance(data, Mapping):
         raise SpecError(f"{where} must be a table of keys; got {type(data).__name__}.")

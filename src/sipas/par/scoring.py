@@ -38,7 +38,40 @@ __all__ = ["ParResult", "score", "shortfall", "survey_table", "what_if"]
 @dataclass(frozen=True, eq=False)
 class ParResult:
     """Points per province: ``points`` (per sub-criterion), ``areas``, ``totals`` (with SE,
-    CI, rank, rank interval and group) and ``rank_probabilities`` (province x rank)."""
+    CI, rank, rank interval and group) and ``rank_probabilities`` (province x rank).
+
+    Attributes
+    ----------
+    scheme : Scheme
+        The scheme scored.
+    points : DataFrame
+        One row per province and sub-criterion: ``province, area, criterion, code,
+        label_vi, label_en, source, index, max_points, value, points``.
+    areas : DataFrame
+        One row per province and area: ``max_points, points, appraisal_points,
+        survey_points``.
+    totals : DataFrame
+        One row per province: ``appraisal, officials_survey, citizen_survey, survey, total,
+        se, ci_low, ci_high, rank, group`` (and the simulation columns, see :func:`score`).
+    rank_probabilities : DataFrame or None
+        With ``n_sim``: probability of each rank (columns ``rank_1``...) per province.
+    values, appraisal : mapping
+        The survey values and appraisal points used, per province.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sipas.par import load_scheme, score
+    >>> idx = ["factor:access", "factor:procedures", "factor:officials", "factor:results",
+    ...        "factor:feedback", "overall"]
+    >>> survey = pd.DataFrame({"province": "X", "index": idx, "se": 0.02,
+    ...                        "estimate": [0.8, 0.7, 0.9, 0.8, 0.6, 0.76]})
+    >>> appraisal = pd.DataFrame({"province": ["X"] * 3, "code": ["A1.1.1", "A2.1.1", "A3.1.1"],
+    ...                           "points": [20.0, 15.0, 10.0]})
+    >>> res = score(load_scheme("example"), appraisal=appraisal, survey=survey)
+    >>> res.points[["code", "points"]].round(2).values.tolist()[:2]
+    [['A1.1.1', 20.0], ['A1.2.1', 5.6]]
+    """
 
     scheme: Scheme
     points: pd.DataFrame
@@ -49,13 +82,69 @@ class ParResult:
     appraisal: Mapping[str, Mapping[str, float]] = field(repr=False)
 
     def to_frame(self) -> pd.DataFrame:
+        """A copy of :attr:`totals` (one row per province).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``province, appraisal, officials_survey, citizen_survey, survey, total, se,
+            ci_low, ci_high, rank, group`` (plus ``rank_low, rank_high, mean_rank, sim_se``
+            after a simulation).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from sipas.par import load_scheme, score
+        >>> idx = ["factor:access", "factor:procedures", "factor:officials", "factor:results",
+        ...        "factor:feedback", "overall"]
+        >>> survey = pd.DataFrame({"province": "X", "index": idx, "se": 0.02,
+        ...                        "estimate": [0.8, 0.7, 0.9, 0.8, 0.6, 0.76]})
+        >>> appraisal = pd.DataFrame({"province": ["X"] * 3, "code": ["A1.1.1", "A2.1.1", "A3.1.1"],
+        ...                           "points": [20.0, 15.0, 10.0]})
+        >>> res = score(load_scheme("example"), appraisal=appraisal, survey=survey)
+        >>> row = res.to_frame().iloc[0]
+        >>> round(float(row["total"]), 2), int(row["rank"]), row["group"]
+        (78.2, 1, 'C')
+        """
         return self.totals.copy()
 
 
 def survey_table(result: Any, *, province: str | None = None,
                  by: str | None = None) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Long table (province, index, estimate, se) and per-province covariance from an
-    :class:`~sipas.indices.IndexResult` (by province, or overall with ``province=``)."""
+    :class:`~sipas.indices.IndexResult` (by province, or overall with ``province=``).
+
+    Parameters
+    ----------
+    result : IndexResult
+        Satisfaction indices (:func:`sipas.satisfaction_index`), by a province column or
+        without domains.
+    province : str, optional
+        The province a result without domains belongs to (ignored with domains).
+    by : str, optional
+        The domain column that names the province (default the first ``by`` column).
+
+    Returns
+    -------
+    (pandas.DataFrame, dict)
+        The table ``province, index, estimate, se`` (``index`` ``factor:<name>`` or
+        ``overall``; provinces as text), and per province the covariance matrix of its rows
+        from the design, for :func:`score` (``survey=(table, covs)``).
+
+    Raises
+    ------
+    ScoringError
+        A result without domains and no ``province``.
+
+    Examples
+    --------
+    >>> import sipas
+    >>> sd = sipas.datasets.load_demo()
+    >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+    >>> table, covs = survey_table(sipas.satisfaction_index(d, sd.spec), province="Cao Bằng")
+    >>> table["index"].tolist()[-2:], covs["Cao Bằng"].shape
+    (['factor:feedback', 'overall'], (6, 6))
+    """
     ests = [e for e in (result.factor_estimate, result.overall_estimate) if e is not None]
     frames, bases = [], []
     for est in ests:
@@ -205,6 +294,7 @@ def score(scheme: Scheme, *, appraisal: Any, survey: Any, officials: Any = None,
     Parameters
     ----------
     scheme : Scheme
+        The PAR scheme (:func:`~sipas.par.load_scheme`).
     appraisal : DataFrame or path (CSV/Excel)
         Appraisal points per province: long (province, code, points) or wide (province
         and one column per appraisal sub-criterion code).
@@ -212,14 +302,24 @@ def score(scheme: Scheme, *, appraisal: Any, survey: Any, officials: Any = None,
         Citizen-survey indices per province: an ``IndexResult`` by province, or a table
         (province, index, estimate, se) with ``index`` as ``factor:<name>``, ``item:<name>``
         or ``overall`` and estimates in [0, 1] (or on the 1-5 scale where the scheme
-        transforms them).
+        transforms them); or the ``(table, covariances)`` pair of :func:`survey_table`.
     officials : same as survey, optional
         Officials' survey results.
+    level : float
+        Confidence level of the totals' intervals (normal quantile) and coverage of the
+        simulated rank intervals.
     n_sim : int
         Draws of the survey indices from their sampling distribution (normal with the
         estimated covariance) for rank intervals and rank probabilities; 0 for none.
     rng : int or Generator
         Randomness of the simulation (reproducible with a seed).
+
+    Returns
+    -------
+    ParResult
+        ``points``, ``areas``, ``totals`` and, with ``n_sim``, ``rank_probabilities``.
+        With ``n_sim`` the totals gain ``rank_low`` and ``rank_high`` (the ``level`` interval
+        of the simulated ranks), ``mean_rank`` and ``sim_se`` (SD of the simulated totals).
 
     Raises
     ------
@@ -236,7 +336,30 @@ def score(scheme: Scheme, *, appraisal: Any, survey: Any, officials: Any = None,
     ``g' V g`` with ``g`` the points per unit of each index (linear rules) and ``V`` the
     covariance of the province's indices (estimated from the same sample when an
     ``IndexResult`` is given; independent otherwise). Ranks use the competition rule
-    (ties share the best rank).
+    (ties share the best rank). ``se``, ``ci_low`` and ``ci_high`` are NaN when any survey
+    sub-criterion uses ``rule = "bands"`` (points are a step function of the value, so the
+    delta method does not apply); the simulation still gives ``sim_se`` and rank
+    intervals. ``ci = total -+ z se``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sipas.par import load_scheme
+    >>> idx = ["factor:access", "factor:procedures", "factor:officials", "factor:results",
+    ...        "factor:feedback", "overall"]
+    >>> survey = pd.DataFrame({"province": ["X"] * 6 + ["Y"] * 6, "index": idx * 2,
+    ...                        "se": 0.02, "estimate": [0.8, 0.7, 0.9, 0.8, 0.6, 0.76] * 2})
+    >>> appraisal = pd.DataFrame({"province": ["X"] * 3 + ["Y"] * 3,
+    ...                           "code": ["A1.1.1", "A2.1.1", "A3.1.1"] * 2,
+    ...                           "points": [20.0, 15.0, 10.0, 22.0, 15.0, 10.0]})
+    >>> res = score(load_scheme("example"), appraisal=appraisal, survey=survey, n_sim=500,
+    ...             rng=1)
+    >>> res.totals[["province", "rank", "group"]].values.tolist()
+    [['X', 2, 'C'], ['Y', 1, 'B']]
+    >>> bool(res.totals["se"].isna().all())  # the example scheme has a bands rule
+    True
+    >>> list(res.totals.columns[-4:])
+    ['rank_low', 'rank_high', 'mean_rank', 'sim_se']
     """
     if (isinstance(level, bool) or not isinstance(level, (int, float))
             or not 0 < level < 1):
@@ -423,6 +546,46 @@ def what_if(result: ParResult, province: str, index: str, delta: float,
 
     Returns one row per sub-criterion that uses the index (points before, after, gain),
     plus a total row with the new total and the rank it would reach, others unchanged.
+
+    Parameters
+    ----------
+    result : ParResult
+        A scored scheme (:func:`score`).
+    province : str
+        The province.
+    index : str
+        ``factor:<name>``, ``item:<name>`` or ``overall``.
+    delta : float
+        Change of the index, in its own units (0.05 = five percentage points of a share);
+        the raised value is capped at the top of its scale.
+    source : {"citizen_survey", "officials_survey"}
+        Which survey the index comes from.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``code, points_before, points_after, gain`` per sub-criterion, then a ``TOTAL`` row
+        with ``rank_before`` and ``rank_after``.
+
+    Raises
+    ------
+    ScoringError
+        An unknown province, or an index not scored for it.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sipas.par import load_scheme, score
+    >>> idx = ["factor:access", "factor:procedures", "factor:officials", "factor:results",
+    ...        "factor:feedback", "overall"]
+    >>> survey = pd.DataFrame({"province": "X", "index": idx, "se": 0.02,
+    ...                        "estimate": [0.8, 0.7, 0.9, 0.8, 0.6, 0.76]})
+    >>> appraisal = pd.DataFrame({"province": ["X"] * 3, "code": ["A1.1.1", "A2.1.1", "A3.1.1"],
+    ...                           "points": [20.0, 15.0, 10.0]})
+    >>> res = score(load_scheme("example"), appraisal=appraisal, survey=survey)
+    >>> gain = what_if(res, "X", "factor:access", 0.1)
+    >>> gain[["code", "gain"]].round(2).values.tolist()  # 7 points x 0.1
+    [['A1.2.1', 0.7], ['TOTAL', 0.7]]
     """
     prov = str(province)
     if prov not in result.values:
@@ -452,7 +615,40 @@ def what_if(result: ParResult, province: str, index: str, delta: float,
 
 
 def shortfall(result: ParResult, province: str) -> pd.DataFrame:
-    """Sub-criteria of a province ordered by the points lost against their maximum."""
+    """Sub-criteria of a province ordered by the points lost against their maximum.
+
+    Parameters
+    ----------
+    result : ParResult
+        A scored scheme (:func:`score`).
+    province : str
+        The province.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The province's rows of ``result.points`` plus ``lost = max_points - points``,
+        largest loss first (ties in scheme order).
+
+    Raises
+    ------
+    ScoringError
+        The province was not scored.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sipas.par import load_scheme, score
+    >>> idx = ["factor:access", "factor:procedures", "factor:officials", "factor:results",
+    ...        "factor:feedback", "overall"]
+    >>> survey = pd.DataFrame({"province": "X", "index": idx, "se": 0.02,
+    ...                        "estimate": [0.8, 0.7, 0.9, 0.8, 0.6, 0.76]})
+    >>> appraisal = pd.DataFrame({"province": ["X"] * 3, "code": ["A1.1.1", "A2.1.1", "A3.1.1"],
+    ...                           "points": [20.0, 15.0, 10.0]})
+    >>> res = score(load_scheme("example"), appraisal=appraisal, survey=survey)
+    >>> shortfall(res, "X")[["code", "lost"]].round(2).values.tolist()[:3]
+    [['A1.1.1', 5.0], ['A2.1.1', 5.0], ['A2.2.1', 4.0]]
+    """
     pts = result.points[result.points["province"] == str(province)].copy()
     if pts.empty:
         raise ScoringError(message("province", "a scored province", province))

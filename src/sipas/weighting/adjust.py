@@ -38,6 +38,8 @@ def base_weights(frame: pd.DataFrame, probabilities: str | Sequence[str], *,
         :class:`WeightingError` says by how much they differ.
     strata : str, optional
         Stratum column for a per-stratum ``frame_size``.
+    rtol : float
+        Relative tolerance of the ``frame_size`` check: ``|sum w - N| <= rtol N``.
 
     Returns
     -------
@@ -49,6 +51,11 @@ def base_weights(frame: pd.DataFrame, probabilities: str | Sequence[str], *,
     WeightingError
         A probability outside (0, 1] or missing (naming the column and rows), or weights
         that do not add up to ``frame_size``.
+
+    Notes
+    -----
+    ``w_i = 1 / prod_k p_ik``, the inverse of the unconditional selection probability. R
+    equivalent: ``svydesign(probs=~p1+p2)`` (which multiplies the stage probabilities).
 
     Examples
     --------
@@ -114,6 +121,8 @@ def nonresponse(design: AnyDesign, status: str, respondent: Sequence[Any], *,
 
     Parameters
     ----------
+    design : Design or ReplicateDesign
+        The base-weighted design of all selected units (respondents and not).
     status : str
         Response-status column.
     respondent, nonrespondent, ineligible : lists of codes
@@ -126,11 +135,34 @@ def nonresponse(design: AnyDesign, status: str, respondent: Sequence[Any], *,
         ``sum w(eligible) / sum w(respondents)``. ``propensity``: a weighted logistic model of
         response on ``covariates`` (statsmodels), then the same adjustment within
         ``n_strata`` classes of equal size by estimated propensity.
+    covariates : list of str
+        Categorical columns of the response model (``method="propensity"``; each becomes
+        dummy variables).
+    n_strata : int
+        Number of propensity classes (``method="propensity"``), equal in size.
+
+    Returns
+    -------
+    Design or ReplicateDesign
+        Respondents carry the weight of their class; nonrespondents and ineligible units
+        have weight zero; a ``nonresponse`` step is appended to the history (on a replicate
+        design every replicate is adjusted).
+
+    Raises
+    ------
+    WeightingError
+        An unknown ``method``; the status column missing, empty in some rows, or with a
+        code not listed (or listed twice); class or covariate columns missing or empty; a
+        class with eligible units but no respondent; ``propensity`` without covariates, a
+        bad ``n_strata``, or a model that fails to fit.
 
     Notes
     -----
     Non-respondents keep their rows with weight zero, so the design (strata, PSUs) is
-    unchanged. The adjustment is treated as fixed in the variance.
+    unchanged. The adjustment is treated as fixed in the variance. Within class ``c``:
+    ``w_i <- w_i sum_{j in c, eligible} w_j / sum_{j in c, respondent} w_j``. R has no
+    single function; it equals ``w * ave(w * eligible, class, FUN=sum) / ave(w * resp,
+    class, FUN=sum)`` on the respondents.
 
     Examples
     --------
@@ -255,11 +287,19 @@ def trim(design: AnyDesign, lower: float | None = None, upper: float | None = No
 
     Parameters
     ----------
+    design : Design or ReplicateDesign
+        The weighted design (on a replicate design every replicate is trimmed).
     lower, upper : float, optional
         Bounds on the weights.
     strict : bool
         Repeat until no weight is outside the bounds (the redistribution can push some
         back out); otherwise one pass, as R's default.
+
+    Returns
+    -------
+    Design or ReplicateDesign
+        Trimmed weights with the same sum; a ``trim`` step (with the number trimmed) is
+        appended to the history.
 
     Raises
     ------

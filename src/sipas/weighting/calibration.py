@@ -115,6 +115,8 @@ def rake(design: AnyDesign, margins: Any, *, tol: float = 1e-10, max_iter: int =
 
     Parameters
     ----------
+    design : Design or ReplicateDesign
+        The design to rake (on a replicate design every replicate is raked).
     margins : mapping or list
         ``{"sex": {1: N1, 2: N2}, ("sex", "age_group"): {(1, 1): ..., ...}}``, or the spec's
         margins (``spec.margins``), or tables with the variables and ``population``.
@@ -132,6 +134,12 @@ def rake(design: AnyDesign, margins: Any, *, tol: float = 1e-10, max_iter: int =
         Leave out population levels that have no respondent (only if the margins still
         describe the same total).
 
+    Returns
+    -------
+    Design or ReplicateDesign
+        Weighted totals of every margin level equal their targets; a ``rake`` step (with
+        iterations and margins before/after) is appended to the history.
+
     Raises
     ------
     WeightingError
@@ -143,7 +151,9 @@ def rake(design: AnyDesign, margins: Any, *, tol: float = 1e-10, max_iter: int =
 
     Notes
     -----
-    Iterates on the cross-tabulated cell totals, not on the rows. Variance: the residual
+    Each sweep multiplies the weights in each level ``l`` of each margin by
+    ``N_l / sum_{i in l} w_i`` in turn. Iterates on the cross-tabulated cell totals, not on
+    the rows. Variance: the residual
     projections of each margin are iterated 10 times (R ``svyrecvar`` for raked designs).
     R equivalent: ``rake(design, list(~a, ~b), list(pop_a, pop_b))``.
 
@@ -206,6 +216,8 @@ def calibrate(design: AnyDesign, totals: Mapping[str, Any], *, method: CalMethod
 
     Parameters
     ----------
+    design : Design or ReplicateDesign
+        The design to calibrate (on a replicate design every replicate is calibrated).
     totals : mapping
         A categorical column maps to ``{level: N}`` (every level of the sample must have a
         target); a numeric column maps to its population total.
@@ -218,6 +230,13 @@ def calibrate(design: AnyDesign, totals: Mapping[str, Any], *, method: CalMethod
         already implies it.
     tol, max_iter : float, int
         Newton iterations stop when every ``|misfit| / (1 + |target|) < tol`` (R's rule).
+
+    Returns
+    -------
+    Design or ReplicateDesign
+        Weights ``w g`` whose weighted totals of the auxiliaries equal ``totals``; a
+        ``calibrate`` step (targets, achieved totals, range of ``g``) is appended to the
+        history.
 
     Raises
     ------

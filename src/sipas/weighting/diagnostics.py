@@ -37,8 +37,30 @@ def weight_diagnostics(design: Design | ReplicateDesign | np.ndarray,
                        by: str | list[str] | None = None) -> pd.DataFrame:
     """Distribution of the positive weights: n, sum, quantiles, cv, Kish deff, ESS.
 
+    Parameters
+    ----------
+    design : Design, ReplicateDesign or numpy.ndarray
+        A design (its final weights) or an array of weights.
+    by : str or list of str, optional
+        Columns of the design's data: one row per observed combination (not for arrays).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row (or one per group): the ``by`` columns, then ``n, sum, mean, min, p05, p25,
+        median, p75, p95, max, max_min_ratio, cv, kish_deff, ess`` of the positive weights.
+
+    Raises
+    ------
+    WeightingError
+        A ``by`` column is not in the data.
+
+    Notes
+    -----
     ``kish_deff = n sum(w^2) / (sum w)^2 = 1 + cv^2`` is the variance inflation due to
-    unequal weights alone; ``ess = (sum w)^2 / sum(w^2) = n / kish_deff``.
+    unequal weights alone; ``ess = (sum w)^2 / sum(w^2) = n / kish_deff``; ``cv`` uses the
+    population SD (divisor n). R equivalent: ``survey::deff`` has no Kish term;
+    ``PracTools::deffK(w)`` gives ``kish_deff``.
 
     Examples
     --------
@@ -46,6 +68,11 @@ def weight_diagnostics(design: Design | ReplicateDesign | np.ndarray,
     >>> weight_diagnostics(np.array([1.0, 1.0, 2.0, 4.0]))[["n", "kish_deff", "ess"]].round(4)
        n  kish_deff     ess
     0  4      1.375  2.9091
+    >>> import sipas
+    >>> sd = sipas.datasets.load_demo()
+    >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+    >>> weight_diagnostics(d, by="urban")[["urban", "n"]].values.tolist()
+    [[1.0, 97.0], [2.0, 614.0]]
     """
     if isinstance(design, np.ndarray):
         return pd.DataFrame([weight_stats(np.asarray(design, dtype="float64"))])
@@ -73,13 +100,38 @@ class WeightingReport:
         One row per step: name, options, and the weight distribution after it.
     margins : DataFrame
         Targets, totals before and achieved after, per margin level and step.
+
+    Examples
+    --------
+    >>> import sipas
+    >>> sd = sipas.datasets.load_demo()
+    >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+    >>> r = sipas.weighting_report(sipas.rake(d, sd.spec.margins), before=d)
+    >>> r.margins[["margin", "level", "target"]].values.tolist()[:2]
+    [['sex', 1, 36831.0], ['sex', 2, 40103.0]]
     """
 
     steps: pd.DataFrame
     margins: pd.DataFrame
 
     def to_frame(self) -> pd.DataFrame:
-        """The steps table."""
+        """A copy of the steps table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per step (``input``, the steps, ``final``): ``step, name, options``,
+            the weight distribution (as :func:`weight_diagnostics`) and ``summary``.
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sd = sipas.datasets.load_demo()
+        >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+        >>> steps = sipas.weighting_report(sipas.rake(d, sd.spec.margins)).to_frame()
+        >>> steps["name"].tolist(), round(float(steps["sum"].iloc[-1]))
+        (['rake', 'final'], 76934)
+        """
         return self.steps.copy()
 
     def __repr__(self) -> str:

@@ -58,7 +58,36 @@ STEP_KEYS: dict[str, set[str]] = {
 
 def validate_plan(steps: Sequence[Mapping[str, Any]], spec: Spec | None,
                   where: str = "[weighting]") -> None:
-    """Check every step's method, keys and margin names before any computation."""
+    """Check every step's method, keys and margin names before any computation.
+
+    Parameters
+    ----------
+    steps : list of mappings
+        The plan: one table per step with ``method`` (``nonresponse``, ``poststratify``,
+        ``rake``, ``calibrate``, ``trim``) and that method's keys.
+    spec : Spec or None
+        The spec whose ``[[margins]]`` the steps name (``None``: no margin is known).
+    where : str
+        How messages name the plan.
+
+    Raises
+    ------
+    SpecError
+        ``steps`` is not a list; a step without ``method`` or with an unknown one; a key the
+        method does not take; a margin name the spec does not define; ``nonresponse``
+        without ``status``, ``respondent`` or ``nonrespondent``.
+
+    Examples
+    --------
+    >>> import sipas
+    >>> spec = sipas.load_spec("demo")
+    >>> validate_plan([{"method": "rake", "margins": ["sex", "district"]}], spec)
+    >>> try:
+    ...     validate_plan([{"method": "rake", "margins": ["gender"]}], spec)
+    ... except sipas.SpecError as exc:
+    ...     print(exc)  # doctest: +ELLIPSIS
+    [weighting] step 1 (rake): margin(s) ['gender'] are not defined in the spec's [[margins]] ...
+    """
     if not isinstance(steps, Sequence):
         raise SpecError(f"{where}: steps must be an array of tables ([[weighting.steps]]).")
     known = {m.name for m in spec.margins} if spec else set()
@@ -95,6 +124,38 @@ def apply_plan(design: AnyDesign, steps: Sequence[Mapping[str, Any]],
         The plan (see the module docstring).
     spec : Spec, optional
         Where the named margins come from.
+
+    Returns
+    -------
+    Design or ReplicateDesign
+        The design after the last step; ``history`` lists every step.
+
+    Raises
+    ------
+    SpecError
+        The plan is invalid (see :func:`validate_plan`), or ``calibrate`` names a margin of
+        several variables.
+    WeightingError
+        A step cannot be applied (see :func:`sipas.nonresponse`, :func:`sipas.rake`, ...).
+
+    Notes
+    -----
+    Keys are passed to the functions of the same name; ``nonresponse`` takes ``model`` for
+    ``method``, ``calibrate`` takes ``calfun`` for ``method`` and ``margins`` for totals of
+    single-variable margins, ``trim`` also takes ``lower_ratio``/``upper_ratio`` (times the
+    mean positive weight before trimming).
+
+    Examples
+    --------
+    >>> import sipas
+    >>> sd = sipas.datasets.load_demo()
+    >>> plan = [{"method": "nonresponse", "status": "response", "respondent": [1],
+    ...          "nonrespondent": [2, 3], "classes": ["district"]},
+    ...         {"method": "rake", "margins": ["sex", "district"]},
+    ...         {"method": "trim", "upper_ratio": 3.0}]
+    >>> w = apply_plan(sipas.Design.from_spec(sd), plan, sd.spec)
+    >>> [h.name for h in w.history]
+    ['nonresponse', 'rake', 'trim']
     """
     validate_plan(steps, spec)
     for step in steps:

@@ -60,3 +60,13 @@ def test_reference_by_code_or_label(est):
     a = compare_domains(est, reference="district=1", adjust="none")
     b = compare_domains(est, reference="1.0", adjust="none")
     assert a.equals(b) and len(a) == 9
+
+
+def test_tied_domains_share_the_best_rank(est):
+    import dataclasses
+
+    table = est.table.copy()
+    table.loc[1, "estimate"] = table.loc[0, "estimate"]
+    tied = dataclasses.replace(est, table=table)
+    ranks = rank_domains(tied, n_sim=200, rng=1)
+    assert ranks.loc[0, "rank"] == ranks.loc[1, "rank"]

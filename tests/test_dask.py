@@ -79,9 +79,9 @@ def test_poststratify_and_rake_equal_in_memory(demo):
 
 def test_replicates_generated_per_psu(demo):
     _, mem, dsk = demo
-    for method in ("jkn", "bootstrap"):
-        a = sipas.replicate(mem, method, replicates=60, rng=5)
-        b = sipas.replicate(dsk, method, replicates=60, rng=5)
+    for method, extra in (("jkn", {}), ("bootstrap", {"replicates": 60, "rng": 5})):
+        a = sipas.replicate(mem, method, **extra)
+        b = sipas.replicate(dsk, method, **extra)
         assert b._rep is None  # factors per PSU, never a weight per row and replicate
         same(sipas.mean(a, "p03", by="urban").to_frame(),
              sipas.mean(b, "p03", by="urban").to_frame())

@@ -135,3 +135,12 @@ def test_index_result_feeds_the_score_with_its_covariance():
                               "A2.1.1": [15.0, 16.0], "A3.1.1": [8.0, 9.0]})
     out = score(load_scheme("example"), appraisal=appraisal, survey=res)
     assert out.totals["total"].between(0, 100).all()
+
+
+def test_what_if_refuses_an_unused_index_and_never_goes_below_zero():
+    res = score(parse_scheme(SMALL), appraisal=APPRAISAL, survey=SURVEY.assign(
+        index=SURVEY["index"].replace({"item:p03": "item:p03"})))
+    with pytest.raises(sipas.ScoringError, match="province"):
+        what_if(res, "Nowhere", "factor:access", 0.1)
+    drop = what_if(res, "P", "factor:access", -0.9)
+    assert drop.loc[drop.code == "X1b", "points_after"].item() == pytest.approx(0.0)

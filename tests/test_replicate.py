@@ -256,3 +256,12 @@ def test_replicate_design_bad_arguments(kwargs, match):
                           "bad": [1.0, -1, 1], "y": [1.0, 2, 3]})
     with pytest.raises(sipas.DesignError, match=match):
         sipas.ReplicateDesign(frame, weights="w", **kwargs)
+
+
+def test_replicates_is_only_for_the_bootstrap():
+    import pandas as pd
+
+    df = pd.DataFrame({"h": [1, 1, 2, 2], "psu": [1, 2, 3, 4], "w": 1.0})
+    d = sipas.Design(df, ids="psu", strata="h", weights="w")
+    with pytest.raises(sipas.DesignError, match="replicates"):
+        sipas.replicate(d, "jkn", replicates=10)

@@ -31,6 +31,9 @@ import numpy as np
 from scipy import stats
 from scipy.special import expit, logit
 
+from sipas._validate import message
+from sipas.errors import DesignError
+
 __all__ = ["CIMethod", "proportion_interval", "t_quantile", "wald_interval"]
 
 CIMethod = Literal["wald", "mean", "logit", "xlogit", "likelihood", "asin", "beta", "wilson"]
@@ -181,7 +184,8 @@ def proportion_interval(method: str, p: np.ndarray, se: np.ndarray, df: np.ndarr
             return centre - half, centre + half
     if method == "likelihood" and likelihood is not None:
         return likelihood()
-    raise ValueError(f"unknown interval method {method!r}")
+    raise DesignError(message("method", "one of wald, mean, logit, xlogit, likelihood, asin, "
+                              "beta, wilson", method))
 
 
 def _korn_graubard(p: np.ndarray, se: np.ndarray, df: np.ndarray, level: float,

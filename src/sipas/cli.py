@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
-    _terminate_like_interrupt()
+    previous = _terminate_like_interrupt()
     try:
         return int(args.func(args) or 0)
     except SipasError as exc:
@@ -65,9 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sipas: interrupted; no partial output was kept.", file=sys.stderr)
         return 130
+    finally:
+        _restore(previous)
 
 
-def _terminate_like_interrupt() -> None:
+def _terminate_like_interrupt() -> object:
     """SIGTERM (a job scheduler stopping the run) unwinds like Ctrl-C, so temporary outputs
     are removed and the target folder is left untouched."""
     import signal
@@ -75,8 +77,19 @@ def _terminate_like_interrupt() -> None:
     def handler(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    if hasattr(signal, "SIGTERM"):
-        signal.signal(signal.SIGTERM, handler)
+    if not hasattr(signal, "SIGTERM"):
+        return None
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave the handler alone
+        return None
+
+
+def _restore(previous: object) -> None:
+    import signal
+
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -27,8 +27,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from scipy import stats
+from scipy.stats import rankdata
 
-from sipas._validate import check_choice, message
+from sipas._validate import check_choice, check_level, message
 from sipas.ci import t_quantile
 from sipas.errors import EstimationError
 from sipas.estimation import Estimate
@@ -223,6 +224,9 @@ def compare_waves(current: Estimate, previous: Estimate, *, adjust: Adjust = "ho
     >>> res["comparison"].tolist(), res["significant"].tolist()
     (['1.0: current - previous', '2.0: current - previous'], [False, False])
     """
+    check_choice("adjust", adjust, ("holm", "fdr_bh", "bonferroni", "none"))
+    if level is not None:
+        check_level(level)
     keys = [*current.by, "variable"]
     if list(previous.by) != list(current.by):
         raise EstimationError(f"the two waves have different domains: {current.by} vs "
@@ -297,6 +301,7 @@ def rank_domains(estimate: Estimate, *, n_sim: int = 10_000,
     if estimate.basis is None or len(pd.unique(estimate.table["variable"])) != 1:
         raise EstimationError("rank_domains needs an estimate of one variable with a "
                               "covariance (e.g. one index by province).")
+    check_level(level)
     if not (isinstance(n_sim, int) and n_sim >= 100):
         raise EstimationError(message("n_sim", "an integer >= 100", n_sim))
     gen = np.random.default_rng(rng)
@@ -304,8 +309,8 @@ def rank_domains(estimate: Estimate, *, n_sim: int = 10_000,
     cov = np.nan_to_num(estimate.basis.cov())
     draws = gen.multivariate_normal(est, cov, size=n_sim, method="eigh")
     sign = -1.0 if descending else 1.0
-    ranks = np.argsort(np.argsort(sign * draws, axis=1), axis=1) + 1
-    point = np.argsort(np.argsort(sign * est)) + 1
+    ranks = rankdata(sign * draws, method="min", axis=1).astype(int)
+    point = rankdata(sign * est, method="min").astype(int)  # ties share the best rank
     alpha = (1 - level) / 2
     out = estimate.table[[*estimate.by]].copy().reset_index(drop=True)
     out["estimate"] = est

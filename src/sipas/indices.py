@@ -557,7 +557,7 @@ class IndexResult:
     by: tuple[str, ...]
 
     def to_frame(self) -> pd.DataFrame:
-        """All three tables stacked, with a ``level`` column (item / factor / overall).
+        """All three tables stacked, with an ``index_level`` column (item / factor / overall).
 
         Returns
         -------
@@ -571,10 +571,10 @@ class IndexResult:
         >>> sd = sipas.datasets.load_demo()
         >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
         >>> t = sipas.satisfaction_index(d, sd.spec).to_frame()
-        >>> t["level"].value_counts().to_dict()
+        >>> t["index_level"].value_counts().to_dict()
         {'item': 31, 'factor': 5, 'overall': 1}
         """
-        parts = [t.assign(level=lv) for lv, t in (("item", self.items), ("factor", self.factors),
+        parts = [t.assign(index_level=lv) for lv, t in (("item", self.items), ("factor", self.factors),
                                                   ("overall", self.overall))]
         return pd.concat(parts, ignore_index=True)
 

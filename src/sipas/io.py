@@ -422,7 +422,8 @@ def _apply_file_missing(frame: pd.DataFrame, file_missing: Mapping[str, tuple],
 
 # --------------------------------------------------------------------------- validation
 
-def validate_frame(frame: pd.DataFrame, spec: Spec, *, file_missing: Mapping[str, tuple] = {},
+def validate_frame(frame: pd.DataFrame, spec: Spec, *,
+                   file_missing: Mapping[str, tuple] | None = None,
                    where: str = "the data") -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Check a data frame against a spec and apply its missing codes.
 
@@ -470,6 +471,7 @@ def validate_frame(frame: pd.DataFrame, spec: Spec, *, file_missing: Mapping[str
     >>> clean["q1"].tolist(), counts["q1"]
     ([5.0, nan, nan], {'dont_know': 1, 'system': 1})
     """
+    file_missing = {} if file_missing is None else file_missing
     _check_spec_columns(frame, spec, where)
     ids = frame[spec.respondent_id]
     _check_ids(ids, spec.respondent_id, where)

@@ -563,7 +563,8 @@ def _indices(res: RunResult, design: Any, spec: Any, data: Any, pipeline: Pipeli
                                        item_ci=opts.item_ci)
         res.results[f"index_by_{by}"] = dom
         res.tables[f"index_by_{by}"] = pd.concat(
-            [dom.overall.assign(level="overall"), dom.factors.assign(level="factor")],
+            [dom.overall.assign(index_level="overall"),
+             dom.factors.assign(index_level="factor")],
             ignore_index=True)
         res.tables[f"items_by_{by}"] = dom.items
     res.tables["reliability"] = factor_reliability(design, spec, level=opts.level)
@@ -863,8 +864,9 @@ def summary_text(result: RunResult, path: Path) -> str:
     lines.append(f"{idx.definition}")
     show = pd.concat([idx.overall, idx.factors])[["name", "estimate", "ci_low", "ci_high", "n",
                                                    "flag"]].copy()
-    for c in ("estimate", "ci_low", "ci_high"):
-        show[c] = (100 * show[c]).round(1)
+    if result.data.spec.index.measure != "mean":  # shares print as percentages
+        for c in ("estimate", "ci_low", "ci_high"):
+            show[c] = (100 * show[c]).round(1)
     lines.append(show.to_string(index=False))
     if "reproduction" in result.tables:
         rep = result.tables["reproduction"].dropna(subset=["computed"])

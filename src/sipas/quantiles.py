@@ -170,7 +170,11 @@ def quantile(design: AnyDesign, variable: str, quantiles: float | Sequence[float
     probs = np.atleast_1d(np.asarray(quantiles, dtype="float64"))
     if probs.size == 0 or np.any((probs < 0) | (probs > 1)) or np.any(np.isnan(probs)):
         raise DesignError(message("quantiles", "probabilities in [0, 1]", probs.tolist()))
-    name = _variables(design, variable, "variable")[0]
+    names = _variables(design, variable, "variable")
+    if len(names) != 1:
+        raise DesignError(message("variable", "one column (call quantile once per column)",
+                                  names))
+    name = names[0]
     if hasattr(design.frame, "compute"):
         raise EstimationError("quantiles need the rows in memory; they are not computed on a "
                               "Dask design (compute the column first).")

@@ -423,9 +423,15 @@ class ReplicateDesign:
         >>> new.n_replicates, new.df
         (40, 30)
         """
+        w = np.asarray(w, dtype="float64")
+        rep = np.asarray(rep, dtype="float64")
+        if w.shape != (self.n,) or rep.shape != (self.n, self.n_replicates) or not (
+                np.all(np.isfinite(w)) and np.all(np.isfinite(rep))) or np.any(w < 0) or \
+                np.any(rep < 0):
+            raise DesignError("internal: weights must be finite, non-negative, one per row "
+                              "(and one column per replicate).")
         hist = self._history + ((step,) if step is not None else ())
-        return replace(self, _w=np.asarray(w, dtype="float64"), _rep=np.asarray(rep),
-                       _factors=None, _units=None, _history=hist)
+        return replace(self, _w=w, _rep=rep, _factors=None, _units=None, _history=hist)
 
     def __repr__(self) -> str:
         text = (f"ReplicateDesign(n={self.n}, method={self.method!r}, "
@@ -527,6 +533,9 @@ def replicate(design: Design, method: RepMethod = "jkn", *, replicates: int | No
     (50, 'bootstrap')
     """
     check_choice("method", method, ("jk1", "jkn", "brr", "fay", "bootstrap"))
+    if replicates is not None and method != "bootstrap":
+        raise DesignError(message("replicates", f"None for method={method!r} (its number of "
+                                  "replicates follows from the design)", replicates))
     if replicates is not None and not (isinstance(replicates, (int, np.integer))
                                        and not isinstance(replicates, bool) and replicates >= 2):
         raise DesignError(message("replicates", "an integer >= 2 (or None for 200)", replicates))

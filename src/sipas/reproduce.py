@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from sipas.design import Design, WeightingStep
-from sipas.errors import ReadError, SpecError
+from sipas.errors import DesignError, ReadError, SpecError
 from sipas.estimation import AnyDesign
 from sipas.indices import factor_index
 from sipas.replication import ReplicateDesign
@@ -145,7 +145,7 @@ def unweighted(design: AnyDesign) -> Design:
     ([0.0, 1.0], 'unweighted')
     """
     if isinstance(design, ReplicateDesign):
-        raise SpecError("unweighted() needs a Taylor design (sipas.Design).")
+        raise DesignError("unweighted() needs a Taylor design (sipas.Design).")
     w = (design.weight_array > 0).astype("float64")
     return replace(design, _w=w, _calibration=(),
                    _history=(*design.history, WeightingStep("unweighted", {})))

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from sipas.errors import EstimationError
+
 __all__ = ["Projection", "RatioSource", "ReplicateEngine", "TaylorEngine", "VarBasis"]
 
 
@@ -800,7 +802,7 @@ class VarBasis:
         """
         other = self if other is None else other
         if other.engine is not self.engine:
-            raise ValueError("estimates come from different designs; they have no covariance "
+            raise EstimationError("estimates come from different designs; they have no covariance "
                              "in sipas (treat them as independent samples)")
         if isinstance(self.engine, TaylorEngine):
             c = self.engine.cov(_finite(self.values), _finite(other.values))
@@ -899,7 +901,8 @@ class VarBasis:
         """
         engines = {id(b.engine) for b in bases}
         if len(engines) != 1:
-            raise ValueError("cannot stack estimates from different designs")
+            raise EstimationError("cannot stack estimates from different designs; compare "
+                                  "independent samples with sipas.compare.compare_waves")
         if any(sparse.issparse(b.values) for b in bases):
             values = sparse.hstack([sparse.csr_matrix(b.values) for b in bases]).tocsr()
         else:

@@ -59,7 +59,7 @@ def demo_spec() -> Spec:
 
 
 def load_demo() -> SurveyData:
-    """Read the demo survey with its spec: 800 selected users, 5 factors, 22 items.
+    """Read the demo survey with its spec: 800 selected users, 31 items (22 in 5 factors).
 
     Returns
     -------

@@ -141,6 +141,7 @@ class SubCriterion:
         v = self.transformed(value)
         if math.isnan(v):
             return math.nan
+        v = min(max(v, 0.0), 1.0)  # as convert_array: points stay within [0, max]
         if self.rule == "linear":
             return self.max * v
         for threshold, fraction in self.bands:

@@ -599,10 +599,12 @@ def what_if(result: ParResult, province: str, index: str, delta: float,
             continue
         before = min(sub.convert(result.values[prov][key]), sub.max)
         raised = result.values[prov][key] + delta
-        top = sub.scale_max if sub.transform != "none" else 1.0
-        after = min(sub.convert(min(raised, top)), sub.max)
+        after = min(sub.convert(raised), sub.max)
         rows.append({"code": sub.code, "points_before": before, "points_after": after,
                      "gain": after - before})
+    if not rows:
+        raise ScoringError(f"index {index!r} ({source}) is in the survey table but no "
+                           f"sub-criterion of scheme {result.scheme.name!r} uses it.")
     out = pd.DataFrame(rows)
     tot = result.totals.set_index("province")
     new_total = tot.loc[prov, "total"] + out["gain"].sum()

@@ -174,6 +174,12 @@ def nonresponse(design: AnyDesign, status: str, respondent: Sequence[Any], *,
     """
     check_choice("method", method, ("classes", "propensity"), WeightingError)
     covs = as_name_list("covariates", covariates)
+    if method == "classes" and covs:
+        raise WeightingError("covariates= are for method='propensity'; with weighting classes "
+                             "give classes= (or choose method='propensity').")
+    if method == "propensity" and classes is not None:
+        raise WeightingError("classes= are for method='classes'; the propensity method forms "
+                             "its classes from the covariates (n_strata=).")
     frame, w = design.frame, design.weight_array
     if status not in frame.columns:
         raise WeightingError(f"response status column {status!r} is not in the data.")

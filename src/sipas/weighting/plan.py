@@ -102,7 +102,11 @@ def validate_plan(steps: Sequence[Mapping[str, Any]], spec: Spec | None,
         if unknown:
             raise SpecError(f"{here} ({method}): unknown key(s) {unknown}; allowed: "
                             f"{sorted(STEP_KEYS[method])}.")
-        names = step.get("margins", []) + ([step["margin"]] if "margin" in step else [])
+        margins = step.get("margins", [])
+        if not isinstance(margins, list) or not all(isinstance(m, str) for m in margins):
+            raise SpecError(f"{here} ({method}): margins must be a list of margin names, e.g. "
+                            f"margins = [\"sex\", \"district\"]; got {margins!r}.")
+        names = margins + ([step["margin"]] if "margin" in step else [])
         missing = [n for n in names if n not in known]
         if missing:
             raise SpecError(f"{here} ({method}): margin(s) {missing} are not defined in the "

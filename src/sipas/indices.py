@@ -574,8 +574,8 @@ class IndexResult:
         >>> t["index_level"].value_counts().to_dict()
         {'item': 31, 'factor': 5, 'overall': 1}
         """
-        parts = [t.assign(index_level=lv) for lv, t in (("item", self.items), ("factor", self.factors),
-                                                  ("overall", self.overall))]
+        tables = (("item", self.items), ("factor", self.factors), ("overall", self.overall))
+        parts = [t.assign(index_level=lv) for lv, t in tables]
         return pd.concat(parts, ignore_index=True)
 
     def __repr__(self) -> str:

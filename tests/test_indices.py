@@ -28,7 +28,7 @@ def demo():
 def test_one_item_index_equals_proportion_and_mean(demo):
     sd, d = demo
     f = sipas.factor_index(d, ["q05"], satisfied=[4, 5], by="urban").to_frame()
-    p = sipas.proportion(d, "q05", value=[4, 5], by="urban", method="wald").to_frame()
+    p = sipas.proportion(d, "q05", value=[4, 5], by="urban", method="logit").to_frame()
     for col in ("estimate", "se", "ci_low", "ci_high", "df", "deff", "n"):
         np.testing.assert_allclose(f[col].astype(float), p[col].astype(float), rtol=1e-12)
     m = sipas.factor_index(d, ["p03"], measure="mean").to_frame()
@@ -162,3 +162,16 @@ def test_mean_measure_items_use_the_relative_se_rule_not_effective_n(demo):
     assert items.loc["q01", "estimate"] > 1  # on the 1-5 scale
     assert items.loc["q01", "flag"] == ""     # p(1-p) < 0 must not flag n_eff
     assert items.loc["p01", "estimate"] < 1   # yes/no items stay shares
+
+
+def test_index_intervals_stay_in_0_1_with_few_psus(demo):
+    """logit intervals (the default for indices in [0, 1]): with 4 PSUs per district the
+    Wald interval can pass 100%, the logit one cannot; both have the same SE."""
+    sd, d = demo
+    logit = sipas.satisfaction_index(d, sd.spec, by="district").overall
+    wald = sipas.satisfaction_index(d, sd.spec, by="district", index_ci="wald").overall
+    assert (logit["ci_high"] < 1).all() and (logit["ci_low"] > 0).all()
+    assert (wald["ci_high"] > 1).any()
+    np.testing.assert_allclose(logit["se"], wald["se"], rtol=1e-12)
+    with pytest.raises(sipas.EstimationError, match="wald"):
+        sipas.factor_index(d, ["p03"], measure="mean", ci="logit")

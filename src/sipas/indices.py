@@ -50,6 +50,7 @@ from sipas.variance import RatioSource, VarBasis
 __all__ = ["IndexResult", "ItemScores", "factor_index", "item_scores", "satisfaction_index"]
 
 Measure = Literal["top_box", "mean", "pct_of_max", "pct_of_range"]
+IndexCI = Literal["logit", "wald"]
 Aggregate = Literal["items", "respondents"]
 
 
@@ -182,7 +183,8 @@ def factor_index(design: AnyDesign, items: Sequence[str], *, measure: Measure = 
                  aggregate: Aggregate = "items", by: str | Sequence[str] | None = None,
                  item_weights: Sequence[float] | None = None,
                  scale: tuple[float, float] | None = None, name: str = "index",
-                 level: float = 0.95, df: float | None = None) -> Estimate:
+                 level: float = 0.95, df: float | None = None,
+                 ci: IndexCI | None = None) -> Estimate:
     """Index of a group of items (a factor), overall or by domains, with its uncertainty.
 
     Parameters
@@ -211,7 +213,7 @@ def factor_index(design: AnyDesign, items: Sequence[str], *, measure: Measure = 
     name : str
         Name of the index in the result (``variable`` column).
     level : float
-        Confidence level of the (Wald-t) intervals, in (0, 1).
+        Confidence level of the intervals, in (0, 1).
     df : float, optional
         Degrees of freedom of the t quantile; default the design df counted within each
         domain; ``math.inf`` for normal quantiles.
@@ -258,7 +260,21 @@ def factor_index(design: AnyDesign, items: Sequence[str], *, measure: Measure = 
     recipe = ScoreRecipe(tuple(names), measure, satisfied, tuple(missing), scale)
     groups = {name: list(range(len(names)))}
     weights = {name: _item_weights(item_weights, len(names))}
-    return _IndexBuild(design, recipe, by, level, df).factors(groups, weights, aggregate)[0]
+    method = interval_method(ci, measure)
+    return _IndexBuild(design, recipe, by, level, df).factors(groups, weights, aggregate,
+                                                             method)[0]
+
+
+def interval_method(ci: str | None, measure: str) -> str:
+    """Interval of an index: ``logit`` for indices in [0, 1] (shares and rescaled means: the
+    interval stays in [0, 1] even with few PSUs), ``wald`` for means on the item scale."""
+    if ci is None:
+        return "wald" if measure == "mean" else "logit"
+    check_choice("ci", ci, ("logit", "wald"))
+    if ci == "logit" and measure == "mean":
+        raise EstimationError("ci='logit' needs an index in [0, 1]; a mean on the item scale "
+                              "uses ci='wald'.")
+    return ci
 
 
 
@@ -420,7 +436,7 @@ class _IndexBuild:
                         by=tuple(self.labels.columns), basis=combined)
 
     def factors(self, groups: Mapping[str, list[int]], weights: Mapping[str, np.ndarray],
-                aggregate: str) -> tuple[Estimate, RatioFit, Any, np.ndarray]:
+                aggregate: str, ci: str = "wald") -> tuple[Estimate, RatioFit, Any, np.ndarray]:
         """Factor indices, and the fit, row recipe and loadings they are built from."""
         if aggregate == "items":
             rows = ItemRecipe(self.recipe)
@@ -433,7 +449,7 @@ class _IndexBuild:
                                     tuple(tuple(float(x) for x in weights[g]) for g in groups))
             load = np.eye(len(groups))
             fit = self.fit(rows, False)
-        return self.combine(fit, rows, load, list(groups)), fit, rows, load
+        return self.combine(fit, rows, load, list(groups), ci), fit, rows, load
 
     def _srs_variance(self, fit: RatioFit, rows: Any, load: np.ndarray) -> np.ndarray:
         """Variance of ``load' R`` under simple random sampling of the same respondents.
@@ -592,7 +608,8 @@ class IndexResult:
 def satisfaction_index(design: AnyDesign, spec: Spec, *, by: str | Sequence[str] | None = None,
                        missing_kinds: pd.DataFrame | None = None, level: float = 0.95,
                        df: float | None = None, rules: ReliabilityRules | None = None,
-                       item_ci: str = "logit") -> IndexResult:
+                       item_ci: str = "logit", index_ci: IndexCI | None = None
+                       ) -> IndexResult:
     """Item, factor and overall indices as the spec defines them, by domains.
 
     Parameters
@@ -615,7 +632,10 @@ def satisfaction_index(design: AnyDesign, spec: Spec, *, by: str | Sequence[str]
     rules : ReliabilityRules, optional
         Thresholds of the reliability flags (see :mod:`sipas.reliability`).
     item_ci : {"logit", "wald", "mean", "xlogit", "asin", "beta", "wilson"}
-        Interval method of item shares (factor and overall indices use Wald-t).
+        Interval method of item shares.
+    index_ci : {"logit", "wald"}, optional
+        Interval of factor and overall indices: default ``logit`` when they are in [0, 1]
+        (the limits stay in [0, 1] even in a district with 4 PSUs), ``wald`` for means.
 
     Returns
     -------
@@ -657,6 +677,7 @@ def satisfaction_index(design: AnyDesign, spec: Spec, *, by: str | Sequence[str]
     if missing_kinds is not None and is_dask(design.frame):
         raise EstimationError("missing_kinds are per-row data of a pandas frame; leave them out "
                               "on a Dask design.")
+    f_ci = interval_method(index_ci, definition.measure)
     recipe = ScoreRecipe(tuple(spec.item_names), definition.measure, None, (), None, spec)
     build = _IndexBuild(design, recipe, by, check_level(level), check_df(df))
     item_rows = ItemRecipe(recipe)
@@ -669,15 +690,16 @@ def satisfaction_index(design: AnyDesign, spec: Spec, *, by: str | Sequence[str]
     groups = {f.name: [index_of[i] for i in f.items] for f in spec.factors}
     weights = {f.name: np.full(len(f.items), 1.0 / len(f.items)) for f in spec.factors}
     if definition.overall == "item":
-        factor_est = build.factors(groups, weights, definition.aggregate)[0] if groups else None
+        factor_est = build.factors(groups, weights, definition.aggregate,
+                                   f_ci)[0] if groups else None
         load = np.zeros((len(names), 1))
         load[index_of[spec.overall_item], 0] = 1.0
-        overall_est = build.combine(item_fit, item_rows, load, ["overall"])
+        overall_est = build.combine(item_fit, item_rows, load, ["overall"], f_ci)
     else:
         factor_est, f_fit, f_rows, f_load = build.factors(groups, weights,
-                                                          definition.aggregate)
+                                                          definition.aggregate, f_ci)
         overall_est = build.combine(f_fit, f_rows, f_load @ _overall_weights(spec)[:, None],
-                                    ["overall"])
+                                    ["overall"], f_ci)
     factors = _label(factor_est, spec, "factor", rules) if factor_est else pd.DataFrame()
     overall = _label(overall_est, spec, "overall", rules)
     text = definition.describe()

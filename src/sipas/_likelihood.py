@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from sipas.estimation import design_basis
+from sipas.fitting import design_basis
 from sipas.replication import ReplicateDesign
 from sipas.variance import RatioSource
 

@@ -32,7 +32,7 @@ from scipy.stats import rankdata
 from sipas._validate import check_choice, check_level, message
 from sipas.ci import t_quantile
 from sipas.errors import EstimationError
-from sipas.estimation import Estimate
+from sipas.estimate import Estimate
 
 __all__ = ["compare_domains", "compare_waves", "rank_domains"]
 

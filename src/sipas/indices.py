@@ -34,15 +34,8 @@ from sipas._validate import as_name_list, check_choice, check_df, check_level, m
 from sipas.backends import is_dask
 from sipas.ci import proportion_interval, wald_interval
 from sipas.errors import EstimationError
-from sipas.estimation import (
-    COLUMNS,
-    AnyDesign,
-    Estimate,
-    RatioFit,
-    _check_design,
-    domains,
-    fit_ratios,
-)
+from sipas.estimate import COLUMNS, Estimate
+from sipas.fitting import AnyDesign, RatioFit, _check_design, domains, fit_ratios
 from sipas.reliability import ReliabilityRules, flag_rows
 from sipas.spec import SHARE_MEANING, Spec
 from sipas.variance import RatioSource, VarBasis

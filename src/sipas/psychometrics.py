@@ -25,7 +25,7 @@ import pandas as pd
 from sipas._validate import as_name_list, check_level
 from sipas.ci import wald_interval
 from sipas.errors import EstimationError
-from sipas.estimation import AnyDesign, _check_design, design_basis
+from sipas.fitting import AnyDesign, _check_design, design_basis
 from sipas.spec import Spec
 from sipas.variance import RatioSource
 

@@ -20,16 +20,10 @@ import pandas as pd
 from sipas._validate import check_choice, check_df, check_level, message
 from sipas.ci import t_quantile
 from sipas.errors import DesignError, EstimationError
-from sipas.estimation import (
-    COLUMNS,
-    AnyDesign,
-    Estimate,
-    Missing,
-    _numeric_matrices,
-    _variables,
-    design_basis,
-    domains,
-)
+from sipas.estimate import COLUMNS, Estimate
+from sipas.estimation import _variables
+from sipas.fitting import AnyDesign, design_basis, domains
+from sipas.recipes import Missing, _numeric_matrices
 from sipas.variance import RatioSource
 
 __all__ = ["QuantileRule", "quantile", "weighted_quantile"]

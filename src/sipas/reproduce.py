@@ -32,7 +32,7 @@ import pandas as pd
 
 from sipas.design import Design, WeightingStep
 from sipas.errors import DesignError, ReadError, SpecError
-from sipas.estimation import AnyDesign
+from sipas.fitting import AnyDesign
 from sipas.indices import factor_index
 from sipas.replication import ReplicateDesign
 from sipas.spec import Spec

@@ -463,7 +463,7 @@ def sum_partitions(design: Any, recipe: Any, domains: Any, fn: Any) -> Any:
 
 def fit_recipe(design: Any, recipe: Any, by: Any, *, second_moment: bool = False,
                binary: bool = False) -> tuple[Any, pd.DataFrame]:
-    """The Dask counterpart of :func:`sipas.estimation.fit_ratios`.
+    """The Dask counterpart of :func:`sipas.fitting.fit_ratios`.
 
     Parameters
     ----------
@@ -471,7 +471,7 @@ def fit_recipe(design: Any, recipe: Any, by: Any, *, second_moment: bool = False
         A design on a Dask frame.
     recipe : callable
         ``recipe(part, w) -> (num, den, valid)`` for one partition (the estimation
-        recipes, e.g. :class:`sipas.estimation.NumericRecipe`).
+        recipes, e.g. :class:`sipas.recipes.NumericRecipe`).
     by : str or list of str or None
         Domain columns.
     second_moment : bool
@@ -495,7 +495,7 @@ def fit_recipe(design: Any, recipe: Any, by: Any, *, second_moment: bool = False
     >>> df = pd.DataFrame({"psu": [1, 1, 2, 2, 3, 3], "g": [1, 2, 1, 2, 1, 2], "w": 2.0,
     ...                    "y": [1.0, 2, 3, 4, 5, 6]})
     >>> d = sipas.Design(dd.from_pandas(df, npartitions=2), ids="psu", weights="w")
-    >>> from sipas.estimation import NumericRecipe
+    >>> from sipas.recipes import NumericRecipe
     >>> fit, labels = fit_recipe(d, NumericRecipe(("y",)), "g")
     >>> fit.basis.full.tolist(), labels["g"].tolist()
     ([3.0, 4.0], [1, 2])
@@ -508,7 +508,7 @@ def fit_recipe(design: Any, recipe: Any, by: Any, *, second_moment: bool = False
 def fit_domains(design: Any, recipe: Any, domains: Any, n_domains: int, *,
                 second_moment: bool = False, binary: bool = False) -> Any:
     """Estimates, variance basis and counts of ``recipe`` by the given domains."""
-    from sipas.estimation import finish_fit
+    from sipas.fitting import finish_fit
     from sipas.replication import ReplicateDesign
 
     replicate = isinstance(design, ReplicateDesign)
@@ -571,7 +571,7 @@ def fit_calibrated(design: Any, recipe: Any, domains: Any, n_domains: int, *,
     Taylor variance calibration-aware, all in the same pass."""
     import dask
 
-    from sipas.estimation import calibration_chain, finish_fit
+    from sipas.fitting import calibration_chain, finish_fit
 
     layout = design._dask
     distinct = _distinct(calibration_chain(design))

@@ -1,0 +1,176 @@
+"""Recipes: how the rows of a frame become the numerators and denominators of ratios.
+
+A recipe is a small picklable object called on a frame (the whole data in memory, or one
+partition of a Dask frame) and the rows' weights; it returns ``(num, den, valid)`` arrays
+(column-major, one column per variable) for :func:`sipas.reduction.unit_sums`.
+``split(size)`` cuts it into recipes of fewer variables, so memory stays bounded.
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> num, den, valid = NumericRecipe(("y",))(pd.DataFrame({"y": [1.0, None]}), np.ones(2))
+>>> num.ravel().tolist(), den.ravel().tolist()
+([1.0, 0.0], [1.0, 0.0])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from sipas._validate import (
+    check_choice,
+    plain,
+)
+from sipas.errors import DesignError, EstimationError
+
+if TYPE_CHECKING:
+    from sipas.fitting import AnyDesign
+
+__all__ = ["NumericRecipe", "RatioRecipe", "ShareRecipe"]
+
+Missing = Literal["omit", "error"]
+
+
+def _levels(design: AnyDesign, var: str) -> list[Any]:
+    col = design.frame[var]
+    uniq = col.dropna().unique()
+    uniq = uniq.compute() if hasattr(uniq, "compute") else uniq
+    return sorted(pd.unique(np.asarray(uniq)), key=_sort_key)
+
+
+@dataclass(frozen=True)
+class NumericRecipe:
+    """Numeric columns as (num, den, valid): the values, and 1 where they are not missing
+    (``total=True``: no denominator)."""
+
+    names: tuple[str, ...]
+    missing: str = "omit"
+    total: bool = False
+
+    def __call__(self, frame: pd.DataFrame, w: np.ndarray):
+        y, valid_f, _valid = _numeric_matrices(frame, list(self.names), self.missing, w)
+        return y, (None if self.total else valid_f), valid_f
+
+    def split(self, size: int) -> list[NumericRecipe]:
+        return [NumericRecipe(self.names[i: i + size], self.missing, self.total)
+                for i in range(0, len(self.names), size)]
+
+
+@dataclass(frozen=True)
+class RatioRecipe:
+    """Pairs of numeric columns: a row missing either value is left out of both."""
+
+    nums: tuple[str, ...]
+    dens: tuple[str, ...]
+    missing: str = "omit"
+
+    def __call__(self, frame: pd.DataFrame, w: np.ndarray):
+        y, _f, vy = _numeric_matrices(frame, list(self.nums), self.missing, w)
+        x, _f, vx = _numeric_matrices(frame, list(self.dens), self.missing, w)
+        valid = vy & vx
+        return y * valid, x * valid, np.asarray(valid, dtype="float64", order="F")
+
+    def split(self, size: int) -> list[RatioRecipe]:
+        return [RatioRecipe(self.nums[i: i + size], self.dens[i: i + size], self.missing)
+                for i in range(0, len(self.nums), size)]
+
+
+@dataclass(frozen=True)
+class ShareRecipe:
+    """Indicators of answers in a set of codes, over the answered rows."""
+
+    groups: tuple[tuple[str, tuple[Any, ...]], ...]
+    missing: str = "omit"
+    check: bool = True
+
+    def __call__(self, frame: pd.DataFrame, w: np.ndarray):
+        nums, valids = [], []
+        for var, g in self.groups:
+            col = frame[var]
+            present = col.notna().to_numpy()
+            if self.missing == "error":
+                _refuse_missing(w, var, present)
+            hit = _indicator(col, list(g), present)
+            if self.check and not hit.any() and len(frame):
+                _check_values_present(col, list(g), var)
+            nums.append(hit)
+            valids.append(present)
+        valid = _fortran(valids)
+        return _fortran(nums), valid, valid
+
+    def split(self, size: int) -> list[ShareRecipe]:
+        return [ShareRecipe(self.groups[i: i + size], self.missing, self.check)
+                for i in range(0, len(self.groups), size)]
+
+
+def _fortran(columns: list[np.ndarray]) -> np.ndarray:
+    """Stack columns into a column-major float array (each variable contiguous)."""
+    out = np.empty((len(columns[0]), len(columns)), order="F")
+    for j, c in enumerate(columns):
+        out[:, j] = c
+    return out
+
+
+def _indicator(col: pd.Series, values: list[Any], present: np.ndarray) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(col):
+        arr = col.to_numpy(dtype="float64", na_value=np.nan)
+        try:
+            return np.isin(arr, np.asarray(values, dtype="float64")).astype("float64")
+        except (TypeError, ValueError):
+            pass
+    return col.isin(values).to_numpy(dtype="float64") * present
+
+
+def _numeric_matrices(frame: pd.DataFrame, names: list[str], missing: Missing,
+                      w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    check_choice("missing", missing, ("omit", "error"))
+    cols = []
+    for name in names:
+        col = frame[name]
+        if not pd.api.types.is_numeric_dtype(col):  # bool (also nullable) counts as 0/1
+            shown = [plain(v) for v in pd.unique(col.dropna())[:5]]
+            raise DesignError(f"column {name!r} must be numeric for this estimator; got "
+                              f"dtype {col.dtype} with values such as {shown}. For "
+                              "categories use sipas.proportion; convert numbers stored as "
+                              "text with pd.to_numeric.")
+        cols.append(col.to_numpy(dtype="float64", na_value=np.nan))
+    y = _fortran(cols)
+    bad = np.isinf(y)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise DesignError(f"column {names[c]!r} has infinite values (first at row {int(r)}).")
+    valid = ~np.isnan(y)
+    if missing == "error":
+        for j, name in enumerate(names):
+            _refuse_missing(w, name, valid[:, j])
+    y[~valid] = 0.0
+    return y, np.asarray(valid, dtype="float64", order="F"), valid
+
+
+def _refuse_missing(w: np.ndarray, name: str, present: np.ndarray) -> None:
+    bad = ~present & (w > 0)
+    if bad.any():
+        raise EstimationError(f"column {name!r} has {int(bad.sum())} missing value(s) (rows "
+                              f"{np.flatnonzero(bad)[:10].tolist()}) and missing='error'. Use "
+                              "missing='omit' to leave them out as a domain (R na.rm=TRUE).")
+
+
+def _check_values_present(col: pd.Series, values: list[Any], name: str) -> None:
+    observed = set(pd.unique(col.dropna()))
+    if observed and not any(v in observed for v in values):
+        shown = [plain(v) for v in sorted(observed, key=_sort_key)[:12]]
+        wanted = [plain(v) for v in values]
+        raise DesignError(f"value(s) {wanted} never occur in column {name!r} (values found: "
+                          f"{shown}). Check the codes (1/2 vs 'Yes'/'No').")
+
+
+def _sort_key(v: Any) -> tuple[int, Any]:
+    return (0, v) if isinstance(v, (int, float, np.number)) else (1, str(v))
+
+
+def _as_float(a: np.ndarray) -> np.ndarray:
+    return a if a.dtype == np.float64 else np.asarray(a, dtype="float64", order="F")

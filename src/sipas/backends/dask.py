@@ -40,6 +40,59 @@ _W = "__sipas_weight__"
 
 
 @dataclass(frozen=True, eq=False)
+class KeyIndex:
+    """Positions of combinations of key values (units, cells, domains), looked up per
+    partition with integer arithmetic: each column is coded against its distinct values,
+    the codes are combined in mixed radix, and a dense table (or a hash index when the key
+    space is large) gives the row of the combination; -1 for a combination not listed.
+
+    Examples
+    --------
+    >>> keys = KeyIndex.build(pd.DataFrame({"a": [1, 1, 2], "b": ["x", "y", "x"]}))
+    >>> keys.get(pd.DataFrame({"a": [2, 1, 3], "b": ["x", "y", "x"]})).tolist()
+    [2, 1, -1]
+    >>> len(keys)
+    3
+    """
+
+    columns: tuple[str, ...]
+    levels: tuple[pd.Index, ...]
+    table: np.ndarray | None
+    mixed: pd.Index | None
+
+    @classmethod
+    def build(cls, combos: pd.DataFrame) -> KeyIndex:
+        cols = tuple(combos.columns)
+        levels = tuple(pd.Index(pd.unique(combos[c])) for c in cols)
+        codes = cls._mix(levels, [lv.get_indexer(combos[c]) for lv, c in zip(levels, cols)])
+        space = int(np.prod([len(lv) for lv in levels], dtype=np.float64))
+        if space <= 20_000_000:
+            table = np.full(space, -1, dtype=np.int64)
+            table[codes] = np.arange(len(combos))
+            return cls(cols, levels, table, None)
+        return cls(cols, levels, None, pd.Index(codes))
+
+    @staticmethod
+    def _mix(levels: Sequence[pd.Index], codes: Sequence[np.ndarray]) -> np.ndarray:
+        mixed = np.zeros(len(codes[0]), dtype=np.int64)
+        for lv, c in zip(levels, codes):
+            mixed = mixed * len(lv) + c
+        return mixed
+
+    def __len__(self) -> int:
+        return int((self.table >= 0).sum()) if self.table is not None else len(self.mixed)
+
+    def get(self, part: pd.DataFrame) -> np.ndarray:
+        codes = [lv.get_indexer(part[c]) for lv, c in zip(self.levels, self.columns)]
+        missing = np.zeros(len(part), dtype=bool)
+        for c in codes:
+            missing |= c < 0
+        mixed = self._mix(self.levels, [np.maximum(c, 0) for c in codes])
+        rows = self.table[mixed] if self.table is not None else self.mixed.get_indexer(mixed)
+        return np.where(missing, -1, rows)
+
+
+@dataclass(frozen=True, eq=False)
 class WeightFactor:
     """A weighting step on the workers: weights times ``factor[cell]``, the cell found from
     the values of ``columns`` (rows whose cell is unknown keep weight 0).
@@ -48,7 +101,7 @@ class WeightFactor:
     ----------
     columns : tuple of str
         The cell columns (post-strata, or the variables of the raked margins).
-    keys : pandas.MultiIndex
+    keys : KeyIndex
         The cells, one per factor.
     factor : numpy.ndarray
         The weight factor of each cell.
@@ -56,7 +109,7 @@ class WeightFactor:
     Examples
     --------
     >>> import numpy as np, pandas as pd
-    >>> wf = WeightFactor(("g",), pd.MultiIndex.from_tuples([(1,), (2,)], names=["g"]),
+    >>> wf = WeightFactor(("g",), KeyIndex.build(pd.DataFrame({"g": [1, 2]})),
     ...                   np.array([1.5, 0.5]))
     >>> part = pd.DataFrame({"g": [1, 2, 3]})
     >>> wf.apply(part, np.ones(3)).tolist()
@@ -64,7 +117,7 @@ class WeightFactor:
     """
 
     columns: tuple[str, ...]
-    keys: pd.MultiIndex
+    keys: KeyIndex
     factor: np.ndarray
 
     def cells(self, part: pd.DataFrame) -> np.ndarray:
@@ -82,13 +135,13 @@ class WeightFactor:
         Examples
         --------
         >>> import numpy as np, pandas as pd
-        >>> wf = WeightFactor(("g",), pd.MultiIndex.from_tuples([(1,), (2,)], names=["g"]),
+        >>> wf = WeightFactor(("g",), KeyIndex.build(pd.DataFrame({"g": [1, 2]})),
         ...                   np.array([1.5, 0.5]))
         >>> part = pd.DataFrame({"g": [1, 2, 3]})
         >>> wf.cells(part).tolist()
         [0, 1, -1]
         """
-        return self.keys.get_indexer(pd.MultiIndex.from_frame(part[list(self.columns)]))
+        return self.keys.get(part)
 
     def apply(self, part: pd.DataFrame, w: np.ndarray) -> np.ndarray:
         """Weights of a partition after this step.
@@ -108,7 +161,7 @@ class WeightFactor:
         Examples
         --------
         >>> import numpy as np, pandas as pd
-        >>> wf = WeightFactor(("g",), pd.MultiIndex.from_tuples([(1,), (2,)], names=["g"]),
+        >>> wf = WeightFactor(("g",), KeyIndex.build(pd.DataFrame({"g": [1, 2]})),
         ...                   np.array([1.5, 0.5]))
         >>> part = pd.DataFrame({"g": [1, 2, 3]})
         >>> wf.apply(part, np.array([2.0, 2.0, 2.0])).tolist()
@@ -126,7 +179,7 @@ class DaskLayout:
     ----------
     key_columns : tuple of str
         Strata and cluster columns that identify a final unit.
-    lookup : pandas.MultiIndex
+    lookup : KeyIndex
         The distinct units (one row of the unit table each).
     final_unit, first_unit : numpy.ndarray
         Final-stage and first-stage unit code of each row of the unit table.
@@ -155,7 +208,7 @@ class DaskLayout:
     """
 
     key_columns: tuple[str, ...]
-    lookup: pd.MultiIndex
+    lookup: KeyIndex
     final_unit: np.ndarray
     first_unit: np.ndarray
     shadow: Any
@@ -192,7 +245,7 @@ class DaskLayout:
         >>> init_layout(d).unit_rows(df).tolist()
         [0, 0, 1, 1, 2, 2]
         """
-        idx = self.lookup.get_indexer(pd.MultiIndex.from_frame(part[list(self.key_columns)]))
+        idx = self.lookup.get(part)
         if np.any(idx < 0):
             raise DesignError("a row's design ids are not in the design's unit table "
                               "(the data changed after the design was built?)")
@@ -291,7 +344,7 @@ def init_layout(design: Any) -> DaskLayout:
     >>> df = pd.DataFrame({"psu": [1, 1, 2, 2, 3, 3], "g": [1, 2, 1, 2, 1, 2], "w": 2.0,
     ...                    "y": [1.0, 2, 3, 4, 5, 6]})
     >>> d = sipas.Design(dd.from_pandas(df, npartitions=2), ids="psu", weights="w")
-    >>> init_layout(d).lookup.size  # three PSUs
+    >>> len(init_layout(d).lookup)  # three PSUs
     3
     """
     from sipas.design import Design
@@ -312,13 +365,13 @@ def init_layout(design: Any) -> DaskLayout:
                     fpc=list(design.fpc) or None, nest=design.nest,
                     lonely_psu=design.lonely_psu)
     stages = shadow.stages
-    lookup = pd.MultiIndex.from_frame(table[keys])
-    if lookup.has_duplicates:
+    if table[keys].duplicated().any():
         raise DesignError("the fpc of a unit varies between its rows; it must be constant "
                           "within each stratum.")
     _check_weights(frame, design.weights or design.probs)
-    return DaskLayout(tuple(keys), lookup, stages[-1].unit, stages[0].unit, shadow,
-                      design.weights, design.probs, getattr(shadow, "_fpc_weights", None))
+    return DaskLayout(tuple(keys), KeyIndex.build(table[keys]), stages[-1].unit,
+                      stages[0].unit, shadow, design.weights, design.probs,
+                      getattr(shadow, "_fpc_weights", None))
 
 
 def _check_weights(frame: Any, col: str | None) -> None:
@@ -373,7 +426,7 @@ def domain_table(frame: Any, by: str | Sequence[str] | None) -> tuple[pd.DataFra
         raise DesignError(f"by column(s) {cols} have missing values. Give them a level of their "
                           "own (e.g. fillna('unknown')) so no respondent is dropped silently.")
     combos = combos.sort_values(cols, kind="stable").reset_index(drop=True)
-    return combos, _Domains(tuple(cols), pd.MultiIndex.from_frame(combos))
+    return combos, _Domains(KeyIndex.build(combos))
 
 
 @dataclass(frozen=True)
@@ -384,11 +437,10 @@ class _NoDomains:
 
 @dataclass(frozen=True)
 class _Domains:
-    cols: tuple[str, ...]
-    index: pd.MultiIndex
+    index: KeyIndex
 
     def __call__(self, part: pd.DataFrame) -> np.ndarray:
-        return self.index.get_indexer(pd.MultiIndex.from_frame(part[list(self.cols)]))
+        return self.index.get(part)
 
 
 def _partition(part: pd.DataFrame, layout: DaskLayout, recipe: Any, domains: Any,
@@ -741,7 +793,7 @@ def poststratify(design: Any, by: Sequence[str], margin: Any, partial: bool) -> 
     with np.errstate(divide="ignore", invalid="ignore"):
         per_level = np.where(before > 0, targets / before, 1.0)
     f = per_level[codes]
-    keys = pd.MultiIndex.from_frame(table[cols])
+    keys = KeyIndex.build(table[cols])
     factor = WeightFactor(tuple(cols), keys, f)
     proj = _projection(design, factor, codes, f, len(levels),
                        np.where(before > 0, 1.0 / np.where(before > 0, before, 1), 0.0),
@@ -773,7 +825,7 @@ def rake(design: Any, margins: list[Any], tol: float, max_iter: int, partial: bo
     if not ok:
         raise ConvergenceError(f"raking did not converge in {max_iter} sweeps (tol {tol:g}); "
                                "check that the margins are consistent or raise max_iter.")
-    keys = pd.MultiIndex.from_frame(table[cols])
+    keys = KeyIndex.build(table[cols])
     factor = WeightFactor(tuple(cols), keys, f)
     counts = table["__n"].to_numpy()
     projections = []

@@ -219,7 +219,7 @@ def _binary_sums(key: np.ndarray, size: int, w: np.ndarray, pos: np.ndarray, num
 def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray, n_domains: int,
               w: np.ndarray, unit: np.ndarray | None, n_units: int, *,
               valid: np.ndarray | None = None, second_moment: bool = True,
-              binary: bool = False) -> UnitSums:
+              binary: bool = False, compress: bool | None = None) -> UnitSums:
     """Reduce rows to sums per (unit, domain) key (see the module docstring).
 
     ``valid`` marks the non-missing values (default: ``den``, or every row); pass the same
@@ -250,6 +250,9 @@ def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray, n_dom
     binary : bool
         ``num`` holds only 0 and 1 (shares); when ``valid`` is ``den`` (or omitted), ``den``
         is the 0/1 indicator of an answer and ``num <= den``.
+    compress : bool, optional
+        Keep only the keys present (default: when the dense key space is above
+        ``DENSE_KEYS``); a Dask partition always compresses, so partial results stay small.
 
     Returns
     -------
@@ -273,7 +276,7 @@ def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray, n_dom
     key = unit * n_domains + dom
     size = n_units * n_domains
     key_unit = key_dom = None
-    if size > DENSE_KEYS:
+    if compress or (compress is None and size > DENSE_KEYS):
         key, uniq = pd.factorize(key)
         size = len(uniq)
         key_unit, key_dom = uniq // n_domains, uniq % n_domains

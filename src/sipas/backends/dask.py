@@ -32,7 +32,7 @@ import pandas as pd
 
 from sipas._validate import as_name_list
 from sipas.errors import DesignError
-from sipas.reduction import UnitSums, unit_sums
+from sipas.reduction import DENSE_KEYS, UnitSums, unit_sums
 
 __all__ = ["DaskLayout", "WeightFactor", "domain_table", "fit_recipe", "init_layout"]
 
@@ -449,7 +449,8 @@ def _partition(part: pd.DataFrame, layout: DaskLayout, recipe: Any, domains: Any
     w = layout.row_weights(part)
     num, den, valid = recipe(part, w)
     return unit_sums(num, den, domains(part), n_domains, w, layout.units(part, stage),
-                     n_units, valid=valid, second_moment=second_moment, binary=binary)
+                     n_units, valid=valid, second_moment=second_moment, binary=binary,
+                     compress=True)
 
 
 def add_sums(parts: Sequence[UnitSums]) -> UnitSums:
@@ -473,6 +474,18 @@ def add_sums(parts: Sequence[UnitSums]) -> UnitSums:
                      else np.column_stack([np.bincount(code, weights=stacked[:, j],
                                                        minlength=len(uniq))
                                            for j in range(stacked.shape[1])]))
+    uniq = np.asarray(uniq, dtype=np.int64)
+    size = first.n_units * d
+    if size <= DENSE_KEYS:  # back to the dense layout the in-memory engine uses
+        dense = {}
+        for f, arr in merged.items():
+            if arr is None:
+                dense[f] = None
+                continue
+            full = np.zeros((size, *arr.shape[1:]))
+            full[uniq] = arr
+            dense[f] = full
+        return replace(first, unit=None, domain=None, **dense)
     return replace(first, unit=uniq // d, domain=uniq % d, **merged)
 
 
@@ -587,7 +600,8 @@ def _partition_cal(part: pd.DataFrame, layout: DaskLayout, recipe: Any, domains:
     w = layout.row_weights(part)
     num, den, valid = recipe(part, w)
     dom = domains(part)
-    sums = unit_sums(num, den, dom, n_domains, w, layout.units(part), n_units, valid=valid,
+    sums = unit_sums(num, den, dom, n_domains, w, layout.units(part), n_units, compress=True,
+                     valid=valid,
                      second_moment=second_moment, binary=binary)
     inside = dom >= 0
     extra = []

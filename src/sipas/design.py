@@ -17,9 +17,10 @@ Examples
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
@@ -435,7 +436,7 @@ class Design:
         """
         mask = _as_mask(mask, self.n, self.frame.index)
         w = np.where(mask, self.weight_array, 0.0)
-        return replace(self, _w=w)
+        return self._derive(_w=w)
 
     def with_weights(self, w: np.ndarray, step: WeightingStep | None = None,
                      calibration: Any = None) -> Design:
@@ -475,7 +476,18 @@ class Design:
             raise DesignError("internal: weights must be finite, non-negative, one per row.")
         cal = self._calibration + ((calibration,) if calibration is not None else ())
         hist = self._history + ((step,) if step is not None else ())
-        return replace(self, _w=w, _calibration=cal, _history=hist)
+        return self._derive(_w=w, _calibration=cal, _history=hist)
+
+    def _derive(self, **changes: Any) -> Design:
+        """A copy with new weights/steps, keeping the validated layout (a weighting step or a
+        subset changes neither the frame nor the design columns, so nothing is re-checked
+        and the stages are not laid out again)."""
+        new = copy.copy(self)
+        for name, value in changes.items():
+            object.__setattr__(new, name, value)
+        for cached in ("weight_array", "df"):
+            new.__dict__.pop(cached, None)
+        return new
 
     def __repr__(self) -> str:
         s1 = self.stages[0]

@@ -292,6 +292,11 @@ class ScoreRecipe:
     scale: Any
     spec: Spec | None = None
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The data columns the scores read."""
+        return self.items
+
     def __call__(self, frame: pd.DataFrame) -> ItemScores:
         if self.spec is not None:
             return _spec_scores(frame, self.spec)
@@ -312,6 +317,11 @@ class ItemRecipe:
 
     scores: ScoreRecipe
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The data columns the scores read."""
+        return self.scores.columns
+
     def __call__(self, frame: pd.DataFrame, w: np.ndarray):
         return self.from_scores(self.scores(frame))
 
@@ -328,6 +338,11 @@ class RespondentRecipe:
     scores: ScoreRecipe
     groups: tuple[tuple[int, ...], ...]
     weights: tuple[tuple[float, ...], ...]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The data columns the scores read."""
+        return self.scores.columns
 
     def __call__(self, frame: pd.DataFrame, w: np.ndarray):
         return self.from_scores(self.scores(frame))
@@ -367,7 +382,7 @@ class _IndexBuild:
         if is_dask(self.design.frame):
             from sipas.backends.dask import domain_table
 
-            self.labels, self.domain_fn = domain_table(self.design.frame, self.by)
+            self.labels, self.domain_fn = domain_table(self.design, self.by)
             self.codes, self.scores = None, None
         else:
             self.codes, self.labels = domains(self.design, self.by)

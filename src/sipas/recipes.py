@@ -51,6 +51,11 @@ class NumericRecipe:
     missing: str = "omit"
     total: bool = False
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The data columns the recipe reads."""
+        return self.names
+
     def __call__(self, frame: pd.DataFrame, w: np.ndarray):
         y, valid_f, _valid = _numeric_matrices(frame, list(self.names), self.missing, w)
         return y, (None if self.total else valid_f), valid_f
@@ -67,6 +72,11 @@ class RatioRecipe:
     nums: tuple[str, ...]
     dens: tuple[str, ...]
     missing: str = "omit"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The data columns the recipe reads."""
+        return tuple(dict.fromkeys(self.nums + self.dens))
 
     def __call__(self, frame: pd.DataFrame, w: np.ndarray):
         y, _f, vy = _numeric_matrices(frame, list(self.nums), self.missing, w)
@@ -86,6 +96,11 @@ class ShareRecipe:
     groups: tuple[tuple[str, tuple[Any, ...]], ...]
     missing: str = "omit"
     check: bool = True
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The data columns the recipe reads."""
+        return tuple(dict.fromkeys(var for var, _g in self.groups))
 
     def __call__(self, frame: pd.DataFrame, w: np.ndarray):
         nums, valids = [], []

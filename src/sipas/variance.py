@@ -291,6 +291,11 @@ class Projection:
         [[2.0, 0.0], [0.0, 1.0]]
         """
         key = id(other)
+        if key not in self._cache and self.codes is not None and other.codes is not None:
+            # two indicator matrices: one weighted count per pair of cells, O(n)
+            pairs = self.codes * other.p + other.codes
+            counts = np.bincount(pairs, weights=self.a * other.b, minlength=self.p * other.p)
+            self._cache[key] = counts.reshape(self.p, other.p)
         if key not in self._cache:
             left = self.features()
             right = other.features()
@@ -323,6 +328,13 @@ class Projection:
         [[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]
         """
         key = ("units", id(rows_to_units))
+        if key not in self._cache and self.codes is not None:
+            # every row is in exactly one unit: the column-major indices are the row's unit
+            units = sparse.csc_matrix(rows_to_units).indices
+            n_units = rows_to_units.shape[0]
+            flat = np.bincount(units * self.p + self.codes, weights=self.b,
+                               minlength=n_units * self.p)
+            self._cache[key] = flat.reshape(n_units, self.p)
         if key not in self._cache:
             f = self.features()
             scaled = f.multiply(self.b[:, None]) if sparse.issparse(f) else f * self.b[:, None]

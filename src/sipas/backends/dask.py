@@ -384,13 +384,18 @@ def _check_weights(frame: Any, col: str | None) -> None:
                           "negative, NaN or infinite. Weights must be positive and finite.")
 
 
-def domain_table(frame: Any, by: str | Sequence[str] | None) -> tuple[pd.DataFrame, Any]:
+@dataclass(frozen=True)
+class _Cols:
+    columns: tuple[str, ...]
+
+
+def domain_table(design: Any, by: str | Sequence[str] | None) -> tuple[pd.DataFrame, Any]:
     """Domain labels (sorted observed combinations) and a function part -> domain codes.
 
     Parameters
     ----------
-    frame : dask.dataframe.DataFrame
-        The design's data.
+    design : Design or ReplicateDesign
+        A design on a Dask frame (the table is computed once per ``by`` and kept).
     by : str or list of str or None
         Domain columns.
 
@@ -411,17 +416,21 @@ def domain_table(frame: Any, by: str | Sequence[str] | None) -> tuple[pd.DataFra
     >>> df = pd.DataFrame({"psu": [1, 1, 2, 2, 3, 3], "g": [1, 2, 1, 2, 1, 2], "w": 2.0,
     ...                    "y": [1.0, 2, 3, 4, 5, 6]})
     >>> d = sipas.Design(dd.from_pandas(df, npartitions=2), ids="psu", weights="w")
-    >>> labels, codes = domain_table(d.frame, "g")
+    >>> labels, codes = domain_table(d, "g")
     >>> labels["g"].tolist(), codes(df).tolist()
     ([1, 2], [0, 1, 0, 1, 0, 1])
     """
     cols = as_name_list("by", by)
     if not cols:
         return pd.DataFrame(index=range(1)), _NoDomains()
+    frame = design.frame
     missing = [c for c in cols if c not in frame.columns]
     if missing:
         raise DesignError(f"column(s) {missing} not found in the design's data.")
-    combos = frame[cols].drop_duplicates().compute()
+    cache = design._dask.extra.setdefault("domains", {})
+    if tuple(cols) not in cache:
+        cache[tuple(cols)] = frame[cols].drop_duplicates().compute()
+    combos = cache[tuple(cols)].copy()
     if combos.isna().any().any():
         raise DesignError(f"by column(s) {cols} have missing values. Give them a level of their "
                           "own (e.g. fillna('unknown')) so no respondent is dropped silently.")
@@ -439,8 +448,30 @@ class _NoDomains:
 class _Domains:
     index: KeyIndex
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.index.columns
+
     def __call__(self, part: pd.DataFrame) -> np.ndarray:
         return self.index.get(part)
+
+
+def _columns(design: Any, *users: Any) -> list[str]:
+    """The columns the partitions need: the design's and those of the recipes, domains and
+    projection terms given (so Parquet reads only them)."""
+    layout = design._dask
+    cols = [*layout.key_columns, *(c for c in (layout.weights, layout.probs, layout.mask) if c)]
+    for f in layout.factors:
+        cols += list(f.columns)
+    for user in users:
+        cols += list(getattr(user, "columns", ()))
+    present = set(design.frame.columns)
+    return [c for c in dict.fromkeys(cols) if c in present]
+
+
+def partitions(design: Any, *users: Any) -> list[Any]:
+    """The design's partitions as delayed objects, with only the columns needed."""
+    return design.frame[_columns(design, *users)].to_delayed()
 
 
 def _partition(part: pd.DataFrame, layout: DaskLayout, recipe: Any, domains: Any,
@@ -499,7 +530,7 @@ def reduce_partitions(design: Any, recipe: Any, domains: Any, n_domains: int, *,
     n_units = (layout.shadow.stages[-1] if stage == -1 else layout.shadow.stages[0]).n_units
     parts = [dask.delayed(_partition)(p, layout, recipe, domains, n_domains, stage, n_units,
                                       second_moment, binary)
-             for p in design.frame.to_delayed()]
+             for p in partitions(design, recipe, domains)]
     return dask.delayed(add_sums)(parts).compute()
 
 
@@ -522,7 +553,7 @@ def sum_partitions(design: Any, recipe: Any, domains: Any, fn: Any) -> Any:
 
     layout = design._dask
     parts = [dask.delayed(_partition_apply)(p, layout, recipe, domains, fn)
-             for p in design.frame.to_delayed()]
+             for p in partitions(design, recipe, domains)]
     return dask.delayed(_add)(parts).compute()
 
 
@@ -565,7 +596,7 @@ def fit_recipe(design: Any, recipe: Any, by: Any, *, second_moment: bool = False
     >>> fit.basis.full.tolist(), labels["g"].tolist()
     ([3.0, 4.0], [1, 2])
     """
-    labels, domains = domain_table(design.frame, by)
+    labels, domains = domain_table(design, by)
     return fit_domains(design, recipe, domains, len(labels), second_moment=second_moment,
                        binary=binary), labels
 
@@ -644,7 +675,7 @@ def fit_calibrated(design: Any, recipe: Any, domains: Any, n_domains: int, *,
     n_units = layout.shadow.stages[-1].n_units
     parts = [dask.delayed(_partition_cal)(p, layout, recipe, domains, n_domains, n_units,
                                           second_moment, binary, [q.terms for q in distinct])
-             for p in design.frame.to_delayed()]
+             for p in partitions(design, recipe, domains, *[q.terms for q in distinct])]
     sums, extra = dask.delayed(_add_cal)(parts).compute()
     by_proj = {id(q): e for q, e in zip(distinct, extra)}
     j = sums.n_vars
@@ -675,7 +706,8 @@ def cell_totals(design: Any, cols: list[str]) -> pd.DataFrame:
     import dask
 
     layout = design._dask
-    parts = [dask.delayed(_cell_partition)(p, layout, cols) for p in design.frame.to_delayed()]
+    parts = [dask.delayed(_cell_partition)(p, layout, cols)
+             for p in partitions(design, _Cols(tuple(cols)))]
     frames = dask.compute(*parts)
     table = pd.concat(frames, ignore_index=True)
     if table[cols].isna().any().any():
@@ -711,6 +743,11 @@ class ProjectionTerms:
     p: int
     raking: bool
 
+    @property
+    def columns(self) -> list[str]:
+        """Columns the row terms read."""
+        return _term_columns(self)
+
     def __call__(self, part: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cells = self.factor.cells(part)
         ok = cells >= 0
@@ -738,15 +775,26 @@ class DaskProjection:
     def cross(self, other: DaskProjection) -> np.ndarray:
         key = id(other)
         if key not in self._cache:
-            self._cache[key] = _map_sum(self.frame, self.terms.layout_before, _cross_part,
+            self._cache[key] = _map_sum(self.frame[_term_columns(self.terms, other.terms)],
+                                        self.terms.layout_before, _cross_part,
                                         self.terms, other.terms)
         return self._cache[key]
 
     def unit_loadings(self, _rows_to_units: Any = None) -> np.ndarray:
         if "units" not in self._cache:
-            self._cache["units"] = _map_sum(self.frame, self.terms.layout_before,
+            self._cache["units"] = _map_sum(self.frame[_term_columns(self.terms)],
+                                            self.terms.layout_before,
                                             _loadings_part, self.terms)
         return self._cache["units"]
+
+
+def _term_columns(*terms: ProjectionTerms) -> list[str]:
+    cols: list[str] = []
+    for t in terms:
+        lay = t.layout_before
+        cols += [*lay.key_columns, *(c for c in (lay.weights, lay.probs, lay.mask) if c),
+                 *t.factor.columns, *(c for f in lay.factors for c in f.columns)]
+    return list(dict.fromkeys(cols))
 
 
 def _cross_part(part: pd.DataFrame, layout: DaskLayout, p: ProjectionTerms,

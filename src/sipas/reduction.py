@@ -200,20 +200,26 @@ class UnitSums:
                                  shape=(self.n_units, self.n_domains * j))
 
 
-def _binary_sums(key: np.ndarray, size: int, w: np.ndarray, pos: np.ndarray, num: np.ndarray,
-                 den: np.ndarray, all_positive: bool) -> tuple[np.ndarray, ...]:
+def _binary_sums(key: np.ndarray, size: int, w: np.ndarray, pos: np.ndarray | None,
+                 num: np.ndarray, den: np.ndarray) -> tuple[np.ndarray, ...]:
     """Shares: each row is missing (0), answered not in the codes (1) or in them (2), so one
-    weighted count per (key, state) gives both sums, and a plain count gives ``n``."""
+    weighted count per (key, state) gives both sums, and a plain count gives ``n`` (and,
+    over the three states, the rows per key). ``pos=None``: every weight is positive."""
     j = num.shape[1]
     wnum, wden, pden = (np.empty((size, j)) for _ in range(3))
     base = key * 3
+    state = np.empty(len(key), dtype=np.int64)
+    prow = None
     for c in range(j):
-        state = base + (den[:, c] + num[:, c]).astype(np.int64)
+        # one pass: the float state 0/1/2 is added to the key and cast in the same ufunc
+        np.add(base, den[:, c] + num[:, c], out=state, casting="unsafe")
         s = np.bincount(state, weights=w, minlength=3 * size).reshape(size, 3)
-        n = (np.bincount(state, minlength=3 * size) if all_positive else
+        n = (np.bincount(state, minlength=3 * size) if pos is None else
              np.bincount(state, weights=pos, minlength=3 * size)).reshape(size, 3)
         wnum[:, c], wden[:, c], pden[:, c] = s[:, 2], s[:, 1] + s[:, 2], n[:, 1] + n[:, 2]
-    return wnum, wden, pden
+        if prow is None:
+            prow = n.sum(axis=1, dtype="float64")
+    return wnum, wden, pden, prow
 
 
 def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray, n_domains: int,
@@ -271,30 +277,35 @@ def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray, n_dom
     same = valid is None or valid is den
     unit = np.zeros(len(w), dtype=np.int64) if unit is None else unit
     inside = domain >= 0
-    dom = domain if inside.all() else np.where(inside, domain, 0)
-    w = w if inside.all() else np.where(inside, w, 0.0)
-    key = unit * n_domains + dom
+    if not inside.all():
+        domain = np.where(inside, domain, 0)
+        w = np.where(inside, w, 0.0)
+    key = unit if n_domains == 1 else unit * n_domains + domain
     size = n_units * n_domains
     key_unit = key_dom = None
     if compress or (compress is None and size > DENSE_KEYS):
         key, uniq = pd.factorize(key)
         size = len(uniq)
         key_unit, key_dom = uniq // n_domains, uniq % n_domains
-    pos = (w > 0).astype("float64")
+    positive = w > 0
+    # counts are plain bincounts unless some weights are zero (those rows are not counted)
+    pos = None if positive.all() else positive.astype("float64")
     num = np.asfortranarray(num)
     den = None if den is None else np.asfortranarray(den)
 
-    def total(mult: np.ndarray, values: np.ndarray | None) -> np.ndarray:
+    def total(mult: np.ndarray | None, values: np.ndarray) -> np.ndarray:
         out = np.empty((size, values.shape[1]))
         for j in range(values.shape[1]):
-            out[:, j] = np.bincount(key, weights=mult * values[:, j], minlength=size)
+            col = values[:, j] if mult is None else mult * values[:, j]
+            out[:, j] = np.bincount(key, weights=col, minlength=size)
         return out
 
-    prow = np.bincount(key, weights=pos, minlength=size)
     if binary and den is not None and same:
-        wnum, wden, pden = _binary_sums(key, size, w, pos, num, den, bool(np.all(w > 0)))
+        wnum, wden, pden, prow = _binary_sums(key, size, w, pos, num, den)
         return UnitSums(n_units, n_domains, key_unit, key_dom, wnum, wden, pden, wden,
                         wnum if second_moment else None, prow)
+    prow = (np.bincount(key, minlength=size).astype("float64") if pos is None else
+            np.bincount(key, weights=pos, minlength=size))
     wnum = total(w, num)
     wden = None if den is None else total(w, den)
     if valid is None and den is None:

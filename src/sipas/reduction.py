@@ -200,11 +200,63 @@ class UnitSums:
                                  shape=(self.n_units, self.n_domains * j))
 
 
+class _KeySums:
+    """Sums of row values per key. Survey files usually come sorted by stratum and PSU, so
+    the rows of a key often form a few runs: then ``np.add.reduceat`` over the runs (one
+    sequential pass, pairwise sums) replaces ``np.bincount`` (a scattered add, several times
+    slower); scattered keys fall back to ``np.bincount``."""
+
+    #: use runs when there are at most this fraction of rows' worth of them
+    RUNS = 0.25
+
+    def __init__(self, key: np.ndarray, size: int) -> None:
+        self.key, self.size, self.starts = key, size, None
+        n = len(key)
+        if n < 2:
+            return
+        change = key[1:] != key[:-1]
+        n_runs = 1 + int(np.count_nonzero(change))
+        if n_runs > self.RUNS * n:
+            return
+        starts = np.empty(n_runs, dtype=np.intp)
+        starts[0] = 0
+        starts[1:] = np.flatnonzero(change) + 1
+        self.starts = starts
+        self.run_key = key[starts]
+        self.lengths = np.diff(starts, append=n).astype("float64")
+        self.one_run = len(np.unique(self.run_key)) == n_runs
+
+    @property
+    def runs(self) -> bool:
+        return self.starts is not None
+
+    def _to_keys(self, per_run: np.ndarray) -> np.ndarray:
+        if self.one_run:
+            out = np.zeros(self.size)
+            out[self.run_key] = per_run
+            return out
+        return np.bincount(self.run_key, weights=per_run, minlength=self.size)
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        """(size,) sums of the (n,) ``values`` (as float)."""
+        values = np.asarray(values, dtype="float64")
+        if self.starts is None:
+            return np.bincount(self.key, weights=values, minlength=self.size)
+        return self._to_keys(np.add.reduceat(values, self.starts))
+
+    def count(self) -> np.ndarray:
+        """(size,) number of rows per key."""
+        if self.starts is None:
+            return np.bincount(self.key, minlength=self.size).astype("float64")
+        return self._to_keys(self.lengths)
+
+
 def _binary_sums(key: np.ndarray, size: int, w: np.ndarray, pos: np.ndarray | None,
                  num: np.ndarray, den: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Shares: each row is missing (0), answered not in the codes (1) or in them (2), so one
-    weighted count per (key, state) gives both sums, and a plain count gives ``n`` (and,
-    over the three states, the rows per key). ``pos=None``: every weight is positive."""
+    """Shares on scattered keys: each row is missing (0), answered not in the codes (1) or
+    in them (2), so one weighted count per (key, state) gives both sums, and a plain count
+    gives ``n`` (and, over the three states, the rows per key). ``pos=None``: every weight
+    is positive."""
     j = num.shape[1]
     wnum, wden, pden = (np.empty((size, j)) for _ in range(3))
     base = key * 3
@@ -288,32 +340,31 @@ def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray, n_dom
         size = len(uniq)
         key_unit, key_dom = uniq // n_domains, uniq % n_domains
     positive = w > 0
-    # counts are plain bincounts unless some weights are zero (those rows are not counted)
+    # counts are plain counts unless some weights are zero (those rows are not counted)
     pos = None if positive.all() else positive.astype("float64")
-    num = np.asfortranarray(num)
-    den = None if den is None else np.asfortranarray(den)
+    sums = _KeySums(key, size)
+    if binary and den is not None and same and not sums.runs:
+        wnum, wden, pden, prow = _binary_sums(key, size, w, pos, np.asfortranarray(num),
+                                              np.asfortranarray(den))
+        return UnitSums(n_units, n_domains, key_unit, key_dom, wnum, wden, pden, wden,
+                        wnum if second_moment else None, prow)
+    buf = np.empty(len(w))
 
     def total(mult: np.ndarray | None, values: np.ndarray) -> np.ndarray:
         out = np.empty((size, values.shape[1]))
         for j in range(values.shape[1]):
-            col = values[:, j] if mult is None else mult * values[:, j]
-            out[:, j] = np.bincount(key, weights=col, minlength=size)
+            col = values[:, j] if mult is None else np.multiply(mult, values[:, j], out=buf)
+            out[:, j] = sums(col)
         return out
 
-    if binary and den is not None and same:
-        wnum, wden, pden, prow = _binary_sums(key, size, w, pos, num, den)
-        return UnitSums(n_units, n_domains, key_unit, key_dom, wnum, wden, pden, wden,
-                        wnum if second_moment else None, prow)
-    prow = (np.bincount(key, minlength=size).astype("float64") if pos is None else
-            np.bincount(key, weights=pos, minlength=size))
+    prow = sums.count() if pos is None else sums(pos)
     wnum = total(w, num)
     wden = None if den is None else total(w, den)
     if valid is None and den is None:
         pden = np.repeat(prow[:, None], num.shape[1], axis=1)
-        wval = np.repeat(np.bincount(key, weights=w, minlength=size)[:, None], num.shape[1],
-                         axis=1)
+        wval = np.repeat(sums(w)[:, None], num.shape[1], axis=1)
     else:
-        valid = np.asfortranarray(den if valid is None else valid)
+        valid = den if valid is None else valid
         pden = total(pos, valid)
         wval = wden if same else total(w, valid)
     wnum2 = None

@@ -160,36 +160,31 @@ class Estimate:
         return f"{table[:start]}\n  <caption>{caption}</caption>{table[start:]}"
 
 
-def _base_table(labels: pd.DataFrame, names: list[str], est: np.ndarray, se: np.ndarray,
-                row_df: np.ndarray, n: np.ndarray, n_missing: np.ndarray) -> pd.DataFrame:
+def _table(labels: pd.DataFrame, names: list[str], est: np.ndarray, se: np.ndarray,
+           ci: tuple[np.ndarray, np.ndarray], row_df: np.ndarray, n: Any, n_missing: Any,
+           deff: tuple[Any, Any] = (np.nan, np.nan)) -> pd.DataFrame:
+    """The result table (domain labels, then :data:`COLUMNS`), built in one constructor:
+    one row per (domain, variable), variables varying fastest."""
     j = len(names)
-    table = labels.loc[labels.index.repeat(j)].reset_index(drop=True)
-    table["variable"] = np.tile(np.asarray(names, dtype=object), len(labels))
-    table["estimate"] = est
-    table["se"] = se
-    table["df"] = row_df
-    table["deff"] = np.nan
-    table["n"] = n.astype(np.int64)
-    table["n_missing"] = n_missing.astype(np.int64)
+    index = pd.RangeIndex(len(est))
+    columns: dict[str, Any] = {}
+    if len(labels.columns):
+        rows = labels.iloc[np.repeat(np.arange(len(labels)), j)].set_axis(index)
+        columns = {c: rows[c] for c in labels.columns}
     with np.errstate(divide="ignore", invalid="ignore"):
-        table["cv"] = se / np.abs(est)
-    table["deff_replace"] = np.nan
-    return table
-
-
-def _finish(table: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
-    return table[[*labels.columns, *COLUMNS]]
+        cv = se / np.abs(est)
+    columns.update(variable=np.tile(np.asarray(names, dtype=object), len(labels)),
+                   estimate=est, se=se, ci_low=ci[0], ci_high=ci[1], df=row_df, deff=deff[0],
+                   n=n, n_missing=n_missing, cv=cv, deff_replace=deff[1])
+    return pd.DataFrame(columns, index=index)
 
 
 def _from_basis(basis: VarBasis, names: list[str], level: float, row_df: np.ndarray,
                 statistic: str, ci_method: str = "wald") -> Estimate:
     est = basis.full
     se = np.sqrt(np.maximum(basis.var(), 0))
-    table = _base_table(pd.DataFrame(index=range(1)), names, est, se, row_df,
-                        np.zeros(len(names)), np.zeros(len(names)))
-    table["n"] = pd.NA
-    table["n_missing"] = pd.NA
-    table["ci_low"], table["ci_high"] = wald_interval(est, se, row_df, level)
-    table = table[list(COLUMNS)]
+    na = pd.array([pd.NA] * len(names), dtype=object)
+    table = _table(pd.DataFrame(index=range(1)), names, est, se,
+                   wald_interval(est, se, row_df, level), row_df, na, na)
     return Estimate(table=table, statistic=statistic, level=level, ci_method=ci_method, by=(),
                     basis=basis)

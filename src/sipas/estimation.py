@@ -37,7 +37,7 @@ from sipas._validate import (
 from sipas.backends import is_dask
 from sipas.ci import CIMethod, proportion_interval, wald_interval
 from sipas.errors import DesignError, EstimationError
-from sipas.estimate import Estimate, _base_table, _finish, _from_basis
+from sipas.estimate import Estimate, _from_basis, _table
 from sipas.fitting import (
     AnyDesign,
     _check_design,
@@ -426,17 +426,15 @@ def _ratio_estimate(design: AnyDesign, recipe: Any, names: list[str], by: Any, l
     var = basis.var()
     se = np.sqrt(np.maximum(var, 0))
     row_df = np.full(len(est), df) if df is not None else np.repeat(fit.domain_df(), j)
-    table = _base_table(labels, names, est, se, row_df, n, np.repeat(fit.rows, j) - n)
-    if deff:
-        table["deff"], table["deff_replace"] = fit.deff(var, statistic)
     if statistic == "proportion":
-        lo, hi = proportion_interval(
+        ci = proportion_interval(
             ci_method, est, se, row_df, level, np.repeat(fit.rows, j),
             likelihood=lambda: _likelihood(design, fit.source, est, se, row_df, level))
     else:
-        lo, hi = wald_interval(est, se, row_df, level)
-    table["ci_low"], table["ci_high"] = lo, hi
-    table = _finish(table, labels)
+        ci = wald_interval(est, se, row_df, level)
+    table = _table(labels, names, est, se, ci, row_df, n.astype(np.int64),
+                   (np.repeat(fit.rows, j) - n).astype(np.int64),
+                   fit.deff(var, statistic) if deff else (np.nan, np.nan))
     return Estimate(table=table, statistic=statistic, level=level, ci_method=ci_method,
                     by=tuple(labels.columns), basis=basis)
 

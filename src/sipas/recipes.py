@@ -106,7 +106,7 @@ class ShareRecipe:
         nums, valids = [], []
         for var, g in self.groups:
             col = frame[var]
-            present = col.notna().to_numpy()
+            present = _present(col)
             if self.missing == "error":
                 _refuse_missing(w, var, present)
             hit = _indicator(col, list(g), present)
@@ -122,8 +122,17 @@ class ShareRecipe:
                 for i in range(0, len(self.groups), size)]
 
 
+def _present(col: pd.Series) -> np.ndarray:
+    """Rows with an answer (numpy's isnan is several times faster than pandas' notna)."""
+    if isinstance(col.dtype, np.dtype) and col.dtype.kind == "f":
+        return ~np.isnan(col.to_numpy())
+    return col.notna().to_numpy()
+
+
 def _fortran(columns: list[np.ndarray]) -> np.ndarray:
     """Stack columns into a column-major float array (each variable contiguous)."""
+    if len(columns) == 1:  # one column is column-major already: one copy (callers write to it)
+        return np.array(columns[0], dtype="float64").reshape(-1, 1)
     out = np.empty((len(columns[0]), len(columns)), order="F")
     for j, c in enumerate(columns):
         out[:, j] = c
@@ -134,10 +143,10 @@ def _indicator(col: pd.Series, values: list[Any], present: np.ndarray) -> np.nda
     if pd.api.types.is_numeric_dtype(col):
         arr = col.to_numpy(dtype="float64", na_value=np.nan)
         try:
-            return np.isin(arr, np.asarray(values, dtype="float64")).astype("float64")
+            return np.isin(arr, np.asarray(values, dtype="float64"))
         except (TypeError, ValueError):
             pass
-    return col.isin(values).to_numpy(dtype="float64") * present
+    return col.isin(values).to_numpy(dtype=bool) & present
 
 
 def _numeric_matrices(frame: pd.DataFrame, names: list[str], missing: Missing,

@@ -11,7 +11,7 @@ import sipas
 
 ROOT = Path(sipas.__file__).parent
 LAYERS = [
-    ["errors", "_validate"],
+    ["errors", "_validate", "_codes"],
     ["spec"],
     ["io", "describe", "datasets"],
     ["design", "reduction", "backends"],

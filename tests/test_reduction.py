@@ -54,8 +54,12 @@ def test_unit_sums_equal_group_by(order, binary, zero_weights):
     valid = (~np.isnan(y)).astype(float)
     num = np.isin(y, [4, 5]).astype(float) if binary else np.nan_to_num(y)
     ref = _reference(unit, domain, w, num, valid, valid)
-    for compress in (False, True):
-        s = unit_sums(num, valid, domain, N_DOMAINS, w, unit, N_UNITS, binary=binary,
+    inputs = [(num, valid)]
+    if binary:  # shares come as booleans (counted as 0/1, never or-ed)
+        flags = valid.astype(bool)
+        inputs.append((num.astype(bool), flags))
+    for (x, v), compress in [(i, c) for i in inputs for c in (False, True)]:
+        s = unit_sums(x, v, domain, N_DOMAINS, w, unit, N_UNITS, binary=binary,
                       compress=compress)
         keys = (np.arange(N_UNITS * N_DOMAINS) if s.dense else
                 s.key_unit() * N_DOMAINS + s.key_domain())

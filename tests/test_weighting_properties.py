@@ -168,3 +168,12 @@ def test_diagnostics_ignore_zero_weights_and_scale(w, scale):
     assert padded["n"] == base["n"]
     assert padded["kish_deff"] == pytest.approx(base["kish_deff"], rel=1e-9)
     assert padded["sum"] == pytest.approx(base["sum"] * scale, rel=1e-9)
+
+
+@SETTINGS
+@given(arrays(np.float64, st.integers(1, 300), elements=positive))
+def test_weight_quantiles_equal_numpy(w):
+    from sipas.weighting.diagnostics import _quantiles
+
+    probs = (0.05, 0.25, 0.5, 0.75, 0.95)
+    assert _quantiles(w, probs) == np.quantile(w, probs).tolist()

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from sipas._codes import sorted_codes
 from sipas._validate import as_name_list, check_choice, message, require_columns
 from sipas.backends import is_dask
 from sipas.errors import DesignError, EstimationError
@@ -534,7 +535,7 @@ class Design:
                 if k == 0 and self.nest:
                     codes = _factorize_pairs(strata_codes, values)
                 elif k == 0:
-                    codes = pd.factorize(values, sort=True)[0]
+                    codes = sorted_codes(values)[0]
                     self._check_nesting(codes, strata_codes, strata_labels, col)
                 else:
                     codes = _factorize_pairs(parent, values)
@@ -614,8 +615,8 @@ class Design:
             raise DesignError(f"Strata column {self.strata!r} is empty in "
                               f"{int(values.isna().sum())} row(s) (rows {rows.tolist()}). "
                               "Every row needs a stratum.")
-        codes, labels = pd.factorize(values, sort=True)
-        return codes.astype(np.int64), np.asarray(labels, dtype=object)
+        codes, labels = sorted_codes(values)
+        return codes, np.asarray(labels, dtype=object)
 
     def _check_nesting(self, psu: np.ndarray, strata: np.ndarray, labels: np.ndarray,
                        col: str) -> None:
@@ -624,7 +625,7 @@ class Design:
         mismatch = strata != strata[first][psu]
         if mismatch.any():
             bad = np.unique(psu[mismatch])[:5]
-            ids = pd.factorize(self.frame[col], sort=True)[1][bad]
+            ids = sorted_codes(self.frame[col])[1][bad].tolist()
             raise DesignError(
                 f"PSU id(s) {list(ids)} of column {col!r} appear in more than one stratum of "
                 f"{self.strata!r}. If PSU ids are only unique within strata, pass nest=True; "
@@ -752,9 +753,9 @@ def _scalar(value: Any) -> Any:
 
 
 def _factorize_pairs(a: np.ndarray, b: pd.Series) -> np.ndarray:
-    bcodes = pd.factorize(b, sort=True)[0].astype(np.int64)
+    bcodes = sorted_codes(b)[0]
     key = a.astype(np.int64) * (int(bcodes.max()) + 1) + bcodes
-    return pd.factorize(key, sort=True)[0].astype(np.int64)
+    return sorted_codes(key)[0]
 
 
 def _first_index(codes: np.ndarray, n_units: int) -> np.ndarray:

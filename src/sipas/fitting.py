@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from sipas._codes import sorted_codes
 from sipas._validate import (
     as_name_list,
     message,
@@ -264,38 +265,20 @@ def domains(design: AnyDesign, by: str | Sequence[str] | None) -> tuple[np.ndarr
     if len(cols) == 1 and isinstance(frame[cols[0]].dtype, pd.CategoricalDtype):
         cat = frame[cols[0]].cat
         return cat.codes.to_numpy().astype(np.int64), pd.DataFrame({cols[0]: cat.categories})
-    key_codes = [_sorted_codes(frame[c].to_numpy()) for c in cols]
+    key_codes = [sorted_codes(frame[c]) for c in cols]
     if len(cols) == 1:
         codes, uniques = key_codes[0]
         return codes, pd.DataFrame({cols[0]: uniques})
     mixed = key_codes[0][0]
     for codes, uniques in key_codes[1:]:
         mixed = mixed * len(uniques) + codes
-    codes, uniq = _sorted_codes(mixed)
+    codes, uniq = sorted_codes(mixed)
     labels = {}
     rem = np.asarray(uniq)
     for c, (_codes, uniques) in reversed(list(zip(cols, key_codes))):
         labels[c] = np.asarray(uniques)[rem % len(uniques)]
         rem = rem // len(uniques)
     return codes, pd.DataFrame({c: labels[c] for c in cols})
-
-
-def _sorted_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Codes 0..L-1 of the values in sorted order, and the L sorted distinct values.
-
-    Integer codes in a small range (the usual province, district or service codes) are
-    looked up in a table of the range, which is several times faster than hashing."""
-    if values.dtype.kind in "iu" and len(values):
-        lo, hi = int(values.min()), int(values.max())
-        if hi - lo <= max(4 * len(values), 1 << 16):
-            offset = np.subtract(values, lo, dtype=np.int64)
-            present = np.zeros(hi - lo + 1, dtype=bool)
-            present[offset] = True
-            code_of = np.cumsum(present, dtype=np.int64) - 1
-            uniques = (np.flatnonzero(present) + lo).astype(values.dtype)
-            return code_of[offset], uniques
-    codes, uniques = pd.factorize(values, sort=True)
-    return codes.astype(np.int64), np.asarray(uniques)
 
 
 def _check_design(design: Any) -> None:

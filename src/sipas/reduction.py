@@ -238,11 +238,11 @@ class _KeySums:
         return np.bincount(self.run_key, weights=per_run, minlength=self.size)
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
-        """(size,) sums of the (n,) ``values`` (as float)."""
-        values = np.asarray(values, dtype="float64")
+        """(size,) sums of the (n,) ``values`` (booleans count as 0/1)."""
         if self.starts is None:
             return np.bincount(self.key, weights=values, minlength=self.size)
-        return self._to_keys(np.add.reduceat(values, self.starts))
+        # dtype: booleans are added as numbers, cast chunk by chunk (no float copy)
+        return self._to_keys(np.add.reduceat(values, self.starts, dtype=np.float64))
 
     def count(self) -> np.ndarray:
         """(size,) number of rows per key."""
@@ -263,8 +263,8 @@ def _binary_sums(key: np.ndarray, size: int, w: np.ndarray, pos: np.ndarray | No
     state = np.empty(len(key), dtype=np.int64)
     prow = None
     for c in range(j):
-        # one pass: the float state 0/1/2 is added to the key and cast in the same ufunc
-        np.add(base, den[:, c] + num[:, c], out=state, casting="unsafe")
+        np.add(base, den[:, c], out=state, casting="unsafe")
+        np.add(state, num[:, c], out=state, casting="unsafe")
         s = np.bincount(state, weights=w, minlength=3 * size).reshape(size, 3)
         n = (np.bincount(state, minlength=3 * size) if pos is None else
              np.bincount(state, weights=pos, minlength=3 * size)).reshape(size, 3)
@@ -288,9 +288,9 @@ def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray, n_dom
     Parameters
     ----------
     num : numpy.ndarray
-        (n x J) numerators (zero where missing).
+        (n x J) numerators (zero where missing); float, or bool for 0/1 indicators.
     den : numpy.ndarray or None
-        (n x J) denominators; ``None`` for totals.
+        (n x J) denominators (float or bool); ``None`` for totals.
     domain : numpy.ndarray of int
         Domain of every row (-1: none).
     n_domains : int

@@ -874,7 +874,11 @@ def rake(design: Any, margins: list[Any], tol: float, max_iter: int, partial: bo
     the cells in memory."""
     from sipas.design import WeightingStep
     from sipas.errors import ConvergenceError
-    from sipas.weighting.calibration import RAKE_PROJECTION_SWEEPS, _ipf
+    from sipas.weighting.calibration import (
+        RAKE_PROJECTION_SWEEPS,
+        _ipf,
+        _margin_summary_cells,
+    )
 
     _weighted_design(design)
     cols = list(dict.fromkeys(v for m in margins for v in m.variables))
@@ -882,8 +886,7 @@ def rake(design: Any, margins: list[Any], tol: float, max_iter: int, partial: bo
     coded = [_combo_levels(table, m, partial) for m in margins]
     targets = [np.array([m.targets[lv] for lv in lvs]) for m, (_c, lvs) in zip(margins, coded)]
     size = table["__w"].to_numpy()
-    cells = np.arange(len(table))
-    f, f_last, iters, ok = _ipf(size, cells, [c for c, _ in coded], targets, tol, max_iter)
+    f, f_last, iters, ok = _ipf(size, [c for c, _ in coded], targets, tol, max_iter)
     if not ok:
         raise ConvergenceError(f"raking did not converge in {max_iter} sweeps (tol {tol:g}); "
                                "check that the margins are consistent or raise max_iter.")
@@ -896,15 +899,9 @@ def rake(design: Any, margins: list[Any], tol: float, max_iter: int, partial: bo
         projections.append(_projection(design, factor, codes, fm, len(lvs),
                                        np.where(n_level > 0, 1.0 / np.where(
                                            n_level > 0, n_level, 1), 0.0), raking=True))
-    achieved = size * f
-    rows = []
-    for m, (codes, lvs) in zip(margins, coded):
-        b = np.bincount(codes, weights=size, minlength=len(lvs))
-        a = np.bincount(codes, weights=achieved, minlength=len(lvs))
-        rows += [{"margin": m.name, "level": lv if len(lv) > 1 else lv[0],
-                  "target": m.targets[lv], "before": float(b[i]), "achieved": float(a[i])}
-                 for i, lv in enumerate(lvs)]
+    summary = _margin_summary_cells(margins, [lvs for _c, lvs in coded],
+                                    [c for c, _ in coded], size, size * f)
     step = WeightingStep("rake", {"margins": [m.name for m in margins], "tol": tol,
                                   "max_iter": max_iter, "backend": "dask"},
-                         {"margins": rows, "iterations": iters, "converged": True})
+                         {**summary, "iterations": iters, "converged": True})
     return _with_step(design, factor, step, tuple(projections) * RAKE_PROJECTION_SWEEPS)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sipas._codes import sorted_codes
 from sipas._validate import message
 from sipas.errors import WeightingError
 
@@ -108,9 +109,17 @@ def cell_codes(frame: pd.DataFrame, margin: Margin, w: np.ndarray, *,
     cols = list(margin.variables)
     data = frame[cols]
     active = w > 0
-    bad = data.isna().any(axis=1).to_numpy() & active
+    every = bool(active.all())
+    # integer columns cannot hold missing values: no pass over them
+    maybe_na = [c for c in cols if not (isinstance(data[c].dtype, np.dtype)
+                                        and data[c].dtype.kind in "iub")]
+    bad = np.zeros(len(data), dtype=bool)
+    for c in maybe_na:
+        bad |= data[c].isna().to_numpy()
+    if not every:
+        bad &= active
     if bad.any():
-        which = [c for c in cols if data[c][active].isna().any()]
+        which = [c for c in maybe_na if data[c][active].isna().any()]
         raise WeightingError(
             f"margin {margin.name!r}: column(s) {which} have {int(bad.sum())} missing value(s) "
             f"among weighted rows (rows {np.flatnonzero(bad)[:10].tolist()}). Impute or recode "
@@ -118,8 +127,11 @@ def cell_codes(frame: pd.DataFrame, margin: Margin, w: np.ndarray, *,
     row_key, keys = _row_keys(data, cols)
     levels = list(margin.targets)
     index = {lv: i for i, lv in enumerate(levels)}
-    codes = np.array([index.get(k, -1) for k in keys], dtype=np.int64)[row_key]
-    unmatched = active & (codes < 0)
+    key_code = np.array([index.get(k, -1) for k in keys], dtype=np.int64)
+    codes = key_code[row_key]
+    # the checks run on the distinct keys; rows only when some key has no target
+    unmatched = np.zeros(len(codes), dtype=bool) if key_code.min(initial=0) >= 0 else (
+        codes < 0 if every else active & (codes < 0))
     if unmatched.any():
         seen = sorted({tuple(plain(v) for v in keys[i]) for i in np.unique(row_key[unmatched])},
                       key=str)
@@ -131,7 +143,9 @@ def cell_codes(frame: pd.DataFrame, margin: Margin, w: np.ndarray, *,
         raise WeightingError(
             f"margin {margin.name!r}: sample level(s) {seen[:8]} have no population target. "
             "Add their targets, or collapse them into a level that has one.")
-    counts = np.bincount(codes[active], minlength=len(levels))
+    key_rows = np.bincount(row_key if every else row_key[active], minlength=len(keys))
+    counts = np.bincount(np.maximum(key_code, 0), weights=key_rows * (key_code >= 0),
+                         minlength=len(levels))
     empty = [levels[i] for i in np.flatnonzero(counts == 0) if margin.targets[levels[i]] > 0]
     if empty and not partial:
         raise WeightingError(
@@ -141,30 +155,14 @@ def cell_codes(frame: pd.DataFrame, margin: Margin, w: np.ndarray, *,
     return codes, levels
 
 
-def _factorize(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """``pd.factorize``, with an O(n) path for small integer codes (the usual case)."""
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values) \
-            and not values.isna().any():
-        v = values.to_numpy()
-        if len(v) and (np.issubdtype(v.dtype, np.integer) or np.all(v == np.floor(v))):
-            lo, hi = v.min(), v.max()
-            if hi - lo < 1_000_000:
-                offset = (v - lo).astype(np.int64)
-                occupied = np.bincount(offset, minlength=int(hi - lo) + 1) > 0
-                number = np.cumsum(occupied) - 1
-                uniques = (np.flatnonzero(occupied) + lo).astype(v.dtype)
-                return number[offset], uniques
-    return pd.factorize(values, use_na_sentinel=False)
-
-
 def _row_keys(data: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, list[tuple]]:
     """Each row's index into the list of distinct value tuples (vectorised: the Python-level
     work is per distinct value, not per row)."""
-    mixed = np.zeros(len(data), dtype=np.int64)
+    mixed = None
     parts = []
     for c in cols:
-        codes, uniques = _factorize(data[c])
-        mixed = mixed * len(uniques) + codes
+        codes, uniques = sorted_codes(data[c], na_level=True)
+        mixed = codes if mixed is None else mixed * len(uniques) + codes
         parts.append(np.asarray(uniques, dtype=object))
     if len(cols) == 1:
         return mixed, [(v,) for v in parts[0]]

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from sipas._codes import sorted_codes
 from sipas._validate import as_name_list, check_choice, message
 from sipas.design import Design, WeightingStep
 from sipas.errors import ConvergenceError, WeightingError
@@ -180,31 +181,34 @@ def rake(design: AnyDesign, margins: Any, *, tol: float = 1e-10, max_iter: int =
     if partial:
         _check_partial_totals(ms, codes, levels, w0 > 0)
     cells, cell_levels = _joint_cells(codes, w0 > 0)
+    n_cells = len(cell_levels[0])
     targets = [np.array([m.targets[lv] for lv in lvs]) for m, lvs in zip(ms, levels)]
 
-    def run(w: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], int, bool]:
-        return _ipf(w, cells, cell_levels, targets, tol, max_iter)
-
-    def reweight(w: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], int]:
-        f, f_last, iters, ok = run(w)
-        w_new = np.where(w > 0, w * f[cells], 0.0)
+    def reweight(w: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], np.ndarray, int]:
+        positive = w > 0
+        every = bool(positive.all())
+        size = np.bincount(cells, weights=w if every else np.where(positive, w, 0.0),
+                           minlength=n_cells)
+        f, f_last, iters, ok = _ipf(size, cell_levels, targets, tol, max_iter)
+        w_new = w * f[cells] if every else np.where(positive, w * f[cells], 0.0)
         if not ok:
             raise ConvergenceError(_rake_failure(ms, codes, levels, targets, w_new, max_iter,
                                                  tol))
-        return w_new, f_last, iters
+        return w_new, f_last, size, iters
 
-    w1, f_last, iters = reweight(w0)
-    summary = _margin_summary_cells(ms, levels, cells, cell_levels, w0, w1)
+    w1, f_last, size, iters = reweight(w0)
+    summary = _margin_summary_cells(ms, levels, cell_levels, size, size * f_last[-1])
     summary.update({"iterations": iters, "converged": True, "tol": tol})
     step = _step("rake", {"margins": [m.name for m in ms], "tol": tol, "max_iter": max_iter,
                           "partial": partial}, summary, w1)
     if isinstance(design, ReplicateDesign):
         return design.with_weights(
             w1, per_replicate(design.replicate_weights(), lambda w: reweight(w)[0]), step)
-    projections = []
-    for m_codes, lvs, fm in zip(codes, levels, f_last):
-        psw = np.where(w0 > 0, w0 * fm[cells], 0.0)
-        projections.append(_raking_projection(np.maximum(m_codes, 0), len(lvs), psw))
+    active = w0 > 0
+    rows_per_cell = np.bincount(cells[active] if not active.all() else cells,
+                                minlength=n_cells).astype("float64")
+    projections = [_raking_projection(m_codes, lev, fm, cells, w0, rows_per_cell, len(lvs))
+                   for m_codes, lev, lvs, fm in zip(codes, cell_levels, levels, f_last)]
     chain = tuple(projections) * RAKE_PROJECTION_SWEEPS
     return design.with_weights(w1, step, calibration=chain)
 
@@ -313,24 +317,20 @@ def _joint_cells(codes: list[np.ndarray], active: np.ndarray) -> tuple[np.ndarra
     mixed = np.zeros(len(codes[0]), dtype=np.int64)
     for c, size in zip(codes, sizes):
         mixed = mixed * size + np.maximum(c, 0)
-    space = int(np.prod(sizes, dtype=np.float64))
-    if space <= 10_000_000:  # small key space: number the occupied cells without sorting
-        occupied = np.bincount(mixed, minlength=space) > 0
-        number = np.cumsum(occupied) - 1
-        cells, uniq = number[mixed], np.flatnonzero(occupied)
-    else:
-        cells, uniq = pd.factorize(mixed, sort=True)
+    cells, uniq = sorted_codes(mixed)
     levels = []
     rest = np.asarray(uniq, dtype=np.int64)
     for size in reversed(sizes):
         levels.append(rest % size)
         rest = rest // size
-    return cells.astype(np.int64), levels[::-1]
+    return cells, levels[::-1]
 
 
-def _ipf(w: np.ndarray, cells: np.ndarray, cell_levels: list[np.ndarray],
-         targets: list[np.ndarray], tol: float, max_iter: int):
-    size = np.bincount(cells, weights=np.where(w > 0, w, 0.0), minlength=len(cell_levels[0]))
+def _ipf(size: np.ndarray, cell_levels: list[np.ndarray], targets: list[np.ndarray],
+         tol: float, max_iter: int):
+    """Iterative proportional fitting of the cell totals ``size`` (weights summed per joint
+    cell): the cell factors, the factors after each margin of the last sweep, the number of
+    sweeps and whether it converged."""
     eps = tol * float(targets[0].sum()) if tol < 1 else tol
     f = np.ones_like(size)
     old = size.copy()
@@ -382,13 +382,24 @@ def _rake_failure(ms: list[Margin], codes, levels, targets, w, max_iter, tol) ->
             "can make them unattainable), collapse sparse levels, or raise max_iter.")
 
 
-def _raking_projection(codes: np.ndarray, p: int, psw: np.ndarray) -> Projection:
-    active = psw > 0
-    counts = np.bincount(codes[active], minlength=p).astype("float64")
+def _raking_projection(codes: np.ndarray, cell_level: np.ndarray, fm: np.ndarray,
+                       cells: np.ndarray, w0: np.ndarray, rows_per_cell: np.ndarray,
+                       p: int) -> Projection:
+    """One margin's projection, with the weights as they were after that margin in the last
+    sweep (``w0`` times the cell factors ``fm``): everything per row is a cell's value."""
+    psw = w0 * fm[cells]
+    positive = fm > 0
+    # rows with positive weight after the margin, per level (from the cells: no pass over rows)
+    counts = np.bincount(cell_level, weights=rows_per_cell * positive, minlength=p)
     with np.errstate(divide="ignore"):
         m_inv = np.where(counts > 0, 1.0 / counts, 0.0)
-    return Projection(codes=codes, matrix=None, p=p, a=_safe_ratio(np.ones_like(psw), psw),
-                      b=psw, m_inv=m_inv)
+    if positive.all() and (w0 > 0).all():
+        a = 1.0 / psw
+    else:
+        psw = np.where(w0 > 0, psw, 0.0)
+        a = _safe_ratio(np.ones_like(psw), psw)
+    return Projection(codes=codes if codes.min() >= 0 else np.maximum(codes, 0), matrix=None,
+                      p=p, a=a, b=psw, m_inv=m_inv)
 
 
 def _cell_projection(codes: np.ndarray, p: int, w0: np.ndarray, w1: np.ndarray) -> Projection:
@@ -404,13 +415,10 @@ def _safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return np.where(den > 0, num / den, 0.0)
 
 
-def _margin_summary_cells(ms: list[Margin], levels, cells, cell_levels, w0,
-                          w1) -> dict[str, Any]:
-    """:func:`_margin_summary` from the joint cells (two passes over the rows, not 2 per
-    margin)."""
-    n_cells = len(cell_levels[0])
-    before = np.bincount(cells, weights=np.where(w0 > 0, w0, 0.0), minlength=n_cells)
-    after = np.bincount(cells, weights=np.where(w1 > 0, w1, 0.0), minlength=n_cells)
+def _margin_summary_cells(ms: list[Margin], levels, cell_levels, before: np.ndarray,
+                          after: np.ndarray) -> dict[str, Any]:
+    """:func:`_margin_summary` from the weight totals per joint cell before and after (no
+    pass over the rows)."""
     rows = []
     for m, lvs, lev in zip(ms, levels, cell_levels):
         b = np.bincount(lev, weights=before, minlength=len(lvs))

@@ -25,12 +25,41 @@ def weight_stats(w: np.ndarray) -> dict[str, float]:
     if len(w) == 0:
         return dict.fromkeys(STAT_COLUMNS, np.nan) | {"n": 0}
     total, mean, sq = w.sum(), w.mean(), np.sum(w**2)
-    q = np.quantile(w, [0.05, 0.25, 0.5, 0.75, 0.95])
+    q = _quantiles(w, (0.05, 0.25, 0.5, 0.75, 0.95))
     stats = {"sum": total, "mean": mean, "min": w.min(), "p05": q[0], "p25": q[1],
              "median": q[2], "p75": q[3], "p95": q[4], "max": w.max(),
              "max_min_ratio": w.max() / w.min(), "cv": w.std(ddof=0) / mean,
              "kish_deff": len(w) * sq / total**2, "ess": total**2 / sq}
     return {"n": len(w)} | {k: float(v) for k, v in stats.items()}
+
+
+def _quantiles(w: np.ndarray, probs: tuple[float, ...]) -> list[float]:
+    """``np.quantile(w, probs)`` (its default linear method), from a few partitions of
+    shrinking slices: numpy partitions a whole array once per order statistic, several
+    times slower at a million weights."""
+    n = len(w)
+    pos = [q * (n - 1) for q in probs]
+    below = [int(np.floor(p)) for p in pos]
+    ks = sorted({k for b in below for k in (b, min(b + 1, n - 1))})
+    a = w.copy()
+
+    def select(lo: int, hi: int, ks: list[int]) -> None:
+        # a[lo:hi] holds the order statistics ks; put the middle one in place, then recurse
+        if not ks:
+            return
+        mid = len(ks) // 2
+        a[lo:hi].partition(ks[mid] - lo)
+        select(lo, ks[mid], ks[:mid])
+        select(ks[mid] + 1, hi, ks[mid + 1:])
+
+    select(0, n, ks)
+    out = []
+    for p, b in zip(pos, below):
+        t, lo, hi = p - b, a[b], a[min(b + 1, n - 1)]
+        diff = hi - lo
+        # numpy's _lerp: from the nearer end, so the result is exact at t = 0 and t = 1
+        out.append(float(hi - diff * (1 - t) if t >= 0.5 else lo + diff * t))
+    return out
 
 
 def weight_diagnostics(design: Design | ReplicateDesign | np.ndarray,

@@ -128,3 +128,18 @@ def test_what_needs_rows_in_memory_says_so(demo):
     element = dd.from_pandas(pd.DataFrame({"w": [1.0, 2.0], "y": [1.0, 2.0]}), npartitions=1)
     with pytest.raises(sipas.DesignError, match="cluster ids"):
         sipas.Design(element, weights="w")
+
+
+@pytest.mark.parametrize("dtype", ["int16", "int64", "uint8", "float64", "object"])
+def test_key_index_lookup_equals_a_merge(dtype):
+    from sipas.backends.dask import KeyIndex
+
+    rng = np.random.default_rng(3)
+    combos = pd.DataFrame({"h": rng.integers(5, 40, 60), "psu": rng.integers(10, 90, 60)})
+    combos = combos.drop_duplicates().reset_index(drop=True).astype(dtype)
+    keys = KeyIndex.build(combos)
+    # ids listed, in range but not listed, below and above every listed id
+    part = pd.DataFrame({"h": rng.integers(0, 50, 500), "psu": rng.integers(0, 100, 500)})
+    part = pd.concat([part, combos]).astype(dtype).reset_index(drop=True)
+    ref = part.merge(combos.reset_index(), how="left", on=["h", "psu"])["index"]
+    np.testing.assert_array_equal(keys.get(part), ref.fillna(-1).to_numpy(np.int64))

@@ -230,6 +230,16 @@ class _KeySums:
     def runs(self) -> bool:
         return self.starts is not None
 
+    def compress(self) -> np.ndarray:
+        """Renumber the keys to the ones present (in order of first appearance); returns
+        the original key of each. With runs only the runs' keys are renumbered."""
+        if self.starts is None:
+            self.key, uniq = pd.factorize(self.key)
+        else:
+            self.run_key, uniq = pd.factorize(self.run_key)
+        self.size = len(uniq)
+        return np.asarray(uniq, dtype=np.int64)
+
     def _to_keys(self, per_run: np.ndarray) -> np.ndarray:
         if self.one_run:
             out = np.zeros(self.size)
@@ -332,19 +342,23 @@ def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray, n_dom
     if not inside.all():
         domain = np.where(inside, domain, 0)
         w = np.where(inside, w, 0.0)
-    key = unit if n_domains == 1 else unit * n_domains + domain
+    if n_domains == 1:
+        key = unit
+    else:
+        key = np.multiply(unit, n_domains, dtype=np.int64)
+        key += domain
     size = n_units * n_domains
+    sums = _KeySums(key, size)
     key_unit = key_dom = None
     if compress or (compress is None and size > DENSE_KEYS):
-        key, uniq = pd.factorize(key)
+        uniq = sums.compress()
         size = len(uniq)
         key_unit, key_dom = uniq // n_domains, uniq % n_domains
     positive = w > 0
     # counts are plain counts unless some weights are zero (those rows are not counted)
     pos = None if positive.all() else positive.astype("float64")
-    sums = _KeySums(key, size)
     if binary and den is not None and same and not sums.runs:
-        wnum, wden, pden, prow = _binary_sums(key, size, w, pos, np.asfortranarray(num),
+        wnum, wden, pden, prow = _binary_sums(sums.key, size, w, pos, np.asfortranarray(num),
                                               np.asfortranarray(den))
         return UnitSums(n_units, n_domains, key_unit, key_dom, wnum, wden, pden, wden,
                         wnum if second_moment else None, prow)

@@ -59,18 +59,20 @@ class KeyIndex:
     levels: tuple[pd.Index, ...]
     table: np.ndarray | None
     mixed: pd.Index | None
+    lookups: tuple[tuple[int, np.ndarray] | None, ...] = ()
 
     @classmethod
     def build(cls, combos: pd.DataFrame) -> KeyIndex:
         cols = tuple(combos.columns)
         levels = tuple(pd.Index(pd.unique(combos[c])) for c in cols)
         codes = cls._mix(levels, [lv.get_indexer(combos[c]) for lv, c in zip(levels, cols)])
+        lookups = tuple(_integer_lookup(lv) for lv in levels)
         space = int(np.prod([len(lv) for lv in levels], dtype=np.float64))
         if space <= 20_000_000:
             table = np.full(space, -1, dtype=np.int64)
             table[codes] = np.arange(len(combos))
-            return cls(cols, levels, table, None)
-        return cls(cols, levels, None, pd.Index(codes))
+            return cls(cols, levels, table, None, lookups)
+        return cls(cols, levels, None, pd.Index(codes), lookups)
 
     @staticmethod
     def _mix(levels: Sequence[pd.Index], codes: Sequence[np.ndarray]) -> np.ndarray:
@@ -82,14 +84,45 @@ class KeyIndex:
     def __len__(self) -> int:
         return int((self.table >= 0).sum()) if self.table is not None else len(self.mixed)
 
+    def _codes(self, i: int, values: pd.Series) -> np.ndarray:
+        lookup = self.lookups[i] if self.lookups else None
+        arr = values.to_numpy()
+        if lookup is None or arr.dtype.kind not in "iu":
+            return self.levels[i].get_indexer(values)
+        # integer ids: a table over their range, padded with -1 on both sides (no hashing)
+        lo, table = lookup
+        index = np.subtract(arr, lo - 1, dtype=np.int64)
+        np.clip(index, 0, len(table) - 1, out=index)
+        return table[index]
+
     def get(self, part: pd.DataFrame) -> np.ndarray:
-        codes = [lv.get_indexer(part[c]) for lv, c in zip(self.levels, self.columns)]
-        missing = np.zeros(len(part), dtype=bool)
+        codes = [self._codes(i, part[c]) for i, c in enumerate(self.columns)]
+        missing = None
         for c in codes:
-            missing |= c < 0
-        mixed = self._mix(self.levels, [np.maximum(c, 0) for c in codes])
+            if len(c) and c.min() < 0:
+                missing = (c < 0) if missing is None else missing | (c < 0)
+        if missing is not None:
+            codes = [np.maximum(c, 0) for c in codes]
+        mixed = codes[0].astype(np.int64)
+        for lv, c in zip(self.levels[1:], codes[1:]):
+            mixed *= len(lv)
+            mixed += c
         rows = self.table[mixed] if self.table is not None else self.mixed.get_indexer(mixed)
-        return np.where(missing, -1, rows)
+        return rows if missing is None else np.where(missing, -1, rows)
+
+
+def _integer_lookup(levels: pd.Index) -> tuple[int, np.ndarray] | None:
+    """``(lowest, table)`` with ``table[v - lowest + 1]`` the position of integer id ``v``
+    (-1 for ids not listed, including the padding below and above), or ``None``."""
+    values = levels.to_numpy()
+    if values.dtype.kind not in "iu" or not len(values):
+        return None
+    lo, hi = int(values.min()), int(values.max())
+    if hi - lo > 1 << 22:
+        return None
+    table = np.full(hi - lo + 3, -1, dtype=np.int64)
+    table[values.astype(np.int64) - lo + 1] = np.arange(len(values))
+    return lo, table
 
 
 @dataclass(frozen=True, eq=False)
@@ -474,6 +507,18 @@ def partitions(design: Any, *users: Any) -> list[Any]:
     return design.frame[_columns(design, *users)].to_delayed()
 
 
+def _per_partition(fn: Any, parts: Sequence[Any], *args: Any) -> list[Any]:
+    """``fn(part, *args)`` for every partition, each shared argument (the layout, recipes,
+    projections) a single node of the graph: the scheduler ships it once per worker instead
+    of once per task, and dask does not walk through its contents."""
+    import dask
+
+    shared = [a if a is None or isinstance(a, (bool, int, float, str)) else
+              dask.delayed(a, traverse=False) for a in args]
+    call = dask.delayed(fn, pure=True)
+    return [call(p, *shared) for p in parts]
+
+
 def _partition(part: pd.DataFrame, layout: DaskLayout, recipe: Any, domains: Any,
                n_domains: int, stage: int, n_units: int, second_moment: bool,
                binary: bool) -> UnitSums:
@@ -528,9 +573,8 @@ def reduce_partitions(design: Any, recipe: Any, domains: Any, n_domains: int, *,
 
     layout = design._dask
     n_units = (layout.shadow.stages[-1] if stage == -1 else layout.shadow.stages[0]).n_units
-    parts = [dask.delayed(_partition)(p, layout, recipe, domains, n_domains, stage, n_units,
-                                      second_moment, binary)
-             for p in partitions(design, recipe, domains)]
+    parts = _per_partition(_partition, partitions(design, recipe, domains), layout, recipe,
+                           domains, n_domains, stage, n_units, second_moment, binary)
     return dask.delayed(add_sums)(parts).compute()
 
 
@@ -552,8 +596,8 @@ def sum_partitions(design: Any, recipe: Any, domains: Any, fn: Any) -> Any:
     import dask
 
     layout = design._dask
-    parts = [dask.delayed(_partition_apply)(p, layout, recipe, domains, fn)
-             for p in partitions(design, recipe, domains)]
+    parts = _per_partition(_partition_apply, partitions(design, recipe, domains), layout,
+                           recipe, domains, fn)
     return dask.delayed(_add)(parts).compute()
 
 
@@ -673,9 +717,9 @@ def fit_calibrated(design: Any, recipe: Any, domains: Any, n_domains: int, *,
     layout = design._dask
     distinct = _distinct(calibration_chain(design))
     n_units = layout.shadow.stages[-1].n_units
-    parts = [dask.delayed(_partition_cal)(p, layout, recipe, domains, n_domains, n_units,
-                                          second_moment, binary, [q.terms for q in distinct])
-             for p in partitions(design, recipe, domains, *[q.terms for q in distinct])]
+    terms = [q.terms for q in distinct]
+    parts = _per_partition(_partition_cal, partitions(design, recipe, domains, *terms), layout,
+                           recipe, domains, n_domains, n_units, second_moment, binary, terms)
     sums, extra = dask.delayed(_add_cal)(parts).compute()
     by_proj = {id(q): e for q, e in zip(distinct, extra)}
     j = sums.n_vars
@@ -706,8 +750,8 @@ def cell_totals(design: Any, cols: list[str]) -> pd.DataFrame:
     import dask
 
     layout = design._dask
-    parts = [dask.delayed(_cell_partition)(p, layout, cols)
-             for p in partitions(design, _Cols(tuple(cols)))]
+    parts = _per_partition(_cell_partition, partitions(design, _Cols(tuple(cols))), layout,
+                           cols)
     frames = dask.compute(*parts)
     table = pd.concat(frames, ignore_index=True)
     if table[cols].isna().any().any():
@@ -816,7 +860,7 @@ def _loadings_part(part: pd.DataFrame, layout: DaskLayout, p: ProjectionTerms) -
 def _map_sum(frame: Any, layout: DaskLayout, fn: Any, *args: Any) -> Any:
     import dask
 
-    parts = [dask.delayed(fn)(part, layout, *args) for part in frame.to_delayed()]
+    parts = _per_partition(fn, frame.to_delayed(), layout, *args)
     return dask.delayed(_add)(parts).compute()
 
 

@@ -83,6 +83,27 @@ def test_rake_hits_every_margin_to_tol(resp, margins, tol):
     assert resp.history == ()
 
 
+@pytest.mark.parametrize("dtype", ["float64", "object"])
+def test_rake_codes_by_table_equal_codes_by_hashing(demo, resp, margins, dtype):
+    """Integer margin columns are coded through a table over their range, other columns by
+    hashing: the same margins give the same weights, the same SEs, and the same errors."""
+    frame = demo.frame.assign(**{c: demo.frame[c].astype(dtype) for c in margins})
+    other = sipas.Design.from_spec(demo, frame=frame).subset(demo.frame["response"] == 1)
+    a, b = sipas.rake(resp, margins), sipas.rake(other, margins)
+    np.testing.assert_allclose(a.weight_array, b.weight_array, rtol=1e-12)
+    ea, eb = sipas.mean(a, "p03").to_frame(), sipas.mean(b, "p03").to_frame()
+    np.testing.assert_allclose(ea[["estimate", "se"]], eb[["estimate", "se"]], rtol=1e-12)
+    col = next(iter(margins))
+    (first, n1), *rest = margins[col].items()
+    short = {**margins, col: {99: n1, **dict(rest)}}  # level `first` has no target
+    messages = []
+    for d in (resp, other):
+        with pytest.raises(sipas.errors.WeightingError) as err:
+            sipas.rake(d, short)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1] and "no population target" in messages[0]
+
+
 def test_rake_accepts_the_spec_margins(demo, resp, margins):
     """The spec's margin objects and the plain mapping describe the same targets."""
     a = sipas.rake(resp, demo.spec.margins)

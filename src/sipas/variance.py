@@ -243,10 +243,34 @@ class Projection:
     codes: np.ndarray | None
     matrix: np.ndarray | None
     p: int
-    a: np.ndarray
-    b: np.ndarray
+    a: np.ndarray | None
+    b: np.ndarray | None
     m_inv: np.ndarray
+    rows: Any = None
     _cache: dict = field(default_factory=dict, repr=False)
+
+    def factors(self) -> tuple[np.ndarray, np.ndarray]:
+        """The row factors ``(a, b)``; with ``a = b = None`` they come from ``rows()`` on
+        first use (raking: a weighting step does not pay for the variance until a variance
+        is asked for).
+
+        Returns
+        -------
+        (numpy.ndarray, numpy.ndarray)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> proj = Projection(codes=np.array([0, 1]), matrix=None, p=2, a=None, b=None,
+        ...                   m_inv=np.ones(2), rows=lambda: (np.ones(2), np.full(2, 3.0)))
+        >>> proj.factors()[1].tolist()
+        [3.0, 3.0]
+        """
+        if self.a is not None:
+            return self.a, self.b
+        if "rows" not in self._cache:
+            self._cache["rows"] = self.rows()
+        return self._cache["rows"]
 
     def features(self) -> sparse.csr_matrix | np.ndarray:
         """The feature matrix ``F`` (n x p): sparse indicators of ``codes``, or ``matrix``.
@@ -294,13 +318,14 @@ class Projection:
         if key not in self._cache and self.codes is not None and other.codes is not None:
             # two indicator matrices: one weighted count per pair of cells, O(n)
             pairs = self.codes * other.p + other.codes
-            counts = np.bincount(pairs, weights=self.a * other.b, minlength=self.p * other.p)
+            counts = np.bincount(pairs, weights=self.factors()[0] * other.factors()[1],
+                                 minlength=self.p * other.p)
             self._cache[key] = counts.reshape(self.p, other.p)
         if key not in self._cache:
             left = self.features()
             right = other.features()
-            scaled = left.multiply((self.a * other.b)[:, None]) if sparse.issparse(left) \
-                else left * (self.a * other.b)[:, None]
+            ab = self.factors()[0] * other.factors()[1]
+            scaled = left.multiply(ab[:, None]) if sparse.issparse(left) else left * ab[:, None]
             prod = scaled.T @ right
             self._cache[key] = np.asarray(prod.todense() if sparse.issparse(prod) else prod)
         return self._cache[key]
@@ -332,12 +357,13 @@ class Projection:
             # every row is in exactly one unit: the column-major indices are the row's unit
             units = sparse.csc_matrix(rows_to_units).indices
             n_units = rows_to_units.shape[0]
-            flat = np.bincount(units * self.p + self.codes, weights=self.b,
+            flat = np.bincount(units * self.p + self.codes, weights=self.factors()[1],
                                minlength=n_units * self.p)
             self._cache[key] = flat.reshape(n_units, self.p)
         if key not in self._cache:
             f = self.features()
-            scaled = f.multiply(self.b[:, None]) if sparse.issparse(f) else f * self.b[:, None]
+            b = self.factors()[1]
+            scaled = f.multiply(b[:, None]) if sparse.issparse(f) else f * b[:, None]
             prod = rows_to_units @ scaled
             self._cache[key] = np.asarray(prod.todense() if sparse.issparse(prod) else prod)
         return self._cache[key]
@@ -373,9 +399,10 @@ class Projection:
         ...             np.array([2.0, 2.0])).tolist()
         [[0.0, -0.25], [0.0, 0.25]]
         """
+        a = self.factors()[0]
         if self.codes is not None:
-            return source.influence_sums(self.a * w, self.codes, self.p, est, denom_total)
-        rows = [source.influence_sums(self.a * w * self.matrix[:, c], None, 1, est, denom_total)
+            return source.influence_sums(a * w, self.codes, self.p, est, denom_total)
+        rows = [source.influence_sums(a * w * self.matrix[:, c], None, 1, est, denom_total)
                 for c in range(self.p)]
         return np.vstack(rows)
 

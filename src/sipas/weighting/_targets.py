@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sipas._codes import sorted_codes
+from sipas._codes import integer_table, sorted_codes
 from sipas._validate import message
 from sipas.errors import WeightingError
 
@@ -124,18 +124,19 @@ def cell_codes(frame: pd.DataFrame, margin: Margin, w: np.ndarray, *,
             f"margin {margin.name!r}: column(s) {which} have {int(bad.sum())} missing value(s) "
             f"among weighted rows (rows {np.flatnonzero(bad)[:10].tolist()}). Impute or recode "
             "them explicitly before weighting; sipas does not drop respondents silently.")
-    row_key, keys = _row_keys(data, cols)
+    index, key_of, keys, index_rows = _row_keys(data, cols)
     levels = list(margin.targets)
-    index = {lv: i for i, lv in enumerate(levels)}
-    key_code = np.array([index.get(k, -1) for k in keys], dtype=np.int64)
-    codes = key_code[row_key]
-    # the checks run on the distinct keys; rows only when some key has no target
-    unmatched = np.zeros(len(codes), dtype=bool) if key_code.min(initial=0) >= 0 else (
+    where = {lv: i for i, lv in enumerate(levels)}
+    key_code = np.array([where.get(k, -1) for k in keys], dtype=np.int64)
+    # everything per distinct value, then one lookup per row
+    code_of = np.where(key_of >= 0, key_code[np.maximum(key_of, 0)], -1)
+    codes = code_of[index]
+    unmatched = np.zeros(len(codes), dtype=bool) if code_of.min(initial=0) >= 0 else (
         codes < 0 if every else active & (codes < 0))
     if unmatched.any():
-        seen = sorted({tuple(plain(v) for v in keys[i]) for i in np.unique(row_key[unmatched])},
-                      key=str)
-        if not any(k in index for k in keys):
+        seen = sorted({tuple(plain(v) for v in keys[i])
+                       for i in np.unique(key_of[index[unmatched]])}, key=str)
+        if not any(k in where for k in keys):
             raise WeightingError(
                 f"margin {margin.name!r}: the codes in the data ({seen[:8]}) and in the targets "
                 f"({levels[:8]}) do not match at all. Are they coded differently (1/2 versus "
@@ -143,8 +144,9 @@ def cell_codes(frame: pd.DataFrame, margin: Margin, w: np.ndarray, *,
         raise WeightingError(
             f"margin {margin.name!r}: sample level(s) {seen[:8]} have no population target. "
             "Add their targets, or collapse them into a level that has one.")
-    key_rows = np.bincount(row_key if every else row_key[active], minlength=len(keys))
-    counts = np.bincount(np.maximum(key_code, 0), weights=key_rows * (key_code >= 0),
+    if not every:
+        index_rows = np.bincount(index[active], minlength=len(code_of))
+    counts = np.bincount(np.maximum(code_of, 0), weights=index_rows * (code_of >= 0),
                          minlength=len(levels))
     empty = [levels[i] for i in np.flatnonzero(counts == 0) if margin.targets[levels[i]] > 0]
     if empty and not partial:
@@ -155,9 +157,22 @@ def cell_codes(frame: pd.DataFrame, margin: Margin, w: np.ndarray, *,
     return codes, levels
 
 
-def _row_keys(data: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, list[tuple]]:
-    """Each row's index into the list of distinct value tuples (vectorised: the Python-level
-    work is per distinct value, not per row)."""
+def _row_keys(data: pd.DataFrame,
+              cols: list[str]) -> tuple[np.ndarray, np.ndarray, list[tuple], np.ndarray]:
+    """The distinct value tuples of the rows, as ``(index, key_of, keys, rows)``: row ``i``
+    has key ``key_of[index[i]]`` (-1: none), and ``rows[j]`` rows have index ``j``.
+
+    One integer column in a small range is indexed by its values (a table, no per-row
+    codes); otherwise the index is the key itself. Python-level work is per distinct value.
+    """
+    if len(cols) == 1:
+        table = integer_table(data[cols[0]].to_numpy())
+        if table is not None:
+            index, rows, start = table
+            present = rows > 0
+            key_of = np.where(present, np.cumsum(present) - 1, -1)
+            values = (np.flatnonzero(present) + start).astype(data[cols[0]].dtype)
+            return index, key_of, [(v,) for v in values.astype(object)], rows
     mixed = None
     parts = []
     for c in cols:
@@ -165,16 +180,18 @@ def _row_keys(data: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, list[tup
         mixed = codes if mixed is None else mixed * len(uniques) + codes
         parts.append(np.asarray(uniques, dtype=object))
     if len(cols) == 1:
-        return mixed, [(v,) for v in parts[0]]
-    row_key, combos = pd.factorize(mixed)
-    keys = []
-    for combo in np.asarray(combos):
-        rest, values = int(combo), []
-        for uniques in reversed(parts):
-            values.append(uniques[rest % len(uniques)])
-            rest //= len(uniques)
-        keys.append(tuple(reversed(values)))
-    return row_key.astype(np.int64), keys
+        row_key, keys = mixed, [(v,) for v in parts[0]]
+    else:
+        row_key, combos = pd.factorize(mixed)
+        keys = []
+        for combo in np.asarray(combos):
+            rest, values = int(combo), []
+            for uniques in reversed(parts):
+                values.append(uniques[rest % len(uniques)])
+                rest //= len(uniques)
+            keys.append(tuple(reversed(values)))
+        row_key = row_key.astype(np.int64)
+    return row_key, np.arange(len(keys)), keys, np.bincount(row_key, minlength=len(keys))
 
 
 def check_same_totals(margins: list[Margin] | Mapping[str, float], rtol: float = 1e-6,

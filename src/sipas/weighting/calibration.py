@@ -8,6 +8,7 @@ variance calibration-aware exactly as R's ``svyrecvar`` does. On a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -180,7 +181,7 @@ def rake(design: AnyDesign, margins: Any, *, tol: float = 1e-10, max_iter: int =
     levels = [lv for _, lv in coded]
     if partial:
         _check_partial_totals(ms, codes, levels, w0 > 0)
-    cells, cell_levels = _joint_cells(codes, w0 > 0)
+    cells, cell_levels, cell_rows = _joint_cells(codes)
     n_cells = len(cell_levels[0])
     targets = [np.array([m.targets[lv] for lv in lvs]) for m, lvs in zip(ms, levels)]
 
@@ -205,8 +206,8 @@ def rake(design: AnyDesign, margins: Any, *, tol: float = 1e-10, max_iter: int =
         return design.with_weights(
             w1, per_replicate(design.replicate_weights(), lambda w: reweight(w)[0]), step)
     active = w0 > 0
-    rows_per_cell = np.bincount(cells[active] if not active.all() else cells,
-                                minlength=n_cells).astype("float64")
+    rows_per_cell = cell_rows if active.all() else np.bincount(
+        cells[active], minlength=n_cells).astype("float64")
     projections = [_raking_projection(m_codes, lev, fm, cells, w0, rows_per_cell, len(lvs))
                    for m_codes, lev, lvs, fm in zip(codes, cell_levels, levels, f_last)]
     chain = tuple(projections) * RAKE_PROJECTION_SWEEPS
@@ -311,19 +312,30 @@ def calibrate(design: AnyDesign, totals: Mapping[str, Any], *, method: CalMethod
 
 # ---------------------------------------------------------------------- raking internals
 
-def _joint_cells(codes: list[np.ndarray], active: np.ndarray) -> tuple[np.ndarray, list]:
-    """Joint cell of every row (over all margins) and each cell's level in every margin."""
+def _joint_cells(codes: list[np.ndarray]) -> tuple[np.ndarray, list, np.ndarray]:
+    """Joint cell of every row (over all margins), each cell's level in every margin, and
+    the rows per cell."""
     sizes = [int(c.max()) + 1 for c in codes]
-    mixed = np.zeros(len(codes[0]), dtype=np.int64)
-    for c, size in zip(codes, sizes):
-        mixed = mixed * size + np.maximum(c, 0)
-    cells, uniq = sorted_codes(mixed)
+    mixed = np.maximum(codes[0], 0)
+    for c, size in zip(codes[1:], sizes[1:]):
+        mixed *= size
+        mixed += np.maximum(c, 0) if c.min() < 0 else c
+    space = int(np.prod(sizes, dtype=np.float64))
+    if space <= max(4 * len(mixed), 1 << 16):
+        # one count per combination gives the occupied cells and their rows (no hashing)
+        rows = np.bincount(mixed, minlength=space)
+        occupied = rows > 0
+        cells = (np.cumsum(occupied) - 1)[mixed]
+        uniq, rows = np.flatnonzero(occupied), rows[occupied]
+    else:
+        cells, uniq = sorted_codes(mixed)
+        rows = np.bincount(cells, minlength=len(uniq))
     levels = []
     rest = np.asarray(uniq, dtype=np.int64)
     for size in reversed(sizes):
         levels.append(rest % size)
         rest = rest // size
-    return cells, levels[::-1]
+    return cells, levels[::-1], rows.astype("float64")
 
 
 def _ipf(size: np.ndarray, cell_levels: list[np.ndarray], targets: list[np.ndarray],
@@ -386,20 +398,25 @@ def _raking_projection(codes: np.ndarray, cell_level: np.ndarray, fm: np.ndarray
                        cells: np.ndarray, w0: np.ndarray, rows_per_cell: np.ndarray,
                        p: int) -> Projection:
     """One margin's projection, with the weights as they were after that margin in the last
-    sweep (``w0`` times the cell factors ``fm``): everything per row is a cell's value."""
-    psw = w0 * fm[cells]
+    sweep (``w0`` times the cell factors ``fm``); the per-row factors are made when a
+    variance first needs them."""
     positive = fm > 0
     # rows with positive weight after the margin, per level (from the cells: no pass over rows)
     counts = np.bincount(cell_level, weights=rows_per_cell * positive, minlength=p)
     with np.errstate(divide="ignore"):
         m_inv = np.where(counts > 0, 1.0 / counts, 0.0)
-    if positive.all() and (w0 > 0).all():
-        a = 1.0 / psw
-    else:
-        psw = np.where(w0 > 0, psw, 0.0)
-        a = _safe_ratio(np.ones_like(psw), psw)
     return Projection(codes=codes if codes.min() >= 0 else np.maximum(codes, 0), matrix=None,
-                      p=p, a=a, b=psw, m_inv=m_inv)
+                      p=p, a=None, b=None, m_inv=m_inv,
+                      rows=functools.partial(_raking_rows, w0, fm, cells))
+
+
+def _raking_rows(w0: np.ndarray, fm: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``(a, b)`` of a raking projection: ``b`` the weights after the margin, ``a = 1/b``."""
+    psw = w0 * fm[cells]
+    if (fm > 0).all() and (w0 > 0).all():
+        return 1.0 / psw, psw
+    psw = np.where(w0 > 0, psw, 0.0)
+    return _safe_ratio(np.ones_like(psw), psw), psw
 
 
 def _cell_projection(codes: np.ndarray, p: int, w0: np.ndarray, w1: np.ndarray) -> Projection:

@@ -21,14 +21,16 @@ STAT_COLUMNS = ("n", "sum", "mean", "min", "p05", "p25", "median", "p75", "p95",
 
 def weight_stats(w: np.ndarray) -> dict[str, float]:
     """Distribution of the positive weights (one row of :func:`weight_diagnostics`)."""
-    w = w[w > 0]
+    positive = w > 0
+    w = w if positive.all() else w[positive]
     if len(w) == 0:
         return dict.fromkeys(STAT_COLUMNS, np.nan) | {"n": 0}
-    total, mean, sq = w.sum(), w.mean(), np.sum(w**2)
-    q = _quantiles(w, (0.05, 0.25, 0.5, 0.75, 0.95))
-    stats = {"sum": total, "mean": mean, "min": w.min(), "p05": q[0], "p25": q[1],
-             "median": q[2], "p75": q[3], "p95": q[4], "max": w.max(),
-             "max_min_ratio": w.max() / w.min(), "cv": w.std(ddof=0) / mean,
+    total, sq = w.sum(), np.dot(w, w)
+    mean = total / len(w)
+    low, *q, high = _quantiles(w, (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0))
+    stats = {"sum": total, "mean": mean, "min": low, "p05": q[0], "p25": q[1],
+             "median": q[2], "p75": q[3], "p95": q[4], "max": high,
+             "max_min_ratio": high / low, "cv": w.std(ddof=0) / mean,
              "kish_deff": len(w) * sq / total**2, "ess": total**2 / sq}
     return {"n": len(w)} | {k: float(v) for k, v in stats.items()}
 

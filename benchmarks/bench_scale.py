@@ -54,6 +54,10 @@ Memory: peak RSS (VmHWM, reset once the frame is loaded) as in bench_estimation.
 ``memory_usage(deep=True)``. For Dask: the client process (which also runs the scheduler)
 plus the sum of the worker processes' peaks, each minus its RSS after the warm-up.
 
+Dask floor: in the same Dask session, the best time of the cheapest pass over the columns
+the task reads (``df[cols].map_partitions(len).compute()``: read them, count the rows), and
+its ratio to the in-memory time: no Dask implementation of the task can be faster.
+
 Dask results are checked against the in-memory ones at the same size (max relative
 difference of estimate and SE; for ``rake``: of ``sipas.mean(raked, "q01")``, computed after
 the timing).
@@ -101,6 +105,10 @@ from _common import (  # noqa: E402
 )
 
 TASKS = ["rake", "share", "share_prov", "items_prov", "boot"]
+# the data columns each task reads besides the design's (province, commune, w)
+TASK_COLUMNS = {"rake": ["sex", "age_group", "ethnicity"], "share": ["q01"],
+                "share_prov": ["q01"], "items_prov": [f"q{i:02d}" for i in range(1, 23)],
+                "boot": ["q01"]}
 ALL_TASKS = [*TASKS, "pipeline"]
 ENGINES = ["memory", "dask", "dask_persist", "svy", "R"]
 TOL = 1e-8
@@ -583,6 +591,10 @@ def worker_dask(task: str, n: int, repeat: int, profile: bool, partitions: int,
         design = sipas.Design(df, ids="commune", strata="province", weights="w")
         design_s = time.perf_counter() - t
         fn = sipas_fns(sipas, design, items, margins)[task]
+        # Dask's floor: the cheapest pass over the columns the task reads (a row count per
+        # partition), measured the same way
+        cols = list(dict.fromkeys(["province", "commune", "w", *TASK_COLUMNS[task]]))
+        floor_s, _t, _o = best_of(lambda: df[cols].map_partitions(len).compute(), repeat)
         gc.collect()
         reset_peak()
         rss_before = rss()
@@ -610,7 +622,7 @@ def worker_dask(task: str, n: int, repeat: int, profile: bool, partitions: int,
             "engine": "dask_persist" if persist else "dask", "task": task, "n": n,
             "partitions": df.npartitions, "workers": n_workers, "load_s": load_s,
             "frame_mib": frame_bytes / MIB, "design_s": design_s, "cold_s": cold_s,
-            "best_s": best, "times": times,
+            "best_s": best, "times": times, "floor_s": floor_s,
             "client_peak_mib": c_peak / MIB, "workers_peak_mib": w_peak_sum / MIB,
             "peak_mib": (c_peak + w_peak_sum) / MIB,
             "task_extra_mib": (c_peak - rss_before + w_peak_sum
@@ -880,6 +892,8 @@ def dask_rows(results: list[dict], sizes: list[int]) -> list[dict]:
                 row = {"task": task, "n": f"{n:,}", "engine": engine,
                        "mem": m["best_s"] if m else None, "dask": d["best_s"],
                        "cold": d["cold_s"], "ratio": d["best_s"] / m["best_s"] if m else None,
+                       "floor": d.get("floor_s"),
+                       "fratio": d["floor_s"] / m["best_s"] if m and d.get("floor_s") else None,
                        "diff_est": d.get("diff_est"), "diff_se": d.get("diff_se"),
                        "client": d["client_peak_mib"], "workers": d["workers_peak_mib"],
                        "pratio": d["peak_ratio"], "load": d["loadavg"]}
@@ -892,7 +906,8 @@ def dask_rows(results: list[dict], sizes: list[int]) -> list[dict]:
 
 DASK_COLUMNS = [("task", "task"), ("n", "size"), ("engine", "engine"),
                 ("mem", "in-memory s"), ("dask", "Dask s (best of 3)"), ("cold", "1st call s"),
-                ("ratio", "Dask/in-memory"), ("diff_est", "max rel. diff estimate"),
+                ("ratio", "Dask/in-memory"), ("floor", "Dask floor s"),
+                ("fratio", "floor/in-memory"), ("diff_est", "max rel. diff estimate"),
                 ("diff_se", "max rel. diff SE"), ("client", "client peak MiB"),
                 ("workers", "workers' peak MiB (sum)"), ("pratio", "peak/frame"),
                 ("load", "load avg"), ("target", "target @10M")]

@@ -502,21 +502,29 @@ def _columns(design: Any, *users: Any) -> list[str]:
     return [c for c in dict.fromkeys(cols) if c in present]
 
 
-def partitions(design: Any, *users: Any) -> list[Any]:
-    """The design's partitions as delayed objects, with only the columns needed."""
-    return design.frame[_columns(design, *users)].to_delayed()
+def partitions(design: Any, *users: Any) -> Any:
+    """The design's frame with only the columns needed."""
+    return design.frame[_columns(design, *users)]
 
 
-def _per_partition(fn: Any, parts: Sequence[Any], *args: Any) -> list[Any]:
-    """``fn(part, *args)`` for every partition, each shared argument (the layout, recipes,
-    projections) a single node of the graph: the scheduler ships it once per worker instead
-    of once per task, and dask does not walk through its contents."""
+def _boxed(part: pd.DataFrame, fn: Any, *args: Any) -> pd.Series:
+    return pd.Series([fn(part, *args)], dtype=object)
+
+
+def _per_partition(fn: Any, frame: Any, *args: Any) -> list[Any]:
+    """``fn(part, *args)`` for every partition of ``frame``, as a list (computed).
+
+    A ``map_partitions`` of the frame, so dask's optimiser reads only the columns used and
+    may merge small Parquet files into fewer partitions; each shared argument (the layout,
+    recipes, projections) is a single node of the graph: the scheduler ships it once per
+    worker instead of once per task, and dask does not walk through its contents."""
     import dask
 
     shared = [a if a is None or isinstance(a, (bool, int, float, str)) else
               dask.delayed(a, traverse=False) for a in args]
-    call = dask.delayed(fn, pure=True)
-    return [call(p, *shared) for p in parts]
+    out = frame.map_partitions(_boxed, fn, *shared, meta=pd.Series(dtype=object),
+                               enforce_metadata=False, align_dataframes=False)
+    return out.compute().tolist()
 
 
 def _partition(part: pd.DataFrame, layout: DaskLayout, recipe: Any, domains: Any,
@@ -569,13 +577,12 @@ def reduce_partitions(design: Any, recipe: Any, domains: Any, n_domains: int, *,
                       stage: int = -1, second_moment: bool = False,
                       binary: bool = False) -> UnitSums:
     """Run :func:`sipas.reduction.unit_sums` on every partition and add the results."""
-    import dask
 
     layout = design._dask
     n_units = (layout.shadow.stages[-1] if stage == -1 else layout.shadow.stages[0]).n_units
-    parts = _per_partition(_partition, partitions(design, recipe, domains), layout, recipe,
-                           domains, n_domains, stage, n_units, second_moment, binary)
-    return dask.delayed(add_sums)(parts).compute()
+    return add_sums(_per_partition(_partition, partitions(design, recipe, domains), layout,
+                                   recipe, domains, n_domains, stage, n_units, second_moment,
+                                   binary))
 
 
 def _partition_apply(part: pd.DataFrame, layout: DaskLayout, recipe: Any, domains: Any,
@@ -593,12 +600,10 @@ def _add(results: Sequence[Any]) -> Any:
 
 def sum_partitions(design: Any, recipe: Any, domains: Any, fn: Any) -> Any:
     """Sum over partitions of ``fn(num, den, domain, w)`` for the rows of ``recipe``."""
-    import dask
 
     layout = design._dask
-    parts = _per_partition(_partition_apply, partitions(design, recipe, domains), layout,
-                           recipe, domains, fn)
-    return dask.delayed(_add)(parts).compute()
+    return _add(_per_partition(_partition_apply, partitions(design, recipe, domains), layout,
+                               recipe, domains, fn))
 
 
 def fit_recipe(design: Any, recipe: Any, by: Any, *, second_moment: bool = False,
@@ -710,7 +715,6 @@ def fit_calibrated(design: Any, recipe: Any, domains: Any, n_domains: int, *,
                    second_moment: bool, binary: bool) -> Any:
     """Estimates of a weighted Dask design, with the per-(level, domain) sums that make its
     Taylor variance calibration-aware, all in the same pass."""
-    import dask
 
     from sipas.fitting import calibration_chain, finish_fit
 
@@ -720,7 +724,7 @@ def fit_calibrated(design: Any, recipe: Any, domains: Any, n_domains: int, *,
     terms = [q.terms for q in distinct]
     parts = _per_partition(_partition_cal, partitions(design, recipe, domains, *terms), layout,
                            recipe, domains, n_domains, n_units, second_moment, binary, terms)
-    sums, extra = dask.delayed(_add_cal)(parts).compute()
+    sums, extra = _add_cal(parts)
     by_proj = {id(q): e for q, e in zip(distinct, extra)}
     j = sums.n_vars
 
@@ -747,12 +751,10 @@ def _cell_partition(part: pd.DataFrame, layout: DaskLayout, cols: list[str]) -> 
 
 def cell_totals(design: Any, cols: list[str]) -> pd.DataFrame:
     """Weighted and plain counts of positive-weight rows per combination of ``cols``."""
-    import dask
 
     layout = design._dask
-    parts = _per_partition(_cell_partition, partitions(design, _Cols(tuple(cols))), layout,
-                           cols)
-    frames = dask.compute(*parts)
+    frames = _per_partition(_cell_partition, partitions(design, _Cols(tuple(cols))), layout,
+                            cols)
     table = pd.concat(frames, ignore_index=True)
     if table[cols].isna().any().any():
         which = [c for c in cols if table[c].isna().any()]
@@ -858,10 +860,8 @@ def _loadings_part(part: pd.DataFrame, layout: DaskLayout, p: ProjectionTerms) -
 
 
 def _map_sum(frame: Any, layout: DaskLayout, fn: Any, *args: Any) -> Any:
-    import dask
 
-    parts = _per_partition(fn, frame.to_delayed(), layout, *args)
-    return dask.delayed(_add)(parts).compute()
+    return _add(_per_partition(fn, frame, layout, *args))
 
 
 def _projection(design: Any, factor: WeightFactor, codes: np.ndarray, f: np.ndarray, p: int,

@@ -141,8 +141,10 @@ def fit_ratios(design: AnyDesign, source: RatioSource, *, valid: np.ndarray | No
                      second_moment=second_moment, binary=binary)
     chain_reduce = None
     if isinstance(design, Design) and calibration_chain(design):
+        cache: dict = {}  # per-cell sums shared by the margins of a raking step
+
         def chain_reduce(p: Any, est: np.ndarray, denom: np.ndarray | None) -> np.ndarray:
-            return p.reduce(source, w, est, denom)
+            return p.reduce(source, w, est, denom, cache)
     return finish_fit(design, sums, source, chain_reduce)
 
 

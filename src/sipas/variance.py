@@ -27,7 +27,8 @@ from scipy import sparse
 
 from sipas.errors import EstimationError
 
-__all__ = ["Projection", "RatioSource", "ReplicateEngine", "TaylorEngine", "VarBasis"]
+__all__ = ["CellLayout", "Projection", "RatioSource", "ReplicateEngine", "TaylorEngine",
+           "VarBasis"]
 
 
 # ---------------------------------------------------------------------- reduction
@@ -200,14 +201,88 @@ class RatioSource:
         >>> z.tolist()  # one key per row
         [[0.0, 0.0], [0.0, -0.25], [0.0, 0.25]]
         """
-        num, den = self.raw(mult, key, n_keys)
-        if den is None:
-            return num
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return (num - est * den) / denom_total
+        return _influence(*self.raw(mult, key, n_keys), est, denom_total)
+
+
+def _influence(num: np.ndarray, den: np.ndarray | None, est: np.ndarray,
+               denom_total: np.ndarray | None) -> np.ndarray:
+    """Influence totals ``(num - est den) / denom_total`` from weighted sums (totals: num)."""
+    if den is None:
+        return num
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (num - est * den) / denom_total
 
 
 # ---------------------------------------------------------------------- calibration
+
+@dataclass(frozen=True, eq=False)
+class CellLayout:
+    """The joint cells of a raking step, shared by the projections of its margins.
+
+    The row factors of every margin's projection are a function of the row's cell and of
+    the step's input weights ``w0`` (``a_i = cell_a[c_i] / w0_i``, ``b_i = w0_i cell_b[c_i]``
+    where ``w0_i > 0``), so the variance works on per-cell sums: one pass over the rows per
+    estimate for all margins, and cross products over cells instead of rows.
+
+    Attributes
+    ----------
+    cells : numpy.ndarray of int
+        Joint cell of every row.
+    n_cells : int
+        Number of cells.
+    w0 : numpy.ndarray
+        The step's input weights.
+    rows : numpy.ndarray
+        Rows with ``w0 > 0`` per cell.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lay = CellLayout(np.array([0, 1, 1]), 2, np.array([2.0, 1.0, 3.0]), np.array([1.0, 2.0]))
+    >>> lay.unit_weights(np.array([0, 0, 1]), 2).tolist()  # w0 per (unit, cell)
+    [[2.0, 1.0], [0.0, 3.0]]
+    """
+
+    cells: np.ndarray
+    n_cells: int
+    w0: np.ndarray
+    rows: np.ndarray
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def unit_weights(self, units: np.ndarray, n_units: int) -> np.ndarray | None:
+        """(units x cells) sums of the positive ``w0`` (cached); ``None`` when too large to
+        hold densely.
+
+        Parameters
+        ----------
+        units : numpy.ndarray of int
+            Final sampling unit of every row.
+        n_units : int
+            Number of units.
+
+        Returns
+        -------
+        numpy.ndarray or None
+        """
+        key = (id(units), n_units)
+        if key not in self._cache:
+            size = n_units * self.n_cells
+            self._cache[key] = None if size > 4_000_000 else np.bincount(
+                units * self.n_cells + self.cells, weights=np.where(self.w0 > 0, self.w0, 0.0),
+                minlength=size).reshape(n_units, self.n_cells)
+        return self._cache[key]
+
+    def sums(self, source: RatioSource, w: np.ndarray,
+             cache: dict) -> tuple[np.ndarray, np.ndarray | None]:
+        """Per (cell, estimate) sums of ``(w / w0) num`` and ``(w / w0) den``, once per
+        ``cache`` (one estimate's reductions) for all the margins of the step."""
+        key = (id(self), id(source), id(w))
+        if key not in cache:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(self.w0 > 0, w / self.w0, 0.0)
+            cache[key] = source.raw(ratio, self.cells, self.n_cells)
+        return cache[key]
+
 
 @dataclass(frozen=True, eq=False)
 class Projection:
@@ -247,7 +322,17 @@ class Projection:
     b: np.ndarray | None
     m_inv: np.ndarray
     rows: Any = None
+    layout: CellLayout | None = None
+    cell_level: np.ndarray | None = None
+    cell_a: np.ndarray | None = None
+    cell_b: np.ndarray | None = None
     _cache: dict = field(default_factory=dict, repr=False)
+
+    def _by_level(self, values: np.ndarray, factor: np.ndarray) -> np.ndarray:
+        """(p x k) sums over cells of ``factor[c] values[c]`` per level of this margin."""
+        matrix = sparse.csr_matrix((factor, (self.cell_level, np.arange(len(factor)))),
+                                   shape=(self.p, len(factor)))
+        return np.asarray(matrix @ values)
 
     def factors(self) -> tuple[np.ndarray, np.ndarray]:
         """The row factors ``(a, b)``; with ``a = b = None`` they come from ``rows()`` on
@@ -315,6 +400,13 @@ class Projection:
         [[2.0, 0.0], [0.0, 1.0]]
         """
         key = id(other)
+        if key not in self._cache and self.layout is not None and other.layout is self.layout:
+            # the same joint cells: a_i b_i is a cell's value, so one count per pair of levels
+            lay = self.layout
+            pairs = self.cell_level * other.p + other.cell_level
+            counts = np.bincount(pairs, weights=lay.rows * self.cell_a * other.cell_b,
+                                 minlength=self.p * other.p)
+            self._cache[key] = counts.reshape(self.p, other.p)
         if key not in self._cache and self.codes is not None and other.codes is not None:
             # two indicator matrices: one weighted count per pair of cells, O(n)
             pairs = self.codes * other.p + other.codes
@@ -353,6 +445,11 @@ class Projection:
         [[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]
         """
         key = ("units", id(rows_to_units))
+        if key not in self._cache and self.layout is not None:
+            units = sparse.csc_matrix(rows_to_units).indices
+            per_cell = self.layout.unit_weights(units, rows_to_units.shape[0])
+            if per_cell is not None:  # sum over cells of w0 cell_b, per (unit, level)
+                self._cache[key] = self._by_level(per_cell.T, self.cell_b).T
         if key not in self._cache and self.codes is not None:
             # every row is in exactly one unit: the column-major indices are the row's unit
             units = sparse.csc_matrix(rows_to_units).indices
@@ -369,7 +466,7 @@ class Projection:
         return self._cache[key]
 
     def reduce(self, source: RatioSource, w: np.ndarray, est: np.ndarray,
-               denom_total: np.ndarray | None) -> np.ndarray:
+               denom_total: np.ndarray | None, cache: dict | None = None) -> np.ndarray:
         """``F' diag(a) x0`` for the influence ``x0 = w z`` of ``source`` (p x k).
 
         Parameters
@@ -399,6 +496,12 @@ class Projection:
         ...             np.array([2.0, 2.0])).tolist()
         [[0.0, -0.25], [0.0, 0.25]]
         """
+        if self.layout is not None:
+            # a_i w_i = cell_a[c_i] (w_i / w0_i): the step's per-cell sums, then the levels
+            num, den = self.layout.sums(source, w, {} if cache is None else cache)
+            return _influence(self._by_level(num, self.cell_a),
+                              None if den is None else self._by_level(den, self.cell_a),
+                              est, denom_total)
         a = self.factors()[0]
         if self.codes is not None:
             return source.influence_sums(a * w, self.codes, self.p, est, denom_total)

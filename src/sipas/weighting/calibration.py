@@ -20,7 +20,7 @@ from sipas._validate import as_name_list, check_choice, message
 from sipas.design import Design, WeightingStep
 from sipas.errors import ConvergenceError, WeightingError
 from sipas.replication import ReplicateDesign
-from sipas.variance import Projection
+from sipas.variance import CellLayout, Projection
 from sipas.weighting._targets import (
     Margin,
     cell_codes,
@@ -208,7 +208,8 @@ def rake(design: AnyDesign, margins: Any, *, tol: float = 1e-10, max_iter: int =
     active = w0 > 0
     rows_per_cell = cell_rows if active.all() else np.bincount(
         cells[active], minlength=n_cells).astype("float64")
-    projections = [_raking_projection(m_codes, lev, fm, cells, w0, rows_per_cell, len(lvs))
+    layout = CellLayout(cells, n_cells, w0, rows_per_cell)
+    projections = [_raking_projection(m_codes, lev, fm, layout, len(lvs))
                    for m_codes, lev, lvs, fm in zip(codes, cell_levels, levels, f_last)]
     chain = tuple(projections) * RAKE_PROJECTION_SWEEPS
     return design.with_weights(w1, step, calibration=chain)
@@ -395,19 +396,21 @@ def _rake_failure(ms: list[Margin], codes, levels, targets, w, max_iter, tol) ->
 
 
 def _raking_projection(codes: np.ndarray, cell_level: np.ndarray, fm: np.ndarray,
-                       cells: np.ndarray, w0: np.ndarray, rows_per_cell: np.ndarray,
-                       p: int) -> Projection:
+                       layout: CellLayout, p: int) -> Projection:
     """One margin's projection, with the weights as they were after that margin in the last
-    sweep (``w0`` times the cell factors ``fm``); the per-row factors are made when a
-    variance first needs them."""
+    sweep (``w0`` times the cell factors ``fm``): ``b = w0 fm[cell]``, ``a = 1 / b``, both
+    functions of the joint cell (see :class:`sipas.variance.CellLayout`); the per-row
+    factors are made only if a variance needs them row by row."""
     positive = fm > 0
     # rows with positive weight after the margin, per level (from the cells: no pass over rows)
-    counts = np.bincount(cell_level, weights=rows_per_cell * positive, minlength=p)
+    counts = np.bincount(cell_level, weights=layout.rows * positive, minlength=p)
     with np.errstate(divide="ignore"):
         m_inv = np.where(counts > 0, 1.0 / counts, 0.0)
+        cell_a = np.where(positive, 1.0 / np.where(positive, fm, 1.0), 0.0)
     return Projection(codes=codes if codes.min() >= 0 else np.maximum(codes, 0), matrix=None,
                       p=p, a=None, b=None, m_inv=m_inv,
-                      rows=functools.partial(_raking_rows, w0, fm, cells))
+                      rows=functools.partial(_raking_rows, layout.w0, fm, layout.cells),
+                      layout=layout, cell_level=cell_level, cell_a=cell_a, cell_b=fm)
 
 
 def _raking_rows(w0: np.ndarray, fm: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, ...]:

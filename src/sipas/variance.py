@@ -239,8 +239,8 @@ class CellLayout:
     --------
     >>> import numpy as np
     >>> lay = CellLayout(np.array([0, 1, 1]), 2, np.array([2.0, 1.0, 3.0]), np.array([1.0, 2.0]))
-    >>> lay.unit_weights(np.array([0, 0, 1]), 2).tolist()  # w0 per (unit, cell)
-    [[2.0, 1.0], [0.0, 3.0]]
+    >>> lay.n_cells, lay.rows.tolist()
+    (2, [1.0, 2.0])
     """
 
     cells: np.ndarray
@@ -249,27 +249,42 @@ class CellLayout:
     rows: np.ndarray
     _cache: dict = field(default_factory=dict, repr=False)
 
-    def unit_weights(self, units: np.ndarray, n_units: int) -> np.ndarray | None:
-        """(units x cells) sums of the positive ``w0`` (cached); ``None`` when too large to
-        hold densely.
+    def unit_weights(self, rows_to_units: sparse.csr_matrix) -> np.ndarray | None:
+        """(units x cells) sums of the positive ``w0`` (cached per indicator); ``None`` when
+        too large to hold densely.
 
         Parameters
         ----------
-        units : numpy.ndarray of int
-            Final sampling unit of every row.
-        n_units : int
-            Number of units.
+        rows_to_units : scipy.sparse.csr_matrix
+            The (units x rows) indicator ``U'`` (:attr:`sipas.design.Stage.rows_to_units`).
 
         Returns
         -------
         numpy.ndarray or None
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from scipy import sparse
+        >>> lay = CellLayout(np.array([0, 1, 1]), 2, np.array([2.0, 1.0, 3.0]),
+        ...                  np.array([1.0, 2.0]))
+        >>> u = sparse.csr_matrix(np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]))
+        >>> lay.unit_weights(u).tolist()
+        [[2.0, 1.0], [0.0, 3.0]]
         """
-        key = (id(units), n_units)
+        key = id(rows_to_units)
         if key not in self._cache:
+            n_units = rows_to_units.shape[0]
             size = n_units * self.n_cells
-            self._cache[key] = None if size > 4_000_000 else np.bincount(
-                units * self.n_cells + self.cells, weights=np.where(self.w0 > 0, self.w0, 0.0),
-                minlength=size).reshape(n_units, self.n_cells)
+            if size > 4_000_000:
+                self._cache[key] = None
+            else:
+                # every row is in exactly one unit: the column-major indices are the units
+                units = sparse.csc_matrix(rows_to_units).indices
+                self._cache[key] = np.bincount(
+                    units * self.n_cells + self.cells,
+                    weights=np.where(self.w0 > 0, self.w0, 0.0),
+                    minlength=size).reshape(n_units, self.n_cells)
         return self._cache[key]
 
     def sums(self, source: RatioSource, w: np.ndarray,
@@ -446,8 +461,7 @@ class Projection:
         """
         key = ("units", id(rows_to_units))
         if key not in self._cache and self.layout is not None:
-            units = sparse.csc_matrix(rows_to_units).indices
-            per_cell = self.layout.unit_weights(units, rows_to_units.shape[0])
+            per_cell = self.layout.unit_weights(rows_to_units)
             if per_cell is not None:  # sum over cells of w0 cell_b, per (unit, level)
                 self._cache[key] = self._by_level(per_cell.T, self.cell_b).T
         if key not in self._cache and self.codes is not None:

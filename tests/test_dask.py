@@ -143,3 +143,8 @@ def test_key_index_lookup_equals_a_merge(dtype):
     part = pd.concat([part, combos]).astype(dtype).reset_index(drop=True)
     ref = part.merge(combos.reset_index(), how="left", on=["h", "psu"])["index"]
     np.testing.assert_array_equal(keys.get(part), ref.fillna(-1).to_numpy(np.int64))
+    # one column: integer ids find their row through a single table
+    ids = combos[["psu"]].drop_duplicates().reset_index(drop=True)
+    one = KeyIndex.build(ids)
+    ref = part[["psu"]].merge(ids.reset_index(), how="left", on="psu")["index"]
+    np.testing.assert_array_equal(one.get(part), ref.fillna(-1).to_numpy(np.int64))

@@ -172,7 +172,7 @@ def quantile(design: AnyDesign, variable: str, quantiles: float | Sequence[float
     if hasattr(design.frame, "compute"):
         raise EstimationError("quantiles need the rows in memory; they are not computed on a "
                               "Dask design (compute the column first).")
-    values, _den, valid = _numeric_matrices(design.frame, [name], missing, design.weight_array)
+    values, valid = _numeric_matrices(design.frame, [name], missing, design.weight_array)
     x, valid = values[:, 0], valid[:, 0]
     codes, labels = domains(design, by)
     w = design.weight_array

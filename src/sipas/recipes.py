@@ -2,15 +2,16 @@
 
 A recipe is a small picklable object called on a frame (the whole data in memory, or one
 partition of a Dask frame) and the rows' weights; it returns ``(num, den, valid)`` arrays
-(column-major, one column per variable) for :func:`sipas.reduction.unit_sums`.
-``split(size)`` cuts it into recipes of fewer variables, so memory stays bounded.
+(column-major, one column per variable; 0/1 indicators as booleans) for
+:func:`sipas.reduction.unit_sums`. ``split(size)`` cuts it into recipes of fewer variables,
+so memory stays bounded.
 
 Examples
 --------
 >>> import numpy as np, pandas as pd
 >>> num, den, valid = NumericRecipe(("y",))(pd.DataFrame({"y": [1.0, None]}), np.ones(2))
 >>> num.ravel().tolist(), den.ravel().tolist()
-([1.0, 0.0], [1.0, 0.0])
+([1.0, 0.0], [True, False])
 """
 
 from __future__ import annotations
@@ -57,8 +58,8 @@ class NumericRecipe:
         return self.names
 
     def __call__(self, frame: pd.DataFrame, w: np.ndarray):
-        y, valid_f, _valid = _numeric_matrices(frame, list(self.names), self.missing, w)
-        return y, (None if self.total else valid_f), valid_f
+        y, valid = _numeric_matrices(frame, list(self.names), self.missing, w)
+        return y, (None if self.total else valid), valid
 
     def split(self, size: int) -> list[NumericRecipe]:
         return [NumericRecipe(self.names[i: i + size], self.missing, self.total)
@@ -79,10 +80,10 @@ class RatioRecipe:
         return tuple(dict.fromkeys(self.nums + self.dens))
 
     def __call__(self, frame: pd.DataFrame, w: np.ndarray):
-        y, _f, vy = _numeric_matrices(frame, list(self.nums), self.missing, w)
-        x, _f, vx = _numeric_matrices(frame, list(self.dens), self.missing, w)
+        y, vy = _numeric_matrices(frame, list(self.nums), self.missing, w)
+        x, vx = _numeric_matrices(frame, list(self.dens), self.missing, w)
         valid = vy & vx
-        return y * valid, x * valid, np.asarray(valid, dtype="float64", order="F")
+        return y * valid, x * valid, valid
 
     def split(self, size: int) -> list[RatioRecipe]:
         return [RatioRecipe(self.nums[i: i + size], self.dens[i: i + size], self.missing)
@@ -152,7 +153,8 @@ def _indicator(col: pd.Series, values: list[Any], present: np.ndarray) -> np.nda
 
 
 def _numeric_matrices(frame: pd.DataFrame, names: list[str], missing: Missing,
-                      w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                      w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n x J) values (0 where missing) and the (n x J) boolean mask of the non-missing."""
     check_choice("missing", missing, ("omit", "error"))
     cols = []
     for name in names:
@@ -165,16 +167,17 @@ def _numeric_matrices(frame: pd.DataFrame, names: list[str], missing: Missing,
                               "text with pd.to_numeric.")
         cols.append(col.to_numpy(dtype="float64", na_value=np.nan))
     y = _fortran(cols)
-    bad = np.isinf(y)
-    if bad.any():
-        r, c = np.argwhere(bad)[0]
-        raise DesignError(f"column {names[c]!r} has infinite values (first at row {int(r)}).")
     valid = ~np.isnan(y)
+    # two reductions find an infinity without a row-sized temporary
+    if np.isinf(np.max(y, where=valid, initial=0.0)) or np.isinf(
+            np.min(y, where=valid, initial=0.0)):
+        r, c = np.argwhere(np.isinf(y))[0]
+        raise DesignError(f"column {names[c]!r} has infinite values (first at row {int(r)}).")
     if missing == "error":
         for j, name in enumerate(names):
             _refuse_missing(w, name, valid[:, j])
     y[~valid] = 0.0
-    return y, np.asarray(valid, dtype="float64", order="F"), valid
+    return y, valid
 
 
 def _refuse_missing(w: np.ndarray, name: str, present: np.ndarray) -> None:

@@ -60,6 +60,8 @@ class KeyIndex:
     table: np.ndarray | None
     mixed: pd.Index | None
     lookups: tuple[tuple[int, np.ndarray] | None, ...] = ()
+    #: one integer column: ``(lowest, table)`` giving the row of an id directly
+    direct: tuple[int, np.ndarray] | None = None
 
     @classmethod
     def build(cls, combos: pd.DataFrame) -> KeyIndex:
@@ -71,7 +73,11 @@ class KeyIndex:
         if space <= 20_000_000:
             table = np.full(space, -1, dtype=np.int64)
             table[codes] = np.arange(len(combos))
-            return cls(cols, levels, table, None, lookups)
+            direct = None
+            if len(cols) == 1 and lookups[0] is not None:
+                lo, level_of = lookups[0]
+                direct = lo, np.where(level_of >= 0, table[np.maximum(level_of, 0)], -1)
+            return cls(cols, levels, table, None, lookups, direct)
         return cls(cols, levels, None, pd.Index(codes), lookups)
 
     @staticmethod
@@ -96,6 +102,13 @@ class KeyIndex:
         return table[index]
 
     def get(self, part: pd.DataFrame) -> np.ndarray:
+        if self.direct is not None:
+            arr = part[self.columns[0]].to_numpy()
+            if arr.dtype.kind in "iu":
+                lo, table = self.direct
+                index = np.subtract(arr, lo - 1, dtype=np.int64)
+                np.clip(index, 0, len(table) - 1, out=index)
+                return table[index]
         codes = [self._codes(i, part[c]) for i, c in enumerate(self.columns)]
         missing = None
         for c in codes:
@@ -402,6 +415,10 @@ def init_layout(design: Any) -> DaskLayout:
         raise DesignError("the fpc of a unit varies between its rows; it must be constant "
                           "within each stratum.")
     _check_weights(frame, design.weights or design.probs)
+    if design.strata and not table[ids].duplicated().any():
+        # cluster ids unique across strata (checked by the unit table's design): they alone
+        # find a row's unit, so partitions neither read nor look up the strata column
+        keys = ids
     return DaskLayout(tuple(keys), KeyIndex.build(table[keys]), stages[-1].unit,
                       stages[0].unit, shadow, design.weights, design.probs,
                       getattr(shadow, "_fpc_weights", None))

@@ -65,7 +65,7 @@ the timing).
 
 Usage::
 
-    python benchmarks/bench_scale.py                               # everything (~35-45 min)
+    python benchmarks/bench_scale.py                               # everything (~15 min on 2 cores)
     python benchmarks/bench_scale.py --sizes 1000000 --engines memory --tasks share items_prov
     python benchmarks/bench_scale.py --sizes 10000000 --engines dask --dask-sizes 10000000
     python benchmarks/bench_scale.py --profile                     # + profiles of the misses

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from sipas._validate import as_name_list
 from sipas.errors import DesignError
@@ -833,10 +834,25 @@ class DaskProjection:
     frame: Any
     p: int
     m_inv: np.ndarray
+    #: raking: rows with positive weight per joint cell, and a cache shared by the margins
+    cell_rows: np.ndarray | None = None
+    shared: dict | None = None
     _cache: dict = field(default_factory=dict, repr=False)
+
+    def _same_cells(self, other: DaskProjection) -> bool:
+        return (self.cell_rows is not None and self.shared is not None
+                and other.shared is self.shared)
 
     def cross(self, other: DaskProjection) -> np.ndarray:
         key = id(other)
+        if key not in self._cache and self._same_cells(other):
+            # margins of one raking step: a_i b_i = f_other[c] / f_self[c] on the rows with
+            # positive weight, so the cross product is a sum over the joint cells, no pass
+            fs, fo = self.terms.f, other.terms.f
+            ratio = np.where(fs > 0, fo / np.where(fs > 0, fs, 1.0), 0.0)
+            pairs = self.terms.level_of_cell * other.p + other.terms.level_of_cell
+            self._cache[key] = np.bincount(pairs, weights=self.cell_rows * ratio,
+                                           minlength=self.p * other.p).reshape(self.p, other.p)
         if key not in self._cache:
             self._cache[key] = _map_sum(self.frame[_term_columns(self.terms, other.terms)],
                                         self.terms.layout_before, _cross_part,
@@ -844,6 +860,19 @@ class DaskProjection:
         return self._cache[key]
 
     def unit_loadings(self, _rows_to_units: Any = None) -> np.ndarray:
+        n_units = self.terms.layout_before.shadow.stages[-1].n_units
+        if ("units" not in self._cache and self.shared is not None
+                and n_units * len(self.terms.f) <= DENSE_KEYS):
+            # one pass for all the margins of the step: weights per (unit, joint cell)
+            if "unit_cells" not in self.shared:
+                self.shared["unit_cells"] = _map_sum(
+                    self.frame[_term_columns(self.terms)], self.terms.layout_before,
+                    _unit_cells_part, self.terms)
+            # sum over cells of w_before f[cell], per (unit, level)
+            onehot = sparse.csr_matrix(
+                (self.terms.f, (np.arange(len(self.terms.f)), self.terms.level_of_cell)),
+                shape=(len(self.terms.f), self.p))
+            self._cache["units"] = np.asarray((onehot.T @ self.shared["unit_cells"].T).T)
         if "units" not in self._cache:
             self._cache["units"] = _map_sum(self.frame[_term_columns(self.terms)],
                                             self.terms.layout_before,
@@ -876,15 +905,28 @@ def _loadings_part(part: pd.DataFrame, layout: DaskLayout, p: ProjectionTerms) -
                        minlength=n_units * p.p).reshape(n_units, p.p)
 
 
+def _unit_cells_part(part: pd.DataFrame, layout: DaskLayout, p: ProjectionTerms) -> np.ndarray:
+    """(units x cells) positive weights before the step."""
+    n_units = layout.shadow.stages[-1].n_units
+    n_cells = len(p.f)
+    cells = p.factor.cells(part)
+    w = p.layout_before.row_weights(part)
+    keep = (cells >= 0) & (w > 0)
+    units = layout.units(part)
+    return np.bincount(units * n_cells + np.maximum(cells, 0), weights=np.where(keep, w, 0.0),
+                       minlength=n_units * n_cells).reshape(n_units, n_cells)
+
+
 def _map_sum(frame: Any, layout: DaskLayout, fn: Any, *args: Any) -> Any:
 
     return _add(_per_partition(fn, frame, layout, *args))
 
 
 def _projection(design: Any, factor: WeightFactor, codes: np.ndarray, f: np.ndarray, p: int,
-                m_inv: np.ndarray, raking: bool) -> DaskProjection:
+                m_inv: np.ndarray, raking: bool, cell_rows: np.ndarray | None = None,
+                shared: dict | None = None) -> DaskProjection:
     terms = ProjectionTerms(design._dask, factor, codes, f, p, raking)
-    return DaskProjection(terms, design.frame, p, m_inv)
+    return DaskProjection(terms, design.frame, p, m_inv, cell_rows, shared)
 
 
 def _weighted_design(design: Any) -> None:
@@ -954,12 +996,14 @@ def rake(design: Any, margins: list[Any], tol: float, max_iter: int, partial: bo
     keys = KeyIndex.build(table[cols])
     factor = WeightFactor(tuple(cols), keys, f)
     counts = table["__n"].to_numpy()
+    shared: dict = {}  # the margins' common (unit x cell) weights, made once
     projections = []
     for (codes, lvs), fm in zip(coded, f_last):
         n_level = np.bincount(codes, weights=counts, minlength=len(lvs))
         projections.append(_projection(design, factor, codes, fm, len(lvs),
                                        np.where(n_level > 0, 1.0 / np.where(
-                                           n_level > 0, n_level, 1), 0.0), raking=True))
+                                           n_level > 0, n_level, 1), 0.0), raking=True,
+                                       cell_rows=counts, shared=shared))
     summary = _margin_summary_cells(margins, [lvs for _c, lvs in coded],
                                     [c for c, _ in coded], size, size * f)
     step = WeightingStep("rake", {"margins": [m.name for m in margins], "tol": tol,

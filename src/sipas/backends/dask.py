@@ -694,7 +694,11 @@ def _distinct(chain: Sequence[Any]) -> list[Any]:
 
 def _partition_cal(part: pd.DataFrame, layout: DaskLayout, recipe: Any, domains: Any,
                    n_domains: int, n_units: int, second_moment: bool, binary: bool,
-                   terms: Sequence[ProjectionTerms]) -> tuple[UnitSums, list]:
+                   terms: Sequence[ProjectionTerms | tuple[ProjectionTerms]]
+                   ) -> tuple[UnitSums, list]:
+    """The partition's sums and, per projection, its (level, domain) influence sums; a
+    1-tuple stands for all the margins of one raking step, whose sums are per (joint cell,
+    domain) with the multiplier ``w / w_before`` (the client splits them into levels)."""
     w = layout.row_weights(part)
     num, den, valid = recipe(part, w)
     dom = domains(part)
@@ -704,10 +708,20 @@ def _partition_cal(part: pd.DataFrame, layout: DaskLayout, recipe: Any, domains:
     inside = dom >= 0
     extra = []
     for t in terms:
-        codes, a, _b = t(part)
-        key = codes * n_domains + np.where(inside, dom, 0)
-        m = np.where(inside, a * w, 0.0)
-        size = t.p * n_domains
+        if isinstance(t, tuple):
+            t = t[0]
+            cells = t.factor.cells(part)
+            w_before = t.layout_before.row_weights(part)
+            ok = inside & (cells >= 0) & (w_before > 0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                m = np.where(ok, w / np.where(ok, w_before, 1.0), 0.0)
+            key = np.maximum(cells, 0) * n_domains + np.where(inside, dom, 0)
+            size = len(t.f) * n_domains
+        else:
+            codes, a, _b = t(part)
+            key = codes * n_domains + np.where(inside, dom, 0)
+            m = np.where(inside, a * w, 0.0)
+            size = t.p * n_domains
         extra.append((_by_key(key, m, size, num),
                       None if den is None else _by_key(key, m, size, den)))
     return sums, extra
@@ -739,12 +753,32 @@ def fit_calibrated(design: Any, recipe: Any, domains: Any, n_domains: int, *,
     layout = design._dask
     distinct = _distinct(calibration_chain(design))
     n_units = layout.shadow.stages[-1].n_units
-    terms = [q.terms for q in distinct]
-    parts = _per_partition(_partition_cal, partitions(design, recipe, domains, *terms), layout,
-                           recipe, domains, n_domains, n_units, second_moment, binary, terms)
+    # the margins of one raking step share their joint cells: one set of sums for all
+    groups: dict[int, list] = {}
+    for q in distinct:
+        groups.setdefault(id(q.shared) if q.shared is not None else id(q), []).append(q)
+    terms = [(g[0].terms,) if g[0].shared is not None else g[0].terms
+             for g in groups.values()]
+    parts = _per_partition(_partition_cal, partitions(design, recipe, domains,
+                                                      *[q.terms for q in distinct]),
+                           layout, recipe, domains, n_domains, n_units, second_moment, binary,
+                           terms)
     sums, extra = _add_cal(parts)
-    by_proj = {id(q): e for q, e in zip(distinct, extra)}
     j = sums.n_vars
+    by_proj = {}
+    for members, (snum, sden) in zip(groups.values(), extra):
+        if members[0].shared is None:
+            by_proj[id(members[0])] = (snum, sden)
+            continue
+        for q in members:  # joint cells -> this margin's levels, with the factor 1/f[cell]
+            f = q.terms.f
+            inv = np.where(f > 0, 1.0 / np.where(f > 0, f, 1.0), 0.0)
+            to_levels = sparse.csr_matrix((inv, (q.terms.level_of_cell, np.arange(len(f)))),
+                                          shape=(q.p, len(f)))
+            by_proj[id(q)] = tuple(
+                None if x is None else np.asarray(
+                    to_levels @ x.reshape(len(f), n_domains * j)).reshape(q.p * n_domains, j)
+                for x in (snum, sden))
 
     def chain_reduce(p: Any, est: np.ndarray, denom: np.ndarray | None) -> np.ndarray:
         snum, sden = by_proj[id(p)]

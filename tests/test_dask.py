@@ -148,3 +148,46 @@ def test_key_index_lookup_equals_a_merge(dtype):
     one = KeyIndex.build(ids)
     ref = part[["psu"]].merge(ids.reset_index(), how="left", on="psu")["index"]
     np.testing.assert_array_equal(one.get(part), ref.fillna(-1).to_numpy(np.int64))
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16", "uint16", "int64"])
+@pytest.mark.parametrize("window", ["inside", "all"])
+def test_key_index_one_column_and_relabel(dtype, window):
+    """Single integer ids: the offset path (ids within the table, offsets in the column's
+    own dtype, including int8 ids whose span does not fit int8) and the padded path (ids
+    outside), before and after relabelling."""
+    from sipas.backends.dask import KeyIndex
+
+    rng = np.random.default_rng(5)
+    low = -100 if dtype.startswith("int") else 0
+    listed = np.unique(rng.integers(low, 120, 80)).astype(dtype)
+    ids = pd.DataFrame({"psu": listed})
+    keys = KeyIndex.build(ids)
+    span = (low - 5, 126) if window == "all" else (int(listed.min()), int(listed.max()) + 1)
+    part = pd.DataFrame({"psu": rng.integers(*span, 2000).astype(dtype)})
+    ref = part.merge(ids.reset_index(), how="left", on="psu")["index"].fillna(-1)
+    np.testing.assert_array_equal(keys.get(part), ref.to_numpy(np.int64))
+    labels = rng.permutation(len(listed)) * 7
+    expect = np.where(ref >= 0, labels[ref.clip(lower=0).astype(int)], -1)
+    np.testing.assert_array_equal(keys.relabel(labels).get(part), expect)
+    # an empty partition
+    assert keys.get(part.iloc[:0]).shape == (0,)
+
+
+@pytest.mark.parametrize("space", ["table", "hashed"])
+def test_key_index_two_columns_relabel(space):
+    from sipas.backends.dask import KeyIndex
+
+    rng = np.random.default_rng(8)
+    n = 60 if space == "table" else 5000  # 5000 x 5000 levels: above the dense table limit
+    combos = pd.DataFrame({"h": rng.permutation(n), "psu": rng.permutation(n) * 3})
+    keys = KeyIndex.build(combos)
+    assert (keys.table is None) == (space == "hashed")
+    part = pd.concat([combos.sample(300, replace=True, random_state=1),
+                      pd.DataFrame({"h": [0, n + 1], "psu": [1, 0]})]).reset_index(drop=True)
+    ref = part.merge(combos.reset_index(), how="left", on=["h", "psu"])["index"].fillna(-1)
+    ref = ref.to_numpy(np.int64)
+    labels = np.arange(len(combos))[::-1] + 10
+    np.testing.assert_array_equal(keys.get(part), ref)
+    np.testing.assert_array_equal(keys.relabel(labels).get(part),
+                                  np.where(ref >= 0, labels[np.maximum(ref, 0)], -1))

@@ -96,3 +96,25 @@ def test_key_sums_strategy(key, runs, one_run):
     # booleans are summed as numbers, never or-ed
     np.testing.assert_array_equal(sums(values > 3), np.bincount(key, weights=values > 3,
                                                                 minlength=4))
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_no_domain_codes_is_one_domain(binary):
+    """``domain=None`` (a Dask partition without ``by``) gives the same sums as codes that
+    are all 0, and refuses more than one domain."""
+    rng = np.random.default_rng(4)
+    n = 400
+    unit = np.sort(rng.integers(0, 30, n))
+    w = rng.uniform(0.5, 3, n)
+    den = rng.random((n, 2)) > 0.2
+    num = (rng.random((n, 2)) > 0.5) & den
+    if not binary:
+        num = num * rng.uniform(1, 5, (n, 2))
+    a = unit_sums(num, den, None, 1, w, unit, 30, binary=binary, compress=True)
+    b = unit_sums(num, den, np.zeros(n, dtype=np.int64), 1, w, unit, 30, binary=binary,
+                  compress=True)
+    for f in ("wnum", "wden", "pden", "wval", "wnum2", "prow"):
+        np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
+    np.testing.assert_array_equal(a.key_unit(), b.key_unit())
+    with pytest.raises(ValueError, match="n_domains must be 1"):
+        unit_sums(num, den, None, 2, w, unit, 30)

@@ -284,8 +284,8 @@ def _binary_sums(key: np.ndarray, size: int, w: np.ndarray, pos: np.ndarray | No
     return wnum, wden, pden, prow
 
 
-def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray, n_domains: int,
-              w: np.ndarray, unit: np.ndarray | None, n_units: int, *,
+def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray | None,
+              n_domains: int, w: np.ndarray, unit: np.ndarray | None, n_units: int, *,
               valid: np.ndarray | None = None, second_moment: bool = True,
               binary: bool = False, compress: bool | None = None) -> UnitSums:
     """Reduce rows to sums per (unit, domain) key (see the module docstring).
@@ -301,8 +301,8 @@ def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray, n_dom
         (n x J) numerators (zero where missing); float, or bool for 0/1 indicators.
     den : numpy.ndarray or None
         (n x J) denominators (float or bool); ``None`` for totals.
-    domain : numpy.ndarray of int
-        Domain of every row (-1: none).
+    domain : numpy.ndarray of int or None
+        Domain of every row (-1: none); ``None`` puts every row in the one domain.
     n_domains : int
         Number of domains.
     w : numpy.ndarray
@@ -338,10 +338,14 @@ def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray, n_dom
     """
     same = valid is None or valid is den
     unit = np.zeros(len(w), dtype=np.int64) if unit is None else unit
-    inside = domain >= 0
-    if not inside.all():
-        domain = np.where(inside, domain, 0)
-        w = np.where(inside, w, 0.0)
+    if domain is None:
+        if n_domains != 1:
+            raise ValueError("domain=None puts every row in one domain: n_domains must be 1")
+    else:
+        inside = domain >= 0
+        if not inside.all():
+            domain = np.where(inside, domain, 0)
+            w = np.where(inside, w, 0.0)
     if n_domains == 1:
         key = unit
     else:

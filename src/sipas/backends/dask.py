@@ -63,6 +63,8 @@ class KeyIndex:
     lookups: tuple[tuple[int, np.ndarray] | None, ...] = ()
     #: one integer column: ``(lowest, table)`` giving the row of an id directly
     direct: tuple[int, np.ndarray] | None = None
+    #: the label of each combination, for the hashed layout (the tables hold labels)
+    labels: np.ndarray | None = None
 
     @classmethod
     def build(cls, combos: pd.DataFrame) -> KeyIndex:
@@ -72,14 +74,32 @@ class KeyIndex:
         lookups = tuple(_integer_lookup(lv) for lv in levels)
         space = int(np.prod([len(lv) for lv in levels], dtype=np.float64))
         if space <= 20_000_000:
-            table = np.full(space, -1, dtype=np.int64)
+            table = np.full(space, -1, dtype=_index_dtype(len(combos)))
             table[codes] = np.arange(len(combos))
-            direct = None
-            if len(cols) == 1 and lookups[0] is not None:
-                lo, level_of = lookups[0]
-                direct = lo, np.where(level_of >= 0, table[np.maximum(level_of, 0)], -1)
-            return cls(cols, levels, table, None, lookups, direct)
+            keys = cls(cols, levels, table, None, lookups)
+            return keys.relabel(np.arange(len(combos))) if len(cols) == 1 else keys
         return cls(cols, levels, None, pd.Index(codes), lookups)
+
+    def relabel(self, labels: np.ndarray) -> KeyIndex:
+        """The same index giving ``labels[row]`` instead of the row of a combination (one
+        look-up per partition row instead of two).
+
+        Examples
+        --------
+        >>> keys = KeyIndex.build(pd.DataFrame({"a": [5, 7]})).relabel(np.array([10, 20]))
+        >>> keys.get(pd.DataFrame({"a": [7, 5, 6]})).tolist()
+        [20, 10, -1]
+        """
+        labels = np.asarray(labels)
+        if self.table is None:
+            return replace(self, labels=labels)
+        dtype = _index_dtype(int(labels.max(initial=0)) + 1)
+        table = np.where(self.table >= 0, labels[np.maximum(self.table, 0)], -1).astype(dtype)
+        direct = None
+        if len(self.columns) == 1 and self.lookups[0] is not None:
+            lo, level_of = self.lookups[0]
+            direct = lo, np.where(level_of >= 0, table[np.maximum(level_of, 0)], -1).astype(dtype)
+        return replace(self, table=table, direct=direct)
 
     @staticmethod
     def _mix(levels: Sequence[pd.Index], codes: Sequence[np.ndarray]) -> np.ndarray:
@@ -96,20 +116,13 @@ class KeyIndex:
         arr = values.to_numpy()
         if lookup is None or arr.dtype.kind not in "iu":
             return self.levels[i].get_indexer(values)
-        # integer ids: a table over their range, padded with -1 on both sides (no hashing)
-        lo, table = lookup
-        index = np.subtract(arr, lo - 1, dtype=np.int64)
-        np.clip(index, 0, len(table) - 1, out=index)
-        return table[index]
+        return _take_ids(arr, *lookup)
 
     def get(self, part: pd.DataFrame) -> np.ndarray:
         if self.direct is not None:
             arr = part[self.columns[0]].to_numpy()
             if arr.dtype.kind in "iu":
-                lo, table = self.direct
-                index = np.subtract(arr, lo - 1, dtype=np.int64)
-                np.clip(index, 0, len(table) - 1, out=index)
-                return table[index]
+                return _take_ids(arr, *self.direct)
         codes = [self._codes(i, part[c]) for i, c in enumerate(self.columns)]
         missing = None
         for c in codes:
@@ -121,8 +134,42 @@ class KeyIndex:
         for lv, c in zip(self.levels[1:], codes[1:]):
             mixed *= len(lv)
             mixed += c
-        rows = self.table[mixed] if self.table is not None else self.mixed.get_indexer(mixed)
+        if self.table is not None:
+            rows = self.table[mixed]
+        else:
+            rows = self.mixed.get_indexer(mixed)
+            if self.labels is not None:
+                rows = np.where(rows >= 0, self.labels[rows], -1)
         return rows if missing is None else np.where(missing, -1, rows)
+
+
+def _take_ids(ids: np.ndarray, lo: int, table: np.ndarray) -> np.ndarray:
+    """``table[v - lo + 1]`` for every integer id ``v`` (-1 for ids outside the table).
+
+    Examples
+    --------
+    >>> table = np.array([-1, 0, -1, 1, -1])  # ids 10 and 12 at positions 0 and 1
+    >>> _take_ids(np.array([12, 10, 99, 11], dtype=np.int16), 10, table).tolist()
+    [1, 0, -1, -1]
+    """
+    if not len(ids):
+        return table[:0]
+    low, high = ids.min(), ids.max()
+    start, stop = int(low) - lo + 1, int(high) - lo + 1
+    # Offsets from the smallest id present, subtracted in the column's own dtype when they
+    # fit, then one cast to intp: numpy's mixed-dtype subtraction and ``take`` with int16
+    # indices go through buffered casts, ten times slower than the look-up itself.
+    if start >= 0 and stop < len(table) and stop - start <= np.iinfo(ids.dtype).max:
+        return table[start:stop + 1].take(ids - low)
+    index = ids.astype(np.intp) - (lo - 1)
+    np.clip(index, 0, len(table) - 1, out=index)
+    return table.take(index)
+
+
+def _index_dtype(size: int) -> type:
+    # int32 positions halve the bytes a partition's look-ups write (fresh memory is costly
+    # on workers whose allocator returns freed pages to the system)
+    return np.int32 if size < 2**31 - 1 else np.int64
 
 
 def _integer_lookup(levels: pd.Index) -> tuple[int, np.ndarray] | None:
@@ -134,7 +181,7 @@ def _integer_lookup(levels: pd.Index) -> tuple[int, np.ndarray] | None:
     lo, hi = int(values.min()), int(values.max())
     if hi - lo > 1 << 22:
         return None
-    table = np.full(hi - lo + 3, -1, dtype=np.int64)
+    table = np.full(hi - lo + 3, -1, dtype=_index_dtype(len(values)))
     table[values.astype(np.int64) - lo + 1] = np.arange(len(values))
     return lo, table
 
@@ -265,6 +312,12 @@ class DaskLayout:
     factors: tuple[WeightFactor, ...] = ()
     mask: str | None = None
     extra: dict = field(default_factory=dict)
+    #: ``lookup`` relabelled to the final-stage and first-stage unit codes
+    unit_keys: tuple[KeyIndex, KeyIndex] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "unit_keys", (self.lookup.relabel(self.final_unit),
+                                               self.lookup.relabel(self.first_unit)))
 
     def unit_rows(self, part: pd.DataFrame) -> np.ndarray:
         """Row of the unit table of every row of ``part``.
@@ -292,11 +345,7 @@ class DaskLayout:
         >>> init_layout(d).unit_rows(df).tolist()
         [0, 0, 1, 1, 2, 2]
         """
-        idx = self.lookup.get(part)
-        if np.any(idx < 0):
-            raise DesignError("a row's design ids are not in the design's unit table "
-                              "(the data changed after the design was built?)")
-        return idx
+        return _known(self.lookup.get(part))
 
     def units(self, part: pd.DataFrame, stage: int = -1) -> np.ndarray:
         """Sampling unit of every row of ``part``.
@@ -326,8 +375,7 @@ class DaskLayout:
         >>> init_layout(d).units(df).tolist()
         [0, 0, 1, 1, 2, 2]
         """
-        codes = self.final_unit if stage == -1 else self.first_unit
-        return codes[self.unit_rows(part)]
+        return _known(self.unit_keys[0 if stage == -1 else 1].get(part))
 
     def row_weights(self, part: pd.DataFrame) -> np.ndarray:
         """Final weights of the rows of ``part``: base weights, then every weighting
@@ -364,6 +412,13 @@ class DaskLayout:
         if self.mask is not None:
             w = np.where(part[self.mask].to_numpy(dtype=bool), w, 0.0)
         return w
+
+
+def _known(rows: np.ndarray) -> np.ndarray:
+    if len(rows) and rows.min() < 0:
+        raise DesignError("a row's design ids are not in the design's unit table "
+                          "(the data changed after the design was built?)")
+    return rows
 
 
 def init_layout(design: Any) -> DaskLayout:
@@ -494,6 +549,10 @@ class _NoDomains:
     def __call__(self, part: pd.DataFrame) -> np.ndarray:
         return np.zeros(len(part), dtype=np.int64)
 
+    def codes(self, part: pd.DataFrame) -> None:
+        """For :func:`sipas.reduction.unit_sums`: every row in the one domain."""
+        return None
+
 
 @dataclass(frozen=True)
 class _Domains:
@@ -505,6 +564,8 @@ class _Domains:
 
     def __call__(self, part: pd.DataFrame) -> np.ndarray:
         return self.index.get(part)
+
+    codes = __call__
 
 
 def _columns(design: Any, *users: Any) -> list[str]:
@@ -550,7 +611,7 @@ def _partition(part: pd.DataFrame, layout: DaskLayout, recipe: Any, domains: Any
                binary: bool) -> UnitSums:
     w = layout.row_weights(part)
     num, den, valid = recipe(part, w)
-    return unit_sums(num, den, domains(part), n_domains, w, layout.units(part, stage),
+    return unit_sums(num, den, domains.codes(part), n_domains, w, layout.units(part, stage),
                      n_units, valid=valid, second_moment=second_moment, binary=binary,
                      compress=True)
 

@@ -25,8 +25,11 @@ Engines
   dask          sipas on ``dd.read_parquet(<n rows in --partitions files>)`` through a
                 ``distributed.LocalCluster(n_workers=--workers, threads_per_worker=1)``: every
                 call reads the Parquet files again (the out-of-core case)
-  dask_persist  the same frame after ``.persist()`` (the partitions stay in the workers'
-                memory, as the pandas frame does for ``memory``)
+  dask_persist  the same frame in the workers' memory, as the pandas frame is for
+                ``memory``: ``.repartition(partition_size=--persist-size).persist()``, by
+                default 256 MiB partitions (dask's default Parquet block size; the 40 files
+                of 10M rows are 46 MiB each in memory, and each partition costs a task of
+                fixed overhead per call: 40 partitions take about twice as long as 8)
   svy, R        peers of ``share`` (run here at 100k and 1M); the peers of the other tasks are
                 taken from the earlier runs of bench_estimation.py / bench_weighting.py
                 (``--peer-json``; the same computations: see "Peers" in README.md)
@@ -554,7 +557,7 @@ def _worker_profile_summary(state: dict, top: int = 20, interval: float = 0.01) 
 
 
 def worker_dask(task: str, n: int, repeat: int, profile: bool, partitions: int,
-                n_workers: int, persist: bool) -> dict:
+                n_workers: int, persist: str | None) -> dict:
     import logging
 
     import dask
@@ -584,7 +587,7 @@ def worker_dask(task: str, n: int, repeat: int, profile: bool, partitions: int,
         t = time.perf_counter()
         df = dd.read_parquet(str(path))
         if persist:
-            df = df.persist()
+            df = df.repartition(partition_size=persist).persist()
             distributed.wait(df)
         load_s = time.perf_counter() - t
         frame_bytes = int(sum(np.dtype(dt).itemsize for dt in df.dtypes) * n + 132)
@@ -891,6 +894,7 @@ def dask_rows(results: list[dict], sizes: list[int]) -> list[dict]:
                 if d is None:
                     continue
                 row = {"task": task, "n": f"{n:,}", "engine": engine,
+                       "parts": d.get("partitions"),
                        "mem": m["best_s"] if m else None, "dask": d["best_s"],
                        "cold": d["cold_s"], "ratio": d["best_s"] / m["best_s"] if m else None,
                        "floor": d.get("floor_s"),
@@ -906,7 +910,7 @@ def dask_rows(results: list[dict], sizes: list[int]) -> list[dict]:
 
 
 DASK_COLUMNS = [("task", "task"), ("n", "size"), ("engine", "engine"),
-                ("mem", "in-memory s"), ("dask", "Dask s (best of 3)"), ("cold", "1st call s"),
+                ("parts", "partitions"), ("mem", "in-memory s"), ("dask", "Dask s (best of 3)"), ("cold", "1st call s"),
                 ("ratio", "Dask/in-memory"), ("floor", "Dask floor s"),
                 ("fratio", "floor/in-memory"), ("diff_est", "max rel. diff estimate"),
                 ("diff_se", "max rel. diff SE"), ("client", "client peak MiB"),
@@ -967,6 +971,9 @@ def main() -> None:
     ap.add_argument("--engines", nargs="+", default=ENGINES, choices=ENGINES)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--partitions", type=int, default=40)
+    ap.add_argument("--persist-size", default="256MiB",
+                    help="largest partition of the dask_persist frame "
+                         "(repartition(partition_size=...))")
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--peer-json", nargs="*", default=[str(p) for p in DEFAULT_PEER_JSON],
                     help="earlier bench_estimation/bench_weighting results whose svy and R rows "
@@ -998,7 +1005,8 @@ def main() -> None:
             res = worker_svy(args.n, args.repeat)
         else:
             res = worker_dask(args.task, args.n, args.repeat, args.profile, args.partitions,
-                              args.workers, args.worker == "dask_persist")
+                              args.workers,
+                              args.persist_size if args.worker == "dask_persist" else None)
         print(json.dumps(res, default=str))
         return
 
@@ -1079,7 +1087,8 @@ def main() -> None:
                 if not have(engine, task, n):
                     add(run_worker(["--worker", engine, "--task", task, "--n", str(n),
                                     "--partitions", str(args.partitions), "--workers",
-                                    str(args.workers), *common], args.timeout))
+                                    str(args.workers), "--persist-size", args.persist_size,
+                                    *common], args.timeout))
     if args.peer_json and ("svy" in args.engines or "R" in args.engines):
         reused = [r for r in reused_peers([Path(p) for p in args.peer_json], peer_sizes)
                   if r["task"] in tasks and not have(r["engine"], r["task"], r["n"])]
@@ -1102,7 +1111,8 @@ def main() -> None:
                 miss = m is not None and res["best_s"] > TARGET_DASK * m["best_s"]
             if miss:
                 engine = res["engine"]
-                extra = (["--partitions", str(args.partitions), "--workers", str(args.workers)]
+                extra = (["--partitions", str(args.partitions), "--workers", str(args.workers),
+                          "--persist-size", args.persist_size]
                          if engine.startswith("dask") else [])
                 prof = run_worker(["--worker", engine, "--task", res["task"], "--n",
                                    str(res["n"]), "--repeat", "1", "--profile", *extra],

@@ -910,7 +910,8 @@ def dask_rows(results: list[dict], sizes: list[int]) -> list[dict]:
 
 
 DASK_COLUMNS = [("task", "task"), ("n", "size"), ("engine", "engine"),
-                ("parts", "partitions"), ("mem", "in-memory s"), ("dask", "Dask s (best of 3)"), ("cold", "1st call s"),
+                ("parts", "partitions"), ("mem", "in-memory s"), ("dask", "Dask s (best of 3)"),
+                ("cold", "1st call s"),
                 ("ratio", "Dask/in-memory"), ("floor", "Dask floor s"),
                 ("fratio", "floor/in-memory"), ("diff_est", "max rel. diff estimate"),
                 ("diff_se", "max rel. diff SE"), ("client", "client peak MiB"),

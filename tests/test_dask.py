@@ -191,3 +191,27 @@ def test_key_index_two_columns_relabel(space):
     np.testing.assert_array_equal(keys.get(part), ref)
     np.testing.assert_array_equal(keys.relabel(labels).get(part),
                                   np.where(ref >= 0, labels[np.maximum(ref, 0)], -1))
+
+
+def test_cluster_ids_repeated_across_strata(client):
+    """PSU ids 1..k restart in every stratum (nest=True): a row's unit needs both columns,
+    the two-column look-up relabelled to final and first-stage units; two stages."""
+    rng = np.random.default_rng(11)
+    rows = []
+    for h in range(4):
+        for psu in range(1, 4 + h):
+            for ssu in range(1, 3):
+                m = int(rng.integers(3, 9))
+                rows.append(pd.DataFrame({"h": h, "psu": psu, "ssu": ssu,
+                                          "w": rng.uniform(1, 4, m),
+                                          "y": rng.normal(3, 1, m),
+                                          "g": rng.integers(0, 3, m)}))
+    frame = pd.concat(rows, ignore_index=True)
+    args = {"ids": ["psu", "ssu"], "strata": "h", "weights": "w", "nest": True}
+    mem = sipas.Design(frame, **args)
+    dsk = sipas.Design(dd.from_pandas(frame, npartitions=4), **args)
+    assert dsk._dask.key_columns == ("h", "psu", "ssu")
+    for call in (lambda d: sipas.mean(d, "y", by="g"),
+                 lambda d: sipas.total(d, "y"),
+                 lambda d: sipas.proportion(d, "g", value=[1, 2])):
+        same(call(mem).to_frame(), call(dsk).to_frame())

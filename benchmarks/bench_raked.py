@@ -9,12 +9,19 @@ so every margin is reduced row by row, as before the cell layout existed. Each t
 as the best of --repeat calls (first call timed separately, on a fresh copy of the design),
 and the results of the two variance paths are compared (max relative difference of SEs).
 
+With ``--dask``, the same estimates on the same raked design through Dask instead: the
+frame persisted in a ``distributed.LocalCluster(n_workers=4, threads_per_worker=1)`` in
+partitions of about 256 MiB (as bench_scale.py's dask_persist), raked there, each estimate
+timed (first call and best of --repeat) beside the in-memory time of the same run, with
+the largest relative difference of the SEs.
+
 Usage::
 
     python benchmarks/bench_raked.py                 # 1M rows, ~1 min
     python benchmarks/bench_raked.py --n 100000
+    python benchmarks/bench_raked.py --n 10000000 --dask   # ~4 min, 8 GB
 
-Results: results/raked_<n>.md.
+Results: results/raked_<n>.md, results/raked_dask_<n>.md.
 """
 
 from __future__ import annotations
@@ -68,6 +75,66 @@ def best_of(fn, design, repeat: int) -> float:
     return min(times)
 
 
+def tasks(sipas, items) -> dict:
+    return {
+        "mean of q01": lambda d: sipas.mean(d, "q01"),
+        "share by province": lambda d: sipas.proportion(d, "q01", value=[4, 5], by="province"),
+        "22 shares x 63 provinces": lambda d: sipas.proportion(d, items, value=[4, 5],
+                                                                by="province"),
+    }
+
+
+def timed(fn) -> tuple[float, object]:
+    t = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t, out
+
+
+def on_dask(frame, raked, margins, items, repeat: int) -> list[dict]:
+    """The tasks on the raked design in memory and through Dask (persisted, ~256 MiB
+    partitions), in the same run."""
+    import logging
+
+    import dask.dataframe as dd
+    import distributed
+    import numpy as np
+
+    import sipas
+
+    cluster = distributed.LocalCluster(n_workers=4, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, silence_logs=logging.ERROR)
+    client = distributed.Client(cluster)
+    try:
+        size = frame.memory_usage(deep=True).sum()
+        df = dd.from_pandas(frame, npartitions=max(1, round(size / 2**28))).persist()
+        distributed.wait(df)
+        design = sipas.Design(df, ids="commune", strata="province", weights="w")
+        rake_mem, _ = timed(lambda: sipas.rake(sipas.Design(frame, ids="commune",
+                                                            strata="province", weights="w"),
+                                               margins, tol=1e-8))
+        rake_dask, dk = timed(lambda: sipas.rake(design, margins, tol=1e-8))
+        rows = [{"task": "rake (one call)", "mem": rake_mem, "dask": rake_dask,
+                 "ratio": rake_dask / rake_mem, "parts": df.npartitions}]
+        for name, fn in tasks(sipas, items).items():
+            first_mem, a = timed(lambda fn=fn: fn(fresh(raked)))
+            # the Dask design's projection caches are filled by the first task's first call
+            first_dask, b = timed(lambda fn=fn: fn(dk))
+            mem_s = best_of(fn, raked, repeat)
+            dask_s = best_of(fn, dk, repeat)
+            a, b = a.to_frame(), b.to_frame()
+            diff = float(np.max(np.abs(a["se"] - b["se"]) / a["se"]))
+            rows.append({"task": name, "mem": mem_s, "dask": dask_s, "ratio": dask_s / mem_s,
+                         "first_mem": first_mem, "first_dask": first_dask,
+                         "parts": df.npartitions, "diff": diff})
+            print(f"{name:26s} in memory {mem_s:.3f} s  Dask {dask_s:.3f} s "
+                  f"(x{dask_s / mem_s:.2f})  first call {first_mem:.3f} / {first_dask:.3f} s"
+                  f"  SE diff {diff:.1e}", flush=True)
+        return rows
+    finally:
+        client.close()
+        cluster.close()
+
+
 def main() -> None:
     import numpy as np
     import synthetic
@@ -77,19 +144,29 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--dask", action="store_true",
+                    help="compare with the same estimates through Dask (not the row baseline)")
+    ap.add_argument("--tag", default="")
     args = ap.parse_args()
 
     frame = synthetic.load(args.n)
     design = sipas.Design(frame, ids="commune", strata="province", weights="w")
     raked = sipas.rake(design, synthetic.margins(), tol=1e-8)
-    tasks = {
-        "mean of q01": lambda d: sipas.mean(d, "q01"),
-        "share by province": lambda d: sipas.proportion(d, "q01", value=[4, 5], by="province"),
-        "22 shares x 63 provinces": lambda d: sipas.proportion(d, synthetic.ITEMS,
-                                                                value=[4, 5], by="province"),
-    }
+    if args.dask:
+        rows = on_dask(frame, raked, synthetic.margins(), synthetic.ITEMS, args.repeat)
+        columns = [("task", "task (raked design)"), ("parts", "partitions"),
+                   ("mem", "in memory s"), ("dask", "Dask s"), ("ratio", "Dask / in memory"),
+                   ("first_mem", "1st call in memory s"), ("first_dask", "1st call Dask s"),
+                   ("diff", "max rel. diff SE")]
+        text = (f"{machine_note()}\n\nEstimates on a design raked to 4 margins, in memory and "
+                f"through Dask (4 workers, persisted), n = {args.n:,} (best of {args.repeat})"
+                "\n\n" + table(rows, columns) + "\n")
+        out = RESULTS / f"raked_dask_{args.n}{args.tag}.md"
+        out.write_text(text, encoding="utf-8")
+        print(f"written: {out}")
+        return
     rows = []
-    for name, fn in tasks.items():
+    for name, fn in tasks(sipas, synthetic.ITEMS).items():
         cells_d, rows_d = fresh(raked), without_layout(raked)
         t = time.perf_counter()
         a = fn(cells_d).to_frame()

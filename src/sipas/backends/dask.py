@@ -65,6 +65,10 @@ class KeyIndex:
     direct: tuple[int, np.ndarray] | None = None
     #: the label of each combination, for the hashed layout (the tables hold labels)
     labels: np.ndarray | None = None
+    #: per column, its level code times the column's place value in the mixed-radix code
+    #: (a table over the ids' range for integer columns, else None), and the place values
+    steps: tuple[tuple[int, np.ndarray] | None, ...] = ()
+    places: tuple[int, ...] = ()
 
     @classmethod
     def build(cls, combos: pd.DataFrame) -> KeyIndex:
@@ -72,13 +76,19 @@ class KeyIndex:
         levels = tuple(pd.Index(pd.unique(combos[c])) for c in cols)
         codes = cls._mix(levels, [lv.get_indexer(combos[c]) for lv, c in zip(levels, cols)])
         lookups = tuple(_integer_lookup(lv) for lv in levels)
-        space = int(np.prod([len(lv) for lv in levels], dtype=np.float64))
+        sizes = [len(lv) for lv in levels]
+        space = int(np.prod(sizes, dtype=np.float64))
+        places = tuple(int(np.prod(sizes[i + 1:], dtype=np.int64)) for i in range(len(cols)))
+        dtype, unknown = _mix_dtype(space, len(cols))
+        steps = tuple(None if lk is None else
+                      (lk[0], np.where(lk[1] >= 0, lk[1] * place, unknown).astype(dtype))
+                      for lk, place in zip(lookups, places))
         if space <= 20_000_000:
             table = np.full(space, -1, dtype=_index_dtype(len(combos)))
             table[codes] = np.arange(len(combos))
-            keys = cls(cols, levels, table, None, lookups)
+            keys = cls(cols, levels, table, None, lookups, steps=steps, places=places)
             return keys.relabel(np.arange(len(combos))) if len(cols) == 1 else keys
-        return cls(cols, levels, None, pd.Index(codes), lookups)
+        return cls(cols, levels, None, pd.Index(codes), lookups, steps=steps, places=places)
 
     def relabel(self, labels: np.ndarray) -> KeyIndex:
         """The same index giving ``labels[row]`` instead of the row of a combination (one
@@ -111,36 +121,39 @@ class KeyIndex:
     def __len__(self) -> int:
         return int((self.table >= 0).sum()) if self.table is not None else len(self.mixed)
 
-    def _codes(self, i: int, values: pd.Series) -> np.ndarray:
-        lookup = self.lookups[i] if self.lookups else None
+    def _step(self, i: int, values: pd.Series) -> np.ndarray:
+        """Column ``i``'s share of the mixed-radix code of every row: its level code times
+        its place value, or a negative number so large that the sum stays negative when the
+        value is not a level (a new array: the caller adds to it in place)."""
         arr = values.to_numpy()
-        if lookup is None or arr.dtype.kind not in "iu":
-            return self.levels[i].get_indexer(values)
-        return _take_ids(arr, *lookup)
+        step = self.steps[i]
+        if step is not None and arr.dtype.kind in "iu":
+            return _take_ids(arr, *step)
+        space = int(np.prod([len(lv) for lv in self.levels], dtype=np.float64))
+        dtype, unknown = _mix_dtype(space, len(self.columns))
+        codes = self.levels[i].get_indexer(values)
+        return np.where(codes >= 0, codes * self.places[i], unknown).astype(dtype)
 
     def get(self, part: pd.DataFrame) -> np.ndarray:
         if self.direct is not None:
             arr = part[self.columns[0]].to_numpy()
             if arr.dtype.kind in "iu":
                 return _take_ids(arr, *self.direct)
-        codes = [self._codes(i, part[c]) for i, c in enumerate(self.columns)]
-        missing = None
-        for c in codes:
-            if len(c) and c.min() < 0:
-                missing = (c < 0) if missing is None else missing | (c < 0)
-        if missing is not None:
-            codes = [np.maximum(c, 0) for c in codes]
-        mixed = codes[0].astype(np.int64)
-        for lv, c in zip(self.levels[1:], codes[1:]):
-            mixed *= len(lv)
-            mixed += c
+        # one table look-up and one addition per column, in 32-bit integers when they fit
+        mixed = self._step(0, part[self.columns[0]])
+        for i in range(1, len(self.columns)):
+            mixed += self._step(i, part[self.columns[i]])
+        known = not len(mixed) or mixed.min() >= 0
+        if not known:
+            missing = mixed < 0
+            mixed[missing] = 0
         if self.table is not None:
-            rows = self.table[mixed]
+            rows = self.table.take(mixed)
         else:
             rows = self.mixed.get_indexer(mixed)
             if self.labels is not None:
                 rows = np.where(rows >= 0, self.labels[rows], -1)
-        return rows if missing is None else np.where(missing, -1, rows)
+        return rows if known else np.where(missing, -1, rows)
 
 
 def _take_ids(ids: np.ndarray, lo: int, table: np.ndarray) -> np.ndarray:
@@ -164,6 +177,14 @@ def _take_ids(ids: np.ndarray, lo: int, table: np.ndarray) -> np.ndarray:
     index = ids.astype(np.intp) - (lo - 1)
     np.clip(index, 0, len(table) - 1, out=index)
     return table.take(index)
+
+
+def _mix_dtype(space: int, n_columns: int) -> tuple[type, int]:
+    """Integer type of mixed-radix codes and the per-column value of an unknown id: any
+    sum with one unknown term is negative, and ``n_columns`` unknown terms do not wrap."""
+    if space * (n_columns + 1) < 2**31:
+        return np.int32, -(2**31 // (n_columns + 1))
+    return np.int64, -(2**63 // (n_columns + 1))
 
 
 def _index_dtype(size: int) -> type:
@@ -261,8 +282,14 @@ class WeightFactor:
         >>> wf.apply(part, np.array([2.0, 2.0, 2.0])).tolist()
         [3.0, 1.0, 0.0]
         """
-        cells = self.cells(part)
-        return np.where(cells >= 0, w * self.factor[np.maximum(cells, 0)], 0.0)
+        return self.apply_cells(self.cells(part), w)
+
+    def apply_cells(self, cells: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """:meth:`apply` with the rows' cells already found."""
+        # cell -1 (unknown) takes the appended 0: one gather and one product, no masks
+        out = np.append(self.factor, 0.0).take(cells)
+        out *= w
+        return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -377,7 +404,7 @@ class DaskLayout:
         """
         return _known(self.unit_keys[0 if stage == -1 else 1].get(part))
 
-    def row_weights(self, part: pd.DataFrame) -> np.ndarray:
+    def row_weights(self, part: pd.DataFrame, cells: dict | None = None) -> np.ndarray:
         """Final weights of the rows of ``part``: base weights, then every weighting
         factor, then the subset mask.
 
@@ -385,6 +412,10 @@ class DaskLayout:
         ----------
         part : pandas.DataFrame
             One partition.
+        cells : dict, optional
+            The rows' cells of each weighting step, by ``id`` of the step: used when
+            present, filled in when missing (so that one pass over a partition finds them
+            once).
 
         Returns
         -------
@@ -408,7 +439,12 @@ class DaskLayout:
         else:
             w = np.ones(len(part))
         for f in self.factors:
-            w = f.apply(part, w)
+            if cells is None:
+                w = f.apply(part, w)
+                continue
+            if id(f) not in cells:
+                cells[id(f)] = f.cells(part)
+            w = f.apply_cells(cells[id(f)], w)
         if self.mask is not None:
             w = np.where(part[self.mask].to_numpy(dtype=bool), w, 0.0)
         return w
@@ -753,44 +789,69 @@ def _distinct(chain: Sequence[Any]) -> list[Any]:
     return out
 
 
-def _partition_cal(part: pd.DataFrame, layout: DaskLayout, recipe: Any, domains: Any,
-                   n_domains: int, n_units: int, second_moment: bool, binary: bool,
-                   terms: Sequence[ProjectionTerms | tuple[ProjectionTerms]]
-                   ) -> tuple[UnitSums, list]:
+def _partition_cal(part: pd.DataFrame,
+                   steps: tuple[DaskLayout, Sequence[ProjectionTerms | tuple[ProjectionTerms]]],
+                   recipe: Any, domains: Any, n_domains: int, n_units: int,
+                   second_moment: bool, binary: bool) -> tuple[UnitSums, list]:
     """The partition's sums and, per projection, its (level, domain) influence sums; a
     1-tuple stands for all the margins of one raking step, whose sums are per (joint cell,
-    domain) with the multiplier ``w / w_before`` (the client splits them into levels)."""
-    w = layout.row_weights(part)
+    domain) with the multiplier ``w / w_before`` (the client splits them into levels).
+    ``steps`` is the design's layout and the projection terms in one argument, so that the
+    weighting steps they share stay shared objects on the worker (cells found once)."""
+    layout, terms = steps
+    found: dict = {}  # each weighting step's cells, found once for the whole partition
+    w = layout.row_weights(part, found)
     num, den, valid = recipe(part, w)
     dom = domains(part)
     sums = unit_sums(num, den, dom, n_domains, w, layout.units(part), n_units, compress=True,
                      valid=valid,
                      second_moment=second_moment, binary=binary)
     inside = dom >= 0
+    everyone = bool(inside.all())
+    dom = dom if everyone else np.where(inside, dom, 0)
+    buf = np.empty(len(w))
     extra = []
     for t in terms:
         if isinstance(t, tuple):
             t = t[0]
-            cells = t.factor.cells(part)
-            w_before = t.layout_before.row_weights(part)
-            ok = inside & (cells >= 0) & (w_before > 0)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                m = np.where(ok, w / np.where(ok, w_before, 1.0), 0.0)
-            key = np.maximum(cells, 0) * n_domains + np.where(inside, dom, 0)
+            if id(t.factor) not in found:
+                found[id(t.factor)] = t.factor.cells(part)
+            cells = found[id(t.factor)]
+            w_before = t.layout_before.row_weights(part, found)
+            ok = (cells >= 0) & (w_before > 0)
+            if not everyone:
+                ok &= inside
+            m = np.zeros(len(w))
+            np.divide(w, w_before, out=m, where=ok)
             size = len(t.f) * n_domains
+            key = _with_domain(np.maximum(cells, 0), dom, n_domains, size)
         else:
             codes, a, _b = t(part)
-            key = codes * n_domains + np.where(inside, dom, 0)
-            m = np.where(inside, a * w, 0.0)
+            m = a * w
+            if not everyone:
+                m[~inside] = 0.0
             size = t.p * n_domains
-        extra.append((_by_key(key, m, size, num),
-                      None if den is None else _by_key(key, m, size, den)))
+            key = _with_domain(codes, dom, n_domains, size)
+        extra.append((_by_key(key, m, size, num, buf),
+                      None if den is None else _by_key(key, m, size, den, buf)))
     return sums, extra
 
 
-def _by_key(key: np.ndarray, m: np.ndarray, size: int, values: np.ndarray) -> np.ndarray:
-    return np.column_stack([np.bincount(key, weights=m * values[:, j], minlength=size)
-                            for j in range(values.shape[1])])
+def _with_domain(codes: np.ndarray, dom: np.ndarray, n_domains: int, size: int) -> np.ndarray:
+    """``codes * n_domains + dom`` in the narrowest integer type that holds ``size`` keys."""
+    key = codes.astype(np.int32 if size < 2**31 else np.int64)
+    key *= n_domains
+    key += dom
+    return key
+
+
+def _by_key(key: np.ndarray, m: np.ndarray, size: int, values: np.ndarray,
+            buf: np.ndarray) -> np.ndarray:
+    out = np.empty((size, values.shape[1]))
+    for j in range(values.shape[1]):
+        np.multiply(m, values[:, j], out=buf)
+        out[:, j] = np.bincount(key, weights=buf, minlength=size)
+    return out
 
 
 def _add_cal(results: Sequence[tuple[UnitSums, list]]) -> tuple[UnitSums, list]:
@@ -822,8 +883,8 @@ def fit_calibrated(design: Any, recipe: Any, domains: Any, n_domains: int, *,
              for g in groups.values()]
     parts = _per_partition(_partition_cal, partitions(design, recipe, domains,
                                                       *[q.terms for q in distinct]),
-                           layout, recipe, domains, n_domains, n_units, second_moment, binary,
-                           terms)
+                           (layout, terms), recipe, domains, n_domains, n_units,
+                           second_moment, binary)
     sums, extra = _add_cal(parts)
     j = sums.n_vars
     by_proj = {}

@@ -10,10 +10,10 @@ as the best of --repeat calls (first call timed separately, on a fresh copy of t
 and the results of the two variance paths are compared (max relative difference of SEs).
 
 With ``--dask``, the same estimates on the same raked design through Dask instead: the
-frame persisted in a ``distributed.LocalCluster(n_workers=4, threads_per_worker=1)`` in
-partitions of about 256 MiB (as bench_scale.py's dask_persist), raked there, each estimate
-timed (first call and best of --repeat) beside the in-memory time of the same run, with
-the largest relative difference of the SEs.
+40 Parquet files of bench_scale.py persisted in a ``distributed.LocalCluster(n_workers=4,
+threads_per_worker=1)`` in partitions of about 256 MiB (as its dask_persist), raked there,
+each estimate timed (first call and best of --repeat) beside the in-memory time of the
+same run, with the largest relative difference of the SEs.
 
 Usage::
 
@@ -90,7 +90,7 @@ def timed(fn) -> tuple[float, object]:
     return time.perf_counter() - t, out
 
 
-def on_dask(frame, raked, margins, items, repeat: int) -> list[dict]:
+def on_dask(frame, parts: Path, raked, margins, items, repeat: int) -> list[dict]:
     """The tasks on the raked design in memory and through Dask (persisted, ~256 MiB
     partitions), in the same run."""
     import logging
@@ -105,8 +105,7 @@ def on_dask(frame, raked, margins, items, repeat: int) -> list[dict]:
                                        dashboard_address=None, silence_logs=logging.ERROR)
     client = distributed.Client(cluster)
     try:
-        size = frame.memory_usage(deep=True).sum()
-        df = dd.from_pandas(frame, npartitions=max(1, round(size / 2**28))).persist()
+        df = dd.read_parquet(str(parts)).repartition(partition_size="256MiB").persist()
         distributed.wait(df)
         design = sipas.Design(df, ids="commune", strata="province", weights="w")
         rake_mem, _ = timed(lambda: sipas.rake(sipas.Design(frame, ids="commune",
@@ -153,7 +152,13 @@ def main() -> None:
     design = sipas.Design(frame, ids="commune", strata="province", weights="w")
     raked = sipas.rake(design, synthetic.margins(), tol=1e-8)
     if args.dask:
-        rows = on_dask(frame, raked, synthetic.margins(), synthetic.ITEMS, args.repeat)
+        from bench_scale import parts_dir
+
+        parts = parts_dir(args.n, 40)
+        if not parts.exists():
+            sys.exit(f"{parts} not found: run bench_scale.py at this size once (it writes "
+                     "the 40 Parquet files)")
+        rows = on_dask(frame, parts, raked, synthetic.margins(), synthetic.ITEMS, args.repeat)
         columns = [("task", "task (raked design)"), ("parts", "partitions"),
                    ("mem", "in memory s"), ("dask", "Dask s"), ("ratio", "Dask / in memory"),
                    ("first_mem", "1st call in memory s"), ("first_dask", "1st call Dask s"),

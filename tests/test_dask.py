@@ -215,3 +215,24 @@ def test_cluster_ids_repeated_across_strata(client):
                  lambda d: sipas.total(d, "y"),
                  lambda d: sipas.proportion(d, "g", value=[1, 2])):
         same(call(mem).to_frame(), call(dsk).to_frame())
+
+
+def test_design_and_domains_without_a_shuffle(client, caplog):
+    """The unit table and the domain labels are small: found by a tree of per-partition
+    ``drop_duplicates``, not by dask's default split output, which shuffles every row
+    between the workers and logs a warning per shuffle."""
+    import logging
+
+    frame = sipas.datasets.load_demo().frame
+    frame = frame[frame.response == 1].reset_index(drop=True)
+    log = logging.getLogger("distributed.shuffle")
+    log.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.INFO, logger="distributed.shuffle"):
+            d = sipas.Design(dd.from_pandas(frame, npartitions=6), ids="commune",
+                             strata="district", weights="w_design", nest=True)
+            est = sipas.proportion(d, "q01", value=[4, 5], by="district")
+    finally:
+        log.removeHandler(caplog.handler)
+    assert not [r for r in caplog.records if "huffle" in r.getMessage()]
+    assert est.to_frame()["district"].tolist() == sorted(frame["district"].unique())

@@ -497,7 +497,7 @@ def init_layout(design: Any) -> DaskLayout:
     if missing:
         raise DesignError(f"Design column(s) {missing} not found in the Dask DataFrame.")
     keys = ([design.strata] if design.strata else []) + ids
-    table = frame[list(dict.fromkeys([*keys, *design.fpc]))].drop_duplicates().compute()
+    table = _distinct_rows(frame[list(dict.fromkeys([*keys, *design.fpc]))])
     table = table.sort_values(keys, kind="stable").reset_index(drop=True)
     shadow = Design(table.assign(**{_W: 1.0}), ids=ids, strata=design.strata, weights=_W,
                     fpc=list(design.fpc) or None, nest=design.nest,
@@ -514,6 +514,14 @@ def init_layout(design: Any) -> DaskLayout:
     return DaskLayout(tuple(keys), KeyIndex.build(table[keys]), stages[-1].unit,
                       stages[0].unit, shadow, design.weights, design.probs,
                       getattr(shadow, "_fpc_weights", None))
+
+
+def _distinct_rows(frame: Any) -> pd.DataFrame:
+    """The distinct rows of a Dask frame (design ids, domain labels: small), by a tree of
+    per-partition ``drop_duplicates``. Dask's default splits the output and so shuffles
+    every row between workers (and logs a warning per shuffle); a few thousand distinct
+    rows fit one partition."""
+    return frame.drop_duplicates(split_out=1).compute()
 
 
 def _check_weights(frame: Any, col: str | None) -> None:
@@ -571,7 +579,7 @@ def domain_table(design: Any, by: str | Sequence[str] | None) -> tuple[pd.DataFr
         raise DesignError(f"column(s) {missing} not found in the design's data.")
     cache = design._dask.extra.setdefault("domains", {})
     if tuple(cols) not in cache:
-        cache[tuple(cols)] = frame[cols].drop_duplicates().compute()
+        cache[tuple(cols)] = _distinct_rows(frame[cols])
     combos = cache[tuple(cols)].copy()
     if combos.isna().any().any():
         raise DesignError(f"by column(s) {cols} have missing values. Give them a level of their "

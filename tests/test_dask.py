@@ -119,6 +119,22 @@ def test_partitioned_parquet(demo, tmp_path):
          sipas.proportion(design, "q05", value=[4, 5], by="urban").to_frame())
 
 
+def test_partitioned_csv(demo, tmp_path):
+    """CSV files (one per partition) read by dask: string domain labels, int64 ids."""
+    sd, mem, _ = demo
+    frame = mem.frame[["commune", "district", "w_design", "q05", "p03", "urban"]]
+    folder = tmp_path / "survey"
+    folder.mkdir()
+    for i, chunk in enumerate(np.array_split(np.arange(len(frame)), 3)):
+        frame.iloc[chunk].to_csv(folder / f"part{i}.csv", index=False)
+    design = sipas.Design(dd.read_csv(str(folder / "*.csv")), ids="commune",
+                          strata="district", weights="w_design", nest=True)
+    same(sipas.proportion(mem, "q05", value=[4, 5], by="district").to_frame(),
+         sipas.proportion(design, "q05", value=[4, 5], by="district").to_frame())
+    same(sipas.mean(mem, "p03", by="urban").to_frame(),
+         sipas.mean(design, "p03", by="urban").to_frame())
+
+
 def test_what_needs_rows_in_memory_says_so(demo):
     _, _, dsk = demo
     with pytest.raises(sipas.EstimationError, match="in memory"):

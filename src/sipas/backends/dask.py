@@ -170,8 +170,8 @@ def _take_ids(ids: np.ndarray, lo: int, table: np.ndarray) -> np.ndarray:
     low, high = ids.min(), ids.max()
     start, stop = int(low) - lo + 1, int(high) - lo + 1
     # Offsets from the smallest id present, subtracted in the column's own dtype when they
-    # fit, then one cast to intp: numpy's mixed-dtype subtraction and ``take`` with int16
-    # indices go through buffered casts, ten times slower than the look-up itself.
+    # fit: numpy's widening subtraction (int16 ids into int64) goes through a buffered cast,
+    # ten times slower than the look-up itself (on an int32 table, as these are).
     if start >= 0 and stop < len(table) and stop - start <= np.iinfo(ids.dtype).max:
         return table[start:stop + 1].take(ids - low)
     index = ids.astype(np.intp) - (lo - 1)

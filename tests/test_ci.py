@@ -17,7 +17,7 @@ from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
 import sipas
-from sipas.ci import proportion_interval, t_quantile, wald_interval
+from sipas.engine.intervals import proportion_interval, t_quantile, wald_interval
 
 
 def srs_frame(n: int, successes: int) -> pd.DataFrame:
@@ -46,7 +46,7 @@ def test_wilson_on_srs_matches_statsmodels(n, x, level):
     """Equal weights, no fpc, each row a PSU: the linearized variance is p(1-p)/(n-1), so the
     effective sample size is n - 1 and statsmodels gets count = p (n - 1), nobs = n - 1."""
     d = sipas.Design(srs_frame(n, x), weights="w")
-    f = sipas.proportion(d, "y", value=1, method="wilson", df=math.inf, level=level).to_frame()
+    f = sipas.proportion(d, "y", value=1, ci="wilson", df=math.inf, level=level).to_frame()
     p = x / n
     assert f["se"].iloc[0] ** 2 == pytest.approx(p * (1 - p) / (n - 1), rel=1e-12)
     lo, hi = proportion_confint(p * (n - 1), n - 1, alpha=1 - level, method="wilson")
@@ -57,7 +57,7 @@ def test_wilson_on_srs_matches_statsmodels(n, x, level):
 def test_wilson_closed_form_with_design_df():
     """Clustered design, df = design df (t quantile): the closed form with z = t_{df}."""
     d = sipas.Design(clustered_frame(), ids="psu", strata="h", weights="w")
-    f = sipas.proportion(d, "y", value=1, method="wilson").to_frame()
+    f = sipas.proportion(d, "y", value=1, ci="wilson").to_frame()
     p, se, df = f["estimate"].iloc[0], f["se"].iloc[0], f["df"].iloc[0]
     assert df == 6
     lo, hi = wilson(p, se, stats.t.isf(0.025, df))
@@ -68,7 +68,7 @@ def test_wilson_closed_form_with_design_df():
 
 def test_wilson_by_domain_uses_each_domain_df_and_se():
     d = sipas.Design(clustered_frame(), ids="psu", strata="h", weights="w")
-    f = sipas.proportion(d, "y", value=1, method="wilson", by="g", level=0.9).to_frame()
+    f = sipas.proportion(d, "y", value=1, ci="wilson", by="g", level=0.9).to_frame()
     for _, row in f.iterrows():
         lo, hi = wilson(row.estimate, row.se, stats.t.isf(0.05, row.df))
         assert row.ci_low == pytest.approx(lo, rel=1e-12)
@@ -97,8 +97,8 @@ def test_interval_with_zero_df_is_nan_never_invented():
     frame = clustered_frame().assign(g=lambda f: np.where(f.psu == 0, "one", "rest"))
     d = sipas.Design(frame, ids="psu", strata="h", weights="w")
     for est in (sipas.mean(d, "y", by="g"),
-                sipas.proportion(d, "y", value=1, by="g", method="wilson"),
-                sipas.proportion(d, "y", value=1, by="g", method="beta")):
+                sipas.proportion(d, "y", value=1, by="g", ci="wilson"),
+                sipas.proportion(d, "y", value=1, by="g", ci="beta")):
         row = est.to_frame().set_index("g").loc["one"]
         assert row.df == 0
         assert np.isnan(row.ci_low)
@@ -141,8 +141,18 @@ def test_bad_df_names_the_argument_and_value(df):
 
 def test_bad_method_lists_the_choices():
     d = sipas.Design(clustered_frame(), ids="psu", strata="h", weights="w")
-    with pytest.raises(sipas.DesignError, match=r"method must be one of .*'wilson'.*'exact'"):
-        sipas.proportion(d, "y", value=1, method="exact")
+    with pytest.raises(sipas.DesignError, match=r"ci must be one of .*'wilson'.*'exact'"):
+        sipas.proportion(d, "y", value=1, ci="exact")
+
+
+def test_old_spelling_method_warns_and_gives_the_same_interval():
+    d = sipas.Design(clustered_frame(), ids="psu", strata="h", weights="w")
+    with pytest.warns(DeprecationWarning, match="method= is deprecated; use ci="):
+        old = sipas.proportion(d, "y", value=1, method="beta").to_frame()
+    new = sipas.proportion(d, "y", value=1, ci="beta").to_frame()
+    pd.testing.assert_frame_equal(old, new)
+    with pytest.raises(sipas.DesignError, match="give ci= only"):
+        sipas.proportion(d, "y", value=1, ci="wald", method="beta")
 
 
 def test_asin_interval_does_not_wrap_around():

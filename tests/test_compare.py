@@ -63,10 +63,8 @@ def test_reference_by_code_or_label(est):
 
 
 def test_tied_domains_share_the_best_rank(est):
-    import dataclasses
-
-    table = est.table.copy()
+    table = est.to_frame()
     table.loc[1, "estimate"] = table.loc[0, "estimate"]
-    tied = dataclasses.replace(est, table=table)
+    tied = sipas.Estimate(table, est.statistic, est.level, est.ci, est.by, est.basis)
     ranks = rank_domains(tied, n_sim=200, rng=1)
     assert ranks.loc[0, "rank"] == ranks.loc[1, "rank"]

@@ -46,7 +46,7 @@ def same(a: pd.DataFrame, b: pd.DataFrame, rtol: float = 1e-12) -> None:
     lambda d: sipas.mean(d, ["p03", "q23"], by="urban"),
     lambda d: sipas.total(d, "p03", by="district"),
     lambda d: sipas.proportion(d, ["q01", "q02"], value=[4, 5], by="service"),
-    lambda d: sipas.proportion(d, "p01", value=1, method="beta"),
+    lambda d: sipas.proportion(d, "p01", value=1, ci="beta"),
     lambda d: sipas.ratio(d, "q23", "p03", by="urban"),
     lambda d: sipas.factor_index(d, ["q01", "q02", "q03"], by="district"),
     lambda d: sipas.factor_index(d, ["q19", "q20"], aggregate="respondents", by="urban"),
@@ -140,7 +140,7 @@ def test_what_needs_rows_in_memory_says_so(demo):
     with pytest.raises(sipas.EstimationError, match="in memory"):
         sipas.quantile(dsk, "p03", 0.5)
     with pytest.raises(sipas.EstimationError, match="likelihood"):
-        sipas.proportion(dsk, "p01", value=1, method="likelihood")
+        sipas.proportion(dsk, "p01", value=1, ci="likelihood")
     element = dd.from_pandas(pd.DataFrame({"w": [1.0, 2.0], "y": [1.0, 2.0]}), npartitions=1)
     with pytest.raises(sipas.DesignError, match="cluster ids"):
         sipas.Design(element, weights="w")
@@ -148,7 +148,7 @@ def test_what_needs_rows_in_memory_says_so(demo):
 
 @pytest.mark.parametrize("dtype", ["int16", "int64", "uint8", "float64", "object"])
 def test_key_index_lookup_equals_a_merge(dtype):
-    from sipas.backends.dask import KeyIndex
+    from sipas.backends.keys import KeyIndex
 
     rng = np.random.default_rng(3)
     combos = pd.DataFrame({"h": rng.integers(5, 40, 60), "psu": rng.integers(10, 90, 60)})
@@ -172,7 +172,7 @@ def test_key_index_one_column_and_relabel(dtype, window):
     """Single integer ids: the offset path (ids within the table, offsets in the column's
     own dtype, including int8 ids whose span does not fit int8) and the padded path (ids
     outside), before and after relabelling."""
-    from sipas.backends.dask import KeyIndex
+    from sipas.backends.keys import KeyIndex
 
     rng = np.random.default_rng(5)
     low = -100 if dtype.startswith("int") else 0
@@ -192,7 +192,7 @@ def test_key_index_one_column_and_relabel(dtype, window):
 
 @pytest.mark.parametrize("space", ["table", "hashed"])
 def test_key_index_two_columns_relabel(space):
-    from sipas.backends.dask import KeyIndex
+    from sipas.backends.keys import KeyIndex
 
     rng = np.random.default_rng(8)
     n = 60 if space == "table" else 5000  # 5000 x 5000 levels: above the dense table limit
@@ -226,7 +226,7 @@ def test_cluster_ids_repeated_across_strata(client):
     args = {"ids": ["psu", "ssu"], "strata": "h", "weights": "w", "nest": True}
     mem = sipas.Design(frame, **args)
     dsk = sipas.Design(dd.from_pandas(frame, npartitions=4), **args)
-    assert dsk._dask.key_columns == ("h", "psu", "ssu")
+    assert dsk.backend._layout.key_columns == ("h", "psu", "ssu")
     for call in (lambda d: sipas.mean(d, "y", by="g"),
                  lambda d: sipas.total(d, "y"),
                  lambda d: sipas.proportion(d, "g", value=[1, 2])):

@@ -7,7 +7,6 @@ lonely-PSU conventions of R's ``survey`` (``?surveyoptions``; R >= 4.2 for ``adj
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 
 import numpy as np
@@ -279,10 +278,44 @@ def test_subset_mask_with_missing_values_raises():
 
 def test_design_attributes_cannot_be_set():
     d = sipas.Design(small_frame(), ids="psu", strata="h", weights="w")
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError, match="cannot change"):
         d.weights = "y"
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError, match="cannot change"):
         d.lonely_psu = "remove"
+    with pytest.raises(AttributeError, match="cannot change"):
+        d._backend = None
+
+
+def test_editing_design_frame_does_not_change_the_estimates():
+    """The issue's example: ``d.frame.loc[0, "y"] = 100`` changed ``mean`` (2.83 -> 19.33)."""
+    frame = small_frame()
+    d = sipas.Design(frame, ids="psu", strata="h", weights="w")
+    before = sipas.mean(d, "y").to_frame()
+    f = d.frame
+    f.loc[0, "y"] = 100
+    d.frame.loc[1, "y"] = -100
+    pd.testing.assert_frame_equal(sipas.mean(d, "y").to_frame(), before)
+    expected = np.average(frame["y"], weights=frame["w"])
+    assert sipas.mean(d, "y").to_frame()["estimate"][0] == pytest.approx(expected, rel=1e-14)
+
+
+def test_weights_and_stages_are_read_only():
+    d = sipas.Design(small_frame(), ids="psu", strata="h", weights="w")
+    with pytest.raises(ValueError, match="read-only"):
+        d.weight_array[0] = 1e6
+    with pytest.raises(ValueError, match="read-only"):
+        d.stages[0].unit[0] = 3
+    sub = d.subset(np.arange(d.n) % 2 == 0)
+    with pytest.raises(ValueError, match="read-only"):
+        sub.weight_array[0] = 1e6
+
+
+def test_private_state_is_not_a_constructor_argument():
+    with pytest.raises(TypeError):
+        sipas.Design(small_frame(), ids="psu", weights="w", _w=np.ones(6))
+    rep = sipas.replicate(sipas.Design(small_frame(), ids="psu", weights="w"), "jk1")
+    with pytest.raises(TypeError):
+        sipas.ReplicateDesign(rep.frame, weights="w", repweights=["w", "w"], _factors=None)
 
 
 def test_changing_the_input_frame_after_building_changes_nothing():

@@ -374,10 +374,10 @@ def test_ratio_with_mismatched_columns():
 def test_to_frame_columns_are_fixed_and_shared_by_every_estimator():
     d = design(frame())
     results = [sipas.mean(d, "y", by="g"), sipas.total(d, ["y", "a"], by="g"),
-               sipas.proportion(d, "a", value=[4, 5], by="g", method="beta"),
+               sipas.proportion(d, "a", value=[4, 5], by="g", ci="beta"),
                sipas.proportion(d, "sex", by="g"), sipas.ratio(d, "y", "a", by="g")]
-    want = ["g", "variable", "estimate", "se", "ci_low", "ci_high", "df", "deff", "n",
-            "n_missing", "cv", "deff_replace"]
+    want = ["g", "variable", "value", "estimate", "se", "ci_low", "ci_high", "df", "deff",
+            "n", "n_missing", "cv", "deff_replace"]
     for est in results:
         assert list(est.to_frame().columns) == want
     stacked = pd.concat([e.to_frame() for e in results], ignore_index=True)
@@ -391,8 +391,8 @@ def test_to_frame_columns_are_fixed_and_shared_by_every_estimator():
 
 def test_column_names_do_not_depend_on_level_or_method():
     d = design(frame())
-    a = sipas.proportion(d, "sex", value="f", level=0.9, method="wilson").to_frame()
-    b = sipas.proportion(d, "sex", value="f", level=0.99, method="logit").to_frame()
+    a = sipas.proportion(d, "sex", value="f", level=0.9, ci="wilson").to_frame()
+    b = sipas.proportion(d, "sex", value="f", level=0.99, ci="logit").to_frame()
     assert list(a.columns) == list(b.columns)
 
 
@@ -415,8 +415,26 @@ def test_repr_is_short_and_html_is_html():
 
 
 def test_estimate_is_frozen():
-    import dataclasses
-
     est = sipas.mean(design(frame()), "y")
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError, match="cannot change"):
         est.level = 0.9
+    before = est.to_frame()
+    est.table.loc[0, "estimate"] = -1  # the example: a copy, not the estimate
+    est.to_frame().loc[0, "estimate"] = -1
+    pd.testing.assert_frame_equal(est.to_frame(), before)
+
+
+def test_proportion_level_has_its_own_column_and_rows_have_tuple_keys():
+    d = design(frame())
+    est = sipas.proportion(d, "a", value=[4, 5], by="g")
+    table = est.to_frame()
+    assert table["variable"].tolist() == ["a"] * len(table)
+    assert table["value"].tolist() == [(4, 5)] * len(table)
+    assert est.keys == [(g, "a", (4, 5)) for g in table["g"]]
+    each = sipas.proportion(d, "sex")
+    assert each.keys == [("sex", v) for v in each.to_frame()["value"]]
+    v = est.vcov()
+    assert list(v.index) == est.keys
+    diff = sipas.contrast(est, {est.keys[0]: 1, est.keys[1]: -1}).to_frame()
+    e = table["estimate"].to_numpy()
+    assert diff["estimate"][0] == pytest.approx(e[0] - e[1], rel=1e-12)

@@ -28,7 +28,7 @@ def demo():
 def test_one_item_index_equals_proportion_and_mean(demo):
     sd, d = demo
     f = sipas.factor_index(d, ["q05"], satisfied=[4, 5], by="urban").to_frame()
-    p = sipas.proportion(d, "q05", value=[4, 5], by="urban", method="logit").to_frame()
+    p = sipas.proportion(d, "q05", value=[4, 5], by="urban", ci="logit").to_frame()
     for col in ("estimate", "se", "ci_low", "ci_high", "df", "deff", "n"):
         np.testing.assert_allclose(f[col].astype(float), p[col].astype(float), rtol=1e-12)
     m = sipas.factor_index(d, ["p03"], measure="mean").to_frame()
@@ -47,9 +47,10 @@ def test_items_aggregate_equals_contrast_of_item_ratios(demo, kind):
         base = sipas.replicate(sipas.Design.from_spec(sd), "jkn")
         d = sipas.rake(sipas.nonresponse(base, "response", [1], nonrespondent=[2, 3],
                                          classes="district"), sd.spec.margins)
-    for col in ACCESS:
-        d.frame[f"{col}_top"] = np.where(d.frame[col].isna(), np.nan,
-                                         d.frame[col].isin([4, 5]).astype(float))
+    frame = d.frame
+    d = d.with_columns({f"{col}_top": np.where(frame[col].isna(), np.nan,
+                                                frame[col].isin([4, 5]).astype(float))
+                        for col in ACCESS})
     items = sipas.mean(d, [f"{c}_top" for c in ACCESS], by="urban")
     k = len(items)
     # per domain: mean of its 4 item shares
@@ -66,10 +67,7 @@ def test_respondent_aggregate_is_the_mean_of_respondent_scores(demo):
     sd, d = demo
     top = sd.frame[ACCESS[:2]].isin([4, 5]).astype(float).where(sd.frame[ACCESS[:2]].notna())
     score = top.mean(axis=1)  # pandas skips NaN: the respondent's valid items
-    frame = d.frame.assign(score=score)
-    d2 = sipas.Design(frame, ids=["commune", "resp_id"], strata="district", fpc=["N_communes",
-                      "N_users"], weights="w_design", nest=True)
-    d2 = d2.with_weights(d.weight_array)
+    d2 = d.with_columns({"score": score})
     f = sipas.factor_index(d2, ACCESS[:2], aggregate="respondents").to_frame()
     m = sipas.mean(d2, "score").to_frame()
     np.testing.assert_allclose(f[["estimate", "se"]], m[["estimate", "se"]], rtol=1e-12)
@@ -107,7 +105,7 @@ def test_overall_rules_item_and_weighted(demo):
     sd, d = demo
     spec_item = sipas.spec.parse_spec(_spec_dict(sd.spec, overall="item"))
     res = sipas.satisfaction_index(d, spec_item)
-    q23 = sipas.proportion(d, "q23", value=[4, 5], method="wald").to_frame()
+    q23 = sipas.proportion(d, "q23", value=[4, 5], ci="wald").to_frame()
     assert res.overall["estimate"][0] == pytest.approx(q23["estimate"][0], rel=1e-12)
     weights = {"access": 2, "procedures": 1, "officials": 1, "results": 1, "feedback": 0}
     spec_w = sipas.spec.parse_spec(_spec_dict(sd.spec, overall="weighted_factors",
@@ -130,18 +128,15 @@ def _spec_dict(spec, **index):
 
 def test_empty_domain_gives_a_flagged_nan_row(demo):
     sd, d = demo
-    frame = d.frame.assign(grp=pd.Categorical(np.where(d.frame.urban == 1, "u", "r"),
-                                              categories=["u", "r", "nobody"]))
-    d2 = d.__class__(frame, ids=["commune", "resp_id"], strata="district",
-                     fpc=["N_communes", "N_users"], weights="w_design", nest=True)
-    d2 = d2.with_weights(d.weight_array)
+    d2 = d.with_columns({"grp": pd.Categorical(np.where(d.frame.urban == 1, "u", "r"),
+                                               categories=["u", "r", "nobody"])})
     f = sipas.factor_index(d2, ACCESS, by="grp").to_frame().set_index("grp")
     assert np.isnan(f.loc["nobody", "estimate"]) and f.loc["nobody", "n"] == 0
 
 
 def test_bad_inputs(demo):
     sd, d = demo
-    with pytest.raises(sipas.EstimationError, match="q99"):
+    with pytest.raises(sipas.DesignError, match="q99"):  # an unknown column, as in mean()
         sipas.factor_index(d, ["q01", "q99"])
     with pytest.raises(sipas.EstimationError, match="scale"):
         sipas.factor_index(d, ["p03"], measure="pct_of_max")
@@ -169,7 +164,7 @@ def test_index_intervals_stay_in_0_1_with_few_psus(demo):
     Wald interval can pass 100%, the logit one cannot; both have the same SE."""
     sd, d = demo
     logit = sipas.satisfaction_index(d, sd.spec, by="district").overall
-    wald = sipas.satisfaction_index(d, sd.spec, by="district", index_ci="wald").overall
+    wald = sipas.satisfaction_index(d, sd.spec, by="district", ci="wald").overall
     assert (logit["ci_high"] < 1).all() and (logit["ci_low"] > 0).all()
     assert (wald["ci_high"] > 1).any()
     np.testing.assert_allclose(logit["se"], wald["se"], rtol=1e-12)

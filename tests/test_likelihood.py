@@ -13,7 +13,7 @@ import pytest
 
 import sipas
 from oracle_cases import cases, close, dataset, design_for, expected, run
-from sipas import _likelihood as lk
+from sipas.estimation import likelihood as lk
 
 LIKELIHOOD = [c for c in cases() if c["options"].get("ci_method") == "svyciprop:likelihood"]
 
@@ -77,11 +77,11 @@ def test_irls_stops_near_the_mle():
 def test_domains_equal_subsets():
     frame = dataset("apistrat.csv")
     d = strat_design(frame)
-    by = sipas.proportion(d, "sch.wide", value="Yes", by="stype", method="likelihood")
+    by = sipas.proportion(d, "sch.wide", value="Yes", by="stype", ci="likelihood")
     by = by.to_frame()
     for i, s in enumerate(by["stype"]):
         sub = d.subset((frame["stype"] == s).to_numpy())
-        one = sipas.proportion(sub, "sch.wide", value="Yes", method="likelihood").to_frame()
+        one = sipas.proportion(sub, "sch.wide", value="Yes", ci="likelihood").to_frame()
         for field in ("ci_low", "ci_high"):
             assert one[field].iloc[0] == pytest.approx(by[field].iloc[i], rel=1e-12)
         assert by["ci_low"].iloc[i] < by["estimate"].iloc[i] < by["ci_high"].iloc[i]
@@ -91,7 +91,7 @@ def test_degenerate_proportions_give_nan():
     frame = dataset("apistrat.csv").copy()
     frame["all_yes"] = np.where(frame["stype"] == "E", "Yes", frame["sch.wide"])
     d = strat_design(frame)
-    got = sipas.proportion(d, "all_yes", value="Yes", by="stype", method="likelihood")
+    got = sipas.proportion(d, "all_yes", value="Yes", by="stype", ci="likelihood")
     got = got.to_frame().set_index("stype")
     assert np.isnan(got.loc["E", "ci_low"])
     assert np.isnan(got.loc["E", "ci_high"])
@@ -103,8 +103,8 @@ def test_replicate_designs_give_an_interval_near_the_logit_one():
     # likelihood interval is close to the logit one, which it approximates for moderate n
     case = next(c for c in cases() if c["design"]["type"] == "replicate")
     design = design_for(case)
-    got = sipas.proportion(design, "sch.wide", value="Yes", method="likelihood").to_frame()
-    ref = sipas.proportion(design, "sch.wide", value="Yes", method="logit").to_frame()
+    got = sipas.proportion(design, "sch.wide", value="Yes", ci="likelihood").to_frame()
+    ref = sipas.proportion(design, "sch.wide", value="Yes", ci="logit").to_frame()
     assert got["ci_low"].iloc[0] < got["estimate"].iloc[0] < got["ci_high"].iloc[0]
     assert abs(got["ci_low"].iloc[0] - ref["ci_low"].iloc[0]) < 0.02
     assert abs(got["ci_high"].iloc[0] - ref["ci_high"].iloc[0]) < 0.02

@@ -8,7 +8,8 @@ import pingouin as pg
 import pytest
 
 import sipas
-from sipas.psychometrics import cronbach_alpha_from_cov, factor_reliability, item_analysis
+from sipas.design import Reweighting
+from sipas.indices.psychometrics import cronbach_alpha_from_cov, factor_reliability, item_analysis
 
 ITEMS = ["q10", "q11", "q12", "q13", "q14"]
 
@@ -32,8 +33,8 @@ def test_unweighted_alpha_equals_pingouin(demo):
 def test_equal_weights_alpha_equals_unweighted(demo):
     sd, d = demo
     w = np.where(d.weight_array > 0, 7.5, 0.0)
-    assert item_analysis(d.with_weights(w), ITEMS).alpha == pytest.approx(
-        item_analysis(d.with_weights((w > 0).astype(float)), ITEMS).alpha, abs=1e-12)
+    assert item_analysis(d.reweight(Reweighting.to(w)), ITEMS).alpha == pytest.approx(
+        item_analysis(d.unweighted(), ITEMS).alpha, abs=1e-12)
 
 
 def test_alpha_closed_form_and_item_statistics(demo):

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sipas.reduction import _KeySums, unit_sums
+from sipas.engine.sums import _KeySums, unit_sums
 
 N_UNITS, N_DOMAINS, J = 30, 3, 2
 

@@ -13,7 +13,8 @@ True
 from __future__ import annotations
 
 from sipas import datasets
-from sipas.design import Design, WeightingStep
+from sipas._version import __version__
+from sipas.design import Design, ReplicateDesign, WeightingStep, replicate
 from sipas.errors import (
     ConvergenceError,
     DesignError,
@@ -24,11 +25,9 @@ from sipas.errors import (
     SpecError,
     WeightingError,
 )
-from sipas.estimation import Estimate, contrast, mean, proportion, ratio, total
+from sipas.estimation import Estimate, contrast, mean, proportion, quantile, ratio, total
 from sipas.indices import IndexResult, factor_index, satisfaction_index
 from sipas.io import SurveyData, SurveyMeta, read_survey
-from sipas.quantiles import quantile
-from sipas.replication import ReplicateDesign, replicate
 from sipas.spec import Spec, load_spec
 from sipas.weighting import (
     WeightingReport,
@@ -42,7 +41,6 @@ from sipas.weighting import (
     weighting_report,
 )
 
-__version__ = "0.1.0"
 
 __all__ = [
     "ConvergenceError",

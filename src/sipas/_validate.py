@@ -6,6 +6,7 @@ The wording is ``"{name} must be {expectation}; got {value!r}."`` followed by a 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -89,3 +90,23 @@ def require_columns(frame_columns: Iterable[str], names: Iterable[str], role: st
             f"{role} column(s) {missing} not found in {where}. "
             f"Available columns include: {close}{' ...' if len(present) > 12 else ''}"
         )
+
+
+def deprecated_alias(old_name: str, old_value: Any, new_name: str, new_value: T,
+                     default: T) -> T:
+    """The value of an argument that has an old spelling kept for one release.
+
+    Returns ``new_value`` unless the old spelling was given: then warns
+    (:class:`DeprecationWarning`, pointing at the caller's caller) and returns
+    ``old_value``. Giving both is refused.
+
+    >>> deprecated_alias("method", None, "ci", "wald", default="logit")
+    'wald'
+    """
+    if old_value is None:
+        return new_value
+    if new_value != default:
+        raise DesignError(f"give {new_name}= only ({old_name}= is its old spelling).")
+    warnings.warn(f"{old_name}= is deprecated; use {new_name}= (same values).",
+                  DeprecationWarning, stacklevel=3)
+    return old_value

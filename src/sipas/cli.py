@@ -129,7 +129,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _version() -> str:
-    from sipas import __version__
+    from sipas._version import __version__
 
     return f"sipas {__version__}"
 

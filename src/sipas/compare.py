@@ -14,9 +14,9 @@ Examples
 >>> import sipas
 >>> sd = sipas.datasets.load_demo()
 >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
->>> est = sipas.proportion(d, "p01", value=1, by="urban", method="wald")
+>>> est = sipas.proportion(d, "p01", value=1, by="urban", ci="wald")
 >>> compare_domains(est).columns[:3].tolist()
-['comparison', 'variable', 'difference']
+['comparison', 'variable', 'value']
 """
 
 from __future__ import annotations
@@ -30,15 +30,15 @@ from scipy import stats
 from scipy.stats import rankdata
 
 from sipas._validate import check_choice, check_level, message
-from sipas.ci import t_quantile
+from sipas.engine.intervals import t_quantile
 from sipas.errors import EstimationError
-from sipas.estimate import Estimate
+from sipas.estimation.estimate import Estimate
 
 __all__ = ["compare_domains", "compare_waves", "rank_domains"]
 
 Adjust = Literal["holm", "fdr_bh", "bonferroni", "none"]
-RESULT_COLUMNS = ("comparison", "variable", "difference", "se", "ci_low", "ci_high", "df",
-                  "t", "p_value", "p_adjusted", "significant")
+RESULT_COLUMNS = ("comparison", "variable", "value", "difference", "se", "ci_low", "ci_high",
+                  "df", "t", "p_value", "p_adjusted", "significant")
 
 
 def _tests(diff: np.ndarray, se: np.ndarray, df: np.ndarray, level: float,
@@ -107,7 +107,7 @@ def compare_domains(estimate: Estimate, reference: str | None = None, *,
     >>> import sipas
     >>> sd = sipas.datasets.load_demo()
     >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
-    >>> est = sipas.proportion(d, "p01", value=1, by="urban", method="wald")
+    >>> est = sipas.proportion(d, "p01", value=1, by="urban", ci="wald")
     >>> res = compare_domains(est, reference="urban=1")
     >>> res["comparison"].tolist(), round(float(res["difference"][0]), 3)
     (['2.0 - 1.0'], -0.269)
@@ -118,21 +118,24 @@ def compare_domains(estimate: Estimate, reference: str | None = None, *,
     if not estimate.by or estimate.basis is None:
         raise EstimationError("compare_domains needs an estimate with by= domains and a "
                               "covariance (mean, total, proportion, ratio or index).")
-    table = estimate.table
+    table = estimate.to_frame()
     dom = table[list(estimate.by)].astype(str).agg(", ".join, axis=1).to_numpy()
     cov = estimate.basis.cov()
     est, df = table["estimate"].to_numpy(), table["df"].to_numpy(dtype=float)
     rows = []
-    for var in pd.unique(table["variable"]):
-        idx = np.flatnonzero(table["variable"].to_numpy() == var)
+    what = list(zip(table["variable"], table["value"]))
+    for key in dict.fromkeys(what):
+        idx = np.flatnonzero([w == key for w in what])
         for name, coef in _contrasts(idx, dom, reference, pairs, len(table)):
             used = np.flatnonzero(coef)
-            rows.append((name, var, coef @ est, np.sqrt(max(coef @ cov @ coef, 0.0)),
+            rows.append((name, *key, coef @ est, np.sqrt(max(coef @ cov @ coef, 0.0)),
                          df[used].min()))
     if not rows:
         raise EstimationError("no comparison to make: the estimate has a single domain.")
-    names, variables, diff, se, dfs = (np.array(x) for x in zip(*rows))
-    out = pd.DataFrame({"comparison": names, "variable": variables})
+    names, variables, values, diff, se, dfs = zip(*rows)
+    out = pd.DataFrame({"comparison": list(names), "variable": list(variables),
+                        "value": pd.Series(list(values), dtype=object)})
+    diff, se, dfs = np.array(diff), np.array(se), np.array(dfs)
     res = _tests(diff.astype(float), se.astype(float), dfs.astype(float),
                  level or estimate.level, adjust)
     return pd.concat([out, pd.DataFrame(res)], axis=1)[list(RESULT_COLUMNS)]
@@ -227,12 +230,12 @@ def compare_waves(current: Estimate, previous: Estimate, *, adjust: Adjust = "ho
     check_choice("adjust", adjust, ("holm", "fdr_bh", "bonferroni", "none"))
     if level is not None:
         check_level(level)
-    keys = [*current.by, "variable"]
+    keys = [*current.by, "variable", "value"]
     if list(previous.by) != list(current.by):
         raise EstimationError(f"the two waves have different domains: {current.by} vs "
                               f"{previous.by}.")
-    merged = current.table[[*keys, "estimate", "se", "df"]].merge(
-        previous.table[[*keys, "estimate", "se", "df"]], on=keys, suffixes=("", "_prev"),
+    merged = current.to_frame()[[*keys, "estimate", "se", "df"]].merge(
+        previous.to_frame()[[*keys, "estimate", "se", "df"]], on=keys, suffixes=("", "_prev"),
         how="inner", validate="one_to_one")
     if merged.empty:
         raise EstimationError("no row of the two waves matches (domains and variables).")
@@ -242,7 +245,8 @@ def compare_waves(current: Estimate, previous: Estimate, *, adjust: Adjust = "ho
     label = merged[list(current.by)].astype(str).agg(", ".join, axis=1) if current.by else \
         pd.Series(["all"] * len(merged))
     out = pd.DataFrame({"comparison": (label + ": current - previous").to_numpy(),
-                        "variable": merged["variable"].to_numpy()})
+                        "variable": merged["variable"].to_numpy(),
+                        "value": merged["value"].to_numpy()})
     res = _tests(diff, se, df, level or current.level, adjust)
     return pd.concat([out, pd.DataFrame(res)], axis=1)[list(RESULT_COLUMNS)]
 
@@ -298,21 +302,22 @@ def rank_domains(estimate: Estimate, *, n_sim: int = 10_000,
     >>> ranks.loc[0, ["rank", "rank_low", "rank_high"]].tolist()  # district 1
     [1, 1, 2]
     """
-    if estimate.basis is None or len(pd.unique(estimate.table["variable"])) != 1:
+    table = estimate.to_frame()
+    if estimate.basis is None or len(set(zip(table["variable"], table["value"]))) != 1:
         raise EstimationError("rank_domains needs an estimate of one variable with a "
                               "covariance (e.g. one index by province).")
     check_level(level)
     if not (isinstance(n_sim, int) and n_sim >= 100):
         raise EstimationError(message("n_sim", "an integer >= 100", n_sim))
     gen = np.random.default_rng(rng)
-    est = estimate.table["estimate"].to_numpy()
+    est = estimate.to_frame()["estimate"].to_numpy()
     cov = np.nan_to_num(estimate.basis.cov())
     draws = gen.multivariate_normal(est, cov, size=n_sim, method="eigh")
     sign = -1.0 if descending else 1.0
     ranks = rankdata(sign * draws, method="min", axis=1).astype(int)
     point = rankdata(sign * est, method="min").astype(int)  # ties share the best rank
     alpha = (1 - level) / 2
-    out = estimate.table[[*estimate.by]].copy().reset_index(drop=True)
+    out = estimate.to_frame()[[*estimate.by]].copy().reset_index(drop=True)
     out["estimate"] = est
     out["rank"] = point
     out["mean_rank"] = ranks.mean(axis=0)

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from sipas.errors import SpecError
-from sipas.reliability import ReliabilityRules
+from sipas.indices.reliability import ReliabilityRules
 
 __all__ = ["IndicesOptions", "Pipeline", "ReportOptions", "RunResult", "demo_pipeline_path",
            "load_pipeline", "output_folder", "provenance", "run", "run_demo", "summary_text",
@@ -547,12 +547,12 @@ def run(pipeline: Pipeline, *, progress: bool = False) -> RunResult:
 
 def _indices(res: RunResult, design: Any, spec: Any, data: Any, pipeline: Pipeline) -> None:
     import sipas
-    from sipas.psychometrics import factor_reliability
+    from sipas.indices.psychometrics import factor_reliability
 
     opts = pipeline.indices
     overall = sipas.satisfaction_index(design, spec, missing_kinds=data.missing,
                                        level=opts.level, rules=pipeline.rules,
-                                       item_ci=opts.item_ci)
+                                       ci={"item": opts.item_ci})
     res.results["index"] = overall
     res.tables["index_overall"] = overall.overall
     res.tables["index_factors"] = overall.factors
@@ -560,7 +560,7 @@ def _indices(res: RunResult, design: Any, spec: Any, data: Any, pipeline: Pipeli
     for by in opts.by:
         dom = sipas.satisfaction_index(design, spec, by=by, missing_kinds=data.missing,
                                        level=opts.level, rules=pipeline.rules,
-                                       item_ci=opts.item_ci)
+                                       ci={"item": opts.item_ci})
         res.results[f"index_by_{by}"] = dom
         res.tables[f"index_by_{by}"] = pd.concat(
             [dom.overall.assign(index_level="overall"),

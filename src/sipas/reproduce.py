@@ -30,14 +30,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sipas.design import Design, WeightingStep
-from sipas.errors import DesignError, ReadError, SpecError
-from sipas.fitting import AnyDesign
-from sipas.indices import factor_index
-from sipas.replication import ReplicateDesign
+from sipas.design.protocol import SurveyDesign
+from sipas.errors import ReadError, SpecError
+from sipas.indices.factor import factor_index
 from sipas.spec import Spec
 
-__all__ = ["Reproduction", "published_figures", "reproduce", "unweighted"]
+__all__ = ["Reproduction", "published_figures", "reproduce"]
 
 UNITS = ("percent", "percent_of_max", "mean")
 REQUIRED = ("indicator", "domain", "value", "unit", "source")
@@ -111,46 +109,6 @@ def check_published(table: pd.DataFrame, where: str = "published table") -> None
         raise SpecError(f"{where}: value is not a number on line(s) {rows}.")
 
 
-def unweighted(design: AnyDesign) -> Design:
-    """The same design with equal weights for every respondent (no calibration).
-
-    Parameters
-    ----------
-    design : Design
-        A Taylor design (rows with weight zero stay at zero).
-
-    Returns
-    -------
-    Design
-        Weight 1 for every positive-weight row, calibration projections dropped, an
-        ``unweighted`` step appended to the history.
-
-    Raises
-    ------
-    SpecError
-        ``design`` is a :class:`~sipas.ReplicateDesign`.
-
-    Notes
-    -----
-    The same strata and clusters stay in the variance, so the unweighted figure gets a
-    design-based SE (R: ``svydesign(..., weights=~1)``).
-
-    Examples
-    --------
-    >>> import sipas
-    >>> sd = sipas.datasets.load_demo()
-    >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
-    >>> u = unweighted(d)
-    >>> sorted(set(u.weight_array.tolist())), u.history[-1].name
-    ([0.0, 1.0], 'unweighted')
-    """
-    if isinstance(design, ReplicateDesign):
-        raise DesignError("unweighted() needs a Taylor design (sipas.Design).")
-    w = (design.weight_array > 0).astype("float64")
-    return replace(design, _w=w, _calibration=(),
-                   _history=(*design.history, WeightingStep("unweighted", {})))
-
-
 @dataclass(frozen=True)
 class Reproduction:
     """Published versus computed figures.
@@ -200,7 +158,7 @@ class Reproduction:
         return self.table.copy()
 
 
-def reproduce(published: pd.DataFrame, design: AnyDesign, spec: Spec, *,
+def reproduce(published: pd.DataFrame, design: SurveyDesign, spec: Spec, *,
               level: float = 0.95) -> Reproduction:
     """Compute each published figure and find the definition that reproduces it.
 
@@ -272,7 +230,7 @@ def _ident(fig: pd.Series) -> dict[str, Any]:
     return {k: fig[k] for k in keys if k in fig.index} | {"published": float(fig["value"])}
 
 
-def _domain_design(design: AnyDesign, domain: str) -> AnyDesign | None:
+def _domain_design(design: SurveyDesign, domain: str) -> SurveyDesign | None:
     if str(domain).strip().lower() in ("all", "", "nan"):
         return design
     col, _, value = str(domain).partition("=")
@@ -290,7 +248,7 @@ def _domain_design(design: AnyDesign, domain: str) -> AnyDesign | None:
     return design.subset(mask) if (mask & (design.weight_array > 0)).any() else None
 
 
-def _candidates(fig: pd.Series, design: AnyDesign, spec: Spec, level: float):
+def _candidates(fig: pd.Series, design: SurveyDesign, spec: Spec, level: float):
     indicator, unit = str(fig["indicator"]), fig["unit"]
     target = _domain_design(design, fig["domain"])
     if target is None:
@@ -314,8 +272,8 @@ def _candidates(fig: pd.Series, design: AnyDesign, spec: Spec, level: float):
     if spec_measure in measures:
         measures = [spec_measure] + [m for m in measures if m != spec_measure]
     designs = [("weighted", target)]
-    if isinstance(target, Design):
-        designs.append(("unweighted", unweighted(target)))
+    if not target.replicated:
+        designs.append(("unweighted", target.unweighted()))
     out = []
     for wname, dsg in designs:
         for measure in measures:
@@ -331,8 +289,8 @@ def _one(fig, design, items, measure, agg, denom, scale, wname, level) -> dict[s
     cols = items
     if denom == "all respondents":
         # a missing answer counts as "not satisfied": the share among all respondents
-        design = replace(design, frame=design.frame.assign(
-            **{f"{c}__all": design.frame[c].fillna(-1.0) for c in items}))
+        frame = design.frame
+        design = design.with_columns({f"{c}__all": frame[c].fillna(-1.0) for c in items})
         cols = [f"{c}__all" for c in items]
     est = factor_index(design, cols, measure=measure, satisfied=list(scale.satisfied),
                        aggregate=agg, scale=None if measure == "top_box" else

@@ -101,9 +101,10 @@ CASES = [
     Case(AREA, "item_weights_wrong_length", "one item weight for two items",
          lambda tmp: sipas.factor_index(design(), ["q1", "q2"], item_weights=[1]),
          EstimationError, ("item_weights must be 2 non-negative numbers", "got [1]")),
-    Case(AREA, "index_unknown_item_ci", "satisfaction_index(item_ci='logitt')",
-         lambda tmp: sipas.satisfaction_index(design(), parse_spec(SPEC), item_ci="logitt"),
-         DesignError, ("item_ci must be one of", "'logitt'")),
+    Case(AREA, "index_unknown_ci", "satisfaction_index(ci={'item': 'logitt'})",
+         lambda tmp: sipas.satisfaction_index(design(), parse_spec(SPEC),
+                                              ci={"item": "logitt"}),
+         DesignError, ("ci must be one of", "'logitt'")),
 ]
 
 

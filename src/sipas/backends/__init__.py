@@ -1,36 +1,14 @@
-"""Back ends of the reduction: in memory (numpy, the default) and Dask (optional extra).
+"""Back ends: where the rows are, and how they are turned into sums.
+
+:class:`~sipas.backends.memory.MemoryBackend` (a pandas frame) and
+:class:`~sipas.backends.dask.DaskBackend` (a Dask frame, ``pip install 'sipas[dask]'``) both
+implement :class:`~sipas.backends.base.Backend`; a design picks one from the type of its
+frame, and nothing else in sipas asks which.
 
 Examples
 --------
 >>> import pandas as pd
+>>> from sipas.backends.dask import is_dask
 >>> is_dask(pd.DataFrame())
 False
 """
-
-from __future__ import annotations
-
-from typing import Any
-
-__all__ = ["is_dask"]
-
-
-def is_dask(obj: Any) -> bool:
-    """Whether ``obj`` is a Dask collection (checked without importing Dask).
-
-    Parameters
-    ----------
-    obj : object
-        Anything (usually a design's frame).
-
-    Returns
-    -------
-    bool
-        True when the type comes from the ``dask`` or ``dask_expr`` packages.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> is_dask(pd.DataFrame()), is_dask([1, 2])
-    (False, False)
-    """
-    return type(obj).__module__.split(".")[0] in ("dask", "dask_expr")

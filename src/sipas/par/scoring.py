@@ -28,7 +28,8 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from sipas._validate import message
-from sipas.ci import t_quantile
+from sipas.engine.intervals import t_quantile
+from sipas.engine.variance import VarBasis
 from sipas.errors import ScoringError
 from sipas.par.scheme import Scheme, SubCriterion
 
@@ -148,7 +149,7 @@ def survey_table(result: Any, *, province: str | None = None,
     ests = [e for e in (result.factor_estimate, result.overall_estimate) if e is not None]
     frames, bases = [], []
     for est in ests:
-        t = est.table
+        t = est.to_frame()
         prefix = "overall" if est is result.overall_estimate else "factor:"
         frame = pd.DataFrame({"index": [prefix if prefix == "overall" else prefix + v
                                         for v in t["variable"]],
@@ -164,8 +165,6 @@ def survey_table(result: Any, *, province: str | None = None,
         frames.append(frame)
         bases.append(est.basis)
     table = pd.concat(frames, ignore_index=True)
-    from sipas.variance import VarBasis
-
     cov = VarBasis.concat(bases).cov()
     covs = {}
     for prov, idx in table.groupby("province").indices.items():

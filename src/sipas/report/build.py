@@ -118,7 +118,7 @@ def notes(result: Any, lang: str) -> list[tuple[str, str]]:
 
 def _data_rows(result: Any, i: int) -> list[tuple[tuple[str, str], str]]:
     """Survey, data notice and provenance (file, SHA-256, spec, sipas version)."""
-    from sipas import __version__
+    from sipas._version import __version__
 
     data, spec = result.data, result.data.spec
     return [
@@ -134,11 +134,9 @@ def _data_rows(result: Any, i: int) -> list[tuple[tuple[str, str], str]]:
 
 def _method_rows(result: Any, i: int) -> list[tuple[tuple[str, str], str]]:
     """Variance method, df, weighting, index definition, intervals, presentation, SDC."""
-    from sipas import ReplicateDesign
-
     spec, pipe, design = result.data.spec, result.pipeline, result.design
     opts, ds = pipe.report, spec.design
-    if isinstance(design, ReplicateDesign):
+    if design.replicated:
         method = (f"trọng số lặp ({design.method})", f"replicate weights ({design.method})")
     else:
         cols = (f"strata={ds.strata}, ids={list(ds.ids)}, fpc={list(ds.fpc)}, "
@@ -241,7 +239,7 @@ def _likert_items(spec: Any) -> list[str]:
 
 
 def _base_weights(result: Any) -> Any:
-    from sipas import Design
+    from sipas.design.design import Design
 
     return Design.from_spec(result.data).weight_array
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sipas.reliability import ReliabilityRules
+from sipas.indices.reliability import ReliabilityRules
 from sipas.spec import SHARE_MEANING
 
 __all__ = ["COLUMNS", "TITLES", "flag_notes", "translate_flag"]
@@ -42,6 +42,7 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
     "flag": ("Cảnh báo độ tin cậy", "Reliability flag", "text"),
     "comparison": ("So sánh", "Comparison", "text"),
     "variable": ("Chỉ số", "Index", "text"),
+    "value": ("Mã trả lời", "Answer code", "text"),
     "difference": ("Chênh lệch", "Difference", "est"),
     "t": ("Thống kê t", "t statistic", "ratio"),
     "p_value": ("Giá trị p", "p-value", "pvalue"),

@@ -118,7 +118,7 @@ def _wrap(text: Any, width: int = 42) -> str:
 
 
 def _source() -> str:
-    from sipas import __version__
+    from sipas._version import __version__
 
     return f"sipas {__version__}"
 
@@ -251,7 +251,7 @@ def item_distribution(design: Any, spec: Any, items: Sequence[str] | None = None
     DataFrame
         ``item, label, code, code_label, share`` (shares of one item sum to 1).
     """
-    import sipas
+    from sipas.estimation.estimators import proportion
 
     if items is None:
         items = [i for f in spec.factors for i in f.items]
@@ -260,8 +260,8 @@ def item_distribution(design: Any, spec: Any, items: Sequence[str] | None = None
     rows = []
     for item in items:
         scale = spec.scale_of(item)
-        est = sipas.proportion(design, item).to_frame()
-        codes = [float(str(v).rsplit("=", 1)[-1]) for v in est["variable"]]
+        est = proportion(design, item).to_frame()
+        codes = [float(v) for v in est["value"]]
         share = dict(zip(codes, est["estimate"].astype(float)))
         total = sum(share.get(float(c), 0.0) for c in scale.codes)
         label = spec.item(item).label
@@ -432,7 +432,7 @@ def save_figure(fig: Figure, stem: str | Path, formats: Iterable[str] = ("png", 
     list of Path
         The files written (formats other than png and svg are ignored).
     """
-    from sipas import __version__
+    from sipas._version import __version__
 
     written = []
     meta = {"png": {"Software": f"sipas {__version__}"},

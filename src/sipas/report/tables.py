@@ -31,6 +31,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from sipas.estimation.estimate import format_value as format_code
 from sipas.report.disclosure import check_not_microdata
 from sipas.report.labels import (
     COLUMNS,
@@ -227,6 +228,12 @@ def _prepare(name: str, table: pd.DataFrame, ctx: TableContext) -> pd.DataFrame:
     t = t.drop(columns=drop)
     if name.startswith("reproduction") and {"value", "published"} <= set(t.columns):
         t = t.drop(columns=["value"])   # the published figure, shown as "published"
+    elif "value" in t.columns:
+        # the answer code a share counts; absent for means and indices
+        if t["value"].isna().all():
+            t = t.drop(columns=["value"])
+        else:
+            t["value"] = [v if v is None else format_code(v) for v in t["value"]]
     if name.startswith("weighting") and "name" in t.columns:
         t = t.rename(columns={"name": "method"})
     for col in t.columns:

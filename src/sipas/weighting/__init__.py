@@ -6,7 +6,8 @@ records the step in ``design.history``; :func:`weight_diagnostics` and
 """
 
 from sipas.weighting.adjust import base_weights, nonresponse, trim
-from sipas.weighting.calibration import calibrate, poststratify, rake
+from sipas.weighting.calibrate import calibrate
+from sipas.weighting.cells import poststratify, rake
 from sipas.weighting.diagnostics import WeightingReport, weight_diagnostics, weighting_report
 
 __all__ = [

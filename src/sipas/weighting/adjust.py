@@ -9,15 +9,13 @@ import numpy as np
 import pandas as pd
 
 from sipas._validate import as_name_list, check_choice, message
-from sipas.design import Design, WeightingStep
+from sipas._validate import plain
+from sipas.backends.base import RowWeights, needs_memory
+from sipas.design.protocol import Reweighting, SurveyDesign, WeightingStep
 from sipas.errors import ConvergenceError, WeightingError
-from sipas.replication import ReplicateDesign
-from sipas.weighting._targets import per_replicate, plain
 from sipas.weighting.diagnostics import weight_stats
 
 __all__ = ["base_weights", "nonresponse", "trim"]
-
-AnyDesign = Design | ReplicateDesign
 
 
 def base_weights(frame: pd.DataFrame, probabilities: str | Sequence[str], *,
@@ -112,11 +110,11 @@ def _check_frame_size(frame, w, frame_size, strata, rtol) -> None:
                                  "probabilities of every stage.")
 
 
-def nonresponse(design: AnyDesign, status: str, respondent: Sequence[Any], *,
+def nonresponse(design: SurveyDesign, status: str, respondent: Sequence[Any], *,
                 nonrespondent: Sequence[Any], ineligible: Sequence[Any] = (),
                 classes: str | Sequence[str] | None = None,
                 method: Literal["classes", "propensity"] = "classes",
-                covariates: Sequence[str] = (), n_strata: int = 5) -> AnyDesign:
+                covariates: Sequence[str] = (), n_strata: int = 5) -> SurveyDesign:
     """Non-response adjustment: respondents carry the weight of the non-respondents.
 
     Parameters
@@ -180,6 +178,7 @@ def nonresponse(design: AnyDesign, status: str, respondent: Sequence[Any], *,
     if method == "propensity" and classes is not None:
         raise WeightingError("classes= are for method='classes'; the propensity method forms "
                              "its classes from the covariates (n_strata=).")
+    needs_memory(design.backend, "non-response adjustment")
     frame, w = design.frame, design.weight_array
     if status not in frame.columns:
         raise WeightingError(f"response status column {status!r} is not in the data.")
@@ -203,9 +202,7 @@ def nonresponse(design: AnyDesign, status: str, respondent: Sequence[Any], *,
                           "ineligible": int((~eligible & (w > 0)).sum()),
                           "max_factor": float(np.max(w1[resp & (w > 0)] / w[resp & (w > 0)])),
                           "weights": weight_stats(w1)})
-    if isinstance(design, ReplicateDesign):
-        return design.with_weights(w1, per_replicate(design.replicate_weights(), adjust), step)
-    return design.with_weights(w1, step)
+    return design.reweight(Reweighting(step, RowWeights(w1), (), adjust))
 
 
 def _status_masks(values: pd.Series, respondent, nonrespondent, ineligible, col):
@@ -287,8 +284,8 @@ def _propensity_classes(frame, covariates, resp, eligible, w, n_strata) -> np.nd
     return codes
 
 
-def trim(design: AnyDesign, lower: float | None = None, upper: float | None = None, *,
-         strict: bool = False) -> AnyDesign:
+def trim(design: SurveyDesign, lower: float | None = None, upper: float | None = None, *,
+         strict: bool = False) -> SurveyDesign:
     """Trim weights to ``[lower, upper]``, spreading the trimmed amount over the others.
 
     Parameters
@@ -337,13 +334,11 @@ def trim(design: AnyDesign, lower: float | None = None, upper: float | None = No
     def one(w: np.ndarray) -> tuple[np.ndarray, int]:
         return _trim_weights(w, lo, hi, strict)
 
+    needs_memory(design.backend, "trimming")
     w1, n_trimmed = one(design.weight_array)
     step = WeightingStep("trim", {"lower": lower, "upper": upper, "strict": strict},
                          {"trimmed": n_trimmed, "weights": weight_stats(w1)})
-    if isinstance(design, ReplicateDesign):
-        return design.with_weights(
-            w1, per_replicate(design.replicate_weights(), lambda w: one(w)[0]), step)
-    return design.with_weights(w1, step)
+    return design.reweight(Reweighting(step, RowWeights(w1), (), lambda w: one(w)[0]))
 
 
 TRIM_MAX_PASSES = 10_000

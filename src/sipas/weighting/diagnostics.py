@@ -9,9 +9,8 @@ import numpy as np
 import pandas as pd
 
 from sipas._validate import as_name_list
-from sipas.design import Design, WeightingStep
+from sipas.design.protocol import SurveyDesign, WeightingStep
 from sipas.errors import WeightingError
-from sipas.replication import ReplicateDesign
 
 __all__ = ["WeightingReport", "weight_diagnostics", "weighting_report"]
 
@@ -64,7 +63,7 @@ def _quantiles(w: np.ndarray, probs: tuple[float, ...]) -> list[float]:
     return out
 
 
-def weight_diagnostics(design: Design | ReplicateDesign | np.ndarray,
+def weight_diagnostics(design: SurveyDesign | np.ndarray,
                        by: str | list[str] | None = None) -> pd.DataFrame:
     """Distribution of the positive weights: n, sum, quantiles, cv, Kish deff, ESS.
 
@@ -170,7 +169,7 @@ class WeightingReport:
         return "<WeightingReport>\n" + self.steps[cols].to_string(index=False)
 
 
-def weighting_report(design: Design | ReplicateDesign,
+def weighting_report(design: SurveyDesign,
                      before: Design | ReplicateDesign | None = None) -> WeightingReport:
     """Report of the weighting steps that made ``design`` (optionally from ``before``).
 

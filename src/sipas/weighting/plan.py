@@ -34,16 +34,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sipas.design import Design
+from sipas.design.protocol import SurveyDesign
 from sipas.errors import SpecError
-from sipas.replication import ReplicateDesign
 from sipas.spec import Spec
 from sipas.weighting.adjust import nonresponse, trim
-from sipas.weighting.calibration import calibrate, poststratify, rake
+from sipas.weighting.calibrate import calibrate
+from sipas.weighting.cells import poststratify, rake
 
 __all__ = ["apply_plan", "validate_plan"]
 
-AnyDesign = Design | ReplicateDesign
 
 STEP_KEYS: dict[str, set[str]] = {
     "nonresponse": {"status", "respondent", "nonrespondent", "ineligible", "classes", "model",
@@ -117,8 +116,8 @@ def validate_plan(steps: Sequence[Mapping[str, Any]], spec: Spec | None,
                     raise SpecError(f"{here} (nonresponse): {key} is required.")
 
 
-def apply_plan(design: AnyDesign, steps: Sequence[Mapping[str, Any]],
-               spec: Spec | None = None) -> AnyDesign:
+def apply_plan(design: SurveyDesign, steps: Sequence[Mapping[str, Any]],
+               spec: Spec | None = None) -> SurveyDesign:
     """Apply the weighting steps in order; return the final design.
 
     Parameters
@@ -167,7 +166,7 @@ def apply_plan(design: AnyDesign, steps: Sequence[Mapping[str, Any]],
     return design
 
 
-def _apply(design: AnyDesign, step: dict[str, Any], spec: Spec | None) -> AnyDesign:
+def _apply(design: SurveyDesign, step: dict[str, Any], spec: Spec | None) -> SurveyDesign:
     method = step.pop("method")
     if method == "nonresponse":
         return nonresponse(design, step.pop("status"), step.pop("respondent"),

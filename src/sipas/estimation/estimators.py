@@ -16,47 +16,46 @@ Examples
 >>> d = sipas.Design.from_spec(sipas.datasets.load_demo())
 >>> est = sipas.proportion(d, "q01", value=[4, 5])
 >>> list(est.to_frame().columns[:5])
-['variable', 'estimate', 'se', 'ci_low', 'ci_high']
+['variable', 'value', 'estimate', 'se', 'ci_low']
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+from scipy import sparse
 
 from sipas._validate import (
     as_name_list,
     check_choice,
     check_df,
     check_level,
+    deprecated_alias,
     message,
-    plain,
+    require_columns,
 )
-from sipas.backends import is_dask
-from sipas.ci import CIMethod, proportion_interval, wald_interval
+from sipas.backends.base import needs_memory
+from sipas.design.protocol import SurveyDesign, is_design
+from sipas.engine.intervals import CIMethod, proportion_interval, wald_interval
+from sipas.engine.variance import VarBasis
 from sipas.errors import DesignError, EstimationError
-from sipas.estimate import Estimate, _from_basis, _table
-from sipas.fitting import (
-    AnyDesign,
-    _check_design,
-    _fit_in_memory,
-    _mask_columns,
-    _require,
-    domains,
-)
-from sipas.recipes import (
+from sipas.estimation.estimate import Estimate, build_estimate
+from sipas.estimation.fit import fit
+from sipas.estimation.likelihood import likelihood_interval
+from sipas.estimation.recipes import (
     Missing,
     NumericRecipe,
     RatioRecipe,
+    Recipe,
     ShareRecipe,
-    _levels,
+    levels,
 )
-from sipas.variance import RatioSource, VarBasis
 
-__all__ = ["Estimate", "contrast", "mean", "proportion", "ratio", "total"]
-def mean(design: AnyDesign, variables: str | Sequence[str], *, by: str | Sequence[str] | None
+__all__ = ["check_design", "columns_of", "mean", "proportion", "ratio", "total"]
+def mean(design: SurveyDesign, variables: str | Sequence[str], *, by: str | Sequence[str] | None
          = None, level: float = 0.95, df: float | None = None,
          missing: Missing = "omit") -> Estimate:
     """Weighted mean of one or more numeric variables, overall or by domains.
@@ -105,13 +104,13 @@ def mean(design: AnyDesign, variables: str | Sequence[str], *, by: str | Sequenc
     >>> round(float(sipas.mean(d, "p03").to_frame()["estimate"][0]), 2)
     3.77
     """
-    names = _variables(design, variables, "variables")
+    names = columns_of(design, variables, "variables")
     check_choice("missing", missing, ("omit", "error"))
     return _ratio_estimate(design, NumericRecipe(tuple(names), missing), names, by, level, df,
                            "mean", deff=True)
 
 
-def total(design: AnyDesign, variables: str | Sequence[str], *, by: str | Sequence[str] | None
+def total(design: SurveyDesign, variables: str | Sequence[str], *, by: str | Sequence[str] | None
           = None, level: float = 0.95, df: float | None = None,
           missing: Missing = "omit") -> Estimate:
     """Weighted total (``sum w y``) of one or more numeric variables, overall or by domains.
@@ -161,16 +160,16 @@ def total(design: AnyDesign, variables: str | Sequence[str], *, by: str | Sequen
     >>> float(sipas.total(d, "p03").to_frame()["n"][0]) > 0
     True
     """
-    names = _variables(design, variables, "variables")
+    names = columns_of(design, variables, "variables")
     check_choice("missing", missing, ("omit", "error"))
     return _ratio_estimate(design, NumericRecipe(tuple(names), missing, total=True), names, by,
                            level, df, "total", deff=True)
 
 
-def proportion(design: AnyDesign, variable: str | Sequence[str], value: Any = None, *,
-               by: str | Sequence[str] | None = None, method: CIMethod = "logit",
+def proportion(design: SurveyDesign, variable: str | Sequence[str], value: Any = None, *,
+               by: str | Sequence[str] | None = None, ci: CIMethod = "logit",
                level: float = 0.95, df: float | None = None,
-               missing: Missing = "omit") -> Estimate:
+               missing: Missing = "omit", method: CIMethod | None = None) -> Estimate:
     """Share of respondents whose answer is ``value`` (or one of a list of values).
 
     Parameters
@@ -185,8 +184,9 @@ def proportion(design: AnyDesign, variable: str | Sequence[str], value: Any = No
         ``None``: one row per observed category of the (single) column.
     by : str or list of str, optional
         Domain columns; one row per observed combination (sorted).
-    method : {"logit", "wald", "mean", "xlogit", "likelihood", "asin", "beta", "wilson"}
-        Interval method (see :mod:`sipas.ci`); the SE is always the linearized SE.
+    ci : {"logit", "wald", "mean", "xlogit", "likelihood", "asin", "beta", "wilson"}
+        Interval method (see :mod:`sipas.engine.intervals`); the SE is always the
+        linearized SE.
     level : float
         Confidence level of the intervals, in (0, 1).
     df : float, optional
@@ -194,26 +194,30 @@ def proportion(design: AnyDesign, variable: str | Sequence[str], value: Any = No
         domain; ``math.inf`` for normal quantiles.
     missing : {"omit", "error"}
         Leave unanswered rows out of the denominator (R ``na.rm=TRUE``) or refuse them.
+    method : str, optional
+        Deprecated spelling of ``ci``.
 
     Returns
     -------
     Estimate
-        One row per (domain, column, category) with ``variable`` named ``q01=4`` or
-        ``q01 in [4, 5]``; statistic ``proportion``; shares in [0, 1].
+        One row per (domain, column, category): ``variable`` the column, ``value`` the
+        category counted (a tuple such as ``(4, 5)`` for several); statistic
+        ``proportion``; shares in [0, 1].
 
     Raises
     ------
     DesignError
         Several columns without ``value``; ``value`` never occurs in a column (the message
-        lists the codes found); an unknown ``method``; and the errors of :func:`mean`.
+        lists the codes found); an unknown ``ci``; and the errors of :func:`mean`.
     EstimationError
-        ``missing="error"`` and a positive-weight row has no answer; ``method="likelihood"``
+        ``missing="error"`` and a positive-weight row has no answer; ``ci="likelihood"``
         on a Dask design.
 
     Notes
     -----
     ``p = sum w 1[y in value] / sum w 1[y answered]``, a ratio estimator with influence
-    ``w (1[y in value] - p) / sum w``; the interval formulas are in :mod:`sipas.ci`.
+    ``w (1[y in value] - p) / sum w``; the interval formulas are in
+    :mod:`sipas.engine.intervals`.
     R equivalent: ``svyciprop(~I(y == value), design, method=)`` (``wald`` = ``svymean``),
     by domains ``svyby(~I(y == value), ~by, design, svyciprop)``.
 
@@ -227,29 +231,35 @@ def proportion(design: AnyDesign, variable: str | Sequence[str], value: Any = No
     >>> len(sipas.proportion(d, ["q01", "q02", "q03"], value=[4, 5]))
     3
     """
-    check_choice("method", method, ("wald", "mean", "logit", "xlogit", "likelihood", "asin",
-                                    "beta", "wilson"))
+    ci = deprecated_alias("method", method, "ci", ci, default="logit")
+    check_choice("ci", ci, ("wald", "mean", "logit", "xlogit", "likelihood", "asin", "beta",
+                            "wilson"))
     check_choice("missing", missing, ("omit", "error"))
-    names_in = _variables(design, variable, "variable")
+    names_in = columns_of(design, variable, "variable")
     if len(names_in) > 1 and value is None:
         raise DesignError("proportion of several columns needs value= (the codes to count in "
                           "every column, e.g. value=[4, 5]).")
-    groups, names = [], []
+    groups, names, values = [], [], []
     for var in names_in:
         if value is None:
-            levels = [[lv] for lv in _levels(design, var)]
+            counted = [[lv] for lv in levels(design.backend, var)]
         else:
-            levels = [list(value) if isinstance(value, (list, tuple, set)) else [value]]
-        for g in levels:
+            counted = [list(value) if isinstance(value, (list, tuple, set)) else [value]]
+        for g in counted:
             groups.append((var, tuple(g)))
-            names.append(f"{var}={plain(g[0])}" if len(g) == 1 else
-                         f"{var} in {[plain(v) for v in g]}")
+            names.append(var)
+            values.append(_py(g[0]) if len(g) == 1 else tuple(_py(v) for v in g))
     recipe = ShareRecipe(tuple(groups), missing, check=value is not None)
     return _ratio_estimate(design, recipe, names, by, level, df, "proportion", deff=True,
-                           ci_method=method, binary=True)
+                           ci_method=ci, binary=True, values=values)
 
 
-def ratio(design: AnyDesign, numerator: str | Sequence[str], denominator: str | Sequence[str],
+def _py(value: Any) -> Any:
+    """A numpy scalar as the Python value (keys and tables show ``4``, not ``np.int64(4)``)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def ratio(design: SurveyDesign, numerator: str | Sequence[str], denominator: str | Sequence[str],
           *, by: str | Sequence[str] | None = None, level: float = 0.95,
           df: float | None = None, missing: Missing = "omit") -> Estimate:
     """Ratio of weighted totals ``sum w y / sum w x`` (several pairs at once).
@@ -301,8 +311,8 @@ def ratio(design: AnyDesign, numerator: str | Sequence[str], denominator: str | 
     >>> r["variable"][0]
     'q23/p03'
     """
-    nums = _variables(design, numerator, "numerator")
-    dens = _variables(design, denominator, "denominator")
+    nums = columns_of(design, numerator, "numerator")
+    dens = columns_of(design, denominator, "denominator")
     if len(dens) == 1 and len(nums) > 1:
         dens = dens * len(nums)
     if len(nums) != len(dens):
@@ -311,7 +321,8 @@ def ratio(design: AnyDesign, numerator: str | Sequence[str], denominator: str | 
     names = [f"{a}/{b}" for a, b in zip(nums, dens)]
     est = _ratio_estimate(design, RatioRecipe(tuple(nums), tuple(dens), missing), names, by,
                           level, df, "ratio", deff=False)
-    undefined = est.table["estimate"].isna().to_numpy() & (est.table["n"].to_numpy() > 0)
+    table = est.to_frame()
+    undefined = table["estimate"].isna().to_numpy() & (table["n"].to_numpy() > 0)
     if by is None and undefined.any():
         zero = [dens[i] for i in np.flatnonzero(undefined)]
         raise EstimationError(f"the weighted total of denominator column(s) {zero} is 0, so "
@@ -320,138 +331,84 @@ def ratio(design: AnyDesign, numerator: str | Sequence[str], denominator: str | 
     return est
 
 
-def contrast(estimate: Estimate, weights: Mapping[str, float] | np.ndarray | Sequence[float],
-             *, name: str = "contrast", level: float | None = None,
-             df: float | None = None) -> Estimate:
-    """Linear combination ``sum_i c_i theta_i`` of the rows of an estimate, with its SE.
+# ---------------------------------------------------------------------- engine
 
-    Parameters
-    ----------
-    estimate : Estimate
-        The estimates to combine (mean, total, proportion, ratio, index or contrast rows of
-        one design; quantiles carry no covariance).
-    weights : mapping, array or matrix
-        A mapping row label -> coefficient (labels are ``Estimate.labels``; rows left out
-        get 0), or an array with one coefficient per row, or a (rows x q) matrix for q
-        contrasts at once.
-    name : str
-        Name of the result row (``variable`` column); ``name_1``... for several.
-    level : float, optional
-        Confidence level of the interval; default the level of ``estimate``.
-    df : float, optional
-        Default: the smallest df of the rows involved.
+def _ratio_estimate(design: SurveyDesign, recipe: Recipe, names: list[str], by: Any,
+                    level: float, df: float | None, statistic: str, *, deff: bool,
+                    ci_method: str = "wald", binary: bool = False,
+                    values: list[Any] | None = None) -> Estimate:
+    level = check_level(level)
+    df = check_df(df)
+    if ci_method == "likelihood":
+        needs_memory(design.backend, "the likelihood interval")
+    domains = design.domains(by)
+    result = fit(design, recipe, domains, second_moment=deff, binary=binary)
+    basis, n, j = result.basis, result.n, len(names)
+    if statistic == "total" and np.any(n == 0):
+        # a total over no respondents is not estimated (a mean or ratio is NaN by itself)
+        basis = VarBasis(_mask_columns(basis.values, n == 0),
+                         np.where(n == 0, np.nan, basis.full), basis.engine)
+    est = basis.full
+    var = basis.var()
+    se = np.sqrt(np.maximum(var, 0))
+    row_df = np.full(len(est), df) if df is not None else np.repeat(result.domain_df(), j)
+    if statistic == "proportion":
+        ci = proportion_interval(
+            ci_method, est, se, row_df, level, np.repeat(result.rows, j),
+            likelihood=lambda: likelihood_interval(design, recipe, domains, est, se, row_df,
+                                                   level))
+    else:
+        ci = wald_interval(est, se, row_df, level)
+    rows = np.repeat(result.rows, j)
+    return build_estimate(domains.labels, names, est=est, se=se, ci=ci, df=row_df,
+                          statistic=statistic, level=level, ci_method=ci_method, basis=basis,
+                          values=values, n=n.astype(np.int64),
+                          n_missing=(rows - n).astype(np.int64),
+                          deff=result.deff(var, statistic) if deff else (np.nan, np.nan))
 
-    Returns
-    -------
-    Estimate
-        One row per contrast; statistic ``contrast``, Wald-t interval; ``n`` and
-        ``n_missing`` are NA and ``deff`` NaN. It keeps a covariance, so contrasts of
-        contrasts work.
+
+def _mask_columns(values: Any, mask: np.ndarray) -> Any:
+    if sparse.issparse(values):
+        return values  # the NaN estimate masks the variance of those columns
+    return np.where(mask, np.nan, values)
+
+
+# ---------------------------------------------------------------------- input checks
+
+def columns_of(design: SurveyDesign, names: Any, role: str) -> list[str]:
+    """Column names given as one name or a list, checked against the design's data.
 
     Raises
     ------
-    EstimationError
-        ``estimate`` has no covariance; a label in ``weights`` is not a row; the number of
-        coefficients differs from the number of rows; a coefficient is not finite.
     DesignError
-        ``level`` or ``df`` is invalid.
-
-    Notes
-    -----
-    ``var(c' theta) = c' V c`` with the full covariance ``V`` of the rows. A row with a zero
-    coefficient does not enter, even when it is NaN (an empty domain).
-    R equivalent: ``svycontrast(svyby(..., covmat=TRUE), contrasts)``.
+        No name, or a name that is not a column.
 
     Examples
     --------
     >>> import sipas
     >>> d = sipas.Design.from_spec(sipas.datasets.load_demo())
-    >>> by = sipas.mean(d, "p03", by="urban")
-    >>> diff = sipas.contrast(by, [1, -1], name="urban - rural")
-    >>> diff.to_frame()["variable"][0]
-    'urban - rural'
+    >>> columns_of(d, "p03", "variables")
+    ['p03']
     """
-    if estimate.basis is None:
-        raise EstimationError(f"{estimate.statistic} estimates have no covariance; contrasts "
-                              "need means, totals, proportions, ratios or indices.")
-    level = estimate.level if level is None else check_level(level)
-    df = check_df(df)
-    k = len(estimate)
-    if isinstance(weights, Mapping):
-        labels = estimate.labels
-        unknown = [key for key in weights if key not in labels]
-        if unknown:
-            raise EstimationError(f"contrast names unknown row(s) {unknown}; rows are {labels}.")
-        mat = np.array([[weights.get(lb, 0.0)] for lb in labels], dtype="float64")
-    else:
-        mat = np.asarray(weights, dtype="float64")
-        mat = mat[:, None] if mat.ndim == 1 else mat
-    if mat.shape[0] != k:
-        raise EstimationError(message("weights", f"{k} coefficients (one per row)", mat.shape[0]))
-    if not np.all(np.isfinite(mat)):
-        raise EstimationError(message("weights", "finite numbers", mat.ravel().tolist()))
-    basis = estimate.basis.combine(mat)
-    involved = np.abs(mat).sum(axis=1) > 0
-    row_df = float(estimate.table["df"].to_numpy()[involved].min()) if df is None else df
-    names = [name] if mat.shape[1] == 1 else [f"{name}_{i + 1}" for i in range(mat.shape[1])]
-    return _from_basis(basis, names, level, np.full(len(names), row_df), "contrast",
-                       ci_method="wald")
+    out = as_name_list(role, names)
+    if not out:
+        raise DesignError(message(role, "at least one column name", names))
+    check_design(design)
+    require_columns(design.backend.columns, out, role)
+    return out
 
 
-# ---------------------------------------------------------------------- engine
+def check_design(design: Any) -> None:
+    """Refuse anything that is not a design, in one wording.
 
-def _ratio_estimate(design: AnyDesign, recipe: Any, names: list[str], by: Any, level: float,
-                    df: float | None, statistic: str, *, deff: bool,
-                    ci_method: str = "wald", binary: bool = False) -> Estimate:
-    level = check_level(level)
-    df = check_df(df)
-    _check_design(design)
-    if is_dask(design.frame):
-        from sipas.backends.dask import fit_recipe
-
-        if ci_method == "likelihood":
-            raise EstimationError("the likelihood interval needs the rows in memory; use "
-                                  "another method (logit, beta, ...) on a Dask design.")
-        fit, labels = fit_recipe(design, recipe, by, second_moment=deff, binary=binary)
-    else:
-        codes, labels = domains(design, by)
-        fit = _fit_in_memory(design, recipe, codes, len(labels), deff, binary,
-                             keep_rows=ci_method == "likelihood")
-    basis, n, j = fit.basis, fit.n, len(names)
-    if statistic == "total" and np.any(n == 0):
-        # a total over no respondents is not estimated (a mean or ratio is NaN by itself)
-        basis = VarBasis(_mask_columns(basis.values, n == 0), np.where(n == 0, np.nan,
-                                                                      basis.full), basis.engine)
-    est = basis.full
-    var = basis.var()
-    se = np.sqrt(np.maximum(var, 0))
-    row_df = np.full(len(est), df) if df is not None else np.repeat(fit.domain_df(), j)
-    if statistic == "proportion":
-        ci = proportion_interval(
-            ci_method, est, se, row_df, level, np.repeat(fit.rows, j),
-            likelihood=lambda: _likelihood(design, fit.source, est, se, row_df, level))
-    else:
-        ci = wald_interval(est, se, row_df, level)
-    table = _table(labels, names, est, se, ci, row_df, n.astype(np.int64),
-                   (np.repeat(fit.rows, j) - n).astype(np.int64),
-                   fit.deff(var, statistic) if deff else (np.nan, np.nan))
-    return Estimate(table=table, statistic=statistic, level=level, ci_method=ci_method,
-                    by=tuple(labels.columns), basis=basis)
-
-
-def _likelihood(design: AnyDesign, source: RatioSource, est: np.ndarray, se: np.ndarray,
-                row_df: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-    from sipas._likelihood import likelihood_interval
-
-    return likelihood_interval(design, source, est, se, row_df, level)
-
-
-# ---------------------------------------------------------------------- input checks
-
-def _variables(design: AnyDesign, variables: Any, role: str) -> list[str]:
-    names = as_name_list(role, variables)
-    if not names:
-        raise DesignError(message(role, "at least one column name", variables))
-    _require(design, names)
-    return names
-
+    Examples
+    --------
+    >>> check_design("not a design")
+    Traceback (most recent call last):
+    ...
+    sipas.errors.DesignError: design must be a sipas.Design or sipas.ReplicateDesign; got 'str'. Build one with sipas.Design(frame, ids=..., weights=...).
+    """
+    if not is_design(design):
+        raise DesignError(message("design", "a sipas.Design or sipas.ReplicateDesign",
+                                  type(design).__name__,
+                                  "Build one with sipas.Design(frame, ids=..., weights=...)."))

@@ -23,11 +23,14 @@ import numpy as np
 import pandas as pd
 
 from sipas._validate import as_name_list, check_level
-from sipas.ci import wald_interval
+from sipas.engine.intervals import wald_interval
 from sipas.errors import EstimationError
-from sipas.fitting import AnyDesign, _check_design, design_basis
+from sipas.backends.base import needs_memory, row_domains
+from sipas.design.protocol import SurveyDesign
+from sipas.estimation.estimators import check_design
+from sipas.estimation.fit import fit
+from sipas.estimation.recipes import ArrayRecipe
 from sipas.spec import Spec
-from sipas.variance import RatioSource
 
 __all__ = ["ItemAnalysis", "cronbach_alpha_from_cov", "factor_reliability", "item_analysis"]
 
@@ -113,7 +116,7 @@ class ItemAnalysis:
                 "ci_high": self.ci_high, "df": self.df, "omega": self.omega, "n": self.n}
 
 
-def _complete(design: AnyDesign, items: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _complete(design: SurveyDesign, items: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     missing = [c for c in items if c not in design.frame.columns]
     if missing:
         raise EstimationError(f"item column(s) {missing} are not in the data.")
@@ -132,7 +135,7 @@ def _weighted_cov(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     return (c * w[:, None]).T @ c / w.sum()
 
 
-def item_analysis(design: AnyDesign, items: Sequence[str], *, level: float = 0.95
+def item_analysis(design: SurveyDesign, items: Sequence[str], *, level: float = 0.95
                   ) -> ItemAnalysis:
     """Weighted Cronbach's alpha (design-based CI), omega and item statistics of a scale.
 
@@ -182,7 +185,8 @@ def item_analysis(design: AnyDesign, items: Sequence[str], *, level: float = 0.9
     >>> bool(res.ci_low < res.alpha < res.ci_high), res.df
     (True, 30.0)
     """
-    _check_design(design)
+    check_design(design)
+    needs_memory(design.backend, "item analysis")
     level = check_level(level)
     names = as_name_list("items", list(items))
     if len(names) < 2:
@@ -214,7 +218,7 @@ def _wcorr(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> float:
     return float(c[0, 1] / np.sqrt(c[0, 0] * c[1, 1]))
 
 
-def _alpha_se(design: AnyDesign, x: np.ndarray, ok: np.ndarray, names: list[str]) -> float:
+def _alpha_se(design: SurveyDesign, x: np.ndarray, ok: np.ndarray, names: list[str]) -> float:
     """Delta-method SE of alpha from the design covariance of the item moments."""
     k = len(names)
     pairs = [(a, b) for a in range(k) for b in range(a, k)]
@@ -222,7 +226,7 @@ def _alpha_se(design: AnyDesign, x: np.ndarray, ok: np.ndarray, names: list[str]
     cols = [xz[:, a] for a in range(k)] + [xz[:, a] * xz[:, b] for a, b in pairs]
     num = np.column_stack(cols)
     den = np.repeat(ok[:, None].astype("float64"), num.shape[1], axis=1)
-    basis, _ = design_basis(design, RatioSource(num, den, np.zeros(len(ok), dtype=np.int64), 1))
+    basis = fit(design, ArrayRecipe(num, den), row_domains(np.zeros(len(ok), np.int64), 1)).basis
     m, m2 = basis.full[:k], basis.full[k:]
     second = np.zeros((k, k))
     for idx, (a, b) in enumerate(pairs):
@@ -253,7 +257,7 @@ def _omega(cov: np.ndarray, n: int) -> float:
     return float(lam.sum() ** 2 / (lam.sum() ** 2 + psi.sum()))
 
 
-def factor_reliability(design: AnyDesign, spec: Spec, *, level: float = 0.95) -> pd.DataFrame:
+def factor_reliability(design: SurveyDesign, spec: Spec, *, level: float = 0.95) -> pd.DataFrame:
     """Alpha (with CI), omega and n of every factor of the spec.
 
     Parameters

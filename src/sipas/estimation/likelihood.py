@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from sipas.fitting import design_basis
-from sipas.replication import ReplicateDesign
-from sipas.variance import RatioSource
+from sipas.backends.base import Domains, row_domains
+from sipas.estimation.fit import fit as estimate_fit
+from sipas.estimation.recipes import ArrayRecipe, Recipe
 
 __all__ = ["likelihood_interval"]
 
@@ -149,9 +149,9 @@ def _taylor_coef_var(design: Any, rows: _Rows, fit: _Fit, naive: float) -> float
     """
     values = np.zeros((len(rows.fit), 1))
     values[rows.fit, 0] = fit.resid * fit.weights * naive / rows.w
-    source = RatioSource(values, None, np.where(rows.fit, 0, -1), 1)
-    basis, _ = design_basis(design, source)
-    return float(basis.var()[0])
+    result = estimate_fit(design, ArrayRecipe(values, None),
+                          row_domains(np.where(rows.fit, 0, -1), 1))
+    return float(result.basis.var()[0])
 
 
 def _taylor_dispersion(rows: _Rows, fit: _Fit, prior: np.ndarray) -> float:
@@ -172,7 +172,7 @@ def _taylor_dispersion(rows: _Rows, fit: _Fit, prior: np.ndarray) -> float:
     return float(np.sum(x * x * n / (n - 1) * w / psum))
 
 
-def _replicate_coef_var(design: ReplicateDesign, rows: _Rows, beta0: float) -> float:
+def _replicate_coef_var(design: Any, rows: _Rows, beta0: float) -> float:
     """``svyglm.svyrep.design``: replicate variance of the intercept.
 
     Each replicate refits the glm (IRLS from ``b0``) with weights ``w_r / sum(w_r)`` on the
@@ -224,7 +224,7 @@ def _svyglm(design: Any, rows: _Rows) -> _Svyglm | None:
     if fit is None:
         return None
     naive = 1.0 / float(np.sum(fit.weights))
-    if isinstance(design, ReplicateDesign):
+    if design.replicated:
         var = _replicate_coef_var(design, rows, fit.coef)
         disp = _replicate_dispersion(rows, fit, prior)
     else:
@@ -419,25 +419,28 @@ def _expit(eta: float) -> float:
         return float(e / (1 + e))
 
 
-def _rows(design: Any, source: RatioSource, d: int, j: int) -> _Rows:
+def _rows(w: np.ndarray, num: np.ndarray, den: np.ndarray | None, domain: np.ndarray, d: int,
+          j: int) -> _Rows:
     """Rows of domain ``d`` with positive weight, and those with a valid answer to ``j``."""
-    w = design.weight_array
-    frame = (source.domain == d) & (w > 0)
-    valid = np.ones(len(w), dtype=bool) if source.den is None else source.den[:, j] > 0
+    frame = (domain == d) & (w > 0)
+    valid = np.ones(len(w), dtype=bool) if den is None else den[:, j] > 0
     fit = frame & valid
-    return _Rows(frame, fit, source.num[fit, j].astype("float64"), w[fit])
+    return _Rows(frame, fit, num[fit, j].astype("float64"), w[fit])
 
 
-def likelihood_interval(design: Any, source: RatioSource, est: np.ndarray, se: np.ndarray,
-                        row_df: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+def likelihood_interval(design: Any, recipe: Recipe, domains: Domains, est: np.ndarray,
+                        se: np.ndarray, row_df: np.ndarray, level: float
+                        ) -> tuple[np.ndarray, np.ndarray]:
     """Profile-likelihood limits of proportions (R ``svyciprop(method="likelihood")``).
 
     Parameters
     ----------
     design : Design or ReplicateDesign
-    source : RatioSource
-        0/1 event indicators (``num``), validity (``den``) and domain codes; column
-        ``d * J + j`` is variable ``j`` in domain ``d``.
+        An in-memory design.
+    recipe : Recipe
+        0/1 event indicators (``num``) and validity (``den``) of J variables.
+    domains : Domains
+        The D domains; column ``d * J + j`` is variable ``j`` in domain ``d``.
     est, se : ndarray
         The proportions and their linearized SEs (used only to skip degenerate cases).
     row_df : ndarray
@@ -457,12 +460,16 @@ def likelihood_interval(design: Any, source: RatioSource, est: np.ndarray, se: n
     i.e. ``expit(confint(svyglm(y ~ 1, design, family=quasibinomial), 1,
     method="likelihood", ddf=df))``; see the module docstring for the steps.
     """
-    k = source.k
+    rows = design.backend.rows()
+    w = rows.weights()
+    num, den, _valid = recipe(rows.frame, w)
+    domain = domains.codes(rows)
+    k = len(est)
     lower, upper = np.full(k, np.nan), np.full(k, np.nan)
     for col in range(k):
         p, s, ddf = float(est[col]), float(se[col]), float(row_df[col])
         if not (0 < p < 1 and s > 0 and ddf > 0):  # R: no MLE, or zero/negative df
             continue
-        d, j = divmod(col, source.n_vars)
-        lower[col], upper[col] = _interval(design, _rows(design, source, d, j), ddf, level)
+        d, j = divmod(col, num.shape[1])
+        lower[col], upper[col] = _interval(design, _rows(w, num, den, domain, d, j), ddf, level)
     return lower, upper

@@ -6,7 +6,7 @@ Examples
 >>> d = sipas.Design.from_spec(sipas.datasets.load_demo())
 >>> q = sipas.quantile(d, "p03", [0.5]).to_frame()
 >>> float(q["estimate"][0]), list(q.columns[:3])
-(4.0, ['variable', 'quantile', 'estimate'])
+(4.0, ['variable', 'value', 'quantile'])
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ import numpy as np
 import pandas as pd
 
 from sipas._validate import check_choice, check_df, check_level, message
-from sipas.ci import t_quantile
-from sipas.errors import DesignError, EstimationError
-from sipas.estimate import COLUMNS, Estimate
-from sipas.estimation import _variables
-from sipas.fitting import AnyDesign, design_basis, domains
-from sipas.recipes import Missing, _numeric_matrices
-from sipas.variance import RatioSource
+from sipas.backends.base import needs_memory
+from sipas.design.protocol import SurveyDesign
+from sipas.engine.intervals import t_quantile
+from sipas.errors import DesignError
+from sipas.estimation.estimate import Estimate, build_estimate
+from sipas.estimation.estimators import columns_of
+from sipas.estimation.fit import fit
+from sipas.estimation.recipes import ArrayRecipe, Missing, _numeric_matrices
 
 __all__ = ["QuantileRule", "quantile", "weighted_quantile"]
 
@@ -102,7 +103,7 @@ def _approx(xp: np.ndarray, fp: np.ndarray, v: float) -> float:
     return float(fp[i] + (fp[j] - fp[i]) * ((v - xp[i]) / (xp[j] - xp[i])))
 
 
-def quantile(design: AnyDesign, variable: str, quantiles: float | Sequence[float], *,
+def quantile(design: SurveyDesign, variable: str, quantiles: float | Sequence[float], *,
              rule: QuantileRule = "math", by: str | Sequence[str] | None = None,
              level: float = 0.95, df: float | None = None,
              missing: Missing = "omit") -> Estimate:
@@ -164,25 +165,25 @@ def quantile(design: AnyDesign, variable: str, quantiles: float | Sequence[float
     probs = np.atleast_1d(np.asarray(quantiles, dtype="float64"))
     if probs.size == 0 or np.any((probs < 0) | (probs > 1)) or np.any(np.isnan(probs)):
         raise DesignError(message("quantiles", "probabilities in [0, 1]", probs.tolist()))
-    names = _variables(design, variable, "variable")
+    names = columns_of(design, variable, "variable")
     if len(names) != 1:
         raise DesignError(message("variable", "one column (call quantile once per column)",
                                   names))
     name = names[0]
-    if hasattr(design.frame, "compute"):
-        raise EstimationError("quantiles need the rows in memory; they are not computed on a "
-                              "Dask design (compute the column first).")
-    values, valid = _numeric_matrices(design.frame, [name], missing, design.weight_array)
+    needs_memory(design.backend, "quantiles")
+    rows = design.backend.rows()
+    w = rows.weights()
+    values, valid = _numeric_matrices(rows.frame, [name], missing, w)
     x, valid = values[:, 0], valid[:, 0]
-    codes, labels = domains(design, by)
-    w = design.weight_array
-    n_dom, j = len(labels), len(probs)
+    domains = design.domains(by)
+    codes = domains.codes(rows)
+    n_dom, j = len(domains), len(probs)
     qhat = np.array([[weighted_quantile(x, w * valid * (codes == d), p, rule) for p in probs]
                      for d in range(n_dom)])
     row_q = qhat[codes] if n_dom > 1 else np.repeat(qhat, len(x), axis=0)
     num = (x[:, None] <= row_q) * valid[:, None]
     den = np.repeat(valid[:, None], j, axis=1).astype("float64")
-    basis, _ = design_basis(design, RatioSource(num.astype("float64"), den, codes, n_dom))
+    basis = fit(design, ArrayRecipe(num.astype("float64"), den), domains).basis
     share, share_se = basis.full, np.sqrt(np.maximum(basis.var(), 0))
     pos = w > 0
     row_df = np.repeat([df if df is not None else
@@ -197,22 +198,10 @@ def quantile(design: AnyDesign, variable: str, quantiles: float | Sequence[float
                     else weighted_quantile(x, wd, lo_p[idx], rule))
         highs.append(np.nan if np.isnan(hi_p[idx]) or hi_p[idx] > 1
                      else weighted_quantile(x, wd, hi_p[idx], rule))
-    lows, highs = np.array(lows), np.array(highs)
-    table = labels.loc[labels.index.repeat(j)].reset_index(drop=True)
-    table["variable"] = name
-    table["quantile"] = np.tile(probs, n_dom)
-    table["estimate"] = qhat.ravel()
-    table["se"] = (highs - lows) / (2 * q)
-    table["ci_low"], table["ci_high"] = lows, highs
-    table["df"] = row_df
-    table["deff"] = np.nan
+    lo, hi = np.array(lows), np.array(highs)
     n = np.array([np.sum(pos & (valid > 0) & (codes == d)) for d in range(n_dom)])
     in_dom = np.array([np.sum(pos & (codes == d)) for d in range(n_dom)])
-    table["n"] = np.repeat(n, j)
-    table["n_missing"] = np.repeat(in_dom - n, j)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        table["cv"] = table["se"] / table["estimate"].abs()
-    table["deff_replace"] = np.nan
-    cols = [*labels.columns, "variable", "quantile", *COLUMNS[1:]]
-    return Estimate(table=pd.DataFrame(table)[cols], statistic="quantile", level=level,
-                    ci_method=f"woodruff ({rule})", by=tuple(labels.columns), basis=None)
+    return build_estimate(domains.labels, [name] * j, est=qhat.ravel(), se=(hi - lo) / (2 * q),
+                          ci=(lo, hi), df=row_df, statistic="quantile", level=level,
+                          ci_method=f"woodruff ({rule})", basis=None, quantiles=list(probs),
+                          n=np.repeat(n, j), n_missing=np.repeat(in_dom - n, j))

@@ -19,537 +19,66 @@ for free.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy import sparse
 
 from sipas.errors import EstimationError
 
-__all__ = ["CellLayout", "Projection", "RatioSource", "ReplicateEngine", "TaylorEngine",
-           "VarBasis"]
+__all__ = ["ReplicateEngine", "Stage", "TaylorEngine", "VarBasis"]
 
 
-# ---------------------------------------------------------------------- reduction
+# ---------------------------------------------------------------------- stages
 
 @dataclass(frozen=True, eq=False)
-class RatioSource:
-    """Ratios of weighted sums, per domain and variable: ``sum w num / sum w den``.
+class Stage:
+    """One sampling stage as the variance engine sees it.
 
-    ``num`` and ``den`` are (n x J) arrays (zero where a value is missing); ``den`` is
-    ``None`` for totals. ``domain`` gives each row's domain code (-1: in no domain).
-    Columns of every result are ordered domain-major: ``d * J + j``.
-
-    Attributes
-    ----------
-    num : numpy.ndarray
-        Numerators, (n x J).
-    den : numpy.ndarray or None
-        Denominators, (n x J); ``None`` for totals.
-    domain : numpy.ndarray of int
-        Domain code of every row (-1: in no domain).
-    n_domains : int
-        Number of domains ``D``.
+    ``unit`` gives each row's unit code at this stage (the rows of the data, or of the
+    table of sampling units of a Dask design); ``group`` each unit's group (the stratum at
+    stage 1, the parent unit later); ``scale`` the factor that multiplies the squared
+    deviations of the unit totals from their group mean (fpc, n/(n-1), and the sampling
+    fractions of the earlier stages).
 
     Examples
     --------
-    >>> import numpy as np
-    >>> src = RatioSource(np.array([[1.0], [0.0], [1.0]]), np.ones((3, 1)),
-    ...                   np.array([0, 1, 1]), 2)
-    >>> src.n_vars, src.k
-    (1, 2)
+    >>> import sipas
+    >>> d = sipas.Design.from_spec(sipas.datasets.load_demo())
+    >>> [(s.n_units, s.n_groups) for s in d.stages]  # communes in districts, users in communes
+    [(40, 10), (800, 40)]
     """
 
-    num: np.ndarray
-    den: np.ndarray | None
-    domain: np.ndarray
-    n_domains: int
+    unit: np.ndarray
+    n_units: int
+    group: np.ndarray
+    n_groups: int
+    n_in_group: np.ndarray
+    scale: np.ndarray
+    lonely: np.ndarray
+    group_labels: np.ndarray
+    certainty: np.ndarray
+    fraction: np.ndarray
 
-    @property
-    def n_vars(self) -> int:
-        """Number of variables ``J`` (columns of ``num``).
+    def __post_init__(self) -> None:
+        for name in ("unit", "group", "n_in_group", "scale", "lonely", "certainty",
+                     "fraction"):
+            getattr(self, name).flags.writeable = False
 
-        Examples
-        --------
-        >>> import numpy as np
-        >>> src = RatioSource(np.array([[1.0], [0.0], [1.0]]), np.ones((3, 1)),
-        ...                   np.array([0, 1, 1]), 2)
-        >>> src.n_vars
-        1
-        """
-        return self.num.shape[1]
-
-    @property
-    def k(self) -> int:
-        """Number of estimates ``D * J`` (columns of every result).
+    @cached_property
+    def units_to_groups(self) -> sparse.csr_matrix:
+        """Sparse (groups x units) indicator that sums unit totals into group totals.
 
         Examples
         --------
-        >>> import numpy as np
-        >>> src = RatioSource(np.array([[1.0], [0.0], [1.0]]), np.ones((3, 1)),
-        ...                   np.array([0, 1, 1]), 2)
-        >>> src.k
-        2
+        >>> import sipas
+        >>> d = sipas.Design.from_spec(sipas.datasets.load_demo())
+        >>> d.stages[0].units_to_groups.shape
+        (10, 40)
         """
-        return self.n_domains * self.n_vars
-
-    def sums(self, mult: np.ndarray, key: np.ndarray | None, n_keys: int,
-             values: np.ndarray | None = None) -> np.ndarray:
-        """``S[c, d*J+j] = sum_{i: key_i=c, domain_i=d} mult_i values_ij`` (values = num).
-
-        Parameters
-        ----------
-        mult : numpy.ndarray
-            Row multipliers (usually the weights), length n.
-        key : numpy.ndarray of int or None
-            Key of every row (sampling unit, cell, ...); ``None`` puts every row in key 0.
-        n_keys : int
-            Number of keys.
-        values : numpy.ndarray, optional
-            (n x J) values to sum; default ``num``.
-
-        Returns
-        -------
-        numpy.ndarray
-            (n_keys x k) sums, columns domain-major. Rows in no domain add nothing.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> src = RatioSource(np.array([[1.0], [0.0], [1.0]]), np.ones((3, 1)),
-        ...                   np.array([0, 1, 1]), 2)
-        >>> src.sums(np.array([2.0, 1.0, 1.0]), None, 1).tolist()
-        [[2.0, 1.0]]
-        """
-        values = self.num if values is None else values
-        inside = self.domain >= 0
-        dom = self.domain if inside.all() else np.where(inside, self.domain, 0)
-        m = mult if inside.all() else np.where(inside, mult, 0.0)
-        combined = dom if key is None else key * self.n_domains + dom
-        size = n_keys * self.n_domains
-        out = np.empty((size, values.shape[1]))
-        for j in range(values.shape[1]):
-            out[:, j] = np.bincount(combined, weights=m * values[:, j], minlength=size)
-        return out.reshape(n_keys, self.n_domains * values.shape[1])
-
-    def raw(self, mult: np.ndarray, key: np.ndarray | None = None,
-            n_keys: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
-        """Weighted sums of numerator and denominator per key (n_keys x k).
-
-        Parameters
-        ----------
-        mult : numpy.ndarray
-            Row multipliers (usually the weights).
-        key : numpy.ndarray of int, optional
-            Key of every row; default every row in one key.
-        n_keys : int
-            Number of keys.
-
-        Returns
-        -------
-        (numpy.ndarray, numpy.ndarray or None)
-            ``sum mult num`` and ``sum mult den`` (``None`` for totals).
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> src = RatioSource(np.array([[1.0], [0.0], [1.0]]), np.ones((3, 1)),
-        ...                   np.array([0, 1, 1]), 2)
-        >>> num, den = src.raw(np.array([2.0, 1.0, 1.0]))
-        >>> num.tolist(), den.tolist()
-        ([[2.0, 1.0]], [[2.0, 2.0]])
-        """
-        num = self.sums(mult, key, n_keys)
-        den = None if self.den is None else self.sums(mult, key, n_keys, self.den)
-        return num, den
-
-    def influence_sums(self, mult: np.ndarray, key: np.ndarray | None, n_keys: int,
-                       est: np.ndarray, denom_total: np.ndarray | None) -> np.ndarray:
-        """Sums of influence values ``z = (num - est*den)/denom_total`` per key.
-
-        Parameters
-        ----------
-        mult : numpy.ndarray
-            Row multipliers (usually the weights).
-        key : numpy.ndarray of int or None
-            Key of every row (``None``: one key).
-        n_keys : int
-            Number of keys.
-        est : numpy.ndarray
-            The k ratio estimates.
-        denom_total : numpy.ndarray or None
-            The k weighted denominator totals.
-
-        Returns
-        -------
-        numpy.ndarray
-            (n_keys x k) sums of ``mult z``; for totals (no denominator) ``sum mult num``.
-
-        Notes
-        -----
-        The linearization of a ratio ``R = sum w y / sum w x`` has influence
-        ``z_i = (y_i - R x_i) / sum w x`` (R ``svyratio``).
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> src = RatioSource(np.array([[1.0], [0.0], [1.0]]), np.ones((3, 1)),
-        ...                   np.array([0, 1, 1]), 2)
-        >>> z = src.influence_sums(np.array([2.0, 1.0, 1.0]), np.arange(3), 3,
-        ...                        np.array([1.0, 0.5]), np.array([2.0, 2.0]))
-        >>> z.tolist()  # one key per row
-        [[0.0, 0.0], [0.0, -0.25], [0.0, 0.25]]
-        """
-        return _influence(*self.raw(mult, key, n_keys), est, denom_total)
-
-
-def _influence(num: np.ndarray, den: np.ndarray | None, est: np.ndarray,
-               denom_total: np.ndarray | None) -> np.ndarray:
-    """Influence totals ``(num - est den) / denom_total`` from weighted sums (totals: num)."""
-    if den is None:
-        return num
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return (num - est * den) / denom_total
-
-
-# ---------------------------------------------------------------------- calibration
-
-@dataclass(frozen=True, eq=False)
-class CellLayout:
-    """The joint cells of a raking step, shared by the projections of its margins.
-
-    The row factors of every margin's projection are a function of the row's cell and of
-    the step's input weights ``w0`` (``a_i = cell_a[c_i] / w0_i``, ``b_i = w0_i cell_b[c_i]``
-    where ``w0_i > 0``), so the variance works on per-cell sums: one pass over the rows per
-    estimate for all margins, and cross products over cells instead of rows.
-
-    Attributes
-    ----------
-    cells : numpy.ndarray of int
-        Joint cell of every row.
-    n_cells : int
-        Number of cells.
-    w0 : numpy.ndarray
-        The step's input weights.
-    rows : numpy.ndarray
-        Rows with ``w0 > 0`` per cell.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> lay = CellLayout(np.array([0, 1, 1]), 2, np.array([2.0, 1.0, 3.0]), np.array([1.0, 2.0]))
-    >>> lay.n_cells, lay.rows.tolist()
-    (2, [1.0, 2.0])
-    """
-
-    cells: np.ndarray
-    n_cells: int
-    w0: np.ndarray
-    rows: np.ndarray
-    _cache: dict = field(default_factory=dict, repr=False)
-
-    def unit_weights(self, rows_to_units: sparse.csr_matrix) -> np.ndarray | None:
-        """(units x cells) sums of the positive ``w0`` (cached per indicator); ``None`` when
-        too large to hold densely.
-
-        Parameters
-        ----------
-        rows_to_units : scipy.sparse.csr_matrix
-            The (units x rows) indicator ``U'`` (:attr:`sipas.design.Stage.rows_to_units`).
-
-        Returns
-        -------
-        numpy.ndarray or None
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from scipy import sparse
-        >>> lay = CellLayout(np.array([0, 1, 1]), 2, np.array([2.0, 1.0, 3.0]),
-        ...                  np.array([1.0, 2.0]))
-        >>> u = sparse.csr_matrix(np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]))
-        >>> lay.unit_weights(u).tolist()
-        [[2.0, 1.0], [0.0, 3.0]]
-        """
-        key = id(rows_to_units)
-        if key not in self._cache:
-            n_units = rows_to_units.shape[0]
-            size = n_units * self.n_cells
-            if size > 4_000_000:
-                self._cache[key] = None
-            else:
-                # every row is in exactly one unit: the column-major indices are the units
-                units = sparse.csc_matrix(rows_to_units).indices
-                self._cache[key] = np.bincount(
-                    units * self.n_cells + self.cells,
-                    weights=np.where(self.w0 > 0, self.w0, 0.0),
-                    minlength=size).reshape(n_units, self.n_cells)
-        return self._cache[key]
-
-    def sums(self, source: RatioSource, w: np.ndarray,
-             cache: dict) -> tuple[np.ndarray, np.ndarray | None]:
-        """Per (cell, estimate) sums of ``(w / w0) num`` and ``(w / w0) den``, once per
-        ``cache`` (one estimate's reductions) for all the margins of the step."""
-        key = (id(self), id(source), id(w))
-        if key not in cache:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.where(self.w0 > 0, w / self.w0, 0.0)
-            cache[key] = source.raw(ratio, self.cells, self.n_cells)
-        return cache[key]
-
-
-@dataclass(frozen=True, eq=False)
-class Projection:
-    """One linear step of calibration-aware linearization (R ``svyrecvar`` postStrata).
-
-    Maps row influence ``x`` (already multiplied by the weights) to
-    ``x - diag(b) F M^-1 F' diag(a) x``. ``F`` is either integer cell codes (an indicator
-    matrix with ``p`` columns) or a dense (n x p) model matrix. Post-stratification, each
-    margin of raking, and GREG calibration are all of this form.
-
-    Attributes
-    ----------
-    codes : numpy.ndarray of int or None
-        Cell code of every row (indicator features), or ``None`` with ``matrix``.
-    matrix : numpy.ndarray or None
-        Dense (n x p) model matrix, or ``None`` with ``codes``.
-    p : int
-        Number of features.
-    a, b : numpy.ndarray
-        Row factors of the projection (weight ratios and calibrated weights).
-    m_inv : numpy.ndarray
-        ``M^-1``: a (p x p) matrix, or its diagonal (p,) for cells.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> proj = Projection(codes=np.array([0, 0, 1]), matrix=None, p=2, a=np.ones(3),
-    ...                   b=np.ones(3), m_inv=np.array([0.5, 1.0]))
-    >>> proj.features().toarray().tolist()
-    [[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]
-    """
-
-    codes: np.ndarray | None
-    matrix: np.ndarray | None
-    p: int
-    a: np.ndarray | None
-    b: np.ndarray | None
-    m_inv: np.ndarray
-    rows: Any = None
-    layout: CellLayout | None = None
-    cell_level: np.ndarray | None = None
-    cell_a: np.ndarray | None = None
-    cell_b: np.ndarray | None = None
-    _cache: dict = field(default_factory=dict, repr=False)
-
-    def _by_level(self, values: np.ndarray, factor: np.ndarray) -> np.ndarray:
-        """(p x k) sums over cells of ``factor[c] values[c]`` per level of this margin."""
-        matrix = sparse.csr_matrix((factor, (self.cell_level, np.arange(len(factor)))),
-                                   shape=(self.p, len(factor)))
-        return np.asarray(matrix @ values)
-
-    def factors(self) -> tuple[np.ndarray, np.ndarray]:
-        """The row factors ``(a, b)``; with ``a = b = None`` they come from ``rows()`` on
-        first use (raking: a weighting step does not pay for the variance until a variance
-        is asked for).
-
-        Returns
-        -------
-        (numpy.ndarray, numpy.ndarray)
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> proj = Projection(codes=np.array([0, 1]), matrix=None, p=2, a=None, b=None,
-        ...                   m_inv=np.ones(2), rows=lambda: (np.ones(2), np.full(2, 3.0)))
-        >>> proj.factors()[1].tolist()
-        [3.0, 3.0]
-        """
-        if self.a is not None:
-            return self.a, self.b
-        if "rows" not in self._cache:
-            self._cache["rows"] = self.rows()
-        return self._cache["rows"]
-
-    def features(self) -> sparse.csr_matrix | np.ndarray:
-        """The feature matrix ``F`` (n x p): sparse indicators of ``codes``, or ``matrix``.
-
-        Returns
-        -------
-        scipy.sparse.csr_matrix or numpy.ndarray
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> proj = Projection(codes=np.array([0, 0, 1]), matrix=None, p=2, a=np.ones(3),
-        ...                   b=np.ones(3), m_inv=np.array([0.5, 1.0]))
-        >>> proj.features().shape
-        (3, 2)
-        """
-        if self.codes is not None:
-            n = len(self.codes)
-            return sparse.csr_matrix((np.ones(n), (np.arange(n), self.codes)),
-                                     shape=(n, self.p))
-        return self.matrix
-
-    def cross(self, other: Projection) -> np.ndarray:
-        """``F_self' diag(a_self b_other) F_other`` (cached).
-
-        Parameters
-        ----------
-        other : Projection
-            Another projection on the same rows (or this one).
-
-        Returns
-        -------
-        numpy.ndarray
-            (p_self x p_other) dense matrix.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> proj = Projection(codes=np.array([0, 0, 1]), matrix=None, p=2, a=np.ones(3),
-        ...                   b=np.ones(3), m_inv=np.array([0.5, 1.0]))
-        >>> proj.cross(proj).tolist()
-        [[2.0, 0.0], [0.0, 1.0]]
-        """
-        key = id(other)
-        if key not in self._cache and self.layout is not None and other.layout is self.layout:
-            # the same joint cells: a_i b_i is a cell's value, so one count per pair of levels
-            lay = self.layout
-            pairs = self.cell_level * other.p + other.cell_level
-            counts = np.bincount(pairs, weights=lay.rows * self.cell_a * other.cell_b,
-                                 minlength=self.p * other.p)
-            self._cache[key] = counts.reshape(self.p, other.p)
-        if key not in self._cache and self.codes is not None and other.codes is not None:
-            # two indicator matrices: one weighted count per pair of cells, O(n)
-            pairs = self.codes * other.p + other.codes
-            counts = np.bincount(pairs, weights=self.factors()[0] * other.factors()[1],
-                                 minlength=self.p * other.p)
-            self._cache[key] = counts.reshape(self.p, other.p)
-        if key not in self._cache:
-            left = self.features()
-            right = other.features()
-            ab = self.factors()[0] * other.factors()[1]
-            scaled = left.multiply(ab[:, None]) if sparse.issparse(left) else left * ab[:, None]
-            prod = scaled.T @ right
-            self._cache[key] = np.asarray(prod.todense() if sparse.issparse(prod) else prod)
-        return self._cache[key]
-
-    def unit_loadings(self, rows_to_units: sparse.csr_matrix) -> np.ndarray:
-        """``U' diag(b) F``: per final unit, the b-weighted feature sums.
-
-        Parameters
-        ----------
-        rows_to_units : scipy.sparse.csr_matrix
-            The (units x rows) indicator ``U'`` (:attr:`sipas.design.Stage.rows_to_units`).
-
-        Returns
-        -------
-        numpy.ndarray
-            (units x p) dense matrix (cached per indicator).
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> proj = Projection(codes=np.array([0, 0, 1]), matrix=None, p=2, a=np.ones(3),
-        ...                   b=np.ones(3), m_inv=np.array([0.5, 1.0]))
-        >>> from scipy import sparse
-        >>> proj.unit_loadings(sparse.identity(3, format="csr")).tolist()
-        [[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]
-        """
-        key = ("units", id(rows_to_units))
-        if key not in self._cache and self.layout is not None:
-            per_cell = self.layout.unit_weights(rows_to_units)
-            if per_cell is not None:  # sum over cells of w0 cell_b, per (unit, level)
-                self._cache[key] = self._by_level(per_cell.T, self.cell_b).T
-        if key not in self._cache and self.codes is not None:
-            # every row is in exactly one unit: the column-major indices are the row's unit
-            units = sparse.csc_matrix(rows_to_units).indices
-            n_units = rows_to_units.shape[0]
-            flat = np.bincount(units * self.p + self.codes, weights=self.factors()[1],
-                               minlength=n_units * self.p)
-            self._cache[key] = flat.reshape(n_units, self.p)
-        if key not in self._cache:
-            f = self.features()
-            b = self.factors()[1]
-            scaled = f.multiply(b[:, None]) if sparse.issparse(f) else f * b[:, None]
-            prod = rows_to_units @ scaled
-            self._cache[key] = np.asarray(prod.todense() if sparse.issparse(prod) else prod)
-        return self._cache[key]
-
-    def reduce(self, source: RatioSource, w: np.ndarray, est: np.ndarray,
-               denom_total: np.ndarray | None, cache: dict | None = None) -> np.ndarray:
-        """``F' diag(a) x0`` for the influence ``x0 = w z`` of ``source`` (p x k).
-
-        Parameters
-        ----------
-        source : RatioSource
-            The estimates' numerators, denominators and domains.
-        w : numpy.ndarray
-            Row weights.
-        est : numpy.ndarray
-            The k estimates.
-        denom_total : numpy.ndarray or None
-            Their weighted denominator totals (``None`` for totals).
-
-        Returns
-        -------
-        numpy.ndarray
-            (p x k) feature sums of the uncorrected influence values.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> proj = Projection(codes=np.array([0, 0, 1]), matrix=None, p=2, a=np.ones(3),
-        ...                   b=np.ones(3), m_inv=np.array([0.5, 1.0]))
-        >>> src = RatioSource(np.array([[1.0], [0.0], [1.0]]), np.ones((3, 1)),
-        ...                   np.array([0, 1, 1]), 2)
-        >>> proj.reduce(src, np.array([2.0, 1.0, 1.0]), np.array([1.0, 0.5]),
-        ...             np.array([2.0, 2.0])).tolist()
-        [[0.0, -0.25], [0.0, 0.25]]
-        """
-        if self.layout is not None:
-            # a_i w_i = cell_a[c_i] (w_i / w0_i): the step's per-cell sums, then the levels
-            num, den = self.layout.sums(source, w, {} if cache is None else cache)
-            return _influence(self._by_level(num, self.cell_a),
-                              None if den is None else self._by_level(den, self.cell_a),
-                              est, denom_total)
-        a = self.factors()[0]
-        if self.codes is not None:
-            return source.influence_sums(a * w, self.codes, self.p, est, denom_total)
-        rows = [source.influence_sums(a * w * self.matrix[:, c], None, 1, est, denom_total)
-                for c in range(self.p)]
-        return np.vstack(rows)
-
-
-def calibrated_unit_totals(t0: np.ndarray, chain: Sequence[Projection],
-                           reduce: Any, rows_to_units: sparse.csr_matrix) -> np.ndarray:
-    """Apply a chain of projections to unit totals ``t0``.
-
-    ``reduce(proj)`` returns ``F' diag(a) x0`` for the uncorrected influence ``x0``. The
-    corrections are carried per distinct projection (raking repeats its margins), so each
-    step costs a few small matrix products, independent of the number of rows.
-    """
-    if not chain:
-        return t0
-    distinct: list[Projection] = []
-    for proj in chain:
-        if all(proj is not d for d in distinct):
-            distinct.append(proj)
-    reduced = {id(p): reduce(p) for p in distinct}
-    coef = {id(p): np.zeros((p.p, t0.shape[1])) for p in distinct}
-    for proj in chain:
-        r = reduced[id(proj)].copy()
-        for other in distinct:
-            if np.any(coef[id(other)]):
-                r -= proj.cross(other) @ coef[id(other)]
-        coef[id(proj)] += proj.m_inv @ r if proj.m_inv.ndim == 2 else proj.m_inv[:, None] * r
-    out = t0.copy()
-    for p in distinct:
-        out -= p.unit_loadings(rows_to_units) @ coef[id(p)]
-    return out
+        return sparse.csr_matrix((np.ones(self.n_units), (self.group, np.arange(self.n_units))),
+                                 shape=(self.n_groups, self.n_units))
 
 
 # ---------------------------------------------------------------------- engines
@@ -582,11 +111,11 @@ class TaylorEngine:
     [5.0]
     """
 
-    stages: tuple[Any, ...]
+    stages: tuple[Stage, ...]
     lonely_psu: str
 
     @property
-    def final(self) -> Any:
+    def final(self) -> Stage:
         """The final stage (whose units index the rows of unit totals).
 
         Examples

@@ -11,8 +11,9 @@ reduced once, per (unit, domain, variable), to
 * ``prow`` = number of positive-weight rows (domain sizes and domain df),
 
 and everything after that works on those small arrays. The key space is dense
-(``units x domains``) when it is small, else compressed to the keys present. The Dask back
-end (:mod:`sipas.backends.dask`) computes the same sums partition by partition.
+(``units x domains``) when it is small, else compressed to the keys present. A back end
+computes these sums chunk by chunk (the whole data in memory, or each Dask partition) and
+:func:`add_sums` adds the chunks' sums.
 
 Examples
 --------
@@ -25,13 +26,14 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
-__all__ = ["DENSE_KEYS", "UnitSums", "unit_sums"]
+__all__ = ["DENSE_KEYS", "Reduced", "UnitSums", "add_sums", "join_sums", "unit_sums"]
 
 #: dense (units x domains) key spaces up to this size; beyond, only the keys present are kept
 DENSE_KEYS = 4_000_000
@@ -390,3 +392,146 @@ def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray | None
         wnum2 = wnum if binary else total(w, num * num)
     return UnitSums(n_units, n_domains, key_unit, key_dom, wnum, wden, pden, wval, wnum2,
                     prow)
+
+
+_FIELDS = ("wnum", "wden", "pden", "wval", "wnum2", "prow")
+
+
+def add_sums(parts: Sequence[UnitSums]) -> UnitSums:
+    """Add the sums of several chunks of rows (same units and domains).
+
+    Dense layouts add element by element; compressed ones are merged by key, and go back to
+    the dense layout when it is small enough.
+
+    Parameters
+    ----------
+    parts : sequence of UnitSums
+        The sums of each chunk (at least one).
+
+    Returns
+    -------
+    UnitSums
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = unit_sums(np.ones((2, 1)), None, None, 1, np.ones(2), np.array([0, 1]), 2)
+    >>> add_sums([a, a]).wnum.ravel().tolist()
+    [2.0, 2.0]
+    """
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    if all(p.dense for p in parts):
+        total = {f: None if getattr(first, f) is None else
+                 np.sum([getattr(p, f) for p in parts], axis=0) for f in _FIELDS}
+        return replace(first, **total)
+    d = first.n_domains
+    keys = np.concatenate([p.key_unit() * d + p.key_domain() for p in parts])
+    code, uniq = pd.factorize(keys)
+    merged: dict[str, np.ndarray | None] = {}
+    for f in _FIELDS:
+        if getattr(first, f) is None:
+            merged[f] = None
+            continue
+        stacked = np.concatenate([getattr(p, f) for p in parts])
+        merged[f] = (np.bincount(code, weights=stacked, minlength=len(uniq)) if stacked.ndim == 1
+                     else np.column_stack([np.bincount(code, weights=stacked[:, j],
+                                                       minlength=len(uniq))
+                                           for j in range(stacked.shape[1])]))
+    uniq = np.asarray(uniq, dtype=np.int64)
+    size = first.n_units * d
+    if size <= DENSE_KEYS:
+        dense: dict[str, np.ndarray | None] = {}
+        for f, arr in merged.items():
+            if arr is None:
+                dense[f] = None
+                continue
+            full = np.zeros((size, *arr.shape[1:]))
+            full[uniq] = arr
+            dense[f] = full
+        return replace(first, unit=None, domain=None, **dense)
+    return replace(first, unit=uniq // d, domain=uniq % d, **merged)
+
+
+def join_sums(parts: Sequence[UnitSums]) -> UnitSums:
+    """Sums of blocks of variables over the same rows, side by side (variables in order).
+
+    Parameters
+    ----------
+    parts : sequence of UnitSums
+        Sums of the same rows and keys, one per block of variables.
+
+    Returns
+    -------
+    UnitSums
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = unit_sums(np.ones((2, 1)), None, None, 1, np.ones(2), np.array([0, 1]), 2)
+    >>> join_sums([a, a]).n_vars
+    2
+    """
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    joined = {f: None if getattr(first, f) is None else
+              np.hstack([getattr(p, f) for p in parts])
+              for f in ("wnum", "wden", "pden", "wval", "wnum2")}
+    return replace(first, **joined)
+
+
+@dataclass(frozen=True, eq=False)
+class Reduced:
+    """Everything one reduction of the rows gives for a set of ratio estimates.
+
+    Attributes
+    ----------
+    units : UnitSums
+        Sums per (sampling unit, domain, variable).
+    projections : tuple of (numpy.ndarray, numpy.ndarray or None)
+        Per group of calibration projections, the per-(level or cell, domain) sums of the
+        numerators and denominators (see :func:`sipas.engine.calibration.projection_sums`).
+    replicates : (numpy.ndarray, numpy.ndarray or None) or None
+        (R x k) numerator and denominator sums under each replicate weight, for replicate
+        weights kept per row.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = unit_sums(np.ones((2, 1)), None, None, 1, np.ones(2), np.array([0, 1]), 2)
+    >>> Reduced(s).units.n_units
+    2
+    """
+
+    units: UnitSums
+    projections: tuple[tuple[np.ndarray, np.ndarray | None], ...] = ()
+    replicates: tuple[np.ndarray, np.ndarray | None] | None = None
+
+    @staticmethod
+    def add(parts: Sequence[Reduced]) -> Reduced:
+        """Add the reductions of several chunks of rows.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> s = unit_sums(np.ones((2, 1)), None, None, 1, np.ones(2), np.array([0, 1]), 2)
+        >>> Reduced.add([Reduced(s), Reduced(s)]).units.wnum.ravel().tolist()
+        [2.0, 2.0]
+        """
+        first = parts[0]
+        if len(parts) == 1:
+            return first
+        units = add_sums([p.units for p in parts])
+        projections = tuple(
+            (np.sum([p.projections[i][0] for p in parts], axis=0),
+             None if first.projections[i][1] is None else
+             np.sum([p.projections[i][1] for p in parts], axis=0))
+            for i in range(len(first.projections)))
+        reps = None
+        if first.replicates is not None:
+            reps = (np.sum([p.replicates[0] for p in parts], axis=0),
+                    None if first.replicates[1] is None else
+                    np.sum([p.replicates[1] for p in parts], axis=0))
+        return Reduced(units, projections, reps)

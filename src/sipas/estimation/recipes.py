@@ -3,7 +3,7 @@
 A recipe is a small picklable object called on a frame (the whole data in memory, or one
 partition of a Dask frame) and the rows' weights; it returns ``(num, den, valid)`` arrays
 (column-major, one column per variable; 0/1 indicators as booleans) for
-:func:`sipas.reduction.unit_sums`. ``split(size)`` cuts it into recipes of fewer variables,
+:func:`sipas.engine.sums.unit_sums`. ``split(size)`` cuts it into recipes of fewer variables,
 so memory stays bounded.
 
 Examples
@@ -16,31 +16,53 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
 
-from sipas._validate import (
-    check_choice,
-    plain,
-)
+from sipas._validate import check_choice, plain
+from sipas.backends.base import Backend
 from sipas.errors import DesignError, EstimationError
 
-if TYPE_CHECKING:
-    from sipas.fitting import AnyDesign
-
-__all__ = ["NumericRecipe", "RatioRecipe", "ShareRecipe"]
+__all__ = ["ArrayRecipe", "Missing", "NumericRecipe", "RatioRecipe", "Recipe", "ShareRecipe",
+           "levels"]
 
 Missing = Literal["omit", "error"]
+Arrays = tuple[np.ndarray, np.ndarray | None, np.ndarray]
 
 
-def _levels(design: AnyDesign, var: str) -> list[Any]:
-    col = design.frame[var]
-    uniq = col.dropna().unique()
-    uniq = uniq.compute() if hasattr(uniq, "compute") else uniq
-    return sorted(pd.unique(np.asarray(uniq)), key=_sort_key)
+class Recipe(Protocol):
+    """How the rows of a frame become the numerators and denominators of ratios."""
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The data columns the recipe reads."""
+        ...
+
+    def __call__(self, frame: pd.DataFrame, w: np.ndarray) -> Arrays:
+        """``(num, den, valid)``: (n x J) arrays (``den`` None for totals)."""
+        ...
+
+    def split(self, size: int) -> Sequence[Recipe]:
+        """The same recipe in pieces of at most ``size`` variables."""
+        ...
+
+
+def levels(backend: Backend, var: str) -> list[Any]:
+    """The observed values of a column, sorted (numbers first).
+
+    Examples
+    --------
+    >>> import sipas
+    >>> d = sipas.Design.from_spec(sipas.datasets.load_demo())
+    >>> [float(v) for v in levels(d.backend, "urban")]
+    [1.0, 2.0]
+    """
+    values = backend.distinct([var])[var].dropna()
+    return sorted(pd.unique(values.to_numpy()), key=_sort_key)
 
 
 @dataclass(frozen=True)
@@ -57,7 +79,7 @@ class NumericRecipe:
         """The data columns the recipe reads."""
         return self.names
 
-    def __call__(self, frame: pd.DataFrame, w: np.ndarray):
+    def __call__(self, frame: pd.DataFrame, w: np.ndarray) -> Arrays:
         y, valid = _numeric_matrices(frame, list(self.names), self.missing, w)
         return y, (None if self.total else valid), valid
 
@@ -79,7 +101,7 @@ class RatioRecipe:
         """The data columns the recipe reads."""
         return tuple(dict.fromkeys(self.nums + self.dens))
 
-    def __call__(self, frame: pd.DataFrame, w: np.ndarray):
+    def __call__(self, frame: pd.DataFrame, w: np.ndarray) -> Arrays:
         y, vy = _numeric_matrices(frame, list(self.nums), self.missing, w)
         x, vx = _numeric_matrices(frame, list(self.dens), self.missing, w)
         valid = vy & vx
@@ -103,7 +125,7 @@ class ShareRecipe:
         """The data columns the recipe reads."""
         return tuple(dict.fromkeys(var for var, _g in self.groups))
 
-    def __call__(self, frame: pd.DataFrame, w: np.ndarray):
+    def __call__(self, frame: pd.DataFrame, w: np.ndarray) -> Arrays:
         nums, valids = [], []
         for var, g in self.groups:
             col = frame[var]
@@ -116,13 +138,50 @@ class ShareRecipe:
             nums.append(hit)
             valids.append(present)
         # 0/1 indicators stay boolean: an eighth of the memory of floats, and the reduction
-        # counts them as numbers (sipas.reduction)
+        # counts them as numbers (sipas.engine.sums)
         valid = _fortran(valids, dtype=bool)
         return _fortran(nums, dtype=bool), valid, valid
 
     def split(self, size: int) -> list[ShareRecipe]:
         return [ShareRecipe(self.groups[i: i + size], self.missing, self.check)
                 for i in range(0, len(self.groups), size)]
+
+
+@dataclass(frozen=True, eq=False)
+class ArrayRecipe:
+    """Numerators and denominators already computed for every row (in-memory designs).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> r = ArrayRecipe(np.ones((3, 2)), np.ones((3, 2)))
+    >>> [len(p.num[0]) for p in r.split(1)]
+    [1, 1]
+    """
+
+    num: np.ndarray
+    den: np.ndarray | None
+    valid: np.ndarray | None = None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """No data column: the arrays are given."""
+        return ()
+
+    def __call__(self, frame: pd.DataFrame, w: np.ndarray) -> Arrays:
+        if len(frame) != len(self.num):
+            raise EstimationError("internal: an array recipe was given another frame")
+        valid = self.den if self.valid is None else self.valid
+        return self.num, self.den, valid  # type: ignore[return-value]
+
+    def split(self, size: int) -> list[ArrayRecipe]:
+        j = self.num.shape[1]
+        if j <= size:
+            return [self]
+        return [ArrayRecipe(self.num[:, i: i + size],
+                            None if self.den is None else self.den[:, i: i + size],
+                            None if self.valid is None else self.valid[:, i: i + size])
+                for i in range(0, j, size)]
 
 
 def _present(col: pd.Series) -> np.ndarray:

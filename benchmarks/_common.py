@@ -18,7 +18,10 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+# the one current results file of each script lives here (history: git)
 RESULTS = Path(os.environ.get("SIPAS_BENCH_RESULTS", HERE / "results"))
+# cProfile outputs and other scratch output: under the (gitignored) data cache, not results/
+PROFILES = Path(os.environ.get("SIPAS_BENCH_CACHE", HERE / ".cache")) / "profiles"
 MIB = 2**20
 
 
@@ -185,13 +188,42 @@ def git_state() -> str:
     try:
         head = subprocess.run(["git", "-C", str(where), "rev-parse", "--short", "HEAD"],
                               capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(where), "status", "--porcelain", "src"],
+        # --no-optional-locks: a read-only status (no index refresh while others work)
+        dirty = subprocess.run(["git", "--no-optional-locks", "-C", str(where), "status",
+                                "--porcelain", "src"],
                                capture_output=True, text=True).stdout.strip()
     except OSError:
         head, dirty = "", ""
     if not head:
         return f"sipas from {where}"
     return f"sipas@{head}{' + uncommitted src changes' if dirty else ''}"
+
+
+def command_line() -> str:
+    """How this run was started, for the header of its results file."""
+    script = Path(sys.argv[0]).resolve()
+    if script.is_relative_to(HERE.parent):
+        script = script.relative_to(HERE.parent)
+    return " ".join(["python", str(script), *sys.argv[1:]])
+
+
+def write_section(path: Path, title: str, heading: str, body: str) -> None:
+    """Write ``body`` under ``## heading`` in the markdown file ``path``, keeping its other
+    ``##`` sections (one results file for several modes of one script)."""
+    sections: dict[str, str] = {}
+    if path.exists():
+        current = None
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.startswith("## "):
+                current = line[3:].strip()
+                sections[current] = ""
+            elif current is not None:
+                sections[current] += line + "\n"
+    sections[heading] = body
+    text = f"# {title}\n\n" + "".join(f"## {h}\n\n{b.strip(chr(10))}\n\n"
+                                        for h, b in sections.items())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
 
 
 def machine_note() -> str:

@@ -6,15 +6,15 @@ Targets at 1,000,000 rows on 2 cores: a <= 0.5 s, b <= 0.15 s, c <= 1.5 s, d <= 
 peak memory <= 3x the data frame.
 
   a_loop  22 item shares "satisfied" (codes 4-5) overall with SEs, one call per item:
-          ``sipas.proportion(design, item, value=[4, 5], method="wald")`` x 22
+          ``sipas.proportion(design, item, value=[4, 5], ci="wald")`` x 22
   a_prop  the same 22 shares in one call: ``sipas.proportion(design, items, value=[4, 5],
-          method="wald")``
+          ci="wald")``
   a_mean  the same in one call on 22 derived 0/1/NaN columns: ``sipas.mean(design, sat)``
           (the columns are derived before the design is built; that time is reported apart)
   b       one share by 63 provinces: ``sipas.proportion(design, "q01", value=[4, 5],
-          method="wald", by="province")``
+          ci="wald", by="province")``
   c_prop  22 shares x 63 provinces in one call: ``sipas.proportion(design, items,
-          value=[4, 5], method="wald", by="province")``
+          value=[4, 5], ci="wald", by="province")``
   c_mean  the same with ``sipas.mean(design, sat, by="province")``
   d       ``sipas.replicate(design, "bootstrap", replicates=200, rng=1)`` then
           ``sipas.mean(rep, "q01", by="province")`` (timed together; split reported)
@@ -43,9 +43,13 @@ Usage::
     python benchmarks/bench_estimation.py                       # 100k and 1M, all engines
     python benchmarks/bench_estimation.py --sizes 1000000 --tasks b c_prop --engines sipas
     python benchmarks/bench_estimation.py --profile             # cProfile of tasks over target
+    python benchmarks/bench_estimation.py --engines sipas --reuse-peers \
+        benchmarks/results/estimation.json                     # sipas only, peer rows reused
 
-Results: a markdown table on stdout and in benchmarks/results/estimation_<sizes>.md, the raw
-numbers in the matching .json, profiles in benchmarks/results/profile_<task>_<n>.txt.
+Results: a markdown table on stdout and in benchmarks/results/estimation.md (the current
+results; ``--tag`` adds a suffix for ad-hoc runs), the raw numbers in estimation.json (read
+back by ``--reuse-peers`` and by bench_scale.py ``--peer-json``); profiles go to
+benchmarks/.cache/profiles/estimation_<task>_<n>.txt (not kept in git).
 """
 
 from __future__ import annotations
@@ -62,8 +66,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
     MIB,
+    PROFILES,
     RESULTS,
     best_of,
+    command_line,
     fmt,
     have_rscript,
     last_json,
@@ -141,13 +147,13 @@ def _sipas_fns(sipas, design, items, sat, split):
         return est
 
     return {
-        "a_loop": lambda: [sipas.proportion(design, it, value=[4, 5], method="wald")
+        "a_loop": lambda: [sipas.proportion(design, it, value=[4, 5], ci="wald")
                            for it in items],
-        "a_prop": lambda: sipas.proportion(design, items, value=[4, 5], method="wald"),
+        "a_prop": lambda: sipas.proportion(design, items, value=[4, 5], ci="wald"),
         "a_mean": lambda: sipas.mean(design, sat),
-        "b": lambda: sipas.proportion(design, "q01", value=[4, 5], method="wald",
+        "b": lambda: sipas.proportion(design, "q01", value=[4, 5], ci="wald",
                                       by="province"),
-        "c_prop": lambda: sipas.proportion(design, items, value=[4, 5], method="wald",
+        "c_prop": lambda: sipas.proportion(design, items, value=[4, 5], ci="wald",
                                            by="province"),
         "c_mean": lambda: sipas.mean(design, sat, by="province"),
         "d": run_d,
@@ -230,7 +236,7 @@ def worker_sipas(task: str, n: int, repeat: int, item_dtype: str, profile: bool)
         res["d_create_s"] = min(split["create"])
         res["d_estimate_s"] = min(split["estimate"])
     if profile:
-        path = RESULTS / f"profile_{task}_{n}.txt"
+        path = PROFILES / f"estimation_{task}_{n}.txt"
         text = profile_top(fn, 15, path)
         res["profile"] = str(path)
         print(text, file=sys.stderr)
@@ -426,7 +432,9 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true",
                     help="cProfile every sipas task that misses its target (1M and larger)")
     ap.add_argument("--timeout", type=float, default=1800)
-    ap.add_argument("--tag", default="", help="suffix of the result file names")
+    ap.add_argument("--tag", default="",
+                    help="suffix of the result file names (ad-hoc runs; the untagged "
+                         "results/estimation.md is the current one)")
     ap.add_argument("--reuse-peers", metavar="JSON",
                     help="take the svy and R rows from an earlier results JSON instead of "
                          "running them again (they do not depend on sipas)")
@@ -514,11 +522,12 @@ def main() -> None:
                   f"{fmt(r['derive_s'])} s (not in the task time); design build "
                   f"{fmt(r['design_s'])} s")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = f"estimation_{'_'.join(str(n) for n in args.sizes)}{args.tag}"
+    stem = f"estimation{args.tag}"
     (RESULTS / f"{stem}.json").write_text(json.dumps(
-        {"machine": machine_note(), "svy": svy_v, "R": r_v, "results": results}, indent=1,
-        default=str))
-    (RESULTS / f"{stem}.md").write_text(machine_note() + "\n\n" + text + "\n")
+        {"machine": machine_note(), "command": command_line(), "svy": svy_v, "R": r_v,
+         "results": results}, indent=1, default=str))
+    (RESULTS / f"{stem}.md").write_text(f"{machine_note()}\n\n`{command_line()}`\n\n"
+                                        f"{text}\n")
     print(f"\nwritten: {RESULTS / stem}.md/.json   load avg at end {os.getloadavg()[0]:.2f}")
 
 

@@ -23,7 +23,8 @@ Usage::
     python benchmarks/bench_partitions.py                      # ~4 min on 2 cores
     python benchmarks/bench_partitions.py --n 1000000 --partitions 40 8 1
 
-Prints a Markdown table; writes results/partitions<tag>.md.
+Prints a Markdown table; writes results/partitions.md, the current results (``--tag`` adds a
+suffix for ad-hoc runs).
 """
 
 from __future__ import annotations
@@ -39,10 +40,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import synthetic  # noqa: E402
-from _common import machine_note  # noqa: E402
+from _common import RESULTS, command_line, machine_note  # noqa: E402
 from bench_scale import parts_dir as scale_parts_dir  # noqa: E402
-
-RESULTS = HERE / "results"
 
 
 def best(fn, repeat: int) -> float:
@@ -57,8 +56,8 @@ def best(fn, repeat: int) -> float:
 
 def tasks(sipas, design) -> dict:
     return {
-        "share": lambda: sipas.proportion(design, "q01", value=[4, 5], method="wald"),
-        "share_prov": lambda: sipas.proportion(design, "q01", value=[4, 5], method="wald",
+        "share": lambda: sipas.proportion(design, "q01", value=[4, 5], ci="wald"),
+        "share_prov": lambda: sipas.proportion(design, "q01", value=[4, 5], ci="wald",
                                                by="province"),
     }
 
@@ -122,7 +121,9 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=40, help="Parquet files (bench_scale.py's)")
     ap.add_argument("--partitions", nargs="+", type=int, default=[40, 18, 8, 4])
     ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--tag", default="")
+    ap.add_argument("--tag", default="",
+                    help="suffix of the result file name (ad-hoc runs; the untagged "
+                         "results/partitions.md is the current one)")
     args = ap.parse_args()
 
     parts_dir = scale_parts_dir(args.n, args.files)
@@ -134,7 +135,7 @@ def main() -> None:
     rows = []
     for trim in (True, False):
         rows += on_dask(args.n, parts_dir, args.partitions, trim, args.repeat)
-    lines = [note, "", f"{args.n:,} rows; in memory: "
+    lines = [note, "", f"`{command_line()}`", "", f"{args.n:,} rows; in memory: "
              + ", ".join(f"{t} {s:.3f} s" for t, s in memory.items()), "",
              "| allocator | variant | partitions | task | Dask s | Dask/in-memory |",
              "|---|---|---|---|---|---|"]
@@ -143,7 +144,7 @@ def main() -> None:
                      f"| {r['s']:.3f} | {r['s'] / memory[r['task']]:.2f} |")
     text = "\n".join(lines)
     print(text)
-    RESULTS.mkdir(exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"partitions{args.tag}.md").write_text(text + "\n")
 
 

@@ -21,7 +21,9 @@ Usage::
     python benchmarks/bench_raked.py --n 100000
     python benchmarks/bench_raked.py --n 10000000 --dask   # ~4 min, 8 GB
 
-Results: results/raked_<n>.md, results/raked_dask_<n>.md.
+Results: results/raked.md, the current results (``--tag`` adds a suffix for ad-hoc runs),
+one section per mode: "In memory: by cells vs by rows" (default) and "Through Dask"
+(``--dask``); a run replaces its own section and keeps the other.
 """
 
 from __future__ import annotations
@@ -35,7 +37,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import RESULTS, machine_note, table  # noqa: E402
+from _common import RESULTS, command_line, machine_note, table, write_section  # noqa: E402
+
+TITLE = "Estimates on a raked design (bench_raked.py)"
+SECTION_MEMORY = "In memory: by cells vs by rows"
+SECTION_DASK = "Through Dask: in memory vs persisted"
 
 
 def without_layout(design):
@@ -135,18 +141,20 @@ def on_dask(frame, parts: Path, raked, margins, items, repeat: int) -> list[dict
 
 
 def main() -> None:
-    import numpy as np
-    import synthetic
-
-    import sipas
-
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--dask", action="store_true",
                     help="compare with the same estimates through Dask (not the row baseline)")
-    ap.add_argument("--tag", default="")
+    ap.add_argument("--tag", default="",
+                    help="suffix of the result file name (ad-hoc runs; the untagged "
+                         "results/raked.md is the current one)")
     args = ap.parse_args()
+
+    import numpy as np
+    import synthetic
+
+    import sipas
 
     frame = synthetic.load(args.n)
     design = sipas.Design(frame, ids="commune", strata="province", weights="w")
@@ -163,12 +171,12 @@ def main() -> None:
                    ("mem", "in memory s"), ("dask", "Dask s"), ("ratio", "Dask / in memory"),
                    ("first_mem", "1st call in memory s"), ("first_dask", "1st call Dask s"),
                    ("diff", "max rel. diff SE")]
-        text = (f"{machine_note()}\n\nEstimates on a design raked to 4 margins, in memory and "
-                f"through Dask (4 workers, persisted), n = {args.n:,} (best of {args.repeat})"
-                "\n\n" + table(rows, columns) + "\n")
-        out = RESULTS / f"raked_dask_{args.n}{args.tag}.md"
-        out.write_text(text, encoding="utf-8")
-        print(f"written: {out}")
+        text = (f"{machine_note()}\n\n`{command_line()}`\n\nEstimates on a design raked to 4 "
+                f"margins, in memory and through Dask (4 workers, persisted), n = {args.n:,} "
+                f"(best of {args.repeat})\n\n" + table(rows, columns) + "\n")
+        out = RESULTS / f"raked{args.tag}.md"
+        write_section(out, TITLE, SECTION_DASK, text)
+        print(f"written: {out} (section {SECTION_DASK!r})")
         return
     rows = []
     for name, fn in tasks(sipas, synthetic.ITEMS).items():
@@ -193,11 +201,11 @@ def main() -> None:
                ("rows", "by rows s (baseline)"), ("ratio", "baseline / by cells"),
                ("first_cells", "1st call by cells s"), ("first_rows", "1st call by rows s"),
                ("unraked", "unraked design s"), ("diff", "max rel. diff SE")]
-    text = (f"{machine_note()}\n\nEstimates on a design raked to 4 margins, n = {args.n:,} "
-            f"(best of {args.repeat})\n\n" + table(rows, columns) + "\n")
-    out = RESULTS / f"raked_{args.n}.md"
-    out.write_text(text, encoding="utf-8")
-    print(f"written: {out}")
+    text = (f"{machine_note()}\n\n`{command_line()}`\n\nEstimates on a design raked to 4 "
+            f"margins, n = {args.n:,} (best of {args.repeat})\n\n" + table(rows, columns) + "\n")
+    out = RESULTS / f"raked{args.tag}.md"
+    write_section(out, TITLE, SECTION_MEMORY, text)
+    print(f"written: {out} (section {SECTION_MEMORY!r})")
 
 
 if __name__ == "__main__":

@@ -72,8 +72,14 @@ Usage::
     python benchmarks/bench_scale.py --sizes 1000000 --engines memory --tasks share items_prov
     python benchmarks/bench_scale.py --sizes 10000000 --engines dask --dask-sizes 10000000
     python benchmarks/bench_scale.py --profile                     # + profiles of the misses
+    python benchmarks/bench_scale.py --sizes 10000000 --dask-sizes 10000000 --merge
+                                   # rerun 10M only; keep the other rows of results/scale.json
 
-Results: results/scale<tag>.md and .json; profiles in results/profile_scale_*.txt.
+Results: results/scale.md and scale.json, the current results (``--tag`` adds a suffix for
+ad-hoc runs; scale.json is read back by ``--merge`` and ``--reuse``); every row that was
+kept from an earlier run says which. Peer rows of rake/share_prov/items_prov/boot come from
+results/estimation.json and results/weighting.json (``--peer-json``). Profiles go to
+benchmarks/.cache/profiles/scale_*.txt (not kept in git).
 """
 
 from __future__ import annotations
@@ -91,8 +97,10 @@ sys.path.insert(0, str(HERE))
 
 from _common import (  # noqa: E402
     MIB,
+    PROFILES,
     RESULTS,
     best_of,
+    command_line,
     fmt,
     have_rscript,
     last_json,
@@ -119,8 +127,7 @@ TOL = 1e-8
 REPLICATES = 200
 # peers reused from the earlier runs: this task -> (file, peer task)
 PEER_TASK = {"rake": "rake", "share_prov": "b", "items_prov": "c", "boot": "d"}
-DEFAULT_PEER_JSON = [RESULTS / "estimation_100000_1000000.json",
-                     RESULTS / "weighting_100000_1000000.json"]
+DEFAULT_PEER_JSON = [RESULTS / "estimation.json", RESULTS / "weighting.json"]
 # targets
 TARGET_SVY = 5.0      # at 1M: at least 5x faster than svy
 TARGET_R = 50.0       # at 1M: at least 50x faster than R
@@ -472,7 +479,7 @@ def worker_memory(task: str, n: int, repeat: int, profile: bool) -> dict:
         "loadavg": load_end, **scalars,
     }
     if profile:
-        path = RESULTS / f"profile_scale_{task}_memory_{n}.txt"
+        path = PROFILES / f"scale_{task}_memory_{n}.txt"
         res["profile"] = str(path)
         print(profile_top(fn, 15, path), file=sys.stderr)
     return res
@@ -674,7 +681,8 @@ def worker_dask(task: str, n: int, repeat: int, profile: bool, partitions: int,
                                       "dataframe.shuffle.method": "tasks"}):
                     fn()  # warm
                     text.append(profile_top(fn, 25))
-            path = RESULTS / f"profile_scale_{task}_{res['engine']}_{n}.txt"
+            path = PROFILES / f"scale_{task}_{res['engine']}_{n}.txt"
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("\n".join(text))
             res["profile"] = str(path)
             print("\n".join(text), file=sys.stderr)
@@ -712,7 +720,7 @@ def worker_pipeline(repeat: int, profile: bool) -> dict:
         "loadavg": loadavg(),
     }
     if profile:
-        path = RESULTS / "profile_scale_pipeline.txt"
+        path = PROFILES / "scale_pipeline.txt"
         res["profile"] = str(path)
         print(profile_top(fn, 15, path), file=sys.stderr)
     return res
@@ -821,6 +829,25 @@ def reused_peers(files: list[Path], sizes: list[int]) -> list[dict]:
 
 
 # ---------------------------------------------------------------------- driver
+
+def earlier_rows(path: Path) -> list[dict]:
+    """The rows of an earlier results JSON, each marked with the run it comes from."""
+    data = json.loads(path.read_text())
+    return [{**r, "run": r.get("run") or data.get("machine", path.name)}
+            for r in data["results"]]
+
+
+def selected(row: dict, args, engines: list[str]) -> bool:
+    """Whether this run measures the row's (engine, task, size)."""
+    engine, task, n = row.get("engine"), row["task"], row["n"]
+    if task == "pipeline":
+        return "pipeline" in args.tasks and "memory" in engines
+    if engine in ("svy", "R") and "reused_from" in row:
+        return n in args.sizes  # peers reused from --peer-json are read again
+    if task not in args.tasks or engine not in engines:
+        return False
+    return n in (args.dask_sizes if str(engine).startswith("dask") else args.sizes)
+
 
 def run_worker(args_list: list[str], timeout: float) -> dict | None:
     env = dict(os.environ)
@@ -950,10 +977,30 @@ def growth_rows(results: list[dict], sizes: list[int]) -> list[dict]:
     return rows
 
 
-def render(results: list[dict], sizes: list[int], dask_sizes: list[int]) -> str:
-    parts = [machine_note(), ""]
+def _provenance(results: list[dict]) -> list[str]:
+    """Which rows come from earlier runs (kept by --merge or --reuse)."""
+    earlier: dict[str, dict[tuple[str, int], list[str]]] = {}
+    for r in results:
+        if r.get("run") and r.get("engine") not in ("svy", "R"):
+            earlier.setdefault(r["run"], {}).setdefault((r["engine"], r["n"]), []).append(
+                r["task"])
+    lines = []
+    for run, groups in earlier.items():
+        what = [f"{engine} {n:,}" + ("" if set(TASKS) <= set(tasks) else
+                                     f" ({', '.join(tasks)})")
+                for (engine, n), tasks in groups.items()]
+        lines += [f"Rows from an earlier run ({run}): {'; '.join(what)}", ""]
+    return lines
+
+
+def render(results: list[dict], sizes: list[int], dask_sizes: list[int],
+           header: str | None = None) -> str:
+    parts = [header or f"{machine_note()}\n\n`{command_line()}`", ""]
+    parts += _provenance(results)
     parts += ["## In memory", "", table(memory_rows(results, sizes), MEM_COLUMNS), ""]
-    peers = sorted({(r["engine"], r["task"], r.get("reused_from", "this run"))
+    peers = sorted({(r["engine"], r["task"],
+                     r.get("reused_from") or (f"earlier run, {r['run'].split(' · ')[0]}"
+                                              if r.get("run") else "this run"))
                     for r in results if r.get("engine") in ("svy", "R")})
     if peers:
         parts.append("Peer rows: " + "; ".join(f"{e} {t} ({src})" for e, t, src in peers))
@@ -996,11 +1043,16 @@ def main() -> None:
                          "are reused for rake, share_prov, items_prov and boot")
     ap.add_argument("--reuse", metavar="JSON",
                     help="keep the rows of an earlier bench_scale JSON and only run the "
-                         "(engine, task, size) combinations it lacks")
+                         "(engine, task, size) combinations it lacks (resume a run)")
+    ap.add_argument("--merge", action="store_true",
+                    help="rerun the selected sizes/engines/tasks and keep the other rows of "
+                         "the current results/scale<tag>.json (one current file)")
     ap.add_argument("--profile", action="store_true",
                     help="profile every task that misses a target (1M and 10M; Dask at 10M)")
     ap.add_argument("--timeout", type=float, default=3600)
-    ap.add_argument("--tag", default="")
+    ap.add_argument("--tag", default="",
+                    help="suffix of the result file names (ad-hoc runs; the untagged "
+                         "results/scale.md is the current one)")
     # worker mode (internal)
     ap.add_argument("--worker", choices=["memory", "dask", "dask_persist", "svy", "pipeline"])
     ap.add_argument("--task", choices=ALL_TASKS)
@@ -1049,15 +1101,21 @@ def main() -> None:
               "million rows, R took 150-190 s per run for items_prov/boot at 1M)")
 
     results: list[dict] = []
-    if args.reuse:
-        results = json.loads(Path(args.reuse).read_text())["results"]
-        print(f"rows reused from {args.reuse}: {len(results)}")
     stem = f"scale{args.tag}"
+    if args.reuse:
+        results = earlier_rows(Path(args.reuse))
+        print(f"rows reused from {args.reuse}: {len(results)}")
+    if args.merge and (RESULTS / f"{stem}.json").exists():
+        kept = [r for r in earlier_rows(RESULTS / f"{stem}.json")
+                if not selected(r, args, engines)]
+        results += [r for r in kept if _find(results, r["engine"], r["task"], r["n"]) is None]
+        print(f"--merge: {len(kept)} rows of {RESULTS / stem}.json kept")
     RESULTS.mkdir(parents=True, exist_ok=True)
 
     def save() -> None:
         (RESULTS / f"{stem}.json").write_text(json.dumps(
-            {"machine": machine_note(), "versions": versions, "lower_bounds": LB_WHAT,
+            {"machine": machine_note(), "command": command_line(), "versions": versions,
+             "lower_bounds": LB_WHAT,
              "results": [{k: v for k, v in r.items() if k != "profile_text"}
                          for r in results]}, indent=1, default=str))
 
@@ -1070,7 +1128,8 @@ def main() -> None:
             _say(res)
             save()
 
-    for n in sorted(set(args.sizes) | set(args.dask_sizes)):
+    use_dask = any(e.startswith("dask") for e in engines)
+    for n in sorted(set(args.sizes) | (set(args.dask_sizes) if use_dask else set())):
         run_child([sys.executable, str(HERE / "synthetic.py"), str(n)])
     if any(e.startswith("dask") for e in engines):
         code, _out, err, _ = run_child([sys.executable, str(Path(__file__).resolve()),
@@ -1136,7 +1195,11 @@ def main() -> None:
                 if prof and prof.get("profile_text"):
                     print(f"\n### profile: {engine} {res['task']} n={res['n']:,}\n"
                           f"{prof['profile_text'][-12000:]}")
-    text = render(results, args.sizes, args.dask_sizes)
+    sizes = sorted({*args.sizes, *(r["n"] for r in results
+                                    if r.get("engine") == "memory" and r["task"] in TASKS)})
+    dask_sizes = sorted({*args.dask_sizes, *(r["n"] for r in results
+                                             if str(r.get("engine")).startswith("dask"))})
+    text = render(results, sizes, dask_sizes)
     print()
     print(text)
     (RESULTS / f"{stem}.md").write_text(text + "\n")

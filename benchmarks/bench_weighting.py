@@ -21,6 +21,10 @@ Usage::
     python benchmarks/bench_weighting.py                    # 1M, all engines
     python benchmarks/bench_weighting.py --sizes 100000 1000000 --engines sipas weightipy
     python benchmarks/bench_weighting.py --profile          # cProfile sipas.rake if over 0.3 s
+
+Results: benchmarks/results/weighting.md (the current results; ``--tag`` adds a suffix for
+ad-hoc runs) and weighting.json (read back by bench_scale.py ``--peer-json``); profiles go
+to benchmarks/.cache/profiles/rake_<engine>_<n>.txt (not kept in git).
 """
 
 from __future__ import annotations
@@ -37,8 +41,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
     MIB,
+    PROFILES,
     RESULTS,
     best_of,
+    command_line,
     have_rscript,
     last_json,
     loadavg,
@@ -193,7 +199,7 @@ def worker(engine: str, n: int, repeat: int, profile: bool, convcrit: float) -> 
     }
     _ = obj
     if profile:
-        path = RESULTS / f"profile_rake_{engine}_{n}.txt"
+        path = PROFILES / f"rake_{engine}_{n}.txt"
         text = profile_top(fn, 15, path)
         res["profile"] = str(path)
         print(text, file=sys.stderr)
@@ -250,7 +256,9 @@ def main() -> None:
                          "misfit at 1M; 1e-9 sweeps until the change stops shrinking)")
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--timeout", type=float, default=1800)
-    ap.add_argument("--tag", default="")
+    ap.add_argument("--tag", default="",
+                    help="suffix of the result file names (ad-hoc runs; the untagged "
+                         "results/weighting.md is the current one)")
     ap.add_argument("--worker", choices=ENGINES)
     ap.add_argument("--n", type=int)
     args = ap.parse_args()
@@ -305,11 +313,12 @@ def main() -> None:
     print()
     print(text)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = f"weighting_{'_'.join(str(n) for n in args.sizes)}{args.tag}"
+    stem = f"weighting{args.tag}"
     (RESULTS / f"{stem}.json").write_text(json.dumps(
-        {"machine": machine_note(), "versions": versions, "results": results}, indent=1,
-        default=str))
-    (RESULTS / f"{stem}.md").write_text(machine_note() + "\n\n" + text + "\n")
+        {"machine": machine_note(), "command": command_line(), "versions": versions,
+         "results": results}, indent=1, default=str))
+    (RESULTS / f"{stem}.md").write_text(f"{machine_note()}\n\n`{command_line()}`\n\n"
+                                        f"{text}\n")
     print(f"\nwritten: {RESULTS / stem}.md/.json   load avg at end {os.getloadavg()[0]:.2f}")
 
 

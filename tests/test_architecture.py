@@ -11,7 +11,7 @@ import sipas
 
 ROOT = Path(sipas.__file__).parent
 LAYERS = [
-    ["errors", "_validate", "_codes"],
+    ["errors", "_validate", "_codes", "schema"],
     ["spec"],
     ["io", "describe", "datasets"],
     ["design", "reduction", "backends"],

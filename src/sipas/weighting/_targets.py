@@ -11,16 +11,11 @@ import numpy as np
 import pandas as pd
 
 from sipas._codes import integer_table, sorted_codes
-from sipas._validate import message
+from sipas._validate import message, plain
 from sipas.errors import WeightingError
 
 __all__ = ["Margin", "cell_codes", "check_iteration", "check_same_totals", "normalise_margins",
            "per_replicate", "plain"]
-
-
-def plain(value: Any) -> Any:
-    """A numpy scalar as the Python value (messages show ``9``, not ``np.int64(9)``)."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 class Margin:

@@ -20,8 +20,8 @@ from matplotlib.image import imread
 import sipas
 from sipas.cli import main
 from sipas.datasets import demo_path
-from sipas.pipeline import demo_pipeline_path, load_pipeline
 from sipas.indices.reliability import ReliabilityRules
+from sipas.pipeline import demo_pipeline_path, load_pipeline
 
 MINIMAL = """
 [input]
@@ -78,10 +78,10 @@ def test_tables_equal_the_library_results(outputs):
     design = sipas.rake(design, [spec.margin(m) for m in pipe.steps[1]["margins"]],
                         tol=1e-10, max_iter=100)
     res = sipas.satisfaction_index(design, spec, missing_kinds=sd.missing,
-                                   level=pipe.indices.level, ci={"item": pipe.indices.item_ci},
+                                   level=pipe.indices.level, ci={"item": pipe.indices.ci},
                                    rules=ReliabilityRules(**pipe.raw.get("reliability", {})))
     by = sipas.satisfaction_index(design, spec, by="district", missing_kinds=sd.missing,
-                                  level=pipe.indices.level, ci={"item": pipe.indices.item_ci})
+                                  level=pipe.indices.level, ci={"item": pipe.indices.ci})
     cols = ["estimate", "se", "ci_low", "ci_high", "df", "n"]
     for name, expected in (("index_overall", res.overall), ("index_factors", res.factors),
                            ("index_items", res.items), ("items_by_district", by.items)):

@@ -11,7 +11,6 @@ the linearization variance without fpc.
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest

@@ -22,8 +22,8 @@ from matplotlib.image import imread
 
 import sipas
 from sipas.datasets import demo_path, load_demo
-from sipas.pipeline import load_pipeline, run
 from sipas.indices.reliability import ReliabilityRules
+from sipas.pipeline import load_pipeline, run
 from sipas.report import plots
 from sipas.report.build import write_all
 from sipas.report.disclosure import (

@@ -227,12 +227,14 @@ def _items_with(i, **fields):
 
 REFUSALS = {
     "unknown item in a factor": (
-        {"factors": [{"name": "f1", "items": ["q1", "q7"]}]}, ["factor 'f1'", "['q7']"]),
+        {"factors": [{"name": "f1", "items": ["q1", "q7"]}]},
+        ["[[factors]] #1 (name 'f1')", "unknown item(s) ['q7']"]),
     "item in two factors": (
         {"factors": [{"name": "f1", "items": ["q1", "q2"]}, {"name": "f2", "items": ["q2"]}]},
         ["item 'q2'", "two factors", "'f1'", "'f2'"]),
     "item twice in one factor": (
-        {"factors": [{"name": "f1", "items": ["q1", "q1"]}]}, ["['q1']", "more than once"]),
+        {"factors": [{"name": "f1", "items": ["q1", "q1"]}]},
+        ["(name 'f1')", "item(s) ['q1']", "more than once"]),
     "duplicate factor name": (
         {"factors": [{"name": "f1", "items": ["q1"]}, {"name": "f1", "items": ["q2"]}]},
         ["factor name", "['f1']"]),
@@ -240,21 +242,21 @@ REFUSALS = {
         {"items": [{"name": "q1", "scale": "s5"}, {"name": "q1", "scale": "s5"}]},
         ["item name", "['q1']"]),
     "code both valid and missing": (
-        {"missing": {"dont_know": [5]}}, ["item 'q1'", "[5]", "scale 's5'", "'dont_know'"]),
+        {"missing": {"dont_know": [5]}}, ["(name 'q1')", "[5]", "scale 's5'", "'dont_know'"]),
     "code in two missing kinds": (
         {"missing": {"dont_know": [8], "refused": [8]}}, ["code 8", "'dont_know'", "'refused'"]),
     "item code of a second kind": (
         {"items": _items_with(1, missing={"refused": [9]})},
-        ["item 'q2'", "code 9", "'not_applicable'", "'refused'"]),
+        ["(name 'q2')", "code 9", "'not_applicable'", "'refused'"]),
     "item code valid on its scale": (
-        {"items": _items_with(3, missing={"dont_know": [2]})}, ["item 'p1'", "[2]", "'yn'"]),
+        {"items": _items_with(3, missing={"dont_know": [2]})}, ["(name 'p1')", "[2]", "'yn'"]),
     "satisfied code outside the scale": (
         {"scales": {"s5": {"min": 1, "max": 5, "satisfied": [5, 6]},
                     "yn": {"codes": [1, 2], "satisfied": [1]}}},
         ["[scales.s5]", "satisfied code(s) [6]", "[1, 2, 3, 4, 5]"]),
     "no satisfied codes": (
         {"scales": {"s5": {"min": 1, "max": 5}, "yn": {"codes": [1, 2], "satisfied": [1]}}},
-        ["[scales.s5]", "satisfied = [...] is missing"]),
+        ["[scales.s5]", "required key 'satisfied' is missing", "[4, 5]"]),
     "both codes and min/max": (
         {"scales": {"s5": {"min": 1, "max": 5, "codes": [1, 2], "satisfied": [1]},
                     "yn": {"codes": [1, 2], "satisfied": [1]}}}, ["[scales.s5]", "not both"]),
@@ -277,25 +279,37 @@ REFUSALS = {
                     "yn": {"codes": [1, 2], "satisfied": [1]}}},
         ["[scales.s5]", "labels must be a table", "got ['a']"]),
     "undefined scale": (
-        {"items": _items_with(0, scale="s7")}, ["(q1)", "scale 's7' is not defined", "s5"]),
-    "unknown top-level key": ({"factor": []}, ["unknown key(s) ['factor']", "'factors'"]),
+        {"items": _items_with(0, scale="s7")},
+        ["(name 'q1')", "scale 's7' is not defined", "s5"]),
+    "unknown top-level key": (
+        {"factor": []}, ["spec: key 'factor' is not allowed; did you mean 'factors'?"]),
+    "unknown key without a close match": (
+        {"colour": "blue"}, ["key 'colour' is not allowed; allowed keys: 'design', 'domains'"]),
     "unknown survey key": (
         {"survey": {"name": "t", "respondent_id": "id", "titel": "x"}},
-        ["[survey]", "['titel']", "'title'"]),
+        ["[survey]: key 'titel' is not allowed; did you mean 'title'?"]),
     "unknown item key": (
-        {"items": _items_with(0, lable="x")}, ["[[items]] #1", "['lable']", "'label'"]),
+        {"items": _items_with(0, lable="x")},
+        ["[[items]] #1 (name 'q1'): key 'lable' is not allowed; did you mean 'label'?"]),
     "unknown scale key": (
         {"scales": {"s5": {"min": 1, "max": 5, "satisfed": [4]},
-                    "yn": {"codes": [1, 2], "satisfied": [1]}}}, ["[scales.s5]", "['satisfed']"]),
+                    "yn": {"codes": [1, 2], "satisfied": [1]}}},
+        ["[scales.s5]: key 'satisfed' is not allowed; did you mean 'satisfied'?"]),
     "unknown missing kind": (
-        {"missing": {"dont_knwo": [8]}}, ["[missing]", "['dont_knwo']", "not_applicable"]),
-    "unknown design key": ({"design": {"weight": "w"}}, ["[design]", "['weight']", "'weights'"]),
-    "unknown index key": ({"index": {"measures": "mean"}}, ["[index]", "['measures']"]),
+        {"missing": {"dont_knwo": [8]}},
+        ["[missing]: key 'dont_knwo' is not allowed; did you mean 'dont_know'?"]),
+    "unknown design key": (
+        {"design": {"weight": "w"}},
+        ["[design]: key 'weight' is not allowed; did you mean 'weights'?"]),
+    "unknown index key": (
+        {"index": {"measures": "mean"}},
+        ["[index]: key 'measures' is not allowed; did you mean 'measure'?"]),
     "name not a string": (
         {"survey": {"name": 5, "respondent_id": "id"}},
         ["[survey]", "name must be a non-empty string; got 5."]),
     "respondent id missing": (
-        {"survey": {"name": "t"}}, ["respondent_id must be a non-empty string; got None."]),
+        {"survey": {"name": "t"}},
+        ["[survey]: required key 'respondent_id' is missing; it must be a non-empty string."]),
     "respondent id is an item": (
         {"survey": {"name": "t", "respondent_id": "q1"}},
         ["respondent_id must be a column that is not an item; got 'q1'."]),
@@ -305,19 +319,23 @@ REFUSALS = {
     "codes not numbers": (
         {"missing": {"dont_know": ["8"]}}, ["dont_know must be a list of numeric codes",
                                             "got ['8']"]),
-    "items not an array": ({"items": {"name": "q1"}}, ["[[items]] must be an array of tables"]),
+    "items not an array": (
+        {"items": {"name": "q1"}}, ["items must be an array of tables ([[items]])",
+                                    "got {'name': 'q1'}"]),
     "no items": ({"items": []}, ["no [[items]] entries"]),
-    "no scales": ({"scales": None}, ["the [scales] table is missing"]),
+    "no scales": ({"scales": None}, ["required key 'scales' is missing", "[scales.<name>]"]),
     "item kind unknown": (
         {"items": _items_with(0, kind="satisfied")},
-        ["(q1)", "kind must be one of ['satisfaction'", "got 'satisfied'"]),
+        ["(name 'q1')", "kind must be one of 'satisfaction'", "got 'satisfied'",
+         "Did you mean 'satisfaction'?"]),
     "item missing not a table": (
-        {"items": _items_with(0, missing=[8])}, ["(q1)", "missing must be a table", "[8]"]),
-    "label wrong type": ({"items": _items_with(0, label=5)}, ["(q1)", "label must be"]),
+        {"items": _items_with(0, missing=[8])},
+        ["(name 'q1')", "missing must be a table", "[8]"]),
+    "label wrong type": ({"items": _items_with(0, label=5)}, ["(name 'q1')", "label must be"]),
     "factor items not a list": (
-        {"factors": [{"name": "f1", "items": 5}]}, ["items must be a list of column names"]),
+        {"factors": [{"name": "f1", "items": 5}]}, ["items must be a list of item names; got 5."]),
     "empty factor": (
-        {"factors": [{"name": "f1", "items": []}]}, ["(f1)", "at least one item"]),
+        {"factors": [{"name": "f1", "items": []}]}, ["(name 'f1')", "at least one item"]),
     "weighted_factors without weights": (
         {"index": {"overall": "weighted_factors"}},
         ["[index]", "factor_weights must be one weight for each factor ['f1']", "got {}"]),
@@ -340,8 +358,8 @@ REFUSALS = {
     "unknown overall rule": (
         {"index": {"overall": "mean"}}, ["overall must be one of", "got 'mean'"]),
     "unknown measure": (
-        {"index": {"measure": "top-box"}}, ["measure must be one of ['top_box'",
-                                            "got 'top-box'"]),
+        {"index": {"measure": "top-box"}}, ["measure must be one of 'top_box'", "got 'top-box'",
+                                            "Did you mean 'top_box'?"]),
     "overall item unknown": (
         {"overall": {"item": "q9"}}, ["[overall]", "item must be one of the [[items]]; got 'q9'"]),
     "overall item not a string": (
@@ -355,19 +373,20 @@ REFUSALS = {
         {"design": {"lonely_psu": "drop"}}, ["lonely_psu must be one of", "'drop'"]),
     "domains not names": ({"domains": {"columns": [1]}}, ["[domains]", "list of column names"]),
     "margin without variables": (
-        {"margins": [{"name": "m", "targets": {"1": 5}}]}, ["variables = [...] is missing"]),
+        {"margins": [{"name": "m", "targets": {"1": 5}}]},
+        ["[[margins]] #1 (name 'm')", "required key 'variables' is missing"]),
     "margin with targets and file": (
         {"margins": [{"variables": ["sex"], "targets": {"1": 5}, "file": "m.csv"}]},
-        ["(sex)", "exactly one of targets"]),
+        ["[[margins]] #1", "exactly one of targets"]),
     "margin target key of the wrong width": (
         {"margins": [{"variables": ["sex", "age"], "targets": {"1": 5}}]},
         ["target key '1'", "['sex', 'age']"]),
     "margin target not a number": (
         {"margins": [{"variables": ["sex"], "targets": {"1": "5"}}]},
-        ["target '1' must be a number; got '5'."]),
+        ["[[margins]] #1", "targets must be a table such as", "got {'1': '5'}."]),
     "margin cell twice inline": (
         {"margins": [{"variables": ["sex"], "targets": {"1": 5, "1.0": 6}}]},
-        ["(sex)", "cell (1,) twice"]),
+        ["[[margins]] #1", "cell (1,) twice"]),
     "margin target zero": (
         {"margins": [{"variables": ["sex"], "targets": {"1": 0, "2": 4}}]},
         ["population targets must be positive finite numbers", "(1,)"]),
@@ -377,9 +396,10 @@ REFUSALS = {
         ["margin name", "['sex']"]),
     "margin file not a string": (
         {"margins": [{"variables": ["sex"], "file": 5}]},
-        ["(sex)", "file must be a non-empty string; got 5."]),
+        ["[[margins]] #1", "file must be a non-empty string; got 5."]),
     "weighting steps not tables": (
-        {"weighting": {"steps": ["rake"]}}, ["[weighting]", "[[steps]] must be an array"]),
+        {"weighting": {"steps": ["rake"]}},
+        ["[weighting]", "steps must be an array of tables ([[weighting.steps]])"]),
 }
 
 
@@ -389,7 +409,7 @@ def test_invalid_spec_is_refused_with_a_message_naming_the_fault(changes, words)
 
 
 def test_messages_name_the_spec_file():
-    refused(spec_dict(missing={"dont_know": [8], "refused": [8]}), "spec 'my.toml'",
+    refused(spec_dict(missing={"dont_know": [8], "refused": [8]}), "my.toml: [missing]: ",
             source="my.toml")
 
 
@@ -407,7 +427,7 @@ def _margin_spec(tmp_path, csv_text, variables=("sex",)):
 
 
 MARGIN_FILE_REFUSALS = {
-    "file missing": (None, ["(m)", "margin file", "m.csv", "does not exist"]),
+    "file missing": (None, ["(name 'm')", "margin file", "m.csv", "does not exist"]),
     "bad columns": ("gender,pop\n1,5\n", ["m.csv", "the header must be the columns "
                                           "['sex', 'population']", "['gender', 'pop']"]),
     "non-numeric population": ("sex,population\n1,5\n2,abc\n",

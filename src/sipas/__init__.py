@@ -41,7 +41,6 @@ from sipas.weighting import (
     weighting_report,
 )
 
-
 __all__ = [
     "ConvergenceError",
     "Design",

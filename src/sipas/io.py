@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sipas._validate import message
+from sipas._validate import message, plain
 from sipas.errors import ReadError, SpecError
 from sipas.spec import MISSING_KINDS, Spec, load_spec
 
@@ -496,7 +496,7 @@ def validate_frame(frame: pd.DataFrame, spec: Spec, *,
         counts[col] = {k: int((kind == k).sum()) for k in (*MISSING_KINDS, "system")
                        if (kind == k).any()}
     if n_problems:
-        listed = "; ".join(f"{_row(r, ids)}: {c}={_plain(v)!r}" for r, c, v in problems)
+        listed = "; ".join(f"{_row(r, ids)}: {c}={plain(v)!r}" for r, c, v in problems)
         raise ReadError(
             f"{where}: {n_problems} answer(s) are neither a valid code nor a declared missing "
             f"code. First: {listed}. Fix the data, or declare the code in the spec's [missing] "
@@ -520,17 +520,8 @@ def _numeric_design_columns(spec: Spec) -> list[str]:
     return [c for c in (d.weights, d.probs, *d.fpc) if c]
 
 
-def _plain(value: Any) -> Any:
-    """A numpy scalar as the Python number a user typed (6, not np.float64(6.0))."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
 def _row(position: int, ids: pd.Series) -> str:
-    return f"data row {position + 1} (id {_plain(ids.iloc[position])!r})"
+    return f"data row {position + 1} (id {plain(ids.iloc[position])!r})"
 
 
 def _check_spec_columns(frame: pd.DataFrame, spec: Spec, where: str) -> None:
@@ -551,7 +542,7 @@ def _check_ids(ids: pd.Series, name: str, where: str) -> None:
     dup = ids[ids.duplicated(keep=False)]
     if len(dup):
         shown = "; ".join(
-            f"{_plain(i)!r} in data rows {(np.flatnonzero((ids == i).to_numpy()) + 1).tolist()}"
+            f"{plain(i)!r} in data rows {(np.flatnonzero((ids == i).to_numpy()) + 1).tolist()}"
             for i in dup.drop_duplicates().head(_MAX_LISTED))
         raise ReadError(f"{where}: respondent id column {name!r} has {dup.nunique()} "
                         f"duplicated id(s): {shown}. Each respondent must appear once: remove "
@@ -612,18 +603,18 @@ def _check_file_missing(col: str, declared: tuple, spec: Spec, where: str) -> No
                     else [code] if code in valid else [])
         if in_range:
             raise ReadError(f"{where}: item {col!r}: the file declares {_plain_code(code)} as "
-                            f"user-missing, but code(s) {[_plain(c) for c in in_range]} are valid "
+                            f"user-missing, but code(s) {[plain(c) for c in in_range]} are valid "
                             f"answers of scale {spec.item(col).scale!r}. Fix the missing-value "
                             "declaration in the file (SPSS: MISSING VALUES) or the spec's scale.")
         if not isinstance(code, tuple) and code not in known:
             raise ReadError(
-                f"{where}: item {col!r}: the file declares code {_plain(code)!r} as "
+                f"{where}: item {col!r}: the file declares code {plain(code)!r} as "
                 "user-missing, but the spec gives it no missing kind. Add it to [missing] (e.g. "
-                f"dont_know = [{_plain(code)!r}]) so sipas knows what it means; nothing is "
+                f"dont_know = [{plain(code)!r}]) so sipas knows what it means; nothing is "
                 "dropped silently.")
 
 
 def _plain_code(code: Any) -> str:
     if isinstance(code, tuple):
-        return f"the range {_plain(code[0])}-{_plain(code[1])}"
-    return f"code {_plain(code)!r}"
+        return f"the range {plain(code[0])}-{plain(code[1])}"
+    return f"code {plain(code)!r}"

@@ -148,7 +148,8 @@ CASES = [
          ("selection probability column 'p' must be in (0, 1]", "rows [0]")),
     Case(AREA, "plan_unknown_method", "a weighting plan step method = 'raking'",
          plan_with_unknown_method, SpecError,
-         ("step 1", "unknown method 'raking'", "'rake'")),
+         ("[[weighting.steps]] #1 (method 'raking'): method must be one of", "got 'raking'",
+          "Did you mean 'rake'?")),
 ]
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from sipas._validate import check_choice, message
 from sipas.design.design import Design
-from sipas.design.replicate import RepMethod, ReplicateDesign
+from sipas.design.replicate import ReplicateDesign, RepMethod
 from sipas.errors import DesignError
 
 __all__ = ["replicate"]

@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-
 from scipy import sparse
 
 from sipas._validate import (
@@ -403,10 +402,10 @@ def check_design(design: Any) -> None:
 
     Examples
     --------
-    >>> check_design("not a design")
+    >>> check_design("not a design")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    sipas.errors.DesignError: design must be a sipas.Design or sipas.ReplicateDesign; got 'str'. Build one with sipas.Design(frame, ids=..., weights=...).
+    sipas.errors.DesignError: design must be a sipas.Design or sipas.ReplicateDesign; got 'str'...
     """
     if not is_design(design):
         raise DesignError(message("design", "a sipas.Design or sipas.ReplicateDesign",

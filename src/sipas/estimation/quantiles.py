@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
-import pandas as pd
 
 from sipas._validate import check_choice, check_df, check_level, message
 from sipas.backends.base import needs_memory

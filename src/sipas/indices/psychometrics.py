@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 
 from sipas._validate import as_name_list, check_level
-from sipas.engine.intervals import wald_interval
-from sipas.errors import EstimationError
 from sipas.backends.base import needs_memory, row_domains
 from sipas.design.protocol import SurveyDesign
+from sipas.engine.intervals import wald_interval
+from sipas.errors import EstimationError
 from sipas.estimation.estimators import check_design
 from sipas.estimation.fit import fit
 from sipas.estimation.recipes import ArrayRecipe

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from sipas._validate import as_name_list, check_choice, message, plain
-from sipas.errors import DesignError, EstimationError
+from sipas.errors import EstimationError
 from sipas.spec import Spec
 
 __all__ = ["ItemRecipe", "ItemScores", "Measure", "RespondentRecipe", "ScoreRecipe",

@@ -433,7 +433,7 @@ def _points(scheme, provinces, values, app) -> pd.DataFrame:
             rows.append({"province": prov, "area": sub.area, "criterion": sub.criterion,
                          "code": sub.code, "label_vi": sub.label.get("vi", sub.code),
                          "label_en": sub.label.get("en", sub.code), "source": sub.source,
-                         "index": sub.index, "max_points": sub.max, "value": value,
+                         "index": sub.index, "max_points": sub.max, "index_value": value,
                          "points": pts})
     return pd.DataFrame(rows)
 

@@ -143,7 +143,7 @@ def _method_rows(result: Any, i: int) -> list[tuple[tuple[str, str], str]]:
                 f"lonely_psu={ds.lonely_psu}")
         method = (f"tuyến tính hóa Taylor, thiết kế phân tầng nhiều giai đoạn ({cols})",
                   f"Taylor linearization, stratified multistage design ({cols})")
-    lvl, ci = f"{100 * pipe.indices.level:g}%", pipe.indices.item_ci
+    lvl, ci = f"{100 * pipe.indices.level:g}%", pipe.indices.ci
     return [
         (("Phương pháp ước lượng", "Estimation method"),
          ("ước lượng theo thiết kế mẫu; phương sai: ", "design-based; variance: ")[i]

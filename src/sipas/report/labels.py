@@ -82,7 +82,7 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
     "code": ("Mã tiêu chí", "Criterion code", "text"),
     "source": ("Nguồn", "Source", "text"),
     "index": ("Chỉ số nguồn", "Source index", "text"),
-    "value": ("Giá trị chỉ số", "Index value", "est"),
+    "index_value": ("Giá trị chỉ số", "Index value", "est"),
     "appraisal": ("Điểm thẩm định", "Appraisal points", "pub"),
     "survey": ("Điểm điều tra xã hội học", "Survey points", "pub"),
     "total": ("Tổng điểm", "Total points", "pub"),

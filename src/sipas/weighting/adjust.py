@@ -8,8 +8,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from sipas._validate import as_name_list, check_choice, message
-from sipas._validate import plain
+from sipas._validate import as_name_list, check_choice, message, plain
 from sipas.backends.base import RowWeights, needs_memory
 from sipas.design.protocol import Reweighting, SurveyDesign, WeightingStep
 from sipas.errors import ConvergenceError, WeightingError

@@ -170,7 +170,7 @@ class WeightingReport:
 
 
 def weighting_report(design: SurveyDesign,
-                     before: Design | ReplicateDesign | None = None) -> WeightingReport:
+                     before: SurveyDesign | None = None) -> WeightingReport:
     """Report of the weighting steps that made ``design`` (optionally from ``before``).
 
     Parameters

@@ -36,27 +36,57 @@ from typing import Any
 
 from sipas.design.protocol import SurveyDesign
 from sipas.errors import SpecError
+from sipas.schema import (
+    ANY,
+    BOOL,
+    FLOAT,
+    INT,
+    NAME,
+    Choice,
+    Doc,
+    Either,
+    Key,
+    ListOf,
+    Table,
+    TableOf,
+    Tagged,
+    suggest,
+    validate,
+)
 from sipas.spec import Spec
 from sipas.weighting.adjust import nonresponse, trim
 from sipas.weighting.calibrate import calibrate
 from sipas.weighting.cells import poststratify, rake
 
-__all__ = ["apply_plan", "validate_plan"]
+__all__ = ["STEP", "STEP_KEYS", "apply_plan", "validate_plan"]
 
 
-STEP_KEYS: dict[str, set[str]] = {
-    "nonresponse": {"status", "respondent", "nonrespondent", "ineligible", "classes", "model",
-                    "covariates", "n_strata"},
-    "poststratify": {"margin", "partial"},
-    "rake": {"margins", "tol", "max_iter", "partial"},
-    "calibrate": {"margins", "totals", "calfun", "bounds", "population_size", "tol",
-                  "max_iter"},
-    "trim": {"lower", "upper", "lower_ratio", "upper_ratio", "strict"},
-}
+CODES = ListOf(ANY, what="a list of codes")
+MARGINS = ListOf(NAME, what='a list of margin names, e.g. margins = ["sex", "district"]')
+#: one step of a plan: ``method`` and that method's keys (docs/pipeline.md documents them)
+STEP = Tagged("method", {
+    "nonresponse": {"status": Key(NAME, required=True), "respondent": Key(CODES, required=True),
+                    "nonrespondent": Key(CODES, required=True), "ineligible": CODES,
+                    "classes": Either(NAME, ListOf(NAME), what="a list of column names"),
+                    "model": Choice("classes", "propensity"), "covariates": ListOf(NAME),
+                    "n_strata": INT},
+    "poststratify": {"margin": Key(NAME, required=True), "partial": BOOL},
+    "rake": {"margins": Key(MARGINS, required=True), "tol": FLOAT, "max_iter": INT,
+             "partial": BOOL},
+    "calibrate": {"margins": MARGINS, "totals": TableOf(ANY),
+                  "calfun": Choice("linear", "raking", "logit"), "bounds": ListOf(FLOAT),
+                  "population_size": FLOAT, "tol": FLOAT, "max_iter": INT},
+    "trim": {"lower": FLOAT, "upper": FLOAT, "lower_ratio": FLOAT, "upper_ratio": FLOAT,
+             "strict": BOOL},
+})
+#: the keys each method takes besides ``method``
+STEP_KEYS: dict[str, set[str]] = {method: set(table.fields) - {"method"}
+                                  for method, table in STEP.variants.items()}
+PLAN = Table({"weighting": Table({"steps": ListOf(STEP)})})
 
 
 def validate_plan(steps: Sequence[Mapping[str, Any]], spec: Spec | None,
-                  where: str = "[weighting]") -> None:
+                  where: str = "weighting plan") -> None:
     """Check every step's method, keys and margin names before any computation.
 
     Parameters
@@ -67,14 +97,17 @@ def validate_plan(steps: Sequence[Mapping[str, Any]], spec: Spec | None,
     spec : Spec or None
         The spec whose ``[[margins]]`` the steps name (``None``: no margin is known).
     where : str
-        How messages name the plan.
+        How messages name the plan (the pipeline file, say); steps are named
+        ``[[weighting.steps]] #2 (method 'rake')``.
 
     Raises
     ------
     SpecError
-        ``steps`` is not a list; a step without ``method`` or with an unknown one; a key the
-        method does not take; a margin name the spec does not define; ``nonresponse``
-        without ``status``, ``respondent`` or ``nonrespondent``.
+        ``steps`` is not a list of tables; a step without ``method`` or with an unknown one;
+        a key the method does not take (with the key it most resembles), or of the wrong
+        type; a required key missing (``margin`` of ``poststratify``, ``margins`` of
+        ``rake``, ``status``, ``respondent`` and ``nonrespondent`` of ``nonresponse``); a
+        margin name the spec does not define.
 
     Examples
     --------
@@ -82,38 +115,23 @@ def validate_plan(steps: Sequence[Mapping[str, Any]], spec: Spec | None,
     >>> spec = sipas.load_spec("demo")
     >>> validate_plan([{"method": "rake", "margins": ["sex", "district"]}], spec)
     >>> try:
-    ...     validate_plan([{"method": "rake", "margins": ["gender"]}], spec)
+    ...     validate_plan([{"method": "rake", "margins": ["sex", "distrct"]}], spec)
     ... except sipas.SpecError as exc:
     ...     print(exc)  # doctest: +ELLIPSIS
-    [weighting] step 1 (rake): margin(s) ['gender'] are not defined in the spec's [[margins]] ...
+    weighting plan: [[weighting.steps]] #1 (method 'rake'): margin(s) ['distrct'] are not ...
     """
-    if not isinstance(steps, Sequence):
-        raise SpecError(f"{where}: steps must be an array of tables ([[weighting.steps]]).")
-    known = {m.name for m in spec.margins} if spec else set()
-    for i, step in enumerate(steps, start=1):
-        here = f"{where} step {i}"
-        if not isinstance(step, Mapping) or "method" not in step:
-            raise SpecError(f"{here}: each step needs method = one of {sorted(STEP_KEYS)}.")
-        method = step["method"]
-        if method not in STEP_KEYS:
-            raise SpecError(f"{here}: unknown method {method!r}; use one of {sorted(STEP_KEYS)}.")
-        unknown = sorted(set(step) - STEP_KEYS[method] - {"method"})
-        if unknown:
-            raise SpecError(f"{here} ({method}): unknown key(s) {unknown}; allowed: "
-                            f"{sorted(STEP_KEYS[method])}.")
-        margins = step.get("margins", [])
-        if not isinstance(margins, list) or not all(isinstance(m, str) for m in margins):
-            raise SpecError(f"{here} ({method}): margins must be a list of margin names, e.g. "
-                            f"margins = [\"sex\", \"district\"]; got {margins!r}.")
-        names = margins + ([step["margin"]] if "margin" in step else [])
+    data = {"weighting": {"steps": list(steps) if isinstance(steps, (list, tuple)) else steps}}
+    doc = Doc(where, data)
+    validate(PLAN, doc)
+    known = sorted(m.name for m in spec.margins) if spec else []
+    for i, step in enumerate(data["weighting"]["steps"]):
+        names = list(step.get("margins", [])) + ([step["margin"]] if "margin" in step else [])
         missing = [n for n in names if n not in known]
         if missing:
-            raise SpecError(f"{here} ({method}): margin(s) {missing} are not defined in the "
-                            f"spec's [[margins]] (defined: {sorted(known)}).")
-        if method == "nonresponse":
-            for key in ("status", "respondent", "nonrespondent"):
-                if key not in step:
-                    raise SpecError(f"{here} (nonresponse): {key} is required.")
+            close = suggest(missing[0], known)
+            raise doc.fail(("weighting", "steps", i),
+                           f"margin(s) {missing} are not defined in the spec's [[margins]] "
+                           f"(defined: {known})." + (f" Did you mean {close!r}?" if close else ""))
 
 
 def apply_plan(design: SurveyDesign, steps: Sequence[Mapping[str, Any]],

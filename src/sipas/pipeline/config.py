@@ -1,0 +1,309 @@
+"""The pipeline file: its keys, its checks and the validated :class:`Pipeline`.
+
+The keys and their types are the schema below (checked by :mod:`sipas.schema`, which words
+every unknown, missing or mistyped key the same way, naming the file and the table); the
+checks after it are what a schema cannot say: a confidence level in (0, 1), ``rank_by``
+among the ``by`` columns, input paths that exist and stay inside the pipeline's folder.
+
+Examples
+--------
+>>> p = load_pipeline(demo_pipeline_path())
+>>> p.indices.by, p.report.formats[:2]
+(('district', 'urban', 'service'), ('csv', 'parquet'))
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sipas._validate import message
+from sipas.errors import SpecError
+from sipas.indices.reliability import ReliabilityRules
+from sipas.schema import (
+    BOOL,
+    FLOAT,
+    INT,
+    STR,
+    Choice,
+    Doc,
+    Either,
+    Key,
+    KeyPath,
+    ListOf,
+    Table,
+    read_toml,
+    validate,
+)
+from sipas.weighting.plan import STEP
+
+__all__ = ["FORMATS", "SCHEMA", "SECTIONS", "IndicesOptions", "Pipeline", "ReportOptions",
+           "demo_pipeline_path", "load_pipeline"]
+
+FORMATS = ("csv", "parquet", "xlsx", "png", "svg")
+ITEM_CI = ("logit", "wald", "beta", "wilson", "asin", "xlogit", "mean")
+ADJUST = ("holm", "fdr_bh", "bonferroni", "none")
+#: every key a pipeline file may hold (docs/pipeline.md documents them); the sections whose
+#: options are passed on as given ([compare], [par], [reliability]) get no defaults here
+SCHEMA = Table({
+    "pipeline": Key(Table({"name": STR, "title": STR,
+                           "allow_absolute_paths": Key(BOOL, default=False)}), default={}),
+    "input": Key(Table({
+        "data": Key(STR, required=True, hint='The survey data file, e.g. data = "survey.sav".'),
+        "spec": Key(STR, required=True,
+                    hint='A spec file or a bundled spec name, e.g. spec = "demo".'),
+        "sheet": Key(Either(STR, INT, what="a sheet name or a 0-based index"), default=0),
+    }), required=True),
+    "weighting": Key(Table({"steps": Key(ListOf(STEP), default=[])}), default={}),
+    "indices": Key(Table({"by": Key(ListOf(STR, what="a list of column names"), default=[]),
+                          "level": Key(FLOAT, default=0.95),
+                          "ci": Key(Choice(*ITEM_CI), default="logit"),
+                          # the old spelling, read for one release
+                          "item_ci": Key(Choice(*ITEM_CI))}), default={}),
+    "reliability": Key(Table(dict.fromkeys(("min_n", "min_df", "min_neff", "max_rse"), FLOAT)),
+                       default={}),
+    "compare": Key(Table({"rank_by": STR, "adjust": Choice(*ADJUST), "n_sim": INT, "seed": INT,
+                          "previous_data": STR, "previous_spec": STR}), default={}),
+    "reproduce": Key(Table({"published": STR}), default={}),
+    "par": Key(Table({"scheme": STR, "appraisal": STR, "officials": STR, "survey": STR,
+                      "province": STR, "n_sim": INT, "seed": INT}), default={}),
+    "report": Key(Table({"lang": Key(Choice("vi", "en"), default="vi"),
+                         "decimals": Key(INT, default=1),
+                         "formats": Key(ListOf(Choice(*FORMATS)), default=list(FORMATS)),
+                         "min_cell": Key(INT, default=10),
+                         "suppression": Key(Choice("suppress", "flag"), default="suppress")}),
+                  default={}),
+})
+#: section -> the keys it takes
+SECTIONS: dict[str, set[str]] = {
+    name: set(key.type.fields) for name, key in SCHEMA.fields.items()
+    if isinstance(key.type, Table)}
+
+
+@dataclass(frozen=True)
+class IndicesOptions:
+    """The ``[indices]`` section of a pipeline file.
+
+    Attributes
+    ----------
+    by : tuple of str
+        Domain columns; the indices are computed overall and by each of them.
+    level : float
+        Confidence level of the intervals.
+    ci : str
+        Interval method of item shares (see :func:`sipas.satisfaction_index`).
+
+    Examples
+    --------
+    >>> load_pipeline(demo_pipeline_path()).indices
+    IndicesOptions(by=('district', 'urban', 'service'), level=0.95, ci='logit')
+    """
+
+    by: tuple[str, ...] = ()
+    level: float = 0.95
+    ci: str = "logit"
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """The ``[report]`` section of a pipeline file.
+
+    Attributes
+    ----------
+    lang : {"vi", "en"}
+        Language of labels in the workbook and charts.
+    decimals : int
+        Decimals shown in the report tables.
+    formats : tuple of str
+        Outputs to write, among ``csv``, ``parquet``, ``xlsx``, ``png``, ``svg``.
+    min_cell : int
+        Smallest number of respondents a published cell may rest on.
+    suppression : {"suppress", "flag"}
+        What happens to smaller cells.
+
+    Examples
+    --------
+    >>> ReportOptions().formats
+    ('csv', 'parquet', 'xlsx', 'png', 'svg')
+    """
+
+    lang: str = "vi"
+    decimals: int = 1
+    formats: tuple[str, ...] = FORMATS
+    min_cell: int = 10
+    suppression: str = "suppress"
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A validated pipeline file (paths resolved against its folder).
+
+    Attributes
+    ----------
+    path : Path
+        The pipeline file.
+    name : str
+        ``[pipeline] name`` (default: the file name).
+    data : Path
+        The survey data file.
+    spec : str
+        Path of the spec, or a bundled spec name.
+    sheet : str or int
+        Sheet of an ``.xlsx`` data file.
+    steps : tuple of mapping
+        The weighting plan (see :mod:`sipas.weighting.plan`).
+    indices : IndicesOptions
+        ``[indices]``.
+    rules : ReliabilityRules
+        ``[reliability]``.
+    compare : mapping
+        ``[compare]`` (paths resolved).
+    published : str or None
+        Published figures to reproduce (a path or a bundled name).
+    par : mapping
+        ``[par]`` (paths resolved).
+    report : ReportOptions
+        ``[report]``.
+    raw : mapping
+        The file as parsed (kept in ``provenance.json``).
+
+    Examples
+    --------
+    >>> p = load_pipeline(demo_pipeline_path())
+    >>> p.name, p.spec, [s["method"] for s in p.steps]
+    ('demo', 'demo', ['nonresponse', 'rake'])
+    """
+
+    path: Path
+    name: str
+    data: Path
+    spec: str
+    sheet: str | int = 0
+    steps: tuple[Mapping[str, Any], ...] = ()
+    indices: IndicesOptions = field(default_factory=IndicesOptions)
+    rules: ReliabilityRules = field(default_factory=ReliabilityRules)
+    compare: Mapping[str, Any] = field(default_factory=dict)
+    published: str | None = None
+    par: Mapping[str, Any] = field(default_factory=dict)
+    report: ReportOptions = field(default_factory=ReportOptions)
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+def demo_pipeline_path() -> Path:
+    """The bundled demo pipeline (on the SYNTHETIC demo survey).
+
+    Returns
+    -------
+    pathlib.Path
+        ``demo_pipeline.toml`` inside the installed package (read it, never write it).
+
+    Examples
+    --------
+    >>> demo_pipeline_path().name
+    'demo_pipeline.toml'
+    """
+    return Path(str(resources.files("sipas.datasets") / "data" / "demo_pipeline.toml"))
+
+
+def load_pipeline(path: str | Path) -> Pipeline:
+    """Read and check a pipeline file: unknown keys, wrong types and missing files are
+    :class:`SpecError` naming the file, the table and the key.
+
+    Parameters
+    ----------
+    path : str or Path
+        The pipeline ``.toml`` file (UTF-8). Relative paths inside it start at its folder
+        and may not leave it unless ``[pipeline] allow_absolute_paths = true``.
+
+    Returns
+    -------
+    Pipeline
+        The validated configuration, with input paths resolved.
+
+    Raises
+    ------
+    SpecError
+        The file does not exist, is not UTF-8 or not valid TOML; an unknown section or key
+        (with the allowed key it most resembles); a value of the wrong type or outside its
+        choices; ``[input]`` without ``data`` or ``spec``; a weighting step with an unknown
+        method or key; an input file that does not exist, is a folder, or lies outside the
+        pipeline's folder.
+
+    Examples
+    --------
+    >>> p = load_pipeline(demo_pipeline_path())
+    >>> p.data.name, p.indices.level, p.report.lang
+    ('demo.sav', 0.95, 'vi')
+    """
+    path = Path(path)
+    raw, _ = read_toml(path, "pipeline")
+    doc = Doc(str(path), raw)
+    cfg = validate(SCHEMA, doc)
+    ind, rep = cfg["indices"], cfg["report"]
+    if not 0 < ind["level"] < 1:
+        raise doc.fail(("indices",), message("level", "in (0, 1)", ind["level"],
+                                             "Use 0.95 for a 95% interval."))
+    rank_by = cfg["compare"].get("rank_by")
+    if rank_by is not None and rank_by not in ind["by"]:
+        raise doc.fail(("compare",), message("rank_by", f"one of [indices] by {ind['by']}",
+                                             rank_by, "Add it to [indices] by."))
+    allow_abs = cfg["pipeline"]["allow_absolute_paths"]
+
+    def resolve(section: str, value: str) -> str:
+        """A path in the file (resolved), or a bundled name (no suffix) as it is."""
+        if not Path(value).suffix:
+            return value
+        return str(_resolve(doc, (section,), path.parent, value, allow_abs))
+
+    inp, published = cfg["input"], cfg["reproduce"].get("published")
+    par = {k: resolve("par", v) if k in ("scheme", "appraisal", "officials", "survey") else v
+           for k, v in cfg["par"].items()}
+    compare = {k: resolve("compare", v) if k in ("previous_data", "previous_spec") else v
+               for k, v in cfg["compare"].items()}
+    return Pipeline(
+        path=path, name=cfg["pipeline"].get("name", path.stem),
+        data=_resolve(doc, ("input",), path.parent, inp["data"], allow_abs),
+        spec=resolve("input", inp["spec"]), sheet=inp["sheet"],
+        steps=tuple((raw.get("weighting") or {}).get("steps", [])),
+        indices=IndicesOptions(tuple(ind["by"]), float(ind["level"]), _ci(ind, path)),
+        rules=ReliabilityRules(**cfg["reliability"]), compare=compare,
+        published=resolve("reproduce", published) if published else published, par=par,
+        report=ReportOptions(rep["lang"], rep["decimals"], tuple(rep["formats"]),
+                             rep["min_cell"], rep["suppression"]),
+        raw=raw)
+
+
+def _resolve(doc: Doc, where: KeyPath, base: Path, name: str, allow_abs: bool) -> Path:
+    candidate = Path(name)
+    if candidate.is_absolute():
+        if not allow_abs:
+            raise doc.fail(where, f"absolute path {name!r} is not allowed; use a path relative "
+                                  "to the pipeline file or set [pipeline] allow_absolute_paths "
+                                  "= true.")
+        resolved = candidate.resolve()
+    else:
+        resolved = (base / candidate).resolve()
+        if not allow_abs and not resolved.is_relative_to(base.resolve()):
+            raise doc.fail(where, f"path {name!r} leaves the pipeline's folder; keep inputs "
+                                  "beside the pipeline file or set [pipeline] "
+                                  "allow_absolute_paths = true.")
+    if resolved.is_dir():
+        raise doc.fail(where, f"input {name!r} is a folder ({resolved}); name a file.")
+    if not resolved.is_file():
+        raise doc.fail(where, f"input file {name!r} does not exist ({resolved}).")
+    return resolved
+
+
+def _ci(indices: dict[str, Any], path: Path) -> str:
+    """``[indices] ci``, or its old spelling ``item_ci`` (with a warning)."""
+    if "item_ci" not in indices:
+        return str(indices["ci"])
+    if indices["ci"] != "logit":
+        raise SpecError(f"{path.name}: [indices]: give ci only (item_ci is its old spelling).")
+    warnings.warn(f"{path.name}: [indices] item_ci is deprecated; write ci = "
+                  f"{indices['item_ci']!r}.", DeprecationWarning, stacklevel=4)
+    return str(indices["item_ci"])

@@ -1,0 +1,270 @@
+"""Running a pipeline: check its inputs, then read, weight, estimate, compare, score.
+
+:func:`run` computes every table and writes nothing (:mod:`sipas.pipeline.outputs` writes
+them); :func:`validate` checks the inputs against each other without estimating.
+
+Examples
+--------
+>>> from sipas.pipeline import demo_pipeline_path, load_pipeline
+>>> checked = validate(load_pipeline(demo_pipeline_path()))
+>>> checked[1]
+'spec demo (31 items, 5 factors)'
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from sipas.design.design import Design
+from sipas.errors import SpecError
+from sipas.indices.satisfaction import satisfaction_index
+from sipas.io import read_survey
+from sipas.pipeline.config import Pipeline
+from sipas.schema import Doc
+from sipas.spec import load_spec
+from sipas.weighting.diagnostics import weighting_report
+
+__all__ = ["RunResult", "run", "validate"]
+
+
+@dataclass
+class RunResult:
+    """Everything a run computed; ``tables`` are what the report writes.
+
+    Attributes
+    ----------
+    pipeline : Pipeline
+        The configuration that was run.
+    data : SurveyData
+        The survey as read.
+    design : Design
+        The final weighted design.
+    tables : dict of str -> DataFrame
+        Output tables by name (``index_overall``, ``index_by_district``, ``par_totals``...).
+    results : dict
+        The result objects behind them (``index``: :class:`~IndexResult`, ``par``...).
+    timings : dict of str -> float
+        Seconds per step (read, weighting, indices, compare, reproduce, par, write).
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> from sipas.pipeline import demo_pipeline_path, load_pipeline
+    >>> p = load_pipeline(demo_pipeline_path())
+    >>> quick = dataclasses.replace(p, par={}, published=None, compare={},
+    ...                             indices=dataclasses.replace(p.indices, by=()))
+    >>> res = run(quick)
+    >>> res.design.history[-1].name, "index_overall" in res.tables
+    ('rake', True)
+    """
+
+    pipeline: Pipeline
+    data: Any
+    design: Any
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    results: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def validate(pipeline: Pipeline) -> list[str]:
+    """Check inputs and configuration without computing estimates; return what was checked.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        A loaded pipeline (:func:`load_pipeline`).
+
+    Returns
+    -------
+    list of str
+        One line per check passed: pipeline, spec, data, design columns, weighting plan,
+        published figures and PAR scheme (when configured).
+
+    Raises
+    ------
+    SipasError
+        The first problem found: :class:`~sipas.SpecError` (spec, plan, ``by`` columns,
+        scheme), :class:`~sipas.ReadError` (data against the spec, published figures) or
+        :class:`~sipas.DesignError` (design columns).
+
+    Examples
+    --------
+    >>> from sipas.pipeline import demo_pipeline_path, load_pipeline
+    >>> checked = validate(load_pipeline(demo_pipeline_path()))
+    >>> [line.split()[0] for line in checked]
+    ['pipeline', 'spec', 'data', 'design', 'weighting', 'published', 'PAR']
+    """
+    from sipas.weighting.plan import validate_plan
+
+    checked = [f"pipeline {pipeline.path}"]
+    spec = load_spec(pipeline.spec)
+    checked.append(f"spec {spec.name} ({len(spec.items)} items, {len(spec.factors)} factors)")
+    data = read_survey(pipeline.data, spec=spec, sheet=pipeline.sheet)
+    checked.append(f"data {pipeline.data.name}: {data.meta.n_rows} rows valid against the spec")
+    Design.from_spec(data)
+    checked.append("design columns")
+    validate_plan(pipeline.steps, spec, where=str(pipeline.path))
+    checked.append(f"weighting plan ({len(pipeline.steps)} steps)")
+    missing = [b for b in pipeline.indices.by if b not in data.frame.columns]
+    if missing:
+        raise Doc(str(pipeline.path), pipeline.raw).fail(
+            ("indices",), f"by column(s) {missing} are not in the data.")
+    if pipeline.published:
+        from sipas.reproduce import published_figures
+
+        published_figures(pipeline.published)
+        checked.append("published figures")
+    if pipeline.par:
+        from sipas.par import load_scheme
+
+        load_scheme(pipeline.par["scheme"])
+        checked.append("PAR scheme")
+    return checked
+
+
+def run(pipeline: Pipeline, *, progress: bool = False) -> RunResult:
+    """Compute every table of the pipeline (nothing is written; see :func:`write`).
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        A loaded pipeline (:func:`load_pipeline`).
+    progress : bool
+        Show a progress bar (tqdm) on the terminal.
+
+    Returns
+    -------
+    RunResult
+        The data, the final design, the tables and result objects, and timings.
+
+    Raises
+    ------
+    SipasError
+        Any step's error: reading (:class:`~sipas.ReadError`), the spec or configuration
+        (:class:`~sipas.SpecError`), the design, weighting, estimation or PAR scoring.
+
+    Notes
+    -----
+    Steps: read the data with the spec; build the design and apply the weighting plan;
+    satisfaction indices overall and by each ``[indices] by`` column, and factor
+    reliability; domain comparisons, ranks and the change since the previous wave;
+    reproduction of published figures; PAR points.
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> from sipas.pipeline import demo_pipeline_path, load_pipeline
+    >>> p = load_pipeline(demo_pipeline_path())
+    >>> quick = dataclasses.replace(p, par={}, published=None, compare={},
+    ...                             indices=dataclasses.replace(p.indices, by=()))
+    >>> res = run(quick)
+    >>> sorted(res.tables)[:3]
+    ['index_factors', 'index_items', 'index_overall']
+    """
+    from tqdm.auto import tqdm
+
+
+    spec = load_spec(pipeline.spec)
+    bar = tqdm(total=6, desc="sipas", disable=not progress, leave=False)
+    res = RunResult(pipeline, None, None)
+    with _timed(res, "read"):
+        data = read_survey(pipeline.data, spec=spec, sheet=pipeline.sheet)
+    res.data = data
+    bar.update()
+    with _timed(res, "weighting"):
+        base = Design.from_spec(data)
+        from sipas.weighting.plan import apply_plan
+
+        design = apply_plan(base, pipeline.steps, spec)
+        report = weighting_report(design, before=base)
+        res.tables["weighting_steps"] = report.steps
+        res.tables["weighting_margins"] = report.margins
+    res.design = design
+    bar.update()
+    with _timed(res, "indices"):
+        _indices(res, design, spec, data, pipeline)
+    bar.update()
+    with _timed(res, "compare"):
+        _comparisons(res, spec, pipeline)
+    bar.update()
+    with _timed(res, "reproduce"):
+        if pipeline.published:
+            from sipas.reproduce import published_figures, reproduce
+
+            rep = reproduce(published_figures(pipeline.published), design, spec)
+            res.tables["reproduction"] = rep.table
+            res.tables["reproduction_candidates"] = rep.candidates
+    bar.update()
+    with _timed(res, "par"):
+        if pipeline.par:
+            from sipas.par import score_pipeline
+
+            score_pipeline(res, spec, pipeline)
+    bar.update()
+    bar.close()
+    return res
+
+
+def _indices(res: RunResult, design: Any, spec: Any, data: Any, pipeline: Pipeline) -> None:
+    from sipas.indices.psychometrics import factor_reliability
+
+    opts = pipeline.indices
+    overall = satisfaction_index(design, spec, missing_kinds=data.missing,
+                                       level=opts.level, rules=pipeline.rules,
+                                       ci={"item": opts.ci})
+    res.results["index"] = overall
+    res.tables["index_overall"] = overall.overall
+    res.tables["index_factors"] = overall.factors
+    res.tables["index_items"] = overall.items
+    for by in opts.by:
+        dom = satisfaction_index(design, spec, by=by, missing_kinds=data.missing,
+                                       level=opts.level, rules=pipeline.rules,
+                                       ci={"item": opts.ci})
+        res.results[f"index_by_{by}"] = dom
+        res.tables[f"index_by_{by}"] = pd.concat(
+            [dom.overall.assign(index_level="overall"),
+             dom.factors.assign(index_level="factor")],
+            ignore_index=True)
+        res.tables[f"items_by_{by}"] = dom.items
+    res.tables["reliability"] = factor_reliability(design, spec, level=opts.level)
+
+
+def _comparisons(res: RunResult, spec: Any, pipeline: Pipeline) -> None:
+    from sipas.compare import compare_domains, compare_waves, rank_domains
+
+    cfg = pipeline.compare
+    for by in pipeline.indices.by:
+        est = res.results[f"index_by_{by}"].overall_estimate
+        res.tables[f"compare_{by}"] = compare_domains(est, adjust=cfg.get("adjust", "holm"))
+    rank_by = cfg.get("rank_by")
+    if rank_by:
+        if rank_by not in pipeline.indices.by:
+            raise SpecError(f"[compare] rank_by {rank_by!r} must be one of [indices] by.")
+        est = res.results[f"index_by_{rank_by}"].overall_estimate
+        res.tables[f"ranks_{rank_by}"] = rank_domains(est, n_sim=int(cfg.get("n_sim", 2000)),
+                                                      rng=cfg.get("seed", 20201231))
+    if cfg.get("previous_data"):
+        prev_spec = load_spec(cfg.get("previous_spec", pipeline.spec))
+        prev = read_survey(cfg["previous_data"], spec=prev_spec)
+        from sipas.weighting.plan import apply_plan
+
+        prev_design = apply_plan(Design.from_spec(prev), pipeline.steps, prev_spec)
+        before = satisfaction_index(prev_design, prev_spec, rules=pipeline.rules)
+        now = res.results["index"]
+        res.tables["compare_waves"] = pd.concat(
+            [compare_waves(now.factor_estimate, before.factor_estimate),
+             compare_waves(now.overall_estimate, before.overall_estimate)],
+            ignore_index=True)
+
+
+@contextmanager
+def _timed(res: RunResult, name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    res.timings[name] = time.perf_counter() - start

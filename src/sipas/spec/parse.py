@@ -1,0 +1,428 @@
+"""Reading a questionnaire spec: the keys a spec file may hold, and the rules between them.
+
+The keys and their types are the schema below (checked by :mod:`sipas.schema`, which words
+every unknown, missing or mistyped key the same way); the functions after it check what a
+schema cannot: codes consistent with their scale, names that are unique and refer to each
+other, an index definition that has what it needs. Margins are read by
+:mod:`sipas.spec.margins`.
+
+Examples
+--------
+>>> spec = load_spec("demo")
+>>> spec.respondent_id, spec.design.strata
+('resp_id', 'district')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any, get_args
+
+from sipas._validate import message
+from sipas.errors import SpecError
+from sipas.schema import (
+    ANY,
+    BOOL,
+    FLOAT,
+    INT,
+    NAME,
+    STR,
+    Choice,
+    Doc,
+    Either,
+    Key,
+    KeyPath,
+    ListOf,
+    Table,
+    TableOf,
+    read_toml,
+    validate,
+)
+from sipas.spec.margins import MARGIN, margin
+from sipas.spec.model import (
+    MISSING_KINDS,
+    Aggregate,
+    DesignSpec,
+    Factor,
+    IndexDefinition,
+    Item,
+    ItemKind,
+    LonelyPSU,
+    Measure,
+    OverallRule,
+    Scale,
+    Spec,
+)
+
+__all__ = ["SPEC", "load_spec", "parse_spec"]
+
+CODES = Either(FLOAT, ListOf(FLOAT), what="a list of numeric codes",
+               hint="Codes are numbers such as [8, 9].")
+LABEL = Either(STR, TableOf(STR), what='a string or {vi = "...", en = "..."}')
+COLUMN = Either(NAME, what="a column name")
+COLUMNS = Either(NAME, ListOf(NAME), what="a list of column names")
+MISSING = Table(dict.fromkeys(MISSING_KINDS, CODES))
+SCALE = Table({
+    "min": INT, "max": INT, "codes": CODES,
+    "satisfied": Key(CODES, required=True,
+                     hint="List the codes that count as satisfied (top box), e.g. [4, 5] on a "
+                          "1-5 scale."),
+    "labels": TableOf(ListOf(STR)),
+})
+ITEM = Table({
+    "name": Key(NAME, required=True), "label": LABEL, "scale": Key(NAME, required=True),
+    "kind": Key(Choice(*get_args(ItemKind)), default="satisfaction"),
+    "missing": Key(MISSING, default={}),
+})
+FACTOR = Table({"name": Key(NAME, required=True), "label": LABEL,
+                "items": Key(Either(NAME, ListOf(NAME), what="a list of item names"),
+                             required=True)})
+DESIGN = Table({
+    "ids": Key(COLUMNS, default=[]), "strata": COLUMN, "weights": COLUMN, "probs": COLUMN,
+    "fpc": Key(COLUMNS, default=[]), "nest": Key(BOOL, default=False),
+    "lonely_psu": Key(Choice(*get_args(LonelyPSU)), default="fail"),
+})
+INDEX = Table({
+    "measure": Key(Choice(*get_args(Measure)), default="top_box"),
+    "aggregate": Key(Choice(*get_args(Aggregate)), default="items"),
+    "overall": Key(Choice(*get_args(OverallRule)), default="mean_of_factors"),
+    "factor_weights": Key(TableOf(FLOAT, what="a table {factor = weight}"), default={}),
+})
+#: every key a spec file may hold (docs/spec.md documents them)
+SPEC = Table({
+    "survey": Key(Table({"name": Key(NAME, required=True),
+                         "respondent_id": Key(NAME, required=True), "title": LABEL,
+                         "synthetic": Key(BOOL, default=False), "language": NAME}),
+                  required=True),
+    "scales": Key(TableOf(SCALE, what="a table of answer scales ([scales.<name>])"),
+                  required=True),
+    "missing": Key(MISSING, default={}),
+    "items": Key(ListOf(ITEM), required=True),
+    "factors": Key(ListOf(FACTOR), default=[]),
+    "overall": Key(Table({"item": NAME}), default={}),
+    "design": Key(DESIGN, default={}),
+    "domains": Key(Table({"columns": Key(COLUMNS, default=[])}), default={}),
+    "index": Key(INDEX, default={}),
+    "margins": Key(ListOf(MARGIN), default=[]),
+    # the steps are checked where they are applied (sipas.weighting.plan)
+    "weighting": Key(Table({"steps": Key(ListOf(TableOf(ANY)), default=[])}), default={}),
+})
+
+
+def load_spec(path_or_name: str | Path) -> Spec:
+    """Read and validate a questionnaire spec.
+
+    Parameters
+    ----------
+    path_or_name : str or Path
+        A ``.toml`` file, or the name of a spec bundled with sipas (``"demo"``).
+
+    Returns
+    -------
+    Spec
+
+    Raises
+    ------
+    SpecError
+        The file is missing, is not valid TOML, or breaks a rule (the message names the file,
+        the table and the key).
+
+    Examples
+    --------
+    >>> load_spec("demo").respondent_id
+    'resp_id'
+    """
+    path = Path(path_or_name)
+    if not path.suffix and not path.exists():
+        bundled = resources.files("sipas.datasets") / "specs" / f"{path_or_name}.toml"
+        if not bundled.is_file():
+            names = sorted(p.name.removesuffix(".toml")
+                           for p in (resources.files("sipas.datasets") / "specs").iterdir()
+                           if p.name.endswith(".toml"))
+            raise SpecError(message("spec", f"a .toml file or a bundled spec name {names}",
+                                    str(path_or_name)))
+        path = Path(str(bundled))
+    data, raw = read_toml(path, "spec")
+    return parse_spec(data, source=path, sha256=hashlib.sha256(raw).hexdigest())
+
+
+def parse_spec(data: Mapping[str, Any], source: str | Path | None = None,
+               sha256: str | None = None) -> Spec:
+    """Validate a spec given as a (TOML-like) mapping. See :func:`load_spec`.
+
+    Relative margin files are resolved against the folder of ``source`` (the current
+    folder without it).
+
+    Parameters
+    ----------
+    data : mapping
+        The spec as parsed TOML: ``survey``, ``scales``, ``items`` and the optional
+        ``missing``, ``factors``, ``overall``, ``design``, ``domains``, ``index``,
+        ``margins``, ``weighting`` tables (``docs/spec.md``).
+    source : str or Path, optional
+        Where the spec came from (named in messages; base folder of margin files).
+    sha256 : str, optional
+        Hash of the file, kept for provenance.
+
+    Returns
+    -------
+    Spec
+
+    Raises
+    ------
+    SpecError
+        An unknown key (with the allowed key it most resembles), a missing required key, a
+        wrong type, or a broken rule (duplicate names, a factor naming an unknown item,
+        missing codes that are valid codes, margins whose file is missing, ...). The message
+        names the file (``spec`` without ``source``), the table and the key.
+
+    Examples
+    --------
+    >>> s = parse_spec({"survey": {"name": "x", "respondent_id": "id"},
+    ...                 "scales": {"yn": {"codes": [1, 2], "satisfied": [1]}},
+    ...                 "items": [{"name": "q1", "scale": "yn"}]})
+    >>> s.scale_of("q1").codes
+    (1, 2)
+    >>> try:
+    ...     parse_spec({"survey": {"name": "x", "respondent_id": "id", "titel": "X"}})
+    ... except SpecError as exc:
+    ...     print(exc)
+    spec: [survey]: key 'titel' is not allowed; did you mean 'title'?
+    """
+    doc = Doc(str(source) if source else "spec", data)
+    spec = validate(SPEC, doc)
+    missing = _missing(doc, ("missing",), spec["missing"])
+    scales = {name: _scale(doc, name, raw) for name, raw in spec["scales"].items()}
+    items = _items(doc, spec["items"], scales, missing)
+    survey = spec["survey"]
+    if survey["respondent_id"] in {it.name for it in items}:
+        raise doc.fail(("survey",), message("respondent_id", "a column that is not an item",
+                                            survey["respondent_id"]))
+    factors = _factors(doc, spec["factors"], items)
+    overall_item = _overall(doc, spec["overall"], items, factors)
+    index = _index(doc, spec["index"], [f.name for f in factors], overall_item,
+                   explicit="overall" in (data.get("index") or {}))
+    base = Path(source).parent if source else Path.cwd()
+    margins = tuple(margin(doc, i, raw, base) for i, raw in enumerate(spec["margins"]))
+    _check_unique(doc, ("margins",), [m.name for m in margins], "margin name")
+    design = spec["design"]
+    return Spec(
+        name=survey["name"], respondent_id=survey["respondent_id"],
+        title=_labels(survey.get("title")), synthetic=survey["synthetic"], scales=scales,
+        items=items, factors=factors, missing=missing, overall_item=overall_item,
+        design=DesignSpec(ids=tuple(_names(design["ids"])), strata=design.get("strata"),
+                          weights=design.get("weights"), probs=design.get("probs"),
+                          fpc=tuple(_names(design["fpc"])), nest=design["nest"],
+                          lonely_psu=design["lonely_psu"]),
+        domains=tuple(_names(spec["domains"]["columns"])), index=index, margins=margins,
+        weighting=tuple(spec["weighting"]["steps"]),
+        source=str(source) if source else None, sha256=sha256,
+    )
+
+
+# --------------------------------------------------------------------------- sections
+
+def _items(doc: Doc, raw: list[dict[str, Any]], scales: Mapping[str, Scale],
+           missing: Mapping[str, tuple]) -> tuple[Item, ...]:
+    """The [[items]]: unique names; missing codes never valid codes or of two kinds."""
+    if not raw:
+        raise doc.fail((), "no [[items]] entries. A spec needs at least one.")
+    items = []
+    for i, entry in enumerate(raw):
+        path = ("items", i)
+        if entry["scale"] not in scales:
+            raise doc.fail(path, f"scale {entry['scale']!r} is not defined. Defined scales: "
+                                 f"{sorted(scales)}. Add [scales.{entry['scale']}].")
+        item = Item(name=entry["name"], label=_labels(entry.get("label")), scale=entry["scale"],
+                    kind=entry["kind"], missing=_missing(doc, (*path, "missing"),
+                                                         entry["missing"]))
+        merged = {k: v for k, v in {**missing, **item.missing}.items() if v}
+        _check_no_overlap(doc, path, scales[item.scale], merged)
+        _check_kinds_disjoint(doc, path, merged)
+        items.append(item)
+    _check_unique(doc, ("items",), [it.name for it in items], "item name")
+    return tuple(items)
+
+
+def _factors(doc: Doc, raw: list[dict[str, Any]], items: tuple[Item, ...]) -> tuple[Factor, ...]:
+    """The [[factors]]: known items, unique names, each item in at most one factor."""
+    item_names = {it.name for it in items}
+    factors = []
+    for i, entry in enumerate(raw):
+        path = ("factors", i)
+        names = _names(entry["items"])
+        if not names:
+            raise doc.fail(path, "a factor needs at least one item.")
+        unknown = [it for it in names if it not in item_names]
+        if unknown:
+            raise doc.fail(path, f"unknown item(s) {unknown}. Every item of a factor must be "
+                                 "defined in [[items]].")
+        _check_unique(doc, path, names, "item")
+        factors.append(Factor(name=entry["name"], label=_labels(entry.get("label")),
+                              items=tuple(names)))
+    _check_unique(doc, ("factors",), [f.name for f in factors], "factor name")
+    seen: dict[str, str] = {}
+    for f in factors:
+        for it in f.items:
+            if it in seen:
+                raise doc.fail(("factors",), f"item {it!r} is in two factors ({seen[it]!r} and "
+                                             f"{f.name!r}). An item belongs to at most one "
+                                             "factor: remove it from one of them.")
+            seen[it] = f.name
+    return tuple(factors)
+
+
+def _overall(doc: Doc, raw: Mapping[str, Any], items: tuple[Item, ...],
+             factors: tuple[Factor, ...]) -> str | None:
+    """The [overall] item: a separately asked question, not part of any factor."""
+    name = raw.get("item")
+    if name is None:
+        return None
+    if name not in {it.name for it in items}:
+        raise doc.fail(("overall",), message("item", "one of the [[items]]", name,
+                                             "Add it to [[items]] or remove [overall]."))
+    for f in factors:
+        if name in f.items:
+            raise doc.fail(("overall",), message(
+                "item", "a question asked apart from the factors", name,
+                f"It is also in factor {f.name!r}: remove it from the factor."))
+    return name
+
+
+def _index(doc: Doc, raw: Mapping[str, Any], factors: list[str], overall_item: str | None,
+           explicit: bool) -> IndexDefinition:
+    overall = raw["overall"]
+    weights = _factor_weights(doc, raw["factor_weights"], overall, factors)
+    if overall == "item" and overall_item is None:
+        raise doc.fail(("index",), "overall = 'item' needs [overall] item = \"...\" (the "
+                                   "separately asked overall question).")
+    if explicit and overall in ("mean_of_factors", "weighted_factors") and not factors:
+        raise doc.fail(("index",), f"overall = {overall!r} needs at least one [[factors]] "
+                                   "entry.")
+    return IndexDefinition(measure=raw["measure"], aggregate=raw["aggregate"], overall=overall,
+                           factor_weights=weights)
+
+
+def _factor_weights(doc: Doc, weights: Mapping[str, float], overall: str,
+                    factors: list[str]) -> dict[str, float]:
+    if overall != "weighted_factors":
+        if weights:
+            raise doc.fail(("index",), "factor_weights are used only with overall = "
+                                       f"'weighted_factors'; got overall = {overall!r}. Set "
+                                       "overall = 'weighted_factors' or remove factor_weights.")
+        return {}
+    if set(weights) != set(factors):
+        raise doc.fail(("index",), message(
+            "factor_weights", f"one weight for each factor {factors}", weights,
+            "overall = 'weighted_factors' needs [index.factor_weights] with a weight per "
+            "factor."))
+    if any(not 0 <= v < math.inf for v in weights.values()) or sum(weights.values()) <= 0:
+        raise doc.fail(("index",), message("factor_weights",
+                                           "non-negative numbers with a positive sum", weights))
+    return {k: float(v) for k, v in weights.items()}
+
+
+def _scale(doc: Doc, name: str, raw: Mapping[str, Any]) -> Scale:
+    path = ("scales", name)
+    if "codes" in raw:
+        if "min" in raw or "max" in raw:
+            raise doc.fail(path, "give either codes = [...] or min/max, not both.")
+        codes = _codes(doc, path, "codes", raw["codes"])
+    else:
+        lo, hi = raw.get("min"), raw.get("max")
+        if lo is None or hi is None or lo >= hi:
+            raise doc.fail(path, message("min/max", "two integers with min < max", (lo, hi),
+                                         "Or list the codes = [...]."))
+        codes = tuple(range(lo, hi + 1))
+    if len(codes) < 2:
+        raise doc.fail(path, message("codes", "at least two valid codes", codes))
+    satisfied = _codes(doc, path, "satisfied", raw["satisfied"])
+    if not satisfied:
+        raise doc.fail(path, message("satisfied", "at least one code", [],
+                                     "List the codes that count as satisfied (top box), e.g. "
+                                     "[4, 5] on a 1-5 scale."))
+    outside = [c for c in satisfied if c not in codes]
+    if outside:
+        raise doc.fail(path, f"satisfied code(s) {outside} are outside the scale {list(codes)}."
+                             " A satisfied code must be one of the valid codes.")
+    labels: dict[str, tuple[str, ...]] = {}
+    for lang, lab in raw.get("labels", {}).items():
+        if len(lab) != len(codes):
+            raise doc.fail(path, message(f"labels.{lang}",
+                                         f"a list of {len(codes)} strings (one per code)", lab))
+        labels[lang] = tuple(lab)
+    return Scale(name=name, codes=codes, satisfied=satisfied, labels=labels)
+
+
+# --------------------------------------------------------------------------- pieces
+
+def _missing(doc: Doc, path: KeyPath,
+             table: Mapping[str, Any]) -> dict[str, tuple[int | float, ...]]:
+    out = {k: _codes(doc, path, k, v) for k, v in table.items()}
+    seen: dict[int | float, str] = {}
+    for kind, codes in out.items():
+        for c in codes:
+            if c in seen:
+                raise doc.fail(path, f"code {c!r} is declared both as {seen[c]!r} and as "
+                                     f"{kind!r}. A missing code has exactly one kind.")
+            seen[c] = kind
+    return out
+
+
+def _check_no_overlap(doc: Doc, path: KeyPath, scale: Scale,
+                      missing: Mapping[str, tuple]) -> None:
+    for kind, codes in missing.items():
+        both = [c for c in codes if c in scale.codes]
+        if both:
+            raise doc.fail(path, f"code(s) {both} are both valid answers of scale "
+                                 f"{scale.name!r} {list(scale.codes)} and missing codes of "
+                                 f"kind {kind!r}. Use codes outside the scale for missing "
+                                 "answers (e.g. 8, 9).")
+
+
+def _check_kinds_disjoint(doc: Doc, path: KeyPath, missing: Mapping[str, tuple]) -> None:
+    """An item's own missing codes must not give a survey-wide code a second kind."""
+    seen: dict[int | float, str] = {}
+    for kind, codes in missing.items():
+        for c in codes:
+            if c in seen:
+                raise doc.fail(path, f"code {c!r} is a missing code of two kinds, "
+                                     f"{seen[c]!r} and {kind!r} (one from [missing], one from "
+                                     f"the item). Give it one kind: e.g. {seen[c]} = [] in the "
+                                     "item's missing table overrides the survey-wide codes of "
+                                     "that kind.")
+            seen[c] = kind
+
+
+def _check_unique(doc: Doc, path: KeyPath, names: list[str], what: str) -> None:
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise doc.fail(path, f"{what}(s) {dup} defined more than once. Names must be unique.")
+
+
+def _codes(doc: Doc, path: KeyPath, key: str, value: Any) -> tuple[int | float, ...]:
+    """Codes as a tuple (one code may be written without brackets); finite, no repeats."""
+    codes = value if isinstance(value, list) else [value]
+    if not all(math.isfinite(c) for c in codes):
+        raise doc.fail(path, message(key, "a list of numeric codes", value,
+                                     "Codes are numbers such as [8, 9]."))
+    if len(set(codes)) != len(codes):
+        raise doc.fail(path, message(key, "a list without repeated codes", value))
+    return tuple(codes)
+
+
+def _names(value: str | list[str]) -> list[str]:
+    """One name may be written without brackets."""
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _labels(value: str | Mapping[str, str] | None) -> dict[str, str]:
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        return {"vi": value, "en": value}
+    return dict(value)

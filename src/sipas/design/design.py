@@ -22,33 +22,25 @@ from typing import TYPE_CHECKING, Any, get_args
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from sipas._validate import as_name_list, check_choice, message, require_columns
 from sipas.backends.base import Backend, Domains, RowWeights
-from sipas.backends.dask import DaskBackend, is_dask
-from sipas.backends.memory import MemoryBackend
+from sipas.backends.dask import is_dask
 from sipas.design.protocol import Reduction, Reweighting, WeightingStep
 from sipas.design.stages import (
     DesignColumns,
     LonelyPSU,
     as_mask,
-    base_weights,
-    lay_out,
+    open_dask,
+    open_memory,
 )
+from sipas.design.taylor import Linearization
+from sipas.engine.basis import VarBasis
 from sipas.engine.calibration import (
-    CellProjection,
-    CrossKernel,
-    LoadingKernel,
     Projection,
-    UnitCellKernel,
-    calibrated_unit_totals,
-    cell_loadings,
-    distinct,
-    level_influence,
 )
 from sipas.engine.sums import Reduced, UnitSums
-from sipas.engine.variance import Stage, TaylorEngine, VarBasis
+from sipas.engine.variance import Stage, TaylorEngine
 from sipas.errors import DesignError
 
 if TYPE_CHECKING:
@@ -143,9 +135,9 @@ class Design:
                                       f"({len(columns.ids)})", list(columns.fpc)))
         backend: Backend
         if is_dask(frame):
-            backend, stages = _open_dask(frame, columns, weights, probs)
+            backend, stages = open_dask(frame, columns, weights, probs)
         else:
-            backend, stages = _open_memory(frame, columns, weights, probs)
+            backend, stages = open_memory(frame, columns, weights, probs)
         _set(self, _backend=backend, _stages=stages, _columns=columns, _weights=weights,
              _probs=probs, _calibration=(), _history=(), _cache={})
 
@@ -563,119 +555,25 @@ class Design:
 
     def reduction(self) -> Reduction:
         """Sums per final-stage unit, and per level of every calibration projection."""
-        groups: dict[int, list[Projection]] = {}
-        for p in distinct(self._calibration):
-            groups.setdefault(p.step, []).append(p)
-        return Reduction(-1, self._stages[-1].n_units, tuple(tuple(g) for g in groups.values()))
+        return self._taylor().reduction()
 
     def variance_basis(self, sums: Reduced, est: np.ndarray,
                        denom: np.ndarray | None) -> VarBasis:
         """Influence totals per final unit (calibration-aware) and the Taylor engine."""
-        u = sums.units
-        kd = u.key_domain()
-        if u.wden is None:
-            per_key = u.wnum
-        else:
-            d = denom.reshape(u.n_domains, -1)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                per_key = (u.wnum - est.reshape(u.n_domains, -1)[kd] * u.wden) / d[kd]
-            per_key = np.where(d[kd] > 0, per_key, 0.0)
-        t = u.unit_matrix(per_key)
-        if self._calibration:
-            group_of = {id(p): i for i, g in enumerate(self.reduction().groups) for p in g}
-            t = t.toarray() if sparse.issparse(t) else t
-            t = calibrated_unit_totals(
-                t, self._calibration,
-                lambda p: level_influence(p, sums.projections[group_of[id(p)]], u.n_domains,
-                                          est, denom),
-                self._cross, self._loadings)
-        return VarBasis(t, est, self.engine)
+        return self._taylor().variance_basis(sums, est, denom)
 
     def domain_dfs(self, sums: UnitSums, domains: Domains) -> np.ndarray:
         """Design df counted within each domain: PSUs with a positive-weight row in the
         domain minus the strata of those PSUs (R ``degf(subset(design, ...))``)."""
-        d = sums.n_domains
-        s1, final = self._stages[0], self._stages[-1]
-        if "psu_of_final" not in self._cache:
-            first = np.full(final.n_units, len(final.unit), dtype=np.int64)
-            np.minimum.at(first, final.unit, np.arange(len(final.unit)))
-            self._cache["psu_of_final"] = s1.unit[first]
-        psu_of_final = self._cache["psu_of_final"]
-        present = sums.prow > 0
-        pairs = np.unique(psu_of_final[sums.key_unit()[present]] * d
-                          + sums.key_domain()[present])
-        n_psu = np.bincount(pairs % d, minlength=d)
-        strata = np.unique(s1.group[pairs // d] * d + pairs % d)
-        return (n_psu - np.bincount(strata % d, minlength=d)).astype(float)
+        return self._taylor().domain_dfs(sums)
 
-    # ------------------------------------------------------------------ calibration sums
-
-    def _cross(self, p: Projection, q: Projection) -> np.ndarray:
-        key = ("cross", id(p), id(q))
-        if key not in self._cache:
-            if (isinstance(p, CellProjection) and isinstance(q, CellProjection)
-                    and p.step == q.step and p.cell_rows is not None):
-                self._cache[key] = p.within_step(q)
-            else:
-                self._cache[key] = self._backend.reduce(CrossKernel(p, q))
-        return self._cache[key]
-
-    def _loadings(self, p: Projection) -> np.ndarray:
-        key = ("loadings", id(p))
-        if key not in self._cache:
-            n_units = self._stages[-1].n_units
-            if (isinstance(p, CellProjection) and p.cell_rows is not None
-                    and UnitCellKernel.fits(n_units, len(p.f))):
-                step_key = ("unit_cells", p.step)
-                if step_key not in self._cache:  # one pass for all margins of the step
-                    self._cache[step_key] = self._backend.reduce(
-                        UnitCellKernel(p.step, len(p.f), n_units))
-                self._cache[key] = cell_loadings(p, self._cache[step_key])
-            else:
-                self._cache[key] = self._backend.reduce(LoadingKernel(p, n_units))
-        return self._cache[key]
+    def _taylor(self) -> Linearization:
+        if "taylor" not in self._cache:
+            self._cache["taylor"] = Linearization(self._backend, self._stages,
+                                                  self._calibration, self.engine)
+        return self._cache["taylor"]
 
 
 def _set(obj: Design, **values: Any) -> None:
     for name, value in values.items():
         object.__setattr__(obj, name, value)
-
-
-def _open_memory(frame: Any, columns: DesignColumns, weights: str | None,
-                 probs: str | None) -> tuple[MemoryBackend, tuple[Stage, ...]]:
-    if not isinstance(frame, pd.DataFrame):
-        raise DesignError(message("frame", "a pandas DataFrame", type(frame).__name__))
-    if len(frame) == 0:
-        raise DesignError("The data frame has no rows: a design needs respondents.")
-    dup = frame.columns[frame.columns.duplicated()].unique().tolist()
-    if dup:
-        raise DesignError(f"column name(s) {dup} appear more than once in the data frame. "
-                          "Rename or drop the duplicates so every column is unique.")
-    used = [*columns.ids, *(c for c in (columns.strata, weights, probs) if c), *columns.fpc]
-    require_columns(frame.columns, used, "Design")
-    # copy-on-write (pandas >= 3): a shallow copy shares nothing a write could reach
-    own = frame.copy(deep=False)
-    stages, fpc_weights = lay_out(own, columns)
-    w = base_weights(own, weights, probs, fpc_weights, stacklevel=4)
-    return MemoryBackend(own, tuple(s.unit for s in stages), w), stages
-
-
-def _open_dask(frame: Any, columns: DesignColumns, weights: str | None,
-               probs: str | None) -> tuple[DaskBackend, tuple[Stage, ...]]:
-    ids = list(columns.ids)
-    if not ids:
-        raise DesignError("a Dask design needs cluster ids (ids=...): an element sample has "
-                          "one unit per row, so lay it out in memory with a pandas frame.")
-    keys = ([columns.strata] if columns.strata else []) + ids
-    table = DaskBackend.unit_table(frame, keys, columns.fpc, weights or probs)
-    stages, fpc_weights = lay_out(table, columns)
-    if table[keys].duplicated().any():
-        raise DesignError("the fpc of a unit varies between its rows; it must be constant "
-                          "within each stratum.")
-    if columns.strata and not table[ids].duplicated().any():
-        # cluster ids unique across strata: they alone find a row's unit, so partitions
-        # neither read nor look up the strata column
-        keys = ids
-    backend = DaskBackend.open(frame, table, keys, stages[-1].unit, stages[0].unit, weights,
-                               probs, fpc_weights if weights is None and probs is None else None)
-    return backend, stages

@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 
 from sipas.backends.base import Backend, Domains, RowWeights, WeightFactor
+from sipas.engine.basis import VarBasis
 from sipas.engine.calibration import Projection
 from sipas.engine.sums import Reduced, UnitSums
-from sipas.engine.variance import VarBasis
 
 __all__ = ["Reduction", "Reweighting", "SurveyDesign", "WeightingStep", "is_design"]
 

@@ -28,8 +28,9 @@ from sipas.backends.base import Backend, Domains, RowWeights
 from sipas.backends.memory import MemoryBackend
 from sipas.design.protocol import Reduction, Reweighting, WeightingStep
 from sipas.design.stages import as_mask, positive_column
+from sipas.engine.basis import VarBasis
 from sipas.engine.sums import Reduced, UnitSums
-from sipas.engine.variance import ReplicateEngine, VarBasis
+from sipas.engine.variance import ReplicateEngine
 from sipas.errors import DesignError, WeightingError
 
 __all__ = ["RepMethod", "ReplicateDesign", "per_replicate"]

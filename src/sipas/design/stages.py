@@ -24,12 +24,14 @@ import numpy as np
 import pandas as pd
 
 from sipas._codes import sorted_codes
-from sipas._validate import message
+from sipas._validate import message, require_columns
+from sipas.backends.dask import DaskBackend
+from sipas.backends.memory import MemoryBackend
 from sipas.engine.variance import Stage
 from sipas.errors import DesignError
 
-__all__ = ["DesignColumns", "LonelyPSU", "as_mask", "base_weights", "lay_out",
-           "positive_column"]
+__all__ = ["DesignColumns", "LonelyPSU", "as_mask", "base_weights", "lay_out", "open_dask",
+           "open_memory", "positive_column"]
 
 LonelyPSU = Literal["fail", "remove", "certainty", "adjust", "average"]
 
@@ -317,6 +319,48 @@ def positive_column(frame: pd.DataFrame, col: str, role: str) -> np.ndarray:
             "out-of-scope rows before building the design (or use design.subset), and fix "
             "missing weights.")
     return v
+
+
+def open_memory(frame: Any, columns: DesignColumns, weights: str | None,
+                probs: str | None) -> tuple[MemoryBackend, tuple[Stage, ...]]:
+    """Validate a pandas frame's design columns and hold its rows in memory."""
+    if not isinstance(frame, pd.DataFrame):
+        raise DesignError(message("frame", "a pandas DataFrame", type(frame).__name__))
+    if len(frame) == 0:
+        raise DesignError("The data frame has no rows: a design needs respondents.")
+    dup = frame.columns[frame.columns.duplicated()].unique().tolist()
+    if dup:
+        raise DesignError(f"column name(s) {dup} appear more than once in the data frame. "
+                          "Rename or drop the duplicates so every column is unique.")
+    used = [*columns.ids, *(c for c in (columns.strata, weights, probs) if c), *columns.fpc]
+    require_columns(frame.columns, used, "Design")
+    # copy-on-write (pandas >= 3): a shallow copy shares nothing a write could reach
+    own = frame.copy(deep=False)
+    stages, fpc_weights = lay_out(own, columns)
+    w = base_weights(own, weights, probs, fpc_weights, stacklevel=4)
+    return MemoryBackend(own, tuple(s.unit for s in stages), w), stages
+
+
+def open_dask(frame: Any, columns: DesignColumns, weights: str | None,
+              probs: str | None) -> tuple[DaskBackend, tuple[Stage, ...]]:
+    """Lay out a Dask frame's sampling units (one pass) and keep its rows on the workers."""
+    ids = list(columns.ids)
+    if not ids:
+        raise DesignError("a Dask design needs cluster ids (ids=...): an element sample has "
+                          "one unit per row, so lay it out in memory with a pandas frame.")
+    keys = ([columns.strata] if columns.strata else []) + ids
+    table = DaskBackend.unit_table(frame, keys, columns.fpc, weights or probs)
+    stages, fpc_weights = lay_out(table, columns)
+    if table[keys].duplicated().any():
+        raise DesignError("the fpc of a unit varies between its rows; it must be constant "
+                          "within each stratum.")
+    if columns.strata and not table[ids].duplicated().any():
+        # cluster ids unique across strata: they alone find a row's unit, so partitions
+        # neither read nor look up the strata column
+        keys = ids
+    backend = DaskBackend.open(frame, table, keys, stages[-1].unit, stages[0].unit, weights,
+                               probs, fpc_weights if weights is None and probs is None else None)
+    return backend, stages
 
 
 def _scalar(value: Any) -> Any:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sipas.engine.variance import VarBasis
+from sipas.engine.basis import VarBasis
 from sipas.errors import EstimationError
 
 __all__ = ["COLUMNS", "Estimate", "build_estimate"]

@@ -38,8 +38,8 @@ from sipas._validate import (
 )
 from sipas.backends.base import needs_memory
 from sipas.design.protocol import SurveyDesign, is_design
+from sipas.engine.basis import VarBasis
 from sipas.engine.intervals import CIMethod, proportion_interval, wald_interval
-from sipas.engine.variance import VarBasis
 from sipas.errors import DesignError, EstimationError
 from sipas.estimation.estimate import Estimate, build_estimate
 from sipas.estimation.fit import fit

@@ -29,10 +29,10 @@ from scipy import sparse
 
 from sipas.backends.base import Domains
 from sipas.design.protocol import Reduction, SurveyDesign
+from sipas.engine.basis import VarBasis
 from sipas.engine.calibration import projection_sums
 from sipas.engine.rows import Rows
 from sipas.engine.sums import Reduced, UnitSums, join_sums, unit_sums
-from sipas.engine.variance import VarBasis
 from sipas.estimation.recipes import Recipe
 
 __all__ = ["BLOCK", "FitKernel", "RatioFit", "fit"]

@@ -8,8 +8,9 @@ Examples
 """
 
 from sipas.par.pipeline import score_pipeline
+from sipas.par.scenarios import shortfall, what_if
 from sipas.par.scheme import Area, Criterion, Scheme, SubCriterion, load_scheme, parse_scheme
-from sipas.par.scoring import ParResult, score, shortfall, survey_table, what_if
+from sipas.par.scoring import ParResult, score, survey_table
 
 __all__ = [
     "Area",

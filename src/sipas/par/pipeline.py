@@ -13,8 +13,9 @@ from typing import Any
 import pandas as pd
 
 from sipas.errors import ScoringError, SpecError
+from sipas.par.scenarios import shortfall, what_if
 from sipas.par.scheme import load_scheme
-from sipas.par.scoring import _read_table, score, shortfall, survey_table, what_if
+from sipas.par.scoring import _read_table, score, survey_table
 
 __all__ = ["score_pipeline"]
 

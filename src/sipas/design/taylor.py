@@ -1,0 +1,167 @@
+"""The linearization services of one design: calibration-aware influence totals and
+domain degrees of freedom.
+
+A :class:`Design` holds one :class:`Linearization` (built on first use and cached): it turns
+the sums an estimator asked for into the influence totals per final sampling unit, applies
+the calibration projections of every weighting step (R's ``svyrecvar`` after
+``calibrate``/``rake``/``postStratify``), and counts degrees of freedom within domains. The
+sums it needs beyond the estimator's (cross products of projections, loadings per unit) are
+asked of the back end once and kept.
+
+Examples
+--------
+>>> import sipas
+>>> sd = sipas.datasets.load_demo()
+>>> d = sipas.Design.from_spec(sd)
+>>> d.reduction().n_units == d.stages[-1].n_units
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from sipas.backends.base import Backend
+from sipas.design.protocol import Reduction
+from sipas.engine.basis import VarBasis
+from sipas.engine.calibration import (
+    CellProjection,
+    CrossKernel,
+    LoadingKernel,
+    Projection,
+    UnitCellKernel,
+    calibrated_unit_totals,
+    cell_loadings,
+    distinct,
+    level_influence,
+)
+from sipas.engine.sums import Reduced, UnitSums
+from sipas.engine.variance import Stage, TaylorEngine
+
+__all__ = ["Linearization"]
+
+
+class Linearization:
+    """Influence totals and domain df for one design (its back end, stages and steps).
+
+    Parameters
+    ----------
+    backend : Backend
+        Where the rows are.
+    stages : tuple of Stage
+        The design's stages (the first gives PSUs and strata, the last the final units).
+    calibration : tuple of Projection
+        The calibration projections of the weighting steps, in the order applied.
+    engine : TaylorEngine
+        The design's engine (so that bases of the same design have covariances).
+
+    Examples
+    --------
+    >>> import sipas
+    >>> d = sipas.Design.from_spec(sipas.datasets.load_demo())
+    >>> lin = Linearization(d.backend, d.stages, d.calibration, d.engine)
+    >>> len(lin.reduction().groups)
+    0
+    """
+
+    __slots__ = ("_backend", "_cache", "_calibration", "_engine", "_stages")
+
+    def __init__(self, backend: Backend, stages: Sequence[Stage],
+                 calibration: Sequence[Projection], engine: TaylorEngine) -> None:
+        self._backend = backend
+        self._stages = tuple(stages)
+        self._calibration = tuple(calibration)
+        self._engine = engine
+        self._cache: dict[Any, Any] = {}
+
+    def reduction(self) -> Reduction:
+        """Sums per final-stage unit, and per level of every calibration projection."""
+        groups: dict[int, list[Projection]] = {}
+        for p in distinct(self._calibration):
+            groups.setdefault(p.step, []).append(p)
+        return Reduction(-1, self._stages[-1].n_units, tuple(tuple(g) for g in groups.values()))
+
+    def variance_basis(self, sums: Reduced, est: np.ndarray,
+                       denom: np.ndarray | None) -> VarBasis:
+        """Influence totals per final unit (calibration-aware) with the Taylor engine.
+
+        Parameters
+        ----------
+        sums : Reduced
+            The sums per final unit and per projection level the estimator asked for.
+        est : numpy.ndarray
+            The estimates (ratios) per domain and variable.
+        denom : numpy.ndarray or None
+            Their denominators (None for totals).
+
+        Returns
+        -------
+        VarBasis
+        """
+        u = sums.units
+        kd = u.key_domain()
+        if u.wden is None:
+            per_key = u.wnum
+        else:
+            if denom is None:
+                raise ValueError("a ratio's influence needs its denominators")
+            d = denom.reshape(u.n_domains, -1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                per_key = (u.wnum - est.reshape(u.n_domains, -1)[kd] * u.wden) / d[kd]
+            per_key = np.where(d[kd] > 0, per_key, 0.0)
+        t = u.unit_matrix(per_key)
+        if self._calibration:
+            group_of = {id(p): i for i, g in enumerate(self.reduction().groups) for p in g}
+            t = t.toarray() if sparse.issparse(t) else t
+            t = calibrated_unit_totals(
+                t, self._calibration,
+                lambda p: level_influence(p, sums.projections[group_of[id(p)]], u.n_domains,
+                                          est, denom),
+                self._cross, self._loadings)
+        return VarBasis(t, est, self._engine)
+
+    def domain_dfs(self, sums: UnitSums) -> np.ndarray:
+        """PSUs with a positive-weight row in each domain minus the strata of those PSUs
+        (R ``degf(subset(design, ...))``), one value per domain of ``sums``."""
+        d = sums.n_domains
+        s1, final = self._stages[0], self._stages[-1]
+        if "psu_of_final" not in self._cache:
+            first = np.full(final.n_units, len(final.unit), dtype=np.int64)
+            np.minimum.at(first, final.unit, np.arange(len(final.unit)))
+            self._cache["psu_of_final"] = s1.unit[first]
+        psu_of_final = self._cache["psu_of_final"]
+        present = sums.prow > 0
+        pairs = np.unique(psu_of_final[sums.key_unit()[present]] * d
+                          + sums.key_domain()[present])
+        n_psu = np.bincount(pairs % d, minlength=d)
+        strata = np.unique(s1.group[pairs // d] * d + pairs % d)
+        return (n_psu - np.bincount(strata % d, minlength=d)).astype(float)
+
+    def _cross(self, p: Projection, q: Projection) -> np.ndarray:
+        key = ("cross", id(p), id(q))
+        if key not in self._cache:
+            if (isinstance(p, CellProjection) and isinstance(q, CellProjection)
+                    and p.step == q.step and p.cell_rows is not None):
+                self._cache[key] = p.within_step(q)
+            else:
+                self._cache[key] = self._backend.reduce(CrossKernel(p, q))
+        return self._cache[key]
+
+    def _loadings(self, p: Projection) -> np.ndarray:
+        key = ("loadings", id(p))
+        if key not in self._cache:
+            n_units = self._stages[-1].n_units
+            if (isinstance(p, CellProjection) and p.cell_rows is not None
+                    and UnitCellKernel.fits(n_units, len(p.f))):
+                step_key = ("unit_cells", p.step)
+                if step_key not in self._cache:  # one pass for all margins of the step
+                    self._cache[step_key] = self._backend.reduce(
+                        UnitCellKernel(p.step, len(p.f), n_units))
+                self._cache[key] = cell_loadings(p, self._cache[step_key])
+            else:
+                self._cache[key] = self._backend.reduce(LoadingKernel(p, n_units))
+        return self._cache[key]

@@ -1,0 +1,251 @@
+"""The variance basis: what the variance of k estimates needs, and linear maps of it.
+
+Estimators hand a :class:`VarBasis` to the result builder; contrasts, composite indices and PAR
+points are linear combinations of it (:meth:`VarBasis.combine`), so every derived quantity gets
+its variance and its covariance with the others from the same design.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from sipas.engine.variance import ReplicateEngine, TaylorEngine
+from sipas.errors import EstimationError
+
+__all__ = ["VarBasis"]
+
+
+@dataclass(frozen=True, eq=False)
+class VarBasis:
+    """What the variance of k estimates needs; linear maps of it are linear combinations.
+
+    ``values`` are influence totals per final sampling unit (Taylor) or replicate estimates
+    (replicate designs); ``full`` the full-sample estimates.
+
+    Attributes
+    ----------
+    values : numpy.ndarray or scipy.sparse matrix
+        (final units x k) influence totals, or (R x k) replicate estimates.
+    full : numpy.ndarray
+        The k full-sample estimates.
+    engine : TaylorEngine or ReplicateEngine
+        The design's engine; bases with the same engine have covariances.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> eng = ReplicateEngine(scale=0.75, rscales=np.ones(4), mse=False)
+    >>> reps = np.array([[1.0, 2.0], [2.0, 2.0], [3.0, 5.0], [4.0, 3.0]])
+    >>> full = np.array([2.5, 3.0])
+    >>> basis = VarBasis(reps, full, eng)
+    >>> basis.k, basis.var().round(4).tolist()
+    (2, [3.75, 4.5])
+    """
+
+    values: np.ndarray
+    full: np.ndarray
+    engine: TaylorEngine | ReplicateEngine
+
+    @property
+    def k(self) -> int:
+        """Number of estimates.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> eng = ReplicateEngine(scale=0.75, rscales=np.ones(4), mse=False)
+        >>> reps = np.array([[1.0, 2.0], [2.0, 2.0], [3.0, 5.0], [4.0, 3.0]])
+        >>> full = np.array([2.5, 3.0])
+        >>> basis = VarBasis(reps, full, eng)
+        >>> basis.k
+        2
+        """
+        return self.values.shape[1]
+
+    def var(self) -> np.ndarray:
+        """Variances of the k estimates (NaN where the estimate is NaN).
+
+        Returns
+        -------
+        numpy.ndarray
+            Taylor: the multistage variance of the influence totals; replicate:
+            ``scale * sum_r rscales_r (theta_r - centre)^2``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> eng = ReplicateEngine(scale=0.75, rscales=np.ones(4), mse=False)
+        >>> reps = np.array([[1.0, 2.0], [2.0, 2.0], [3.0, 5.0], [4.0, 3.0]])
+        >>> full = np.array([2.5, 3.0])
+        >>> basis = VarBasis(reps, full, eng)
+        >>> basis.var().round(4).tolist()
+        [3.75, 4.5]
+        """
+        if isinstance(self.engine, TaylorEngine):
+            v = self.engine.var(_finite(self.values))
+        else:
+            v = self.engine.var(self.values, self.full)
+        return np.where(np.isnan(self.full), np.nan, v)
+
+    def cov(self, other: VarBasis | None = None) -> np.ndarray:
+        """Covariance matrix with the estimates of ``other`` (default: with themselves).
+
+        Parameters
+        ----------
+        other : VarBasis, optional
+            A basis from the same design (the same engine object).
+
+        Returns
+        -------
+        numpy.ndarray
+            (k x k_other) covariances; NaN in the rows and columns of NaN estimates.
+
+        Raises
+        ------
+        ValueError
+            The two bases come from different designs.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> eng = ReplicateEngine(scale=0.75, rscales=np.ones(4), mse=False)
+        >>> reps = np.array([[1.0, 2.0], [2.0, 2.0], [3.0, 5.0], [4.0, 3.0]])
+        >>> full = np.array([2.5, 3.0])
+        >>> basis = VarBasis(reps, full, eng)
+        >>> basis.cov().round(4).tolist()
+        [[3.75, 2.25], [2.25, 4.5]]
+        """
+        other = self if other is None else other
+        if other.engine is not self.engine:
+            raise EstimationError("estimates come from different designs; they have no covariance "
+                             "in sipas (treat them as independent samples)")
+        if isinstance(self.engine, TaylorEngine):
+            c = self.engine.cov(_finite(self.values), _finite(other.values))
+        else:
+            c = self.engine.cov(self.values, self.full, other.values, other.full)
+        bad = np.isnan(self.full)[:, None] | np.isnan(other.full)[None, :]
+        return np.where(bad, np.nan, c)
+
+    def combine(self, weights: np.ndarray) -> VarBasis:
+        """The basis of ``L' theta`` for a (k x q) matrix ``L``.
+
+        An estimate with a zero coefficient does not enter, even when it is NaN (an empty
+        domain): ``NaN * 0`` would otherwise spoil every combination.
+
+        Parameters
+        ----------
+        weights : numpy.ndarray
+            (k x q) coefficients ``L``.
+
+        Returns
+        -------
+        VarBasis
+            The basis of the q combinations (same engine), so ``var(L' theta) = L' V L``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> eng = ReplicateEngine(scale=0.75, rscales=np.ones(4), mse=False)
+        >>> reps = np.array([[1.0, 2.0], [2.0, 2.0], [3.0, 5.0], [4.0, 3.0]])
+        >>> full = np.array([2.5, 3.0])
+        >>> basis = VarBasis(reps, full, eng)
+        >>> diff = basis.combine(np.array([[1.0], [-1.0]]))
+        >>> diff.full.tolist(), diff.var().round(4).tolist()  # 3.75 + 4.5 - 2 * 2.25
+        ([-0.5], [3.75])
+        """
+        weights = np.asarray(weights, dtype="float64")
+        return VarBasis(_combine(self.values, weights), _combine(self.full, weights),
+                        self.engine)
+
+    def take(self, index: Sequence[int] | np.ndarray) -> VarBasis:
+        """The basis of a subset of the estimates.
+
+        Parameters
+        ----------
+        index : sequence of int
+            Positions of the estimates to keep, in the order wanted.
+
+        Returns
+        -------
+        VarBasis
+            Same engine, so covariances with the full basis remain available.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> eng = ReplicateEngine(scale=0.75, rscales=np.ones(4), mse=False)
+        >>> reps = np.array([[1.0, 2.0], [2.0, 2.0], [3.0, 5.0], [4.0, 3.0]])
+        >>> full = np.array([2.5, 3.0])
+        >>> basis = VarBasis(reps, full, eng)
+        >>> basis.take([1]).var().round(4).tolist()
+        [4.5]
+        """
+        index = np.asarray(index, dtype=np.int64)
+        values = self.values.tocsc()[:, index].tocsr() if sparse.issparse(self.values) \
+            else self.values[:, index]
+        return VarBasis(values, self.full[index], self.engine)
+
+    @staticmethod
+    def concat(bases: Sequence[VarBasis]) -> VarBasis:
+        """Stack the estimates of several bases of the same design side by side.
+
+        Parameters
+        ----------
+        bases : sequence of VarBasis
+            Bases sharing one engine.
+
+        Returns
+        -------
+        VarBasis
+            All their estimates, in order.
+
+        Raises
+        ------
+        ValueError
+            The bases come from different designs.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> eng = ReplicateEngine(scale=0.75, rscales=np.ones(4), mse=False)
+        >>> reps = np.array([[1.0, 2.0], [2.0, 2.0], [3.0, 5.0], [4.0, 3.0]])
+        >>> full = np.array([2.5, 3.0])
+        >>> basis = VarBasis(reps, full, eng)
+        >>> VarBasis.concat([basis.take([1]), basis.take([0])]).full.tolist()
+        [3.0, 2.5]
+        """
+        engines = {id(b.engine) for b in bases}
+        if len(engines) != 1:
+            raise EstimationError("cannot stack estimates from different designs; compare "
+                                  "independent samples with sipas.compare.compare_waves")
+        if any(sparse.issparse(b.values) for b in bases):
+            values = sparse.hstack([sparse.csr_matrix(b.values) for b in bases]).tocsr()
+        else:
+            values = np.hstack([b.values for b in bases])
+        return VarBasis(values, np.concatenate([b.full for b in bases]), bases[0].engine)
+
+
+def _finite(values: np.ndarray | sparse.spmatrix) -> np.ndarray | sparse.spmatrix:
+    if sparse.issparse(values):
+        values = values.tocsr(copy=True)
+        values.data = np.nan_to_num(values.data)
+        return values
+    return np.nan_to_num(values)
+
+
+def _combine(a: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``a @ weights`` where a NaN in ``a`` only spoils the columns that use it."""
+    if sparse.issparse(a):
+        out = a @ weights
+        return sparse.csr_matrix(out) if weights.ndim == 2 and weights.shape[1] > 64 else \
+            np.asarray(out)
+    nan = np.isnan(a)
+    if not nan.any():
+        return a @ weights
+    out = np.where(nan, 0.0, a) @ weights
+    spoiled = nan.astype("float64") @ (weights != 0).astype("float64") > 0
+    return np.where(spoiled, np.nan, out)

@@ -25,7 +25,7 @@ LAYERS = [
     ["estimation"],
     ["weighting"],
     ["indices", "compare"],
-    ["par", "reproduce"],
+    ["par", "reproduction"],
     ["report"],
     ["pipeline"],
     ["cli"],

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from sipas import datasets
 from sipas._version import __version__
+from sipas.compare import compare_domains, compare_waves, rank_domains
 from sipas.design import Design, ReplicateDesign, WeightingStep, replicate
 from sipas.errors import (
     ConvergenceError,
@@ -27,7 +28,9 @@ from sipas.errors import (
 )
 from sipas.estimation import Estimate, contrast, mean, proportion, quantile, ratio, total
 from sipas.indices import IndexResult, factor_index, satisfaction_index
+from sipas.indices.reliability import ReliabilityRules, flag
 from sipas.io import SurveyData, SurveyMeta, read_survey
+from sipas.reproduction import Reproduction, published_figures, reproduce
 from sipas.spec import Spec, load_spec
 from sipas.weighting import (
     WeightingReport,
@@ -49,7 +52,9 @@ __all__ = [
     "EstimationError",
     "IndexResult",
     "ReadError",
+    "ReliabilityRules",
     "ReplicateDesign",
+    "Reproduction",
     "ScoringError",
     "SipasError",
     "Spec",
@@ -62,19 +67,25 @@ __all__ = [
     "__version__",
     "base_weights",
     "calibrate",
+    "compare_domains",
+    "compare_waves",
     "contrast",
     "datasets",
     "factor_index",
+    "flag",
     "load_spec",
     "mean",
     "nonresponse",
     "poststratify",
     "proportion",
+    "published_figures",
     "quantile",
     "rake",
+    "rank_domains",
     "ratio",
     "read_survey",
     "replicate",
+    "reproduce",
     "satisfaction_index",
     "total",
     "trim",

@@ -98,12 +98,29 @@ def test_bonferroni_intervals_are_the_closed_form(est):
                                rtol=1e-12)
 
 
-def test_contrast_df_counts_the_psus_of_the_domains_involved(est):
-    # districts are strata of 4 communes each (df 3): a pair spans 8 PSUs in 2 strata, and
-    # each-vs-mean involves all 40 PSUs in 10 strata
+def test_contrast_df_is_satterthwaite_over_the_strata(est):
+    """Districts are strata of 4 communes (3 df each) and their variances lie in their own
+    stratum, so the Satterthwaite df of sum_j c_j theta_j is, by hand,
+    (sum c_j^2 v_j)^2 / sum (c_j^2 v_j)^2 / 3: between 3 and 6 for a pair, close to 3
+    against the mean (the district's own variance dominates), never the 30 of the design."""
+    v = est.table["se"].to_numpy() ** 2
     assert (est.table["df"] == 3).all()
-    assert (compare_domains(est, pairs=True)["df"] == 6).all()
-    assert (compare_domains(est)["df"] == 30).all()
+
+    def hand(c):
+        return (c**2 @ v) ** 2 / ((c**2 * v) ** 2 / 3).sum()
+
+    from sipas.compare import compare_domains as cd
+
+    j, k = np.triu_indices(10, 1)
+    pair_coefs = [np.eye(10)[a] - np.eye(10)[b] for a, b in zip(j, k)]
+    satt = est.basis.effective_df(np.column_stack(pair_coefs))
+    np.testing.assert_allclose(satt, [hand(c) for c in pair_coefs], rtol=1e-10)
+    assert (satt > 3).all() and (satt <= 6).all()
+    vs_coefs = np.column_stack([np.eye(10)[a] - 0.1 for a in range(10)])
+    np.testing.assert_allclose(est.basis.effective_df(vs_coefs),
+                               [hand(vs_coefs[:, a]) for a in range(10)], rtol=1e-10)
+    # published df: capped by the largest own df of the domains involved (3 here)
+    assert (cd(est, pairs=True)["df"] == 3).all() and (cd(est)["df"] == 3).all()
 
 
 def test_an_empty_domain_spoils_nothing():

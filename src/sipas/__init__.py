@@ -29,6 +29,7 @@ from sipas.estimation import Estimate, contrast, mean, proportion, quantile, rat
 from sipas.indices import IndexResult, factor_index, satisfaction_index
 from sipas.io import SurveyData, SurveyMeta, read_survey
 from sipas.spec import Spec, load_spec
+from sipas.tables import TestResult, chisq_test
 from sipas.weighting import (
     WeightingReport,
     base_weights,
@@ -56,12 +57,14 @@ __all__ = [
     "SpecError",
     "SurveyData",
     "SurveyMeta",
+    "TestResult",
     "WeightingError",
     "WeightingReport",
     "WeightingStep",
     "__version__",
     "base_weights",
     "calibrate",
+    "chisq_test",
     "contrast",
     "datasets",
     "factor_index",

@@ -1,0 +1,211 @@
+"""The cells of a two-way table as ratios and totals on a design (one reduction per kind).
+
+A two-way table of ``row`` by ``col`` is a set of ``r x c`` cell indicators. Its cell, row
+and column shares are ratios of weighted totals of those indicators, and its weighted counts
+are totals, so :func:`~sipas.estimation.fit.fit` gives every one of them with its full
+covariance (Taylor, calibration-aware, replicate; in memory or Dask): no variance is written
+here. Rows where either variable is missing are left out of the table (R ``na.rm=TRUE``) but
+stay in the design.
+
+Cells are numbered row-major: cell ``i * c + j`` is row level ``i``, column level ``j``.
+
+Examples
+--------
+>>> import sipas
+>>> d = sipas.Design.from_spec(sipas.datasets.load_demo())
+>>> layout = table_layout(d, "urban", "p01")
+>>> layout.shape
+(2, 2)
+>>> float(cell_fit(d, layout, "cell").basis.full.sum())
+1.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from sipas._validate import plain
+from sipas.design.protocol import SurveyDesign
+from sipas.engine.rows import Rows
+from sipas.errors import DesignError
+from sipas.estimation.estimators import check_design, columns_of
+from sipas.estimation.fit import RatioFit, fit
+from sipas.estimation.recipes import levels
+
+__all__ = ["CellKind", "CellRecipe", "TableLayout", "cell_counts", "cell_fit", "table_layout"]
+
+#: what the cells are estimated as: shares of the table, of their row, of their column,
+#: or weighted counts (totals)
+CellKind = Literal["cell", "row", "column", "total"]
+
+
+@dataclass(frozen=True)
+class TableLayout:
+    """The two variables of a table and their levels (sorted observed values).
+
+    Attributes
+    ----------
+    row, col : str
+        The row and column variables.
+    row_levels, col_levels : tuple
+        Their levels, in table order.
+    """
+
+    row: str
+    col: str
+    row_levels: tuple[Any, ...]
+    col_levels: tuple[Any, ...]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(r, c)``: numbers of row and column levels."""
+        return len(self.row_levels), len(self.col_levels)
+
+    @property
+    def k(self) -> int:
+        """Number of cells ``r * c``."""
+        return len(self.row_levels) * len(self.col_levels)
+
+    def codes(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Row and column level of every row of ``frame`` (-1: missing)."""
+        return (_codes(frame[self.row], self.row_levels),
+                _codes(frame[self.col], self.col_levels))
+
+    def cell_labels(self) -> pd.DataFrame:
+        """One row per cell (row-major) with the two levels."""
+        r, c = self.shape
+        return pd.DataFrame({self.row: [self.row_levels[i] for i in range(r) for _ in range(c)],
+                             self.col: [self.col_levels[j] for _ in range(r) for j in range(c)]})
+
+
+def _codes(col: pd.Series, lv: tuple[Any, ...]) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(col) and all(isinstance(v, (int, float, np.number))
+                                                  for v in lv):
+        x = col.to_numpy(dtype="float64", na_value=np.nan)
+        ref = np.asarray(lv, dtype="float64")
+        pos = np.searchsorted(ref, x)
+        pos = np.minimum(pos, len(ref) - 1)
+        return np.where(ref[pos] == x, pos, -1).astype(np.int64)
+    return pd.Categorical(col, categories=list(lv)).codes.astype(np.int64)
+
+
+def table_layout(design: SurveyDesign, row: str, col: str) -> TableLayout:
+    """Check the two variables and find their levels.
+
+    Raises
+    ------
+    DesignError
+        ``design`` is not a design; a column is not in the data; ``row`` and ``col`` are the
+        same column; a variable has fewer than two observed values.
+    """
+    check_design(design)
+    columns_of(design, [row, col], "row and col")
+    if row == col:
+        raise DesignError(f"row and col must be two different columns; got {row!r} twice.")
+    lv = []
+    for name in (row, col):
+        found = tuple(plain(v) for v in levels(design.backend, name))
+        if len(found) < 2:
+            raise DesignError(f"column {name!r} has {len(found)} observed value(s) "
+                              f"{list(found)}; a two-way table needs at least two levels of "
+                              "each variable. Check the column or choose another one.")
+        lv.append(found)
+    return TableLayout(row, col, lv[0], lv[1])
+
+
+@dataclass(frozen=True)
+class CellRecipe:
+    """Cell indicators as (num, den, valid) for :func:`~sipas.estimation.fit.fit`.
+
+    ``kind`` picks the denominator: every answered row (``cell``), the cell's row level
+    (``row``), its column level (``column``), or none (``total``).
+    """
+
+    layout: TableLayout
+    kind: CellKind
+    cells: tuple[int, ...]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The data columns the recipe reads."""
+        return (self.layout.row, self.layout.col)
+
+    def __call__(self, frame: pd.DataFrame, w: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        ri, ci = self.layout.codes(frame)
+        nc = self.layout.shape[1]
+        answered = (ri >= 0) & (ci >= 0)
+        cell = np.where(answered, ri * nc + ci, -1)
+        want = np.asarray(self.cells, dtype=np.int64)
+        num = np.asfortranarray(cell[:, None] == want[None, :])
+        if self.kind == "total":
+            valid = np.asfortranarray(np.repeat(answered[:, None], len(want), axis=1))
+            return num, None, valid
+        if self.kind == "cell":
+            den = np.repeat(answered[:, None], len(want), axis=1)
+        elif self.kind == "row":
+            den = answered[:, None] & (ri[:, None] == (want // nc)[None, :])
+        else:
+            den = answered[:, None] & (ci[:, None] == (want % nc)[None, :])
+        den = np.asfortranarray(den)
+        return num, den, den
+
+    def split(self, size: int) -> Sequence[CellRecipe]:
+        return [CellRecipe(self.layout, self.kind, self.cells[i: i + size])
+                for i in range(0, len(self.cells), size)]
+
+
+def cell_fit(design: SurveyDesign, layout: TableLayout, kind: CellKind, by: Any = None,
+             *, deff: bool = False) -> RatioFit:
+    """The cells of ``layout`` estimated as ``kind`` in every domain of ``by``.
+
+    Returns
+    -------
+    RatioFit
+        Estimates and variance basis domain-major: domain ``d``, cell ``k`` at
+        ``d * layout.k + k``.
+    """
+    recipe = CellRecipe(layout, kind, tuple(range(layout.k)))
+    return fit(design, recipe, design.domains(by), second_moment=deff, binary=True)
+
+
+@dataclass(frozen=True, eq=False)
+class CellCounts:
+    """Unweighted count of positive-weight rows per (domain, cell) (a reduction kernel)."""
+
+    layout: TableLayout
+    domains: Any
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns read: the two variables and the domain columns."""
+        return tuple(dict.fromkeys([self.layout.row, self.layout.col,
+                                    *self.domains.columns]))
+
+    def __call__(self, rows: Rows) -> np.ndarray:
+        ri, ci = self.layout.codes(rows.frame)
+        dom = self.domains.codes(rows)
+        k = self.layout.k
+        keep = (ri >= 0) & (ci >= 0) & (dom >= 0) & (rows.weights() > 0)
+        key = dom[keep] * k + ri[keep] * self.layout.shape[1] + ci[keep]
+        return np.bincount(key, minlength=len(self.domains) * k).astype(np.int64)
+
+    def combine(self, parts: Sequence[np.ndarray]) -> np.ndarray:
+        """Add the chunks' counts."""
+        return np.sum(parts, axis=0)
+
+
+def cell_counts(design: SurveyDesign, layout: TableLayout, by: Any = None) -> np.ndarray:
+    """Respondents (positive weight, both variables answered) per (domain, cell).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(D * k,)`` counts, domain-major.
+    """
+    return design.backend.reduce(CellCounts(layout, design.domains(by)))

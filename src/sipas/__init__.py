@@ -29,7 +29,7 @@ from sipas.estimation import Estimate, contrast, mean, proportion, quantile, rat
 from sipas.indices import IndexResult, factor_index, satisfaction_index
 from sipas.io import SurveyData, SurveyMeta, read_survey
 from sipas.spec import Spec, load_spec
-from sipas.tables import TestResult, chisq_test
+from sipas.tables import TestResult, chisq_test, rank_test, ttest
 from sipas.weighting import (
     WeightingReport,
     base_weights,
@@ -75,12 +75,14 @@ __all__ = [
     "proportion",
     "quantile",
     "rake",
+    "rank_test",
     "ratio",
     "read_survey",
     "replicate",
     "satisfaction_index",
     "total",
     "trim",
+    "ttest",
     "weight_diagnostics",
     "weighting_report",
 ]

@@ -10,6 +10,8 @@ Examples
 """
 
 from sipas.tables.chisq import chisq_test
+from sipas.tables.ranktest import rank_test
 from sipas.tables.result import TestResult
+from sipas.tables.ttest import ttest
 
-__all__ = ["TestResult", "chisq_test"]
+__all__ = ["TestResult", "chisq_test", "rank_test", "ttest"]

@@ -25,7 +25,16 @@ from sipas.errors import (
     SpecError,
     WeightingError,
 )
-from sipas.estimation import Estimate, contrast, mean, proportion, quantile, ratio, total
+from sipas.estimation import (
+    Estimate,
+    contrast,
+    mean,
+    nonlinear_contrast,
+    proportion,
+    quantile,
+    ratio,
+    total,
+)
 from sipas.indices import IndexResult, factor_index, satisfaction_index
 from sipas.io import SurveyData, SurveyMeta, read_survey
 from sipas.spec import Spec, load_spec
@@ -70,6 +79,7 @@ __all__ = [
     "factor_index",
     "load_spec",
     "mean",
+    "nonlinear_contrast",
     "nonresponse",
     "poststratify",
     "proportion",

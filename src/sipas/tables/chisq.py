@@ -27,7 +27,7 @@ from sipas._validate import check_choice, plain
 from sipas.design.protocol import SurveyDesign
 from sipas.errors import EstimationError
 from sipas.tables.cells import TableLayout, cell_fit, table_layout
-from sipas.tables.quadform import chisqsum_sf, fsum_sf
+from sipas.tables.quadform import fsum_sf
 from sipas.tables.result import TestResult
 
 __all__ = ["Statistic", "chisq_test"]

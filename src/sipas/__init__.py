@@ -38,7 +38,7 @@ from sipas.estimation import (
 from sipas.indices import IndexResult, factor_index, satisfaction_index
 from sipas.io import SurveyData, SurveyMeta, read_survey
 from sipas.spec import Spec, load_spec
-from sipas.tables import TestResult, chisq_test, rank_test, ttest
+from sipas.tables import Crosstab, TestResult, chisq_test, crosstab, rank_test, ttest
 from sipas.weighting import (
     WeightingReport,
     base_weights,
@@ -53,6 +53,7 @@ from sipas.weighting import (
 
 __all__ = [
     "ConvergenceError",
+    "Crosstab",
     "Design",
     "DesignError",
     "Estimate",
@@ -75,6 +76,7 @@ __all__ = [
     "calibrate",
     "chisq_test",
     "contrast",
+    "crosstab",
     "datasets",
     "factor_index",
     "load_spec",

@@ -10,8 +10,9 @@ Examples
 """
 
 from sipas.tables.chisq import chisq_test
+from sipas.tables.crosstab import Crosstab, crosstab
 from sipas.tables.ranktest import rank_test
 from sipas.tables.result import TestResult
 from sipas.tables.ttest import ttest
 
-__all__ = ["TestResult", "chisq_test", "rank_test", "ttest"]
+__all__ = ["Crosstab", "TestResult", "chisq_test", "crosstab", "rank_test", "ttest"]

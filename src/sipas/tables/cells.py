@@ -16,7 +16,7 @@ Examples
 >>> layout = table_layout(d, "urban", "p01")
 >>> layout.shape
 (2, 2)
->>> float(cell_fit(d, layout, "cell").basis.full.sum())
+>>> float(cell_fit(d, layout, "cell")[0].basis.full.sum())
 1.0
 """
 
@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from sipas._validate import plain
+from sipas.backends.base import Domains
 from sipas.design.protocol import SurveyDesign
 from sipas.engine.rows import Rows
 from sipas.errors import DesignError
@@ -37,7 +38,8 @@ from sipas.estimation.estimators import check_design, columns_of
 from sipas.estimation.fit import RatioFit, fit
 from sipas.estimation.recipes import levels
 
-__all__ = ["CellKind", "CellRecipe", "TableLayout", "cell_counts", "cell_fit", "table_layout"]
+__all__ = ["CellKind", "CellRecipe", "CrossedCodes", "TableLayout", "cell_counts", "cell_fit",
+           "crossed", "table_layout"]
 
 #: what the cells are estimated as: shares of the table, of their row, of their column,
 #: or weighted counts (totals)
@@ -122,13 +124,15 @@ def table_layout(design: SurveyDesign, row: str, col: str) -> TableLayout:
 class CellRecipe:
     """Cell indicators as (num, den, valid) for :func:`~sipas.estimation.fit.fit`.
 
-    ``kind`` picks the denominator: every answered row (``cell``), the cell's row level
-    (``row``), its column level (``column``), or none (``total``).
+    ``kind`` ``cell``: one variable per cell over the answered rows; ``total``: the same
+    without denominator; ``row``: one variable per column level (the domains are then the
+    row levels, :class:`CrossedCodes`); ``column``: one per row level. ``items`` are the
+    cells or levels of this piece of the recipe.
     """
 
     layout: TableLayout
     kind: CellKind
-    cells: tuple[int, ...]
+    items: tuple[int, ...]
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -138,40 +142,80 @@ class CellRecipe:
     def __call__(self, frame: pd.DataFrame, w: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         ri, ci = self.layout.codes(frame)
-        nc = self.layout.shape[1]
         answered = (ri >= 0) & (ci >= 0)
-        cell = np.where(answered, ri * nc + ci, -1)
-        want = np.asarray(self.cells, dtype=np.int64)
-        num = np.asfortranarray(cell[:, None] == want[None, :])
-        if self.kind == "total":
-            valid = np.asfortranarray(np.repeat(answered[:, None], len(want), axis=1))
-            return num, None, valid
-        if self.kind == "cell":
-            den = np.repeat(answered[:, None], len(want), axis=1)
-        elif self.kind == "row":
-            den = answered[:, None] & (ri[:, None] == (want // nc)[None, :])
+        want = np.asarray(self.items, dtype=np.int64)
+        if self.kind == "row":
+            code = np.where(answered, ci, -1)
+        elif self.kind == "column":
+            code = np.where(answered, ri, -1)
         else:
-            den = answered[:, None] & (ci[:, None] == (want % nc)[None, :])
-        den = np.asfortranarray(den)
-        return num, den, den
+            code = np.where(answered, ri * self.layout.shape[1] + ci, -1)
+        num = np.asfortranarray(code[:, None] == want[None, :])
+        valid = np.asfortranarray(np.repeat(answered[:, None], len(want), axis=1))
+        return num, (None if self.kind == "total" else valid), valid
 
     def split(self, size: int) -> Sequence[CellRecipe]:
-        return [CellRecipe(self.layout, self.kind, self.cells[i: i + size])
-                for i in range(0, len(self.cells), size)]
+        return [CellRecipe(self.layout, self.kind, self.items[i: i + size])
+                for i in range(0, len(self.items), size)]
+
+
+@dataclass(frozen=True, eq=False)
+class CrossedCodes:
+    """Domain codes crossed with the levels of one table variable: domain ``d``, level
+    ``i`` is ``d * L + i`` (-1 where either is missing); works on any chunk of rows."""
+
+    base: Any
+    layout: TableLayout
+    axis: int
+
+    def __call__(self, frame: pd.DataFrame) -> np.ndarray:
+        dom = self.base(frame)
+        level = self.layout.codes(frame)[self.axis]
+        n_levels = self.layout.shape[self.axis]
+        return np.where((dom >= 0) & (level >= 0), dom * n_levels + level, -1)
+
+
+def crossed(domains: Domains, layout: TableLayout, axis: int) -> Domains:
+    """The domains of ``domains`` within each level of the row (0) or column (1) variable."""
+    lv = (layout.row_levels, layout.col_levels)[axis]
+    name = (layout.row, layout.col)[axis]
+    base = domains.labels
+    labels = base.iloc[np.repeat(np.arange(len(base)), len(lv))].reset_index(drop=True)
+    labels[name] = list(lv) * len(base)
+    return Domains(labels, CrossedCodes(domains.coder, layout, axis))
 
 
 def cell_fit(design: SurveyDesign, layout: TableLayout, kind: CellKind, by: Any = None,
-             *, deff: bool = False) -> RatioFit:
+             *, deff: bool = False) -> tuple[RatioFit, np.ndarray]:
     """The cells of ``layout`` estimated as ``kind`` in every domain of ``by``.
+
+    Row (column) shares are shares of the column (row) levels within the domains crossed
+    with the row (column) levels, so their df, design effects and counts are those of that
+    domain, as :func:`sipas.proportion` with ``by=[*by, row]``.
 
     Returns
     -------
-    RatioFit
-        Estimates and variance basis domain-major: domain ``d``, cell ``k`` at
-        ``d * layout.k + k``.
+    (RatioFit, numpy.ndarray)
+        The fit, and the position in it of every (domain, cell), domain-major with cells
+        row-major: ``fit.basis.take(order)`` is in table order.
     """
-    recipe = CellRecipe(layout, kind, tuple(range(layout.k)))
-    return fit(design, recipe, design.domains(by), second_moment=deff, binary=True)
+    domains = design.domains(by)
+    r, c = layout.shape
+    n_dom = len(domains)
+    order = np.arange(n_dom * layout.k)
+    if kind == "row":
+        recipe = CellRecipe(layout, kind, tuple(range(c)))
+        domains = crossed(domains, layout, 0)
+    elif kind == "column":
+        recipe = CellRecipe(layout, kind, tuple(range(r)))
+        # fitted as (domain, column, row): put it back to (domain, row, column)
+        d_i, r_i, c_i = np.meshgrid(np.arange(n_dom), np.arange(r), np.arange(c),
+                                    indexing="ij")
+        order = ((d_i * c + c_i) * r + r_i).ravel()
+        domains = crossed(domains, layout, 1)
+    else:
+        recipe = CellRecipe(layout, kind, tuple(range(layout.k)))
+    return fit(design, recipe, domains, second_moment=deff, binary=True), order
 
 
 @dataclass(frozen=True, eq=False)

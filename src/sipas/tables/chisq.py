@@ -103,7 +103,7 @@ def chisq_test(design: SurveyDesign, row: str, col: str, *,
     nu = float(design.df)
     if statistic in ("Wald", "adjWald"):
         return _wald(design, layout, statistic, nu)
-    res = cell_fit(design, layout, "cell")
+    res, _order = cell_fit(design, layout, "cell")
     p = res.basis.full
     _refuse_empty(layout, p)
     n_rows = float(res.rows[0])
@@ -185,7 +185,7 @@ def _pearson(layout: TableLayout, p: np.ndarray, n: float) -> float:
 
 
 def _wald(design: SurveyDesign, layout: TableLayout, statistic: str, nu: float) -> TestResult:
-    res = cell_fit(design, layout, "total")
+    res, _order = cell_fit(design, layout, "total")
     t = res.basis.full
     r, c = layout.shape
     table = t.reshape(r, c)

@@ -272,11 +272,20 @@ def _callable(estimate: Estimate, fun: str | Callable[..., Any],
     else:
         raise EstimationError(message("fun", "a text expression or a function", fun))
     if operands is None:
-        return (lambda f: f), func, np.arange(len(estimate)), text
+        def whole(f: Callable[..., Any]) -> Callable[[np.ndarray], Any]:
+            def call(theta: np.ndarray) -> Any:
+                with np.errstate(all="ignore"):
+                    return f(theta)
+            return call
+        return whole, func, np.arange(len(estimate)), text
     index = np.array([_position(estimate, operands[n]) for n in names], dtype=np.int64)
 
     def adapt(f: Callable[..., Any]) -> Callable[[np.ndarray], Any]:
-        return lambda theta: f(**dict(zip(names, theta)))
+        def call(theta: np.ndarray) -> Any:
+            # a value outside the function's domain is reported once, as an error
+            with np.errstate(all="ignore"):
+                return f(**dict(zip(names, theta)))
+        return call
 
     return adapt, func, index, text
 

@@ -106,7 +106,8 @@ def table_layout(design: SurveyDesign, row: str, col: str) -> TableLayout:
         same column; a variable has fewer than two observed values.
     """
     check_design(design)
-    columns_of(design, [row, col], "row and col")
+    columns_of(design, row, "row")
+    columns_of(design, col, "col")
     if row == col:
         raise DesignError(f"row and col must be two different columns; got {row!r} twice.")
     lv = []

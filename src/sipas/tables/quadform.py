@@ -7,8 +7,10 @@ eigenvalues ``delta_i`` of the design-effect matrix. Three ways to its tail, as 
 * ``satterthwaite``: a scaled chi-square (or F) with matched mean and variance;
 * ``saddlepoint``: Kuonen's (1999) saddlepoint approximation, with the root found by Brent's
   method on the same bracket and tolerance as R's ``uniroot``, so the numbers agree with R;
-* ``integration``: Imhof's (1961) inversion of the characteristic function, by adaptive
-  quadrature (R uses Davies' or Farebrother's algorithm: the same exact probability).
+* ``integration``: the exact probability by Ruben's (1962) series, a mixture of chi-squares
+  (or of F distributions, with denominator df) that converges for positive weights, as
+  design effects are (R uses Farebrother's algorithm, Ruben's series too, or Davies'
+  inversion of the characteristic function: the same probability to their accuracy).
 
 With denominator df ``ddf`` (a design with finitely many PSUs), the statistic is compared
 with ``sum_i delta_i Z_i^2 / (chi^2_ddf / ddf)``: ``P(sum delta_i Z_i^2 - x chi^2_ddf/ddf > 0)``.
@@ -28,7 +30,7 @@ from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
-from scipy import integrate, stats
+from scipy import stats
 
 __all__ = ["Method", "chisqsum_sf", "fsum_sf", "saddle", "zeroin"]
 
@@ -136,17 +138,33 @@ def saddle(x: float, lam: Sequence[float], counts: Sequence[float] | None = None
     return float(stats.norm.sf(w + math.log(v / w) / w))
 
 
-def _imhof(x: float, lam: np.ndarray, h: np.ndarray) -> float:
-    """``P(sum_j lam_j chi^2_{h_j} > x)`` by Imhof's integral."""
-
-    def integrand(u: float) -> float:
-        theta = 0.5 * float(np.sum(h * np.arctan(lam * u))) - 0.5 * x * u
-        rho = math.exp(float(np.sum(h * np.log1p((lam * u) ** 2))) / 4)
-        return math.sin(theta) / (u * rho)
-
-    value, _err = integrate.quad(integrand, 0.0, np.inf, limit=500, epsabs=1e-11,
-                                 epsrel=1e-10)
-    return min(max(0.5 + value / math.pi, 0.0), 1.0)
+def _ruben(x: float, lam: np.ndarray, ddf: float = math.inf) -> float:
+    """``P(sum_j lam_j Z_j^2 / (chi^2_ddf / ddf) > x)`` for positive ``lam`` by Ruben's
+    (1962) series: a mixture of chi-squares ``chi^2_{k + 2i}`` scaled by ``beta = min lam``
+    (F distributions with ``ddf`` denominator df), summed until the weights left are below
+    1e-14."""
+    lam = lam[lam > 1e-12 * lam.max()]
+    k = len(lam)
+    beta = float(lam.min())
+    gamma = 1 - beta / lam
+    weights = [float(np.prod(np.sqrt(beta / lam)))]
+    g: list[float] = []
+    total = weights[0]
+    while 1 - total > 1e-14 and len(weights) < 100_000:
+        i = len(weights)
+        g.append(0.5 * float(np.sum(gamma**i)))
+        c = float(np.dot(g[::-1], weights)) / i
+        if c <= 0:
+            break
+        weights.append(c)
+        total += c
+    w = np.asarray(weights)
+    dfs = k + 2 * np.arange(len(w))
+    if math.isinf(ddf):
+        tails = stats.chi2.sf(x / beta, dfs)
+    else:
+        tails = stats.f.sf(x / (beta * dfs), dfs, ddf)
+    return float(min(max(np.dot(w, tails), 0.0), 1.0))
 
 
 def _satterthwaite(a: np.ndarray) -> tuple[float, float]:
@@ -179,7 +197,7 @@ def chisqsum_sf(x: float, a: Sequence[float], method: Method = "saddlepoint") ->
     if method == "satterthwaite":
         return guess
     if method == "integration":
-        return _imhof(x, a, np.ones_like(a))
+        return _ruben(x, a)
     s = saddle(x, a)
     return guess if math.isnan(s) else s
 
@@ -203,7 +221,7 @@ def fsum_sf(x: float, a: Sequence[float], ddf: float,
         return chisqsum_sf(x, a, method)
     a = np.asarray(a, dtype="float64")
     if method == "integration":
-        return _imhof(0.0, np.append(a, -x / ddf), np.append(np.ones_like(a), ddf))
+        return _ruben(x, a, ddf)
     scale, ndf = _satterthwaite(a)
     value = float(stats.f.sf(x / ndf / scale, ndf, ddf))
     if method == "saddlepoint":

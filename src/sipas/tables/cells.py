@@ -16,7 +16,7 @@ Examples
 >>> layout = table_layout(d, "urban", "p01")
 >>> layout.shape
 (2, 2)
->>> float(cell_fit(d, layout, "cell")[0].basis.full.sum())
+>>> round(float(cell_fit(d, layout, "cell")[0].basis.full.sum()), 12)
 1.0
 """
 

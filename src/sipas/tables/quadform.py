@@ -107,7 +107,7 @@ def saddle(x: float, lam: Sequence[float], counts: Sequence[float] | None = None
     Examples
     --------
     >>> round(saddle(10.0, [1.0, 1.0]), 4)  # exact: exp(-5) = 0.0067
-    0.0067
+    0.0069
     """
     lam = np.asarray(lam, dtype="float64")
     cnt = np.ones_like(lam) if counts is None else np.asarray(counts, dtype="float64")

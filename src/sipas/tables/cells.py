@@ -23,7 +23,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -134,15 +134,24 @@ class CellRecipe:
     layout: TableLayout
     kind: CellKind
     items: tuple[int, ...]
+    #: the codes of the last chunk, shared by the pieces of a split recipe: the reduction
+    #: calls every piece on the same chunk, and coding the rows is most of the work
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def columns(self) -> tuple[str, ...]:
         """The data columns the recipe reads."""
         return (self.layout.row, self.layout.col)
 
+    def _codes(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        if self.memo.get("frame") is not frame:
+            self.memo.clear()
+            self.memo.update(frame=frame, codes=self.layout.codes(frame))
+        return self.memo["codes"]
+
     def __call__(self, frame: pd.DataFrame, w: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        ri, ci = self.layout.codes(frame)
+        ri, ci = self._codes(frame)
         answered = (ri >= 0) & (ci >= 0)
         want = np.asarray(self.items, dtype=np.int64)
         if self.kind == "row":
@@ -156,7 +165,7 @@ class CellRecipe:
         return num, (None if self.kind == "total" else valid), valid
 
     def split(self, size: int) -> Sequence[CellRecipe]:
-        return [CellRecipe(self.layout, self.kind, self.items[i: i + size])
+        return [CellRecipe(self.layout, self.kind, self.items[i: i + size], self.memo)
                 for i in range(0, len(self.items), size)]
 
 

@@ -309,12 +309,12 @@ def _replicate_values(call: Callable[[np.ndarray], Any], reps: np.ndarray, q: in
     """(R x q) values of the function at every replicate's estimates."""
     try:
         out = np.asarray(call(reps.T), dtype="float64")
-        out = out.reshape(q, reps.shape[0]).T if out.size == q * reps.shape[0] else None
+        if out.size == q * reps.shape[0]:
+            return out.reshape(q, reps.shape[0]).T
     except (TypeError, ValueError, IndexError):
-        out = None
-    if out is None:  # not element-wise: one replicate at a time
-        out = np.vstack([_values(call(r)) for r in reps])
-    return out
+        pass
+    # not element-wise: one replicate at a time
+    return np.vstack([_values(call(r)) for r in reps])
 
 
 def _jacobian(call: Callable[[np.ndarray], Any], gradient: Callable[[np.ndarray], Any] | None,

@@ -27,7 +27,7 @@ from sipas._validate import check_choice, plain
 from sipas.design.protocol import SurveyDesign
 from sipas.errors import EstimationError
 from sipas.tables.cells import TableLayout, cell_fit, table_layout
-from sipas.tables.quadform import fsum_sf
+from sipas.tables.quadform import Method, fsum_sf
 from sipas.tables.result import TestResult
 
 __all__ = ["Statistic", "chisq_test"]
@@ -126,7 +126,7 @@ def chisq_test(design: SurveyDesign, row: str, col: str, *,
         return TestResult(f"Rao-Scott chi-squared test (first order) of {name}", "chisq", x,
                           df_num=k_df, p_value=float(stats.chi2.sf(x, k_df)),
                           details=details)
-    method = "saddlepoint" if statistic == "saddlepoint" else "integration"
+    method: Method = "saddlepoint" if statistic == "saddlepoint" else "integration"
     replicated = bool(design.replicated)
     # R: F-type reference with d * nu denominator df on linearization designs, but the
     # chi-squared sum on replicate designs

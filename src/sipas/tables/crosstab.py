@@ -12,7 +12,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -49,7 +49,15 @@ class Crosstab:
 
     __slots__ = ("by", "cell", "col_variable", "column", "row", "row_variable", "total")
 
-    def __init__(self, parts: dict[str, Estimate], layout: TableLayout,
+    cell: Estimate
+    row: Estimate
+    column: Estimate
+    total: Estimate
+    row_variable: str
+    col_variable: str
+    by: tuple[str, ...]
+
+    def __init__(self, parts: Mapping[str, Estimate], layout: TableLayout,
                  by: tuple[str, ...]) -> None:
         values = {**parts, "row_variable": layout.row, "col_variable": layout.col,
                   "by": by}
@@ -183,7 +191,8 @@ def crosstab(design: SurveyDesign, row: str, col: str, *,
         raise DesignError(f"by must not include the table's variables; got by={by_cols} "
                           f"for the table {row!r} x {col!r}.")
     counts = cell_counts(design, layout, by)
-    parts = {kind: _part(design, layout, kind, by, level, ci, df, counts) for kind in KINDS}
+    parts: dict[str, Estimate] = {kind: _part(design, layout, kind, by, level, ci, df, counts)
+                                  for kind in KINDS}
     return Crosstab(parts, layout, tuple(by_cols))
 
 

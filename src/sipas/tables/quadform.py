@@ -32,9 +32,11 @@ from typing import Literal
 import numpy as np
 from scipy import stats
 
-__all__ = ["Method", "chisqsum_sf", "fsum_sf", "saddle", "zeroin"]
+__all__ = ["Method", "Weights", "chisqsum_sf", "fsum_sf", "saddle", "zeroin"]
 
 Method = Literal["satterthwaite", "saddlepoint", "integration"]
+#: weights of the chi-squares (a sequence or an array)
+Weights = Sequence[float] | np.ndarray
 
 EPS = float(np.finfo(float).eps)
 
@@ -91,7 +93,7 @@ def zeroin(f: Callable[[float], float], a: float, b: float, fa: float, fb: float
     return b
 
 
-def saddle(x: float, lam: Sequence[float], counts: Sequence[float] | None = None) -> float:
+def saddle(x: float, lam: Weights, counts: Weights | None = None) -> float:
     """Saddlepoint approximation of ``P(sum_i lam_i Z_i^2 > x)`` (NaN near the mean, where
     it is unreliable and R falls back).
 
@@ -109,10 +111,10 @@ def saddle(x: float, lam: Sequence[float], counts: Sequence[float] | None = None
     >>> round(saddle(10.0, [1.0, 1.0]), 4)  # exact: exp(-5) = 0.0067
     0.0069
     """
-    lam = np.asarray(lam, dtype="float64")
+    d = float(np.max(lam))
+    lam = np.asarray(lam, dtype="float64") / d
     cnt = np.ones_like(lam) if counts is None else np.asarray(counts, dtype="float64")
-    d = lam.max()
-    lam, x = lam / d, x / d
+    x = x / d
 
     def k0(z: float) -> float:
         return -float(np.sum(cnt * np.log(1 - 2 * z * lam))) / 2
@@ -173,7 +175,7 @@ def _satterthwaite(a: np.ndarray) -> tuple[float, float]:
     return tr * tr2, len(a) / tr2
 
 
-def chisqsum_sf(x: float, a: Sequence[float], method: Method = "saddlepoint") -> float:
+def chisqsum_sf(x: float, a: Weights, method: Method = "saddlepoint") -> float:
     """``P(sum_i a_i Z_i^2 > x)`` (R ``pchisqsum(x, df=1, a, lower.tail=FALSE)``).
 
     Parameters
@@ -191,18 +193,18 @@ def chisqsum_sf(x: float, a: Sequence[float], method: Method = "saddlepoint") ->
     >>> round(chisqsum_sf(6.0, [1.0, 1.0, 1.0], method="satterthwaite"), 6)
     0.11161
     """
-    a = np.asarray(a, dtype="float64")
-    scale, ndf = _satterthwaite(a)
+    lam = np.asarray(a, dtype="float64")
+    scale, ndf = _satterthwaite(lam)
     guess = float(stats.chi2.sf(x / scale, ndf))
     if method == "satterthwaite":
         return guess
     if method == "integration":
-        return _ruben(x, a)
-    s = saddle(x, a)
+        return _ruben(x, lam)
+    s = saddle(x, lam)
     return guess if math.isnan(s) else s
 
 
-def fsum_sf(x: float, a: Sequence[float], ddf: float,
+def fsum_sf(x: float, a: Weights, ddf: float,
             method: Method = "saddlepoint") -> float:
     """``P(sum_i a_i Z_i^2 / (chi^2_ddf / ddf) > x)`` (R ``pFsum(..., lower.tail=FALSE)``).
 
@@ -219,13 +221,14 @@ def fsum_sf(x: float, a: Sequence[float], ddf: float,
     """
     if math.isinf(ddf):
         return chisqsum_sf(x, a, method)
-    a = np.asarray(a, dtype="float64")
+    lam = np.asarray(a, dtype="float64")
     if method == "integration":
-        return _ruben(x, a, ddf)
-    scale, ndf = _satterthwaite(a)
+        return _ruben(x, lam, ddf)
+    scale, ndf = _satterthwaite(lam)
     value = float(stats.f.sf(x / ndf / scale, ndf, ddf))
     if method == "saddlepoint":
-        s = saddle(0.0, np.append(a, -x / ddf), np.append(np.ones_like(a), math.floor(ddf)))
+        s = saddle(0.0, np.append(lam, -x / ddf),
+                   np.append(np.ones_like(lam), math.floor(ddf)))
         if not math.isnan(s):
             value = s
     return value

@@ -54,6 +54,19 @@ class TestResult:
     __slots__ = ("ci_high", "ci_low", "details", "df", "df_num", "estimate", "level",
                  "p_value", "reference", "se", "statistic", "test")
 
+    test: str
+    reference: str
+    statistic: float
+    df: float
+    df_num: float
+    p_value: float
+    estimate: float
+    se: float
+    ci_low: float
+    ci_high: float
+    level: float
+    details: dict[str, Any]
+
     def __init__(self, test: str, reference: str, statistic: float, *,
                  df: float = math.inf, df_num: float = math.nan, p_value: float,
                  estimate: float = math.nan, se: float = math.nan,

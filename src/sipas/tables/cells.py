@@ -88,12 +88,33 @@ class TableLayout:
 def _codes(col: pd.Series, lv: tuple[Any, ...]) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(col) and all(isinstance(v, (int, float, np.number))
                                                   for v in lv):
-        x = col.to_numpy(dtype="float64", na_value=np.nan)
         ref = np.asarray(lv, dtype="float64")
+        if np.all(ref == np.round(ref)) and ref[-1] - ref[0] < 10_000:
+            return _integer_codes(col, ref)
+        x = col.to_numpy(dtype="float64", na_value=np.nan)
         pos = np.searchsorted(ref, x)
         pos = np.minimum(pos, len(ref) - 1)
         return np.where(ref[pos] == x, pos, -1).astype(np.int64)
     return pd.Categorical(col, categories=list(lv)).codes.astype(np.int64)
+
+
+def _integer_codes(col: pd.Series, ref: np.ndarray) -> np.ndarray:
+    """Codes of integer levels by a lookup table (answer codes 1-5, districts): several
+    times faster than a sorted search on a million rows."""
+    low = int(ref[0])
+    lut = np.full(int(ref[-1]) - low + 1, -1, dtype=np.int64)
+    lut[ref.astype(np.int64) - low] = np.arange(len(ref))
+    values = col.to_numpy()
+    if values.dtype.kind in "iub":
+        pos = values.astype(np.int64) - low
+        inside = (pos >= 0) & (pos < len(lut))
+    else:
+        x = col.to_numpy(dtype="float64", na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            pos = np.where(np.isfinite(x), x - low, -1.0)
+            inside = (pos >= 0) & (pos < len(lut)) & (pos == np.floor(pos))
+        pos = pos.astype(np.int64)
+    return np.where(inside, lut[np.where(inside, pos, 0)], -1)
 
 
 def table_layout(design: SurveyDesign, row: str, col: str) -> TableLayout:
@@ -143,25 +164,33 @@ class CellRecipe:
         """The data columns the recipe reads."""
         return (self.layout.row, self.layout.col)
 
-    def _codes(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    def _coded(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """The code each row is counted under (-1: not answered) and whether it answered."""
         if self.memo.get("frame") is not frame:
+            ri, ci = self.layout.codes(frame)
+            answered = (ri >= 0) & (ci >= 0)
+            if self.kind == "row":
+                code = np.where(answered, ci, -1)
+            elif self.kind == "column":
+                code = np.where(answered, ri, -1)
+            else:
+                code = np.where(answered, ri * self.layout.shape[1] + ci, -1)
             self.memo.clear()
-            self.memo.update(frame=frame, codes=self.layout.codes(frame))
-        return self.memo["codes"]
+            self.memo.update(frame=frame, code=code, answered=answered)
+        return self.memo["code"], self.memo["answered"]
 
     def __call__(self, frame: pd.DataFrame, w: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        ri, ci = self._codes(frame)
-        answered = (ri >= 0) & (ci >= 0)
-        want = np.asarray(self.items, dtype=np.int64)
-        if self.kind == "row":
-            code = np.where(answered, ci, -1)
-        elif self.kind == "column":
-            code = np.where(answered, ri, -1)
-        else:
-            code = np.where(answered, ri * self.layout.shape[1] + ci, -1)
-        num = np.asfortranarray(code[:, None] == want[None, :])
-        valid = np.asfortranarray(np.repeat(answered[:, None], len(want), axis=1))
+        code, answered = self._coded(frame)
+        j = len(self.items)
+        num = np.empty((len(code), j), dtype=bool, order="F")
+        for k, item in enumerate(self.items):
+            np.equal(code, item, out=num[:, k])
+        # the same answered-mask for every piece of the same size: made once per chunk
+        key = f"valid{j}"
+        if key not in self.memo:
+            self.memo[key] = np.asfortranarray(np.repeat(answered[:, None], j, axis=1))
+        valid = self.memo[key]
         return num, (None if self.kind == "total" else valid), valid
 
     def split(self, size: int) -> Sequence[CellRecipe]:

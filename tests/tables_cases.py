@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 
 import sipas
+from oracle_cases import replicate_from
 from weighting_cases import apply_weighting
 
 MODELS = Path(__file__).parent / "oracle" / "models"
-METHODS = {"JK1": "jk1", "JKn": "jkn", "bootstrap": "bootstrap"}
 
 
 @cache
@@ -44,14 +44,7 @@ def design_for(case: dict[str, Any]) -> Any:
     spec = case["design"]
     frame = dataset(case["dataset"])
     if spec["type"] == "replicate":
-        rep = spec["replicate"]
-        weights = pd.read_csv(MODELS / rep["replicate_weights_file"])
-        assert (weights["cds"].to_numpy() == frame["cds"].to_numpy()).all()
-        cols = [f"rep{i + 1}" for i in range(rep["n_replicates"])]
-        joined = pd.concat([frame, weights[["w", *cols]]], axis=1)
-        return sipas.ReplicateDesign(joined, weights="w", repweights=cols,
-                                     method=METHODS[rep["type"]], scale=rep["scale"],
-                                     rscales=rep["rscales"], mse=rep["mse"])
+        return replicate_from(frame, spec["replicate"], MODELS)
     ids = [i for i in spec["ids"] if i != "1"] or None
     design = sipas.Design(frame, ids=ids, strata=spec["strata"], weights=spec["weights"],
                           fpc=spec["fpc"], nest=spec["nest"],

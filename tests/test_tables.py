@@ -242,3 +242,37 @@ def test_nonlinear_on_replicates_applies_the_function_to_every_replicate():
     assert rep.to_frame()["se"][0] == pytest.approx(manual, rel=1e-12)
     assert rep.to_frame()["se"][0] == pytest.approx(delta.to_frame()["se"][0], rel=1e-2)
     assert rep.notes["variance"] == "replicates"
+
+
+def _demo_frame():
+    sd = sipas.datasets.load_demo()
+    return sd.frame[sd.frame.response == 1].reset_index(drop=True)
+
+
+@pytest.mark.parametrize("statistic", ["F", "Chisq", "Wald", "adjWald", "saddlepoint"])
+def test_chisq_is_invariant_to_weight_scale_row_order_and_labels(statistic):
+    """Multiplying every weight by a constant, shuffling the rows, or recoding the levels
+    (order reversed, text labels) does not change a test of association."""
+    frame = _demo_frame()
+    args = {"ids": "commune", "strata": "district", "weights": "w_design", "nest": True}
+    base = sipas.chisq_test(sipas.Design(frame, **args), "service", "p01",
+                            statistic=statistic)
+    scaled = frame.assign(w_design=frame["w_design"] * 37.5)
+    shuffled = frame.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    relabelled = frame.assign(service=frame["service"].map(lambda v: f"s{9 - v:.0f}"),
+                              p01=-frame["p01"])
+    for other in (scaled, shuffled, relabelled):
+        got = sipas.chisq_test(sipas.Design(other, **args), "service", "p01",
+                               statistic=statistic)
+        assert got.statistic == pytest.approx(base.statistic, rel=1e-10)
+        assert got.p_value == pytest.approx(base.p_value, rel=1e-9)
+        assert got.df == pytest.approx(base.df, rel=1e-10)
+
+
+def test_chisq_of_a_transposed_table_is_the_same():
+    frame = _demo_frame()
+    d = sipas.Design(frame, ids="commune", strata="district", weights="w_design", nest=True)
+    for statistic in ("F", "Wald", "lincom"):
+        a = sipas.chisq_test(d, "service", "p01", statistic=statistic)
+        b = sipas.chisq_test(d, "p01", "service", statistic=statistic)
+        assert (a.statistic, a.p_value) == pytest.approx((b.statistic, b.p_value), rel=1e-10)

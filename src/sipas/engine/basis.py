@@ -130,6 +130,40 @@ class VarBasis:
         bad = np.isnan(self.full)[:, None] | np.isnan(other.full)[None, :]
         return np.where(bad, np.nan, c)
 
+    def reach_df(self) -> np.ndarray | None:
+        """Design df of each estimate counted on the PSUs its influence reaches: PSUs with a
+        non-zero influence total minus the strata of those PSUs (Taylor designs; None for
+        replicate designs).
+
+        For one domain this is the domain's df (R ``degf(subset(design, ...))``); for a
+        contrast of several domains, the df of their union; after calibration the
+        influence reaches every PSU and this is the design df.
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sd = sipas.datasets.load_demo()
+        >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+        >>> est = sipas.mean(d, "p03", by="district")
+        >>> est.basis.reach_df()[:2].tolist(), est.to_frame()["df"][:2].tolist()
+        ([3.0, 3.0], [3.0, 3.0])
+        >>> est.basis.combine(np.array([[1.0], [-1.0]] + [[0.0]] * 8)).reach_df().tolist()
+        [6.0]
+        """
+        if not isinstance(self.engine, TaylorEngine):
+            return None
+        first = self.engine.stages[0]
+        to_psu = self.engine._stage_rows(0)
+        nonzero = self.values != 0
+        touched = to_psu @ (nonzero.astype("float64") if sparse.issparse(nonzero)
+                            else sparse.csr_matrix(nonzero.astype("float64")))
+        touched = sparse.csc_matrix(touched)
+        out = np.empty(self.k)
+        for c in range(self.k):
+            psus = touched.indices[touched.indptr[c]:touched.indptr[c + 1]]
+            out[c] = len(psus) - len(np.unique(first.group[psus]))
+        return np.where(np.isnan(self.full), np.nan, out)
+
     def combine(self, weights: np.ndarray) -> VarBasis:
         """The basis of ``L' theta`` for a (k x q) matrix ``L``.
 

@@ -209,13 +209,14 @@ def fsum_sf(x: float, a: Weights, ddf: float,
     """``P(sum_i a_i Z_i^2 / (chi^2_ddf / ddf) > x)`` (R ``pFsum(..., lower.tail=FALSE)``).
 
     R repeats the weight ``-x/ddf`` ``ddf`` times, truncated to an integer, in the
-    saddlepoint; so does this function, so the numbers agree. ``ddf = inf`` is
-    :func:`chisqsum_sf`.
+    saddlepoint, and passes ``ddf`` as an integer to Davies' algorithm for the exact tail;
+    so does this function (``P(sum_i a_i Z_i^2 > x chi^2_m / ddf)``, ``m = floor(ddf)``),
+    so the numbers agree. ``ddf = inf`` is :func:`chisqsum_sf`.
 
     Examples
     --------
     >>> from scipy import stats
-    >>> p = fsum_sf(6.0, [1.0, 1.0], 30.0, method="integration")
+    >>> p = fsum_sf(6.0, [1.0, 1.0], 30.0, method="integration")  # integer ddf: exact F
     >>> bool(abs(p - stats.f.sf(3.0, 2, 30)) < 1e-8)
     True
     """
@@ -223,7 +224,10 @@ def fsum_sf(x: float, a: Weights, ddf: float,
         return chisqsum_sf(x, a, method)
     lam = np.asarray(a, dtype="float64")
     if method == "integration":
-        return _ruben(x, lam, ddf)
+        # R (CompQuadForm::davies) takes the df of the chi-square as an integer, keeping
+        # the weight -x/ddf: P(sum a Z^2 > x/ddf chi^2_m) with m = floor(ddf)
+        m = math.floor(ddf)
+        return _ruben(x * m / ddf, lam, m)
     scale, ndf = _satterthwaite(lam)
     value = float(stats.f.sf(x / ndf / scale, ndf, ddf))
     if method == "saddlepoint":

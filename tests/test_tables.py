@@ -156,6 +156,10 @@ def test_dask_design_gives_the_in_memory_table():
         assert sipas.chisq_test(dsk, "urban", "p01", statistic=statistic).p_value == \
             pytest.approx(sipas.chisq_test(mem, "urban", "p01", statistic=statistic).p_value,
                           rel=1e-10)
+    a, b = sipas.ttest(mem, "p03", "urban"), sipas.ttest(dsk, "p03", "urban")
+    assert (b.statistic, b.p_value) == pytest.approx((a.statistic, a.p_value), rel=1e-10)
+    with pytest.raises(sipas.EstimationError, match="rank test"):
+        sipas.rank_test(dsk, "p03", "urban")
 
 
 def test_ttest_is_the_contrast_of_domain_means(demo):
@@ -276,3 +280,15 @@ def test_chisq_of_a_transposed_table_is_the_same():
         a = sipas.chisq_test(d, "service", "p01", statistic=statistic)
         b = sipas.chisq_test(d, "p01", "service", statistic=statistic)
         assert (a.statistic, a.p_value) == pytest.approx((b.statistic, b.p_value), rel=1e-10)
+
+
+def test_kruskal_wallis_on_replicate_designs_where_r_fails():
+    """R 4.1-1 stops on these (oracle ``skipped``); sipas computes the Wald F test from the
+    replicate totals of the influence of the group differences, which for two groups is
+    R's own two-group test (matched by the oracle)."""
+    for key in ("strat_JKn", "clus1_JK1"):
+        case = next(c for c in cases("ranktest") if c["design_key"] == key)
+        design = design_for(case)
+        r = sipas.rank_test(design, "api00", "stype", test="KruskalWallis")
+        assert r.df_num == 2 and r.df == design.df - 2
+        assert 0 < r.p_value < 1 and r.details["chisq"] == pytest.approx(2 * r.statistic)

@@ -108,10 +108,12 @@ def chisq_test(design: SurveyDesign, row: str, col: str, *,
     _refuse_empty(layout, p)
     n_rows = float(res.rows[0])
     k_df = (layout.shape[0] - 1) * (layout.shape[1] - 1)
-    delta = _deff_matrix(layout, p, res.basis.cov(), n_rows)
-    deffs = np.sort(np.real(linalg.eigvals(delta)))[::-1]
+    delta, (numr, denom) = _deff_matrix(layout, p, res.basis.cov(), n_rows)
+    # Delta = denom^-1 numr with both symmetric, denom positive definite: its eigenvalues
+    # are those of the symmetric-definite pencil, real and found stably
+    deffs = np.sort(linalg.eigh(numr, denom, eigvals_only=True))[::-1]
     trace = float(np.trace(delta))
-    d0 = trace**2 / float(np.trace(delta @ delta))
+    d0 = trace**2 / float(np.sum(delta * delta.T))
     pearson = _pearson(layout, p, n_rows)
     details = {"pearson": pearson, "deffs": deffs.tolist(), "mean_deff": trace / k_df,
                "nu": nu, "n": n_rows, "shape": layout.shape}
@@ -154,27 +156,30 @@ def _refuse_empty(layout: TableLayout, p: np.ndarray) -> None:
 
 
 def _contrasts(layout: TableLayout) -> np.ndarray:
-    """Interaction contrasts of the cells (row-major) orthogonal to the main effects."""
+    """Interaction contrasts of the cells (row-major) orthogonal to the main effects.
+
+    On the complete r x c grid the residual of the interaction dummies of levels 2.. on the
+    main effects (R ``qr.resid(qr(X1), X12)``) is the doubly centred dummies
+    ``(1[i = a] - 1/r)(1[j = b] - 1/c)``, so no decomposition is needed.
+    """
     r, c = layout.shape
-    ri = np.repeat(np.arange(r), c)
-    ci = np.tile(np.arange(c), r)
-    rows = (ri[:, None] == np.arange(1, r)[None, :]).astype("float64")
-    cols = (ci[:, None] == np.arange(1, c)[None, :]).astype("float64")
-    main = np.column_stack([np.ones(r * c), rows, cols])
-    inter = (rows[:, :, None] * cols[:, None, :]).reshape(r * c, -1)
-    q, _ = np.linalg.qr(main)
-    return inter - q @ (q.T @ inter)
+    rows = (np.eye(r) - 1.0 / r)[:, 1:]
+    cols = (np.eye(c) - 1.0 / c)[:, 1:]
+    return np.kron(rows, cols)
 
 
-def _deff_matrix(layout: TableLayout, p: np.ndarray, v: np.ndarray, n: float) -> np.ndarray:
-    """Rao–Scott ``Delta``: design covariance of the interaction over its SRS covariance."""
+def _deff_matrix(layout: TableLayout, p: np.ndarray, v: np.ndarray, n: float
+                 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Rao–Scott ``Delta``: design covariance of the interaction over its SRS covariance;
+    also the two symmetric matrices it is the ratio of (numerator, denominator)."""
     cm = _contrasts(layout)
     with np.errstate(divide="ignore"):
         inv = np.where(p > 0, 1 / p, 0.0)
     scaled = cm * inv[:, None]
     denom = cm.T @ scaled / n
     numr = scaled.T @ v @ scaled
-    return np.linalg.solve(denom, numr)
+    numr = (numr + numr.T) / 2
+    return np.linalg.solve(denom, numr), (numr, denom)
 
 
 def _pearson(layout: TableLayout, p: np.ndarray, n: float) -> float:

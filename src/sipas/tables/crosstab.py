@@ -206,7 +206,8 @@ def _part(design: SurveyDesign, layout: TableLayout, kind: CellKind, by: Any, le
     frame = pd.concat([dom.iloc[np.repeat(np.arange(n_dom), k)].reset_index(drop=True),
                        pd.concat([layout.cell_labels()] * n_dom, ignore_index=True)], axis=1)
     est = basis.full
-    var = basis.var()
+    fitted_var = res.basis.var()
+    var = fitted_var[order]
     se = np.sqrt(np.maximum(var, 0))
     # the fitted domain (a domain, or a domain within a row or column level) of each cell
     fitted = np.repeat(np.arange(len(res.rows)), res.sums.n_vars)[order]
@@ -216,7 +217,7 @@ def _part(design: SurveyDesign, layout: TableLayout, kind: CellKind, by: Any, le
         interval = wald_interval(est, se, row_df, level)
     else:
         interval = proportion_interval(ci, est, se, row_df, level, rows)
-    deffs = res.deff(res.basis.var(), "total" if kind == "total" else "proportion")
+    deffs = res.deff(fitted_var, "total" if kind == "total" else "proportion")
     return build_estimate(frame, [kind], est=est, se=se, ci=interval, df=row_df,
                           statistic="total" if kind == "total" else "share", level=level,
                           ci_method="wald" if kind == "total" else ci, basis=basis,

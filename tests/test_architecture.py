@@ -25,7 +25,7 @@ LAYERS = [
     ["estimation"],
     ["weighting"],
     ["indices", "compare", "tables"],
-    ["par", "reproduce"],
+    ["par", "reproduction"],
     ["report"],
     ["pipeline"],
     ["cli"],

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import sipas
-from sipas.reproduce import published_figures, reproduce
+from sipas.reproduction import published_figures, reproduce
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_the_spec_definition_wins_a_tie():
 
 
 def test_published_tables_are_checked_against_their_own_parts():
-    from sipas.reproduce import check_consistency
+    from sipas.reproduction import check_consistency
 
     out = check_consistency(published_figures("cao-bang-2020")).set_index("year")
     # national SIPAS 2023: the overall 82.66 is not the mean 82.888 of the five factors
@@ -98,7 +98,7 @@ def test_national_figures_have_no_data(result):
 
 
 def test_bad_published_table():
-    from sipas.reproduce import check_published
+    from sipas.reproduction import check_published
 
     with pytest.raises(sipas.SpecError, match="unit"):
         check_published(pd.DataFrame({"indicator": ["p01"], "domain": ["all"], "value": [1],

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from sipas import datasets
 from sipas._version import __version__
+from sipas.compare import compare_domains, compare_waves, rank_domains
 from sipas.design import Design, ReplicateDesign, WeightingStep, replicate
 from sipas.errors import (
     ConvergenceError,
@@ -36,7 +37,9 @@ from sipas.estimation import (
     total,
 )
 from sipas.indices import IndexResult, factor_index, satisfaction_index
+from sipas.indices.reliability import ReliabilityRules, flag
 from sipas.io import SurveyData, SurveyMeta, read_survey
+from sipas.reproduction import Reproduction, published_figures, reproduce
 from sipas.spec import Spec, load_spec
 from sipas.tables import Crosstab, TestResult, chisq_test, crosstab, rank_test, ttest
 from sipas.weighting import (
@@ -60,7 +63,9 @@ __all__ = [
     "EstimationError",
     "IndexResult",
     "ReadError",
+    "ReliabilityRules",
     "ReplicateDesign",
+    "Reproduction",
     "ScoringError",
     "SipasError",
     "Spec",
@@ -75,22 +80,28 @@ __all__ = [
     "base_weights",
     "calibrate",
     "chisq_test",
+    "compare_domains",
+    "compare_waves",
     "contrast",
     "crosstab",
     "datasets",
     "factor_index",
+    "flag",
     "load_spec",
     "mean",
     "nonlinear_contrast",
     "nonresponse",
     "poststratify",
     "proportion",
+    "published_figures",
     "quantile",
     "rake",
+    "rank_domains",
     "rank_test",
     "ratio",
     "read_survey",
     "replicate",
+    "reproduce",
     "satisfaction_index",
     "total",
     "trim",

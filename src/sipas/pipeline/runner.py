@@ -116,7 +116,7 @@ def validate(pipeline: Pipeline) -> list[str]:
         raise Doc(str(pipeline.path), pipeline.raw).fail(
             ("indices",), f"by column(s) {missing} are not in the data.")
     if pipeline.published:
-        from sipas.reproduce import published_figures
+        from sipas.reproduction import published_figures
 
         published_figures(pipeline.published)
         checked.append("published figures")
@@ -195,7 +195,7 @@ def run(pipeline: Pipeline, *, progress: bool = False) -> RunResult:
     bar.update()
     with _timed(res, "reproduce"):
         if pipeline.published:
-            from sipas.reproduce import check_consistency, published_figures, reproduce
+            from sipas.reproduction import check_consistency, published_figures, reproduce
 
             figures = published_figures(pipeline.published)
             rep = reproduce(figures, design, spec)

@@ -29,7 +29,7 @@ check on published figures that owes nothing to the generator.
 Examples
 --------
 >>> import sipas
->>> from sipas.reproduce import published_figures, reproduce
+>>> from sipas.reproduction import published_figures, reproduce
 >>> sd = sipas.datasets.load_demo()
 >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
 >>> table = published_figures("cao-bang-2020")

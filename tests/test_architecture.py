@@ -24,7 +24,7 @@ LAYERS = [
     ["design"],
     ["estimation"],
     ["weighting"],
-    ["indices", "compare"],
+    ["indices", "compare", "tables"],
     ["par", "reproduction"],
     ["report"],
     ["pipeline"],

@@ -26,12 +26,22 @@ from sipas.errors import (
     SpecError,
     WeightingError,
 )
-from sipas.estimation import Estimate, contrast, mean, proportion, quantile, ratio, total
+from sipas.estimation import (
+    Estimate,
+    contrast,
+    mean,
+    nonlinear_contrast,
+    proportion,
+    quantile,
+    ratio,
+    total,
+)
 from sipas.indices import IndexResult, factor_index, satisfaction_index
 from sipas.indices.reliability import ReliabilityRules, flag
 from sipas.io import SurveyData, SurveyMeta, read_survey
 from sipas.reproduction import Reproduction, published_figures, reproduce
 from sipas.spec import Spec, load_spec
+from sipas.tables import Crosstab, TestResult, chisq_test, crosstab, rank_test, ttest
 from sipas.weighting import (
     WeightingReport,
     base_weights,
@@ -46,6 +56,7 @@ from sipas.weighting import (
 
 __all__ = [
     "ConvergenceError",
+    "Crosstab",
     "Design",
     "DesignError",
     "Estimate",
@@ -61,20 +72,24 @@ __all__ = [
     "SpecError",
     "SurveyData",
     "SurveyMeta",
+    "TestResult",
     "WeightingError",
     "WeightingReport",
     "WeightingStep",
     "__version__",
     "base_weights",
     "calibrate",
+    "chisq_test",
     "compare_domains",
     "compare_waves",
     "contrast",
+    "crosstab",
     "datasets",
     "factor_index",
     "flag",
     "load_spec",
     "mean",
+    "nonlinear_contrast",
     "nonresponse",
     "poststratify",
     "proportion",
@@ -82,6 +97,7 @@ __all__ = [
     "quantile",
     "rake",
     "rank_domains",
+    "rank_test",
     "ratio",
     "read_survey",
     "replicate",
@@ -89,6 +105,7 @@ __all__ = [
     "satisfaction_index",
     "total",
     "trim",
+    "ttest",
     "weight_diagnostics",
     "weighting_report",
 ]

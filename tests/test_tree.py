@@ -130,8 +130,8 @@ def test_five_factor_spec_is_a_two_level_tree(demo):
 def test_respondent_aggregate_tree(demo):
     sd = demo
     d = designs(sd)["taylor"]
-    spec = tree_spec(sd, NODES[:5] + [
-        {"name": "service", "children": ["access", "procedures", "officials"]},
+    spec = tree_spec(sd, [
+        *NODES[:5], {"name": "service", "children": ["access", "procedures", "officials"]},
         {"name": "sipas", "children": ["service", "results", "feedback"]}],
         aggregate="respondents")
     res = sipas.satisfaction_index(d, spec)

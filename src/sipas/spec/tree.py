@@ -85,10 +85,11 @@ class IndexTree:
 
     Examples
     --------
-    >>> IndexTree((IndexNode("a", children=("b",)), IndexNode("b", children=("a",))))
-    Traceback (most recent call last):
-    ...
-    sipas.errors.SpecError: index tree: nodes 'a' -> 'b' -> 'a' form a cycle; a node cannot contain itself.
+    >>> try:
+    ...     IndexTree((IndexNode("a", children=("b",)), IndexNode("b", children=("a",))))
+    ... except SpecError as exc:
+    ...     print(exc)
+    index tree: nodes 'a' -> 'b' -> 'a' form a cycle; a node cannot contain itself.
     """
 
     nodes: tuple[IndexNode, ...]

@@ -28,7 +28,8 @@ __all__ = ["context", "notes", "sheet_order", "write_all", "write_charts"]
 
 WORKBOOK = "sipas-report.xlsx"
 OVERALL_LABEL = {"vi": "Chỉ số hài lòng chung", "en": "Overall satisfaction index"}
-ORDER = ("index_overall", "index_factors", "index_items", "index_by_", "items_by_", "compare_",
+ORDER = ("index_overall", "index_nodes", "index_factors", "index_items", "index_by_",
+         "items_by_", "compare_",
          "ranks_", "reliability", "weighting_steps", "weighting_margins", "reproduction",
          "reproduction_candidates", "par_")
 
@@ -92,6 +93,7 @@ def context(result: Any, lang: str) -> TableContext:
     names: dict[str, Mapping[str, str]] = {it.name: it.label for it in spec.items}
     names.update({f.name: f.label for f in spec.factors})
     names["overall"] = OVERALL_LABEL
+    names.update({n.name: n.label for n in spec.tree.nodes if n.label})
     return TableContext(lang=lang, decimals=result.pipeline.report.decimals,
                         measure=spec.index.measure, level=result.pipeline.indices.level,
                         domains=domains, domain_titles=titles, names=names)

@@ -23,6 +23,10 @@ __all__ = ["COLUMNS", "TITLES", "flag_notes", "translate_flag"]
 #: column -> (Vietnamese header, English header, kind); "est" follows the row (% or scale)
 COLUMNS: dict[str, tuple[str, str, str]] = {
     "level": ("Cấp", "Level", "text"),
+    "index_level": ("Cấp chỉ số", "Index level", "text"),
+    "parent": ("Thuộc chỉ số", "Part of", "text"),
+    "depth": ("Tầng trong cây chỉ số", "Depth in the index tree", "integer"),
+    "members": ("Gồm", "Made of", "text"),
     "name": ("Mã", "Code", "text"),
     "label": ("Nội dung", "Indicator", "text"),
     "meaning": ("Ý nghĩa", "Meaning", "text"),
@@ -129,12 +133,14 @@ KIND_OVERRIDES: dict[str, dict[str, str]] = {
 }
 DROP = {"figure"}
 DROP_INDEX = {"cv", "deff_replace", "definition", "kind", "share_system"}
-ORDER = ("level", "name", "label", "meaning", "estimate", "ci_low", "ci_high", "ci", "se",
+ORDER = ("level", "index_level", "name", "label", "meaning", "estimate", "ci_low", "ci_high", "ci", "se",
          "df", "deff", "n", "n_missing")
 TITLES: dict[str, tuple[str, str]] = {
     "index_overall": ("Chỉ số hài lòng chung", "Overall satisfaction index"),
     "index_factors": ("Chỉ số hài lòng theo yếu tố", "Satisfaction indices by factor"),
     "index_items": ("Chỉ số theo câu hỏi", "Indices by item"),
+    "index_nodes": ("Cây chỉ số: chỉ số chung, thành phần và chỉ số con",
+                    "Index tree: overall index, components and sub-indices"),
     "index_by_": ("Chỉ số hài lòng theo {}", "Satisfaction indices by {}"),
     "items_by_": ("Chỉ số câu hỏi theo {}", "Item indices by {}"),
     "compare_waves": ("So sánh với kỳ khảo sát trước", "Change since the previous wave"),
@@ -155,7 +161,7 @@ TITLES: dict[str, tuple[str, str]] = {
     "par_": ("PAR INDEX: {}", "PAR INDEX: {}"),
 }
 WORDS = {"overall": ("Chung", "Overall"), "factor": ("Yếu tố", "Factor"),
-         "item": ("Câu hỏi", "Item"), True: ("Có", "Yes"), False: ("Không", "No"),
+         "item": ("Câu hỏi", "Item"), "node": ("Chỉ số thành phần", "Component"), True: ("Có", "Yes"), False: ("Không", "No"),
          "mean of domains": ("trung bình các nhóm", "mean of domains"),
          "current - previous": ("kỳ này - kỳ trước", "current - previous")}
 MEANINGS = {"mean": ("điểm trung bình", "mean score"),

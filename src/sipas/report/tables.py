@@ -240,7 +240,7 @@ def _prepare(name: str, table: pd.DataFrame, ctx: TableContext) -> pd.DataFrame:
         if col in ctx.domains:
             t[col] = [_domain_label(ctx, col, v) for v in t[col]]
     i = 0 if ctx.lang == "vi" else 1
-    for col in ("level", "significant", "in_ci", "best_in_ci"):
+    for col in ("level", "index_level", "significant", "in_ci", "best_in_ci"):
         if col in t.columns:
             t[col] = [WORDS[v][i] if _hashable(v) and v in WORDS else v for v in t[col]]
     if "meaning" in t.columns:

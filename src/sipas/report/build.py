@@ -19,12 +19,12 @@ from typing import Any
 
 import pandas as pd
 
-from sipas.report import plots
+from sipas.report import plots, word
 from sipas.report.disclosure import check_not_microdata, protect_tables
 from sipas.report.excel import write_workbook
 from sipas.report.tables import TableContext, flag_notes, publication_table, title_of
 
-__all__ = ["context", "notes", "sheet_order", "write_all", "write_charts"]
+__all__ = ["context", "notes", "sheet_order", "write_all", "write_charts", "write_report"]
 
 WORKBOOK = "sipas-report.xlsx"
 OVERALL_LABEL = {"vi": "Chỉ số hài lòng chung", "en": "Overall satisfaction index"}
@@ -66,7 +66,26 @@ def write_all(result: Any, folder: Path, lang: str) -> list[Path]:
     formats = [f for f in ("png", "svg") if f in opts.formats]
     if formats:
         written += write_charts(result, tables, Path(folder) / "charts", ctx, formats)
+    if "docx" in opts.formats:
+        written.append(write_report(result, tables, Path(folder), ctx))
     return written
+
+
+def write_report(result: Any, tables: Mapping[str, pd.DataFrame], folder: Path,
+                 ctx: TableContext) -> Path:
+    """The Word report: main tables, the PNG charts already in ``folder/charts``, methods."""
+    spec, lang = result.data.spec, ctx.lang
+    main = ["index_overall", "index_nodes" if "index_nodes" in tables else "index_factors",
+            *(n for n in sheet_order(tables) if n.startswith("index_by_"))]
+    pubs = [publication_table(n, tables[n], ctx, ci="text") for n in main if n in tables]
+    charts = sorted((folder / "charts").glob("*.png")) if (folder / "charts").is_dir() else []
+    index = result.results["index"]
+    return word.write_word(
+        folder / word.REPORT, title=spec.title.get(lang) or spec.name, lang=lang, tables=pubs,
+        charts=charts, methods=word.methods_lines(result, lang),
+        headline=word.headline_text(index.overall, ctx.names, lang, ctx.level,
+                                    spec.index.measure != "mean"),
+        synthetic=spec.synthetic, notice=_notice(spec) if spec.synthetic else "")
 
 
 def sheet_order(names: Iterable[str]) -> list[str]:

@@ -22,11 +22,16 @@ import pandas as pd
 from sipas.report import plots, word
 from sipas.report.disclosure import check_not_microdata, protect_tables
 from sipas.report.excel import write_workbook
+from sipas.report.labels import STEPS, definition_text
 from sipas.report.tables import TableContext, flag_notes, publication_table, title_of
 
 __all__ = ["context", "notes", "sheet_order", "write_all", "write_charts", "write_report"]
 
 WORKBOOK = "sipas-report.xlsx"
+LONELY = {"fail": ("báo lỗi", "an error"), "remove": ("bỏ qua", "left out"),
+          "certainty": ("coi là chọn chắc chắn", "taken as certainty units"),
+          "adjust": ("so với trung bình chung", "centred at the grand mean"),
+          "average": ("lấy trung bình phương sai các tầng", "the average variance of strata")}
 OVERALL_LABEL = {"vi": "Chỉ số hài lòng chung", "en": "Overall satisfaction index"}
 ORDER = ("index_overall", "index_nodes", "index_factors", "index_items", "index_by_",
          "items_by_", "compare_",
@@ -60,7 +65,7 @@ def write_all(result: Any, folder: Path, lang: str) -> list[Path]:
     if "xlsx" in opts.formats:
         pubs = [publication_table(n, tables[n], ctx) for n in sheet_order(tables)]
         written.append(write_workbook(pubs, Path(folder) / WORKBOOK, notes=notes(result, lang),
-                                      notice=_notice(spec),
+                                      notice=_notice(spec, lang),
                                       notes_header=("Mục", "Nội dung") if lang == "vi"
                                       else ("Item", "Content")))
     formats = [f for f in ("png", "svg") if f in opts.formats]
@@ -85,7 +90,7 @@ def write_report(result: Any, tables: Mapping[str, pd.DataFrame], folder: Path,
         charts=charts, methods=word.methods_lines(result, lang),
         headline=word.headline_text(index.overall, ctx.names, lang, ctx.level,
                                     spec.index.measure != "mean"),
-        synthetic=spec.synthetic, notice=_notice(spec) if spec.synthetic else "")
+        synthetic=spec.synthetic, notice=_notice(spec, lang))
 
 
 def sheet_order(names: Iterable[str]) -> list[str]:
@@ -118,10 +123,15 @@ def context(result: Any, lang: str) -> TableContext:
                         domains=domains, domain_titles=titles, names=names)
 
 
-def _notice(spec: Any) -> str:
+def _notice(spec: Any, lang: str) -> str:
+    """The synthetic-data notice in ``lang`` (empty for real data)."""
     from sipas.datasets import SYNTHETIC_NOTICE
 
-    return f"{plots.SYNTHETIC_FOOTER}. {SYNTHETIC_NOTICE}" if spec.synthetic else ""
+    if not spec.synthetic:
+        return ""
+    # the banner stays bilingual (a safety notice every reader must see); the sentence
+    # after it is in the report's language
+    return f"{plots.SYNTHETIC_FOOTER}. {SYNTHETIC_NOTICE.split(' / ')[lang == 'vi']}"
 
 
 def notes(result: Any, lang: str) -> list[tuple[str, str]]:
@@ -133,7 +143,8 @@ def notes(result: Any, lang: str) -> list[tuple[str, str]]:
     rows += [(("Cảnh báo: ", "Flag: ")[i] + k, v)
              for k, v in flag_notes(pipe.rules, pipe.report.min_cell, lang)]
     ctx = TableContext(lang=lang, domain_titles=context(result, lang).domain_titles)
-    rows += [(f"Sheet {n}", title_of(n, ctx)) for n in sheet_order(result.tables)]
+    rows += [(f"{('Trang', 'Sheet')[i]} {n}", title_of(n, ctx))
+             for n in sheet_order(result.tables)]
     return rows
 
 
@@ -144,7 +155,8 @@ def _data_rows(result: Any, i: int) -> list[tuple[tuple[str, str], str]]:
     data, spec = result.data, result.data.spec
     return [
         (("Khảo sát", "Survey"), spec.title.get(("vi", "en")[i]) or spec.name),
-        (("Dữ liệu", "Data"), _notice(spec) or ("dữ liệu khảo sát", "survey data")[i]),
+        (("Dữ liệu", "Data"), _notice(spec, ("vi", "en")[i])
+         or ("dữ liệu khảo sát", "survey data")[i]),
         (("Tệp dữ liệu", "Input file"), Path(data.meta.source).name),
         (("SHA-256 tệp dữ liệu", "Input SHA-256"), data.meta.sha256),
         (("Số dòng", "Rows"), str(data.meta.n_rows)),
@@ -160,10 +172,13 @@ def _method_rows(result: Any, i: int) -> list[tuple[tuple[str, str], str]]:
     if design.replicated:
         method = (f"trọng số lặp ({design.method})", f"replicate weights ({design.method})")
     else:
-        cols = (f"strata={ds.strata}, ids={list(ds.ids)}, fpc={list(ds.fpc)}, "
-                f"lonely_psu={ds.lonely_psu}")
-        method = (f"tuyến tính hóa Taylor, thiết kế phân tầng nhiều giai đoạn ({cols})",
-                  f"Taylor linearization, stratified multistage design ({cols})")
+        lonely = LONELY[ds.lonely_psu][i]
+        method = (f"tuyến tính hóa Taylor, thiết kế phân tầng nhiều giai đoạn (tầng: "
+                  f"{ds.strata}; đơn vị mẫu: {', '.join(ds.ids)}; hiệu chỉnh tổng thể hữu hạn:"
+                  f" {', '.join(ds.fpc) or 'không'}; tầng chỉ có một PSU: {lonely})",
+                  f"Taylor linearization, stratified multistage design (strata: {ds.strata}; "
+                  f"sampling units: {', '.join(ds.ids)}; finite population corrections: "
+                  f"{', '.join(ds.fpc) or 'none'}; strata with one PSU: {lonely})")
     lvl, ci = f"{100 * pipe.indices.level:g}%", pipe.indices.ci
     return [
         (("Phương pháp ước lượng", "Estimation method"),
@@ -172,12 +187,17 @@ def _method_rows(result: Any, i: int) -> list[tuple[tuple[str, str], str]]:
         (("Bậc tự do thiết kế", "Design degrees of freedom"),
          f"{design.df} " + ("(số PSU - số tầng); mỗi nhóm dùng bậc tự do tính trong nhóm",
                             "(PSUs - strata); domains use the df counted within them")[i]),
-        (("Gia quyền", "Weighting"), " → ".join(h.name for h in design.history) or "-"),
-        (("Định nghĩa chỉ số", "Index definition"), spec.index.describe()),
+        (("Gia quyền", "Weighting"),
+         " → ".join(STEPS.get(h.name, (h.name, h.name))[i] for h in design.history) or "-"),
+        (("Định nghĩa chỉ số", "Index definition"),
+         f"{definition_text(spec.index.measure, spec.index.aggregate, ('vi', 'en')[i])} "
+         f"({result.results['index'].definition})"),
         (("Khoảng tin cậy", "Confidence intervals"),
-         (f"{lvl}; câu hỏi: {ci} (tỷ lệ); yếu tố và chỉ số chung: Wald t với bậc tự do thiết "
-          f"kế", f"{lvl}; items: {ci} (shares); factor and overall indices: Wald t with the "
-          "design df")[i]),
+         (f"{lvl}; câu hỏi: {ci} (tỷ lệ); chỉ số tổng hợp: logit (chỉ số trong [0, 1]) hoặc "
+          "Wald (điểm trung bình), phân vị t với bậc tự do thiết kế tính trong từng nhóm",
+          f"{lvl}; items: {ci} (shares); composite indices: logit (indices in [0, 1]) or "
+          "Wald (mean scores), t quantiles with the design df counted within each "
+          "domain")[i]),
         (("Cách trình bày", "Presentation"),
          (f"tỷ lệ hiển thị dạng % với {opts.decimals} chữ số thập phân; điểm trung bình giữ "
           "thang đo của câu hỏi", f"shares shown as % with {opts.decimals} decimal(s); "

@@ -164,6 +164,55 @@ WORDS = {"overall": ("Chung", "Overall"), "factor": ("Yếu tố", "Factor"),
          "item": ("Câu hỏi", "Item"), "node": ("Chỉ số thành phần", "Component"), True: ("Có", "Yes"), False: ("Không", "No"),
          "mean of domains": ("trung bình các nhóm", "mean of domains"),
          "current - previous": ("kỳ này - kỳ trước", "current - previous")}
+#: column -> {value sipas writes: (Vietnamese, English)}, for the values of result tables
+VALUES: dict[str, dict[str, tuple[str, str]]] = {
+    "status": {"reproduced": ("tái lập được", "reproduced"),
+               "not reproduced": ("không tái lập được", "not reproduced"),
+               "no data": ("không có dữ liệu", "no data")},
+    "unit": {"percent": ("phần trăm", "percent"),
+             "percent_of_max": ("phần trăm điểm tối đa", "percent of maximum"),
+             "mean": ("điểm trung bình", "mean")},
+    "domain": {"all": ("toàn bộ mẫu", "all")},
+    "code": {"TOTAL": ("TỔNG", "TOTAL")},
+}
+#: weighting step -> (Vietnamese, English)
+STEPS: dict[str, tuple[str, str]] = {
+    "base": ("trọng số thiết kế", "design weights"),
+    "nonresponse": ("điều chỉnh không trả lời", "non-response adjustment"),
+    "poststratify": ("hậu phân tầng", "post-stratification"),
+    "rake": ("cân chỉnh theo biên tổng thể (raking)", "raking to population margins"),
+    "calibrate": ("hiệu chỉnh theo tổng thể (GREG)", "calibration (GREG)"),
+    "trim": ("cắt trọng số cực trị", "weight trimming"),
+    "final": ("trọng số cuối cùng", "final weights"),
+}
+#: item measure and aggregation, worded for notes and the methods text
+MEASURE_TEXT: dict[str, tuple[str, str]] = {
+    "top_box": ("tỷ lệ câu trả lời ở các mức hài lòng", "share of answers in the satisfied "
+                "codes"),
+    "mean": ("điểm trung bình trên thang trả lời", "mean score on the answer scale"),
+    "pct_of_max": ("điểm trung bình chia cho điểm tối đa", "mean score divided by the maximum"),
+    "pct_of_range": ("điểm trung bình quy đổi về 0-100%", "mean score rescaled to 0-100%"),
+}
+AGGREGATE_TEXT: dict[str, tuple[str, str]] = {
+    "items": ("mỗi chỉ số là trung bình có trọng số của các chỉ số câu hỏi hoặc chỉ số con "
+              "của nó", "each index is the weighted mean of its items' or children's indices"),
+    "respondents": ("điểm của mỗi người trả lời được tính trước, rồi lấy trung bình có trọng "
+                    "số", "each respondent's score is computed first, then averaged"),
+}
+
+
+def definition_text(measure: str, aggregate: str, lang: str) -> str:
+    """The index definition in words, in ``lang``.
+
+    Examples
+    --------
+    >>> definition_text("mean", "items", "en")[:30]
+    'mean score on the answer scale'
+    """
+    i = 0 if lang == "vi" else 1
+    return f"{MEASURE_TEXT[measure][i]}; {AGGREGATE_TEXT[aggregate][i]}"
+
+
 MEANINGS = {"mean": ("điểm trung bình", "mean score"),
             "pct_of_max": ("điểm trung bình / điểm tối đa", "mean score / maximum"),
             "pct_of_range": ("điểm trung bình quy đổi 0-100%", "mean score rescaled to 0-100%")}

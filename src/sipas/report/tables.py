@@ -40,6 +40,8 @@ from sipas.report.labels import (
     KIND_OVERRIDES,
     MEANINGS,
     ORDER,
+    STEPS,
+    VALUES,
     TITLES,
     WORDS,
     flag_notes,
@@ -236,10 +238,14 @@ def _prepare(name: str, table: pd.DataFrame, ctx: TableContext) -> pd.DataFrame:
             t["value"] = [v if v is None else format_code(v) for v in t["value"]]
     if name.startswith("weighting") and "name" in t.columns:
         t = t.rename(columns={"name": "method"})
+        t["method"] = [STEPS.get(v, (v, v))[0 if ctx.lang == "vi" else 1] for v in t["method"]]
     for col in t.columns:
         if col in ctx.domains:
             t[col] = [_domain_label(ctx, col, v) for v in t[col]]
     i = 0 if ctx.lang == "vi" else 1
+    for col, values in VALUES.items():
+        if col in t.columns:
+            t[col] = [values[v][i] if _hashable(v) and v in values else v for v in t[col]]
     for col in ("level", "index_level", "significant", "in_ci", "best_in_ci"):
         if col in t.columns:
             t[col] = [WORDS[v][i] if _hashable(v) and v in WORDS else v for v in t[col]]

@@ -14,12 +14,15 @@ Examples
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from sipas.report.excel import reproducible_zip
+from sipas.report.labels import STEPS, definition_text
 from sipas.report.tables import PubTable
 
 __all__ = ["REPORT", "methods_lines", "write_word"]
@@ -73,28 +76,6 @@ TEXT: dict[str, tuple[str, str]] = {
 }
 
 
-STEPS: dict[str, tuple[str, str]] = {
-    "nonresponse": ("điều chỉnh không trả lời", "non-response adjustment"),
-    "poststratify": ("hậu phân tầng", "post-stratification"),
-    "rake": ("cân chỉnh theo biên tổng thể (raking)", "raking to population margins"),
-    "calibrate": ("hiệu chỉnh theo tổng thể (GREG)", "calibration (GREG)"),
-    "trim": ("cắt trọng số cực trị", "weight trimming"),
-}
-MEASURES: dict[str, tuple[str, str]] = {
-    "top_box": ("tỷ lệ người trả lời ở các mức hài lòng", "share of answers in the satisfied "
-                "codes"),
-    "mean": ("điểm trung bình trên thang trả lời", "mean score on the answer scale"),
-    "pct_of_max": ("điểm trung bình chia cho điểm tối đa", "mean score divided by the maximum"),
-    "pct_of_range": ("điểm trung bình quy đổi về 0-100%", "mean score rescaled to 0-100%"),
-}
-AGGREGATES: dict[str, tuple[str, str]] = {
-    "items": ("mỗi chỉ số là trung bình có trọng số của các chỉ số câu hỏi hoặc chỉ số con "
-              "của nó", "each index is the weighted mean of its items' or children's indices"),
-    "respondents": ("điểm của mỗi người trả lời được tính trước, rồi lấy trung bình có trọng "
-                    "số", "each respondent's score is computed first, then averaged"),
-}
-
-
 def _t(key: str, lang: str, *args: Any, **kw: Any) -> str:
     return TEXT[key][0 if lang == "vi" else 1].format(*args, **kw)
 
@@ -120,7 +101,7 @@ def methods_lines(result: Any, lang: str) -> list[str]:
     resp = int(frame[status["status"]].isin(status["respondent"]).sum()) if status \
         else len(frame)
     lines = [_t("sample", lang, rows=len(frame), resp=resp)]
-    replicate = hasattr(design, "n_replicates")
+    replicate = bool(design.replicated)
     if replicate:
         lines.append(_t("design_rep", lang, n=design.n_replicates,
                         method=getattr(design, "method", "")))
@@ -132,11 +113,12 @@ def methods_lines(result: Any, lang: str) -> list[str]:
                         strata=_t("strata", lang, labels.get(ds.strata) or ds.strata)
                         if ds.strata else "", fpc=_t("fpc", lang) if ds.fpc else ""))
     i = 0 if lang == "vi" else 1
-    steps = [STEPS.get(str(s.get("method")), (s.get("method"),) * 2)[i] for s in pipeline.steps]
+    steps = [STEPS.get(str(s.get("method")), (s.get("method"),) * 2)[i]
+             for s in pipeline.steps]
     lines.append(_t("weighting", lang, " → ".join(steps)) if steps
                  else _t("no_weighting", lang))
-    definition = f"{MEASURES[spec.index.measure][i]}; {AGGREGATES[spec.index.aggregate][i]}"
-    lines.append(_t("index", lang, definition))
+    lines.append(_t("index", lang, definition_text(spec.index.measure, spec.index.aggregate,
+                                                   lang)))
     lines.append(_t("intervals", lang, level=_pct(pipeline.indices.level),
                     item=pipeline.indices.ci,
                     df=_t("df_rep" if replicate else "df_taylor", lang)))
@@ -206,7 +188,10 @@ def write_word(path: str | Path, *, title: str, lang: str, tables: Sequence[PubT
     for line in methods:
         doc.add_paragraph(line)
     doc.core_properties.title = title
-    doc.save(str(path))
+    buffer = io.BytesIO()
+    doc.save(buffer)
+    # the same run gives the same bytes (no timestamps), like the workbook
+    Path(path).write_bytes(reproducible_zip(buffer.getvalue()))
     return Path(path)
 
 

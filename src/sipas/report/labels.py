@@ -133,7 +133,8 @@ KIND_OVERRIDES: dict[str, dict[str, str]] = {
 }
 DROP = {"figure"}
 DROP_INDEX = {"cv", "deff_replace", "definition", "kind", "share_system"}
-ORDER = ("level", "index_level", "name", "label", "meaning", "estimate", "ci_low", "ci_high", "ci", "se",
+ORDER = ("level", "index_level", "name", "label", "meaning", "estimate", "ci_low", "ci_high",
+         "ci", "se",
          "df", "deff", "n", "n_missing")
 TITLES: dict[str, tuple[str, str]] = {
     "index_overall": ("Chỉ số hài lòng chung", "Overall satisfaction index"),
@@ -161,7 +162,8 @@ TITLES: dict[str, tuple[str, str]] = {
     "par_": ("PAR INDEX: {}", "PAR INDEX: {}"),
 }
 WORDS = {"overall": ("Chung", "Overall"), "factor": ("Yếu tố", "Factor"),
-         "item": ("Câu hỏi", "Item"), "node": ("Chỉ số thành phần", "Component"), True: ("Có", "Yes"), False: ("Không", "No"),
+         "item": ("Câu hỏi", "Item"), "node": ("Chỉ số thành phần", "Component"),
+         True: ("Có", "Yes"), False: ("Không", "No"),
          "mean of domains": ("trung bình các nhóm", "mean of domains"),
          "current - previous": ("kỳ này - kỳ trước", "current - previous")}
 #: column -> {value sipas writes: (Vietnamese, English)}, for the values of result tables

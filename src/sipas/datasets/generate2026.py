@@ -37,6 +37,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from sipas.datasets.generate import write_survey_files
+
 __all__ = ["demo2026_tables", "write_demo2026"]
 
 SEED = 2026017
@@ -139,8 +141,6 @@ def demo2026_tables(seed: int = SEED) -> tuple[pd.DataFrame, dict[str, pd.DataFr
 
 def write_demo2026(outdir: str | Path, seed: int = SEED) -> list[Path]:
     """Write ``demo2026.sav`` and its margin CSVs into ``outdir``; return their paths."""
-    import pyreadstat
-
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     sample, margins = demo2026_tables(seed)
@@ -160,21 +160,11 @@ def write_demo2026(outdir: str | Path, seed: int = SEED) -> list[Path]:
         "response": "Tình trạng phỏng vấn", "sex": "Giới tính", "age_group": "Nhóm tuổi",
         "channel": "Hình thức giao dịch",
         **{it["name"]: it["label"]["vi"] for it in spec["items"]}}
-    path, tmp = outdir / "demo2026.sav", outdir / ".demo2026.sav.tmp"
-    pyreadstat.write_sav(
-        sample, str(tmp), file_label="SIPAS 2026 demo - SYNTHETIC data, not real microdata",
+    return write_survey_files(
+        outdir, "demo2026", sample, margins, SAV_TIMESTAMP,
+        file_label="SIPAS 2026 demo - SYNTHETIC data, not real microdata",
         column_labels=[column_labels[c] for c in sample.columns],
         variable_value_labels=value_labels, note=f"SYNTHETIC demo data, sipas seed {seed}")
-    raw = bytearray(tmp.read_bytes())
-    raw[92:101], raw[101:109] = SAV_TIMESTAMP
-    tmp.write_bytes(bytes(raw))
-    tmp.replace(path)
-    written = [path]
-    for var, table in margins.items():
-        out = outdir / f"demo2026_margins_{var}.csv"
-        table.to_csv(out, index=False, lineterminator="\n")
-        written.append(out)
-    return written
 
 
 if __name__ == "__main__":  # pragma: no cover - maintenance entry point

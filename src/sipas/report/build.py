@@ -123,6 +123,19 @@ def context(result: Any, lang: str) -> TableContext:
                         domains=domains, domain_titles=titles, names=names)
 
 
+def _tree_chart(spec: Any, tables: Mapping[str, pd.DataFrame], ctx: TableContext,
+                common: Mapping[str, Any]) -> Any:
+    """Every node of the index tree with its interval, top down, indented by depth."""
+    tree, nodes = spec.tree, tables["index_nodes"].set_index("name")
+    top, *below = tree.top_down()
+    rows = nodes.loc[below].reset_index()
+    for lang in ("vi", "en"):
+        rows[f"label_{lang}"] = ["· " * (d - 1) + str(v)
+                                 for d, v in zip(rows["depth"], rows[f"label_{lang}"])]
+    return plots.factor_chart(nodes.loc[[top]].reset_index(), rows, decimals=ctx.decimals,
+                              level=ctx.level, tree=True, **common)
+
+
 def _notice(spec: Any, lang: str) -> str:
     """The synthetic-data notice in ``lang`` (empty for real data)."""
     from sipas.datasets import SYNTHETIC_NOTICE
@@ -220,12 +233,15 @@ def write_charts(result: Any, tables: Mapping[str, pd.DataFrame], folder: Path,
         fig = plots.factor_chart(tables["index_overall"], tables["index_factors"],
                                  decimals=ctx.decimals, level=ctx.level, **common)
         written += plots.save_figure(fig, folder / "factors", formats)
+    if "index_nodes" in tables:
+        written += plots.save_figure(_tree_chart(spec, tables, ctx, common), folder / "tree",
+                                     formats)
     reference = _reference(tables.get("index_overall"))
     for by in result.pipeline.indices.by:
         table = tables.get(f"index_by_{by}")
         if table is None:
             continue
-        rows = table[table["name"] == "overall"]
+        rows = table[table["index_level"] == "overall"]
         fig = plots.ranked_chart(rows, by, labels=ctx.domains.get(by), reference=reference,
                                  title=ctx.domain_titles.get(by, by), level=ctx.level,
                                  **common)

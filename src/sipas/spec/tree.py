@@ -129,6 +129,21 @@ class IndexTree:
         inner = {c for n in self.nodes for c in n.children}
         return tuple(n.name for n in self.nodes if n.name not in inner)
 
+    def top_down(self) -> tuple[str, ...]:
+        """Nodes from each root down, every node followed by its children (reading order).
+
+        Examples
+        --------
+        >>> t = IndexTree((IndexNode("a", items=("q1",)), IndexNode("b", items=("q2",)),
+        ...                IndexNode("all", children=("a", "b"))))
+        >>> t.top_down()
+        ('all', 'a', 'b')
+        """
+        def walk(name: str) -> list[str]:
+            return [name, *(n for c in self.node(name).children for n in walk(c))]
+
+        return tuple(n for root in self.roots for n in walk(root))
+
     def parent(self, name: str) -> str | None:
         """The node that combines node or item ``name`` (the first, for a shared item)."""
         for n in self.nodes:

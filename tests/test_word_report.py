@@ -88,6 +88,7 @@ def test_tree_in_the_2026_workbook(demo):
     assert {"Mã", "Thuộc chỉ số", "Tầng trong cây chỉ số", "Gồm"} <= set(headers)
     names = [r[headers.index("Mã")] for r in ws.iter_rows(min_row=4, values_only=True)]
     assert len(names) == 16 and names[-1] == "sipas"
+    assert (demo / "demo2026" / "charts" / "tree.png").is_file()
     by = wb["index_by_commune"]
     levels = {r[1] for r in by.iter_rows(min_row=4, values_only=True)}
     assert levels == {"Chung", "Chỉ số thành phần", "Yếu tố"}

@@ -52,7 +52,8 @@ class IndexResult:
         Domain columns of the tables.
     nodes : DataFrame
         Every node of the index tree (:attr:`sipas.spec.Spec.tree`) by domain, children
-        before parents, with ``parent``, ``depth`` (0 for the overall index) and ``members``
+        before parents, with ``parent`` (empty for the top), ``depth`` (0 for the overall
+        index) and ``members``
         (its items or children). For a spec of factors: the factors and the overall index.
 
     Examples
@@ -169,9 +170,12 @@ def satisfaction_index(design: SurveyDesign, spec: Spec, *,
     Item indices are ratio estimators over each item's valid answers (yes/no items are
     always shares); factor indices combine them as the spec's ``[index]`` says (see
     :func:`factor_index`), the overall index combines the factors (equal or
-    ``factor_weights``) or is the overall item. All share one reduction of the data and one
-    variance engine. R equivalent: ``svyby(~I(q %in% satisfied), ~by, design, svyciprop)``
-    per item and ``svycontrast`` of the item ratios for factors and overall.
+    ``factor_weights``) or is the overall item. Both are the two-level index tree of the
+    spec (:attr:`sipas.spec.Spec.tree`); a spec with ``[[nodes]]`` has a tree of any depth,
+    whose nodes of items are the ``factors``, whose top is ``overall``, and all of whose
+    nodes are in ``nodes`` (:mod:`sipas.indices.tree`). All share one reduction of the data
+    and one variance engine. R equivalent: ``svyby(~I(q %in% satisfied), ~by, design,
+    svyciprop)`` per item and ``svycontrast`` of the item ratios for every other index.
 
     Examples
     --------
@@ -181,6 +185,11 @@ def satisfaction_index(design: SurveyDesign, spec: Spec, *,
     >>> res = sipas.satisfaction_index(d, sd.spec)
     >>> list(res.factors["name"])
     ['access', 'procedures', 'officials', 'results', 'feedback']
+    >>> t = sipas.datasets.load_demo2026()
+    >>> d26 = sipas.Design.from_spec(t).subset(t.frame["response"] == 1)
+    >>> res26 = sipas.satisfaction_index(d26, t.spec)
+    >>> res26.nodes[["name", "parent", "depth"]].tail(3).values.tolist()
+    [['dv_nhu_cau', 'dich_vu', 2], ['dich_vu', 'sipas', 1], ['sipas', '', 0]]
     """
     check_design(design)
     rules = rules or ReliabilityRules()
@@ -278,7 +287,7 @@ def _node_table(tree: IndexTree, parts: list[pd.DataFrame]) -> pd.DataFrame:
     table = table.sort_values([*by, "name"], key=lambda c: c.map(rank) if c.name == "name"
                               else c, kind="stable").reset_index(drop=True)
     pos = table.columns.get_loc("label_en") + 1
-    table.insert(pos, "parent", [tree.parent(n) for n in table["name"]])
+    table.insert(pos, "parent", [tree.parent(n) or "" for n in table["name"]])
     table.insert(pos + 1, "depth", [tree.depth(n) for n in table["name"]])
     table.insert(pos + 2, "members", [", ".join(tree.node(n).members) for n in table["name"]])
     return table

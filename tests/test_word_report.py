@@ -107,3 +107,15 @@ def test_english_workbook_has_no_vietnamese_words(tmp_path):
     text = "\n".join(p.text for p in d.paragraphs)
     assert "4. Methods" in text and "Taylor linearization" in text
     assert not any(w in text for w in VIETNAMESE)
+
+
+def test_weights_chart_compares_the_same_respondents():
+    import numpy as np
+
+    from sipas.report import plots
+
+    before = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    after = np.array([1.5, 0.0, 3.5, 0.0, 6.0])   # rows 2 and 4 did not respond
+    ax = plots.weights_chart(before, after).axes[0]
+    filled = sum(p.get_height() for p in ax.patches if p.get_fill())
+    assert filled == 3

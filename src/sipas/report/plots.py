@@ -328,18 +328,24 @@ def _level_colours(k: int) -> list[str]:
 
 def weights_chart(before: np.ndarray, after: np.ndarray, *, labels: tuple[str, str] = ("", ""),
                   lang: str = "vi", synthetic: bool = False) -> Figure:
-    """Histograms of the positive weights before and after weighting, on common bins.
+    """Histograms of the weights of the same respondents before and after weighting.
 
     Parameters
     ----------
     before, after : array
-        Weights of the base design and of the final design (zeros are left out).
+        Weights of the base design and of the final design, row for row. Only rows with a
+        positive weight in both are drawn, so non-respondents (base weight, final weight 0)
+        do not make the "before" histogram taller than the "after" one.
     labels : (str, str)
         Legend entries (e.g. with the Kish design effect of each).
     """
     b = np.asarray(before, dtype=float)
     a = np.asarray(after, dtype=float)
-    b, a = b[b > 0], a[a > 0]
+    if b.shape != a.shape:
+        raise ValueError(f"before and after must hold the same rows; got {b.shape} and "
+                         f"{a.shape}.")
+    same = (b > 0) & (a > 0)
+    b, a = b[same], a[same]
     bins = np.histogram_bin_edges(np.concatenate([b, a]), bins=40)
     fig = _figure(8.5, 4.5)
     ax = fig.add_subplot()

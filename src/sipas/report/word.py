@@ -68,11 +68,12 @@ TEXT: dict[str, tuple[str, str]] = {
                   "PSUs with a respondent in the domain minus the strata of those PSUs"),
     "df_rep": ("hạng của ma trận trọng số lặp trong nhóm trừ 1",
                "the rank of the domain's replicate weights minus one"),
-    "rules": ("Cảnh báo độ tin cậy khi: n < {min_n}, bậc tự do < {min_df}, cỡ mẫu hiệu dụng "
-              "< {min_neff}, hoặc sai số chuẩn tương đối > {max_rse:.0%} (điểm trung bình).",
-              "Reliability flags when: n < {min_n}, degrees of freedom < {min_df}, effective "
-              "sample size < {min_neff}, or relative standard error > {max_rse:.0%} (mean "
-              "scores)."),
+    "rules": ("Cảnh báo độ tin cậy khi: n < {min_n}, bậc tự do < {min_df:g}, cỡ mẫu hiệu dụng "
+              "p(1−p)/SE² < {min_neff:g} (tỷ lệ), hoặc sai số chuẩn tương đối > {max_rse:.0%} "
+              "(điểm trung bình).",
+              "Reliability flags when: n < {min_n}, degrees of freedom < {min_df:g}, effective "
+              "sample size p(1−p)/SE² < {min_neff:g} (shares), or relative standard error > "
+              "{max_rse:.0%} (mean scores)."),
 }
 
 

@@ -172,3 +172,24 @@ def test_nodes_and_factors_are_one_or_the_other(demo):
     data["nodes"] = NODES
     with pytest.raises(SpecError, match=r"remove \[\[factors\]\]"):
         sipas.spec.parse_spec(data)
+
+
+def test_a_node_with_its_own_measure_keeps_the_covariances(demo):
+    sd = demo
+    d = designs(sd)["taylor"]
+    spec = tree_spec(sd, [{"name": "a", "items": ["q01"], "measure": "pct_of_max"},
+                          {"name": "b", "items": ["q02"]},
+                          {"name": "top", "children": ["a", "b"]}])
+    res = sipas.satisfaction_index(d, spec)
+    frame = d.frame
+    d2 = d.with_columns({"q02_top": np.where(frame["q02"].isna(), np.nan,
+                                             frame["q02"].isin([4, 5]).astype(float))})
+    ref = sipas.mean(d2, ["q01", "q02_top"])
+    a = np.array([0.5 / 5, 0.5])
+    est = a @ ref.to_frame()["estimate"].to_numpy()
+    se = np.sqrt(a @ ref.vcov().to_numpy() @ a)
+    top = res.nodes.set_index("name").loc["top"]
+    assert top["estimate"] == pytest.approx(est, rel=1e-9)
+    assert top["se"] == pytest.approx(se, rel=1e-9)
+    # the item table keeps the spec's measure
+    assert res.items.set_index("name").loc["q01", "estimate"] < 1

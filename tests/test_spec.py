@@ -495,7 +495,7 @@ def test_unknown_bundled_name_lists_the_bundled_specs():
     with pytest.raises(sipas.SpecError) as info:
         load_spec("demoo")
     assert "got 'demoo'" in str(info.value)
-    assert "['demo']" in str(info.value)
+    assert "['demo', 'demo2026']" in str(info.value)
 
 
 def test_errors_are_sipas_errors_and_value_errors(tmp_path):

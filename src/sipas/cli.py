@@ -114,7 +114,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("pipeline", help="pipeline .toml file")
     p.set_defaults(func=_validate)
 
-    p = sub.add_parser("demo", help="run the yearly job on the bundled SYNTHETIC demo survey")
+    p = sub.add_parser("demo", help="run the yearly job on the bundled SYNTHETIC demo surveys "
+                       "(Cao Bằng 2020 into --out, a 2026 province into --out/demo2026)")
     p.add_argument("--out", default="sipas-demo-output", help="output folder")
     _common(p)
     p.set_defaults(func=_demo)
@@ -152,10 +153,15 @@ def _describe(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    """Cao Bằng 2020 (five factors) into ``--out``, the 2026 survey (index tree) into
+    ``--out/demo2026``."""
     from sipas.pipeline import demo_pipeline_path
 
+    out = args.out
     args.pipeline = str(demo_pipeline_path())
-    return _run(args)
+    code = _run(args)
+    args.pipeline, args.out = str(demo_pipeline_path("demo2026")), str(Path(out) / "demo2026")
+    return code or _run(args)
 
 
 def _run(args: argparse.Namespace) -> int:

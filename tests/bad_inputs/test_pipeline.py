@@ -96,7 +96,7 @@ CASES = [
          edited('by = ["district", "urban", "service"]', 'by = "district"'), SpecError,
          ("[indices]: by must be a list of column names; got 'district'",)),
     Case(AREA, "formats_as_text", "formats = \"csv\" instead of a list",
-         edited('formats = ["csv", "parquet", "xlsx", "png", "svg"]', 'formats = "csv"'),
+         edited('formats = ["csv", "parquet", "xlsx", "png", "svg", "docx"]', 'formats = "csv"'),
          SpecError,
          ("[report]: formats must be a list of values among 'csv', 'parquet'", "got 'csv'")),
     Case(AREA, "steps_as_table", "[weighting.steps] instead of [[weighting.steps]]",

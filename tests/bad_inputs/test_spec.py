@@ -85,8 +85,38 @@ def without(*keys: str) -> Callable[[dict], None]:
     return lambda d: [d.pop(k) for k in keys]
 
 
+def nodes(*entries: dict[str, Any]) -> Callable[[dict], None]:
+    """BASE with an index tree of ``entries`` instead of its factors."""
+    def change(d: dict) -> None:
+        d.pop("factors")
+        d["nodes"] = list(entries)
+    return change
+
+
 AREA = "spec"
 CASES = [
+    Case(AREA, "tree_cycle", "index tree nodes a -> b -> a",
+         changed(nodes({"name": "top", "children": ["a"]}, {"name": "a", "children": ["b"]},
+                       {"name": "b", "children": ["a"]})), SpecError,
+         ("[[nodes]]", "child of both", "'a'")),
+    Case(AREA, "tree_cycle_without_top", "index tree whose only nodes form a cycle",
+         changed(nodes({"name": "a", "children": ["b"]}, {"name": "b", "children": ["a"]})),
+         SpecError, ("[[nodes]]", "'a' -> 'b' -> 'a'", "form a cycle")),
+    Case(AREA, "tree_empty_node", "an index tree node without items or children",
+         changed(nodes({"name": "top", "children": ["a"]}, {"name": "a", "items": []})),
+         SpecError, ("node 'a' is empty", "items = [...] or children = [...]")),
+    Case(AREA, "tree_unknown_item", "an index tree node naming an item not in [[items]]",
+         changed(nodes({"name": "top", "children": ["a"]}, {"name": "a", "items": ["q9"]})),
+         SpecError, ("[[nodes]] #2 (name 'a')", "node 'a' names unknown item(s) ['q9']")),
+    Case(AREA, "tree_unknown_child", "an index tree node naming a node that does not exist",
+         changed(nodes({"name": "top", "children": ["a", "b"]}, {"name": "a", "items": ["q1"]})),
+         SpecError, ("node 'top' names unknown child node(s) ['b']",)),
+    Case(AREA, "tree_two_tops", "index tree nodes that make two trees",
+         changed(nodes({"name": "a", "items": ["q1"]}, {"name": "b", "items": ["q2"]})),
+         SpecError, ("form 2 trees", "['a', 'b']", "exactly one node")),
+    Case(AREA, "tree_and_factors", "[[nodes]] together with [[factors]]",
+         changed(lambda d: d.update(nodes=[{"name": "a", "items": ["q1"]}])), SpecError,
+         ("[[nodes]] define the whole index tree", "remove [[factors]]")),
     Case(AREA, "factor_unknown_item", "a factor names an item that is not in [[items]]",
          changed(lambda d: d["factors"][0]["items"].append("q9")), SpecError,
          ("[[factors]] #1 (name 'f1')", "unknown item(s) ['q9']", "defined in [[items]]")),
@@ -269,7 +299,7 @@ CASES = [
          ("spec file must be a .toml file", "It is a folder")),
     Case(AREA, "unknown_bundled_spec", "a bundled spec name that does not exist",
          lambda tmp: load_spec("demo2020"), SpecError,
-         ("bundled spec name ['demo']", "got 'demo2020'")),
+         ("bundled spec name ['demo', 'demo2026']", "got 'demo2020'")),
 ]
 
 

@@ -254,8 +254,6 @@ def demo_tables(seed: int = SEED) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]
 
 def write_demo(outdir: str | Path, seed: int = SEED) -> list[Path]:
     """Write ``demo.sav`` and the margin CSVs into ``outdir``; return their paths."""
-    import pyreadstat
-
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     sample, pop_margins = demo_tables(seed)
@@ -280,21 +278,30 @@ def write_demo(outdir: str | Path, seed: int = SEED) -> list[Path]:
     # 8 is declared user-missing in the file; 9, 7 and 99 are carried only as value labels,
     # as in many real exports: the spec says what they mean.
     missing = {item: [8] for item in ITEM_LABELS}
-    path = outdir / "demo.sav"
-    tmp = outdir / ".demo.sav.tmp"
-    pyreadstat.write_sav(
-        sample, str(tmp),
+    return write_survey_files(
+        outdir, "demo", sample, pop_margins, SAV_TIMESTAMP,
         file_label="SIPAS demo - SYNTHETIC data, not real microdata",
         column_labels=[column_labels.get(c, c) for c in sample.columns],
         variable_value_labels=value_labels, missing_ranges=missing,
         note=f"SYNTHETIC demo data, sipas seed {seed}")
+
+
+def write_survey_files(outdir: Path, stem: str, sample: pd.DataFrame,
+                       margins: dict[str, pd.DataFrame], timestamp: tuple[bytes, bytes],
+                       **sav: object) -> list[Path]:
+    """Write ``<stem>.sav`` (fixed header date: byte-identical files) and
+    ``<stem>_margins_<var>.csv``; ``sav`` are the arguments of ``pyreadstat.write_sav``."""
+    import pyreadstat
+
+    path, tmp = outdir / f"{stem}.sav", outdir / f".{stem}.sav.tmp"
+    pyreadstat.write_sav(sample, str(tmp), **sav)
     raw = bytearray(tmp.read_bytes())
-    raw[92:101], raw[101:109] = SAV_TIMESTAMP
+    raw[92:101], raw[101:109] = timestamp
     tmp.write_bytes(bytes(raw))
     tmp.replace(path)
     written = [path]
-    for var, table in pop_margins.items():
-        out = outdir / f"demo_margins_{var}.csv"
+    for var, table in margins.items():
+        out = outdir / f"{stem}_margins_{var}.csv"
         table.to_csv(out, index=False, lineterminator="\n")
         written.append(out)
     return written

@@ -285,7 +285,7 @@ def _omega(cov: np.ndarray, n: int) -> float:
 
 
 def factor_reliability(design: SurveyDesign, spec: Spec, *, level: float = 0.95) -> pd.DataFrame:
-    """Alpha (with CI), omega and n of every factor of the spec.
+    """Alpha (with CI), omega and n of every factor (node of items) of the spec.
 
     Parameters
     ----------
@@ -322,7 +322,8 @@ def factor_reliability(design: SurveyDesign, spec: Spec, *, level: float = 0.95)
     ['access', 'procedures']
     """
     rows = []
-    for f in spec.factors:
+    tree = spec.tree
+    for f in (tree.node(n) for n in tree.order):   # the factors, or a tree's nodes of items
         if len(f.items) < 2:
             continue
         items = list(f.items)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -27,8 +27,9 @@ from sipas.estimation.estimate import Estimate
 from sipas.estimation.estimators import check_design
 from sipas.indices.build import IndexBuild, IndexCI, interval_method
 from sipas.indices.reliability import ReliabilityRules, flag_rows
-from sipas.indices.scores import ItemRecipe, ScoreRecipe
-from sipas.spec import SHARE_MEANING, Spec
+from sipas.indices.scores import ItemRecipe, RespondentRecipe, ScoreRecipe
+from sipas.indices.tree import TreePlan, column_name, extra_columns, plan_tree
+from sipas.spec import SHARE_MEANING, IndexTree, Spec
 
 __all__ = ["IndexResult", "satisfaction_index"]
 
@@ -49,6 +50,11 @@ class IndexResult:
         The estimates behind the tables (covariances for comparisons and PAR points).
     by : tuple of str
         Domain columns of the tables.
+    nodes : DataFrame
+        Every node of the index tree (:attr:`sipas.spec.Spec.tree`) by domain, children
+        before parents, with ``parent`` (empty for the top), ``depth`` (0 for the overall
+        index) and ``members``
+        (its items or children). For a spec of factors: the factors and the overall index.
 
     Examples
     --------
@@ -69,15 +75,17 @@ class IndexResult:
     factor_estimate: Estimate
     overall_estimate: Estimate
     by: tuple[str, ...]
+    nodes: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def to_frame(self) -> pd.DataFrame:
-        """All three tables stacked, with an ``index_level`` column (item / factor / overall).
+        """All tables stacked, with an ``index_level`` column (item / factor / node / overall).
 
         Returns
         -------
         pandas.DataFrame
-            The rows of ``items``, ``factors`` and ``overall`` (columns absent from a table
-            are NaN), plus ``level``.
+            The rows of ``items``, ``factors``, the tree's inner nodes (``node``: neither a
+            node of items nor the overall index) and ``overall`` (columns absent from a table
+            are NaN), plus ``index_level``.
 
         Examples
         --------
@@ -88,8 +96,11 @@ class IndexResult:
         >>> t["index_level"].value_counts().to_dict()
         {'item': 31, 'factor': 5, 'overall': 1}
         """
-        tables = (("item", self.items), ("factor", self.factors), ("overall", self.overall))
-        parts = [t.assign(index_level=lv) for lv, t in tables]
+        known = {*self.factors.get("name", ()), *self.overall.get("name", ())}
+        inner = self.nodes[~self.nodes["name"].isin(known)] if len(self.nodes) else self.nodes
+        tables = (("item", self.items), ("factor", self.factors), ("node", inner),
+                  ("overall", self.overall))
+        parts = [t.assign(index_level=lv) for lv, t in tables if len(t)]
         return pd.concat(parts, ignore_index=True)
 
     def __repr__(self) -> str:
@@ -159,9 +170,12 @@ def satisfaction_index(design: SurveyDesign, spec: Spec, *,
     Item indices are ratio estimators over each item's valid answers (yes/no items are
     always shares); factor indices combine them as the spec's ``[index]`` says (see
     :func:`factor_index`), the overall index combines the factors (equal or
-    ``factor_weights``) or is the overall item. All share one reduction of the data and one
-    variance engine. R equivalent: ``svyby(~I(q %in% satisfied), ~by, design, svyciprop)``
-    per item and ``svycontrast`` of the item ratios for factors and overall.
+    ``factor_weights``) or is the overall item. Both are the two-level index tree of the
+    spec (:attr:`sipas.spec.Spec.tree`); a spec with ``[[nodes]]`` has a tree of any depth,
+    whose nodes of items are the ``factors``, whose top is ``overall``, and all of whose
+    nodes are in ``nodes`` (:mod:`sipas.indices.tree`). All share one reduction of the data
+    and one variance engine. R equivalent: ``svyby(~I(q %in% satisfied), ~by, design,
+    svyciprop)`` per item and ``svycontrast`` of the item ratios for every other index.
 
     Examples
     --------
@@ -171,6 +185,11 @@ def satisfaction_index(design: SurveyDesign, spec: Spec, *,
     >>> res = sipas.satisfaction_index(d, sd.spec)
     >>> list(res.factors["name"])
     ['access', 'procedures', 'officials', 'results', 'feedback']
+    >>> t = sipas.datasets.load_demo2026()
+    >>> d26 = sipas.Design.from_spec(t).subset(t.frame["response"] == 1)
+    >>> res26 = sipas.satisfaction_index(d26, t.spec)
+    >>> res26.nodes[["name", "parent", "depth"]].tail(3).values.tolist()
+    [['dv_nhu_cau', 'dich_vu', 2], ['dich_vu', 'sipas', 1], ['sipas', '', 0]]
     """
     check_design(design)
     rules = rules or ReliabilityRules()
@@ -178,36 +197,50 @@ def satisfaction_index(design: SurveyDesign, spec: Spec, *,
     item_method, f_ci = _interval_methods(ci, item_ci, index_ci, definition.measure)
     if missing_kinds is not None:
         needs_memory(design.backend, "missing_kinds (per-row data of a pandas frame)")
-    recipe = ScoreRecipe(tuple(spec.item_names), definition.measure, None, (), None, spec)
+    tree, extra = spec.tree, extra_columns(spec)
+    recipe = ScoreRecipe(tuple(spec.item_names), definition.measure, None, (), None, spec,
+                         extra)
     build = IndexBuild(design, recipe, by, check_level(level), check_df(df))
     item_rows = ItemRecipe(recipe)
     item_fit = build.fit(item_rows, recipe.binary)
-    names = build.names
-    item_est = build.combine(item_fit, item_rows, np.eye(len(names)), names, item_method)
+    names = list(spec.item_names)
+    columns = [*names, *(column_name(it, m) for it, m in extra)]
+    item_est = build.combine(item_fit, item_rows, np.eye(len(columns))[:, :len(names)], names,
+                             item_method)
     items = _item_table(item_est, spec, design, build, missing_kinds, rules)
-    index_of = {name: i for i, name in enumerate(names)}
-    groups = {f.name: [index_of[i] for i in f.items] for f in spec.factors}
-    weights = {f.name: np.full(len(f.items), 1.0 / len(f.items)) for f in spec.factors}
-    if definition.overall == "item":
-        factor_est = build.factors(groups, weights, definition.aggregate,
-                                   f_ci)[0] if groups else None
-        load = np.zeros((len(names), 1))
-        load[index_of[spec.overall_item], 0] = 1.0
-        overall_est = build.combine(item_fit, item_rows, load, ["overall"], f_ci)
+    binary = [it for it in names if len(spec.scale_of(it).codes) == 2]
+    plan = plan_tree(tree, columns, definition.measure, definition.aggregate, binary)
+    if definition.aggregate == "items":
+        rows: ItemRecipe | RespondentRecipe = item_rows
+        fit = item_fit
     else:
-        factor_est, f_fit, f_rows, f_load = build.factors(groups, weights,
-                                                          definition.aggregate, f_ci)
-        overall_est = build.combine(f_fit, f_rows, f_load @ _overall_weights(spec)[:, None],
-                                    ["overall"], f_ci)
-    factors = _label(factor_est, spec, "factor", rules) if factor_est else pd.DataFrame()
-    overall = _label(overall_est, spec, "overall", rules)
-    text = definition.describe()
-    for table in (items, factors, overall):
+        rows = RespondentRecipe(recipe, plan.groups, plan.group_weights)
+        fit = build.fit(rows, False)
+
+    def estimate(nodes: list[str]) -> Estimate:
+        use_wald = plan.uses_mean[[plan.names.index(n) for n in nodes]]
+        method = "wald" if use_wald.any() else f_ci
+        return build.combine(fit, rows, plan.columns(nodes), nodes, method)
+
+    top = tree.roots[-1] if tree.roots else None
+    factor_names = [n for n in tree.order if tree.node(n).items and n != top]
+    factor_est = estimate(factor_names) if factor_names else None
+    overall_est = estimate([top]) if top else None
+    text = definition.describe() if not spec.nodes else (
+        f"item measure={definition.measure}; tree aggregate={definition.aggregate}; "
+        f"overall={top}")
+    factors = _label(factor_est, spec, rules, plan) if factor_est else pd.DataFrame()
+    overall = _label(overall_est, spec, rules, plan) if overall_est else pd.DataFrame()
+    mids = [n for n in tree.order if n not in factor_names and n != top]
+    parts = [factors, overall, *(_label(estimate(group), spec, rules, plan)
+                                 for group in _by_method(mids, plan) if group)]
+    nodes = _node_table(tree, parts)
+    for table in (items, factors, overall, nodes):
         if len(table):
             table["definition"] = text
     return IndexResult(items=items, factors=factors, overall=overall, definition=text,
                        factor_estimate=factor_est, overall_estimate=overall_est,
-                       by=tuple(build.labels.columns))
+                       by=tuple(build.labels.columns), nodes=nodes)
 
 
 def _interval_methods(ci: str | Mapping[str, str] | None, item_ci: str | None,
@@ -237,17 +270,32 @@ def _interval_methods(ci: str | Mapping[str, str] | None, item_ci: str | None,
     return (item if measure != "mean" else "wald"), interval_method(chosen["index"], measure)
 
 
-def _overall_weights(spec: Spec) -> np.ndarray:
-    names = [f.name for f in spec.factors]
-    if spec.index.overall == "weighted_factors":
-        a = np.array([spec.index.factor_weights[n] for n in names])
-        return a / a.sum()
-    return np.full(len(names), 1.0 / len(names))
+def _by_method(nodes: list[str], plan: TreePlan) -> tuple[list[str], list[str]]:
+    """Nodes in [0, 1] and nodes on the answer scale (they get different intervals)."""
+    mean = {n for n in nodes if plan.uses_mean[plan.names.index(n)]}
+    return [n for n in nodes if n not in mean], [n for n in nodes if n in mean]
+
+
+def _node_table(tree: IndexTree, parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Every node of the tree by domain, in tree order (children first), with its place."""
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame()
+    table = pd.concat(parts, ignore_index=True)
+    rank = {n: i for i, n in enumerate(tree.order)}
+    by = [c for c in table.columns[:table.columns.get_loc("name")]]
+    table = table.sort_values([*by, "name"], key=lambda c: c.map(rank) if c.name == "name"
+                              else c, kind="stable").reset_index(drop=True)
+    pos = table.columns.get_loc("label_en") + 1
+    table.insert(pos, "parent", [tree.parent(n) or "" for n in table["name"]])
+    table.insert(pos + 1, "depth", [tree.depth(n) for n in table["name"]])
+    table.insert(pos + 2, "members", [", ".join(tree.node(n).members) for n in table["name"]])
+    return table
 
 
 def _item_table(est: Estimate, spec: Spec, design: SurveyDesign, build: IndexBuild,
                 kinds: pd.DataFrame | None, rules: ReliabilityRules) -> pd.DataFrame:
-    table = _label(est, spec, "item", rules)
+    table = _label(est, spec, rules)
     table["kind"] = [spec.item(n).kind for n in table["name"]]
     table["meaning"] = [SHARE_MEANING[k]["en"] if spec.index.measure == "top_box"
                         or len(spec.scale_of(n).codes) == 2 else f"{spec.index.measure}"
@@ -272,23 +320,21 @@ def _item_table(est: Estimate, spec: Spec, design: SurveyDesign, build: IndexBui
     return table
 
 
-def _label(est: Estimate, spec: Spec, level: str, rules: ReliabilityRules) -> pd.DataFrame:
+def _label(est: Estimate, spec: Spec, rules: ReliabilityRules,
+           plan: TreePlan | None = None) -> pd.DataFrame:
+    """An estimate as a table with labels and reliability flags (items without ``plan``)."""
     table = est.to_frame().drop(columns="value").rename(columns={"variable": "name"})
-    if level == "item":
+    if plan is None:
         lab = {it.name: it.label for it in spec.items}
-    elif level == "factor":
-        lab = {f.name: f.label for f in spec.factors}
+        share = np.array([spec.index.measure != "mean" or len(spec.scale_of(n).codes) == 2
+                          for n in table["name"]])
     else:
-        lab = {"overall": {"vi": "Chỉ số hài lòng chung", "en": "Overall satisfaction index"}}
+        lab = {n.name: n.label for n in spec.tree.nodes}
+        share = ~plan.uses_mean[[plan.names.index(n) for n in table["name"]]]
     pos = est.by and list(est.by)
     idx = len(pos) if pos else 0
     table.insert(idx + 1, "label_vi", [lab.get(n, {}).get("vi", n) for n in table["name"]])
     table.insert(idx + 2, "label_en", [lab.get(n, {}).get("en", n) for n in table["name"]])
-    if level == "item":
-        share = [spec.index.measure != "mean" or len(spec.scale_of(n).codes) == 2
-                 for n in table["name"]]
-    else:
-        share = spec.index.measure != "mean"
-    table["flag"], table["flag_reason"] = flag_rows(table, rules, share=np.asarray(share),
+    table["flag"], table["flag_reason"] = flag_rows(table, rules, share=share,
                                                     level=est.level)
     return table

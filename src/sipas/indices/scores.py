@@ -167,6 +167,9 @@ class ScoreRecipe:
     missing_codes: tuple[float, ...]
     scale: Any
     spec: Spec | None = None
+    #: (item, measure) columns scored after the spec's items, for tree nodes with a measure
+    #: of their own
+    extra: tuple[tuple[str, str], ...] = ()
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -175,7 +178,7 @@ class ScoreRecipe:
 
     def __call__(self, frame: pd.DataFrame) -> ItemScores:
         if self.spec is not None:
-            return spec_scores(frame, self.spec)
+            return spec_scores(frame, self.spec, self.extra)
         return item_scores(frame, self.items, self.measure, satisfied=self.satisfied,
                            missing_codes=self.missing_codes, scale=self.scale)
 
@@ -184,7 +187,7 @@ class ScoreRecipe:
         if self.spec is None:
             return self.measure == "top_box"
         return all(self.measure == "top_box" or len(self.spec.scale_of(i).codes) == 2
-                   for i in self.items)
+                   for i in self.items) and all(m == "top_box" for _, m in self.extra)
 
 
 @dataclass(frozen=True)
@@ -244,17 +247,21 @@ class RespondentRecipe:
         return np.asarray(np.column_stack(per_resp) * vmat, order="F"), vmat, vmat
 
 
-def spec_scores(frame: pd.DataFrame, spec: Spec) -> ItemScores:
+def spec_scores(frame: pd.DataFrame, spec: Spec,
+                extra: Sequence[tuple[str, str]] = ()) -> ItemScores:
+    """Scores of every item of ``spec`` under ``[index] measure``, then of the ``extra``
+    (item, measure) pairs (columns named ``item@measure``)."""
     measure = spec.index.measure
     names = list(spec.item_names)
     satisfied = {it: spec.scale_of(it).satisfied for it in names}
     scale = {it: (spec.scale_of(it).min, spec.scale_of(it).max) for it in names}
     codes = sorted({c for it in names for v in spec.missing_codes(it).values() for c in v})
     parts = []
-    for it in names:
+    for it, m in [*((it, measure) for it in names), *extra]:
         # binary yes/no items have no meaningful mean: they are always shares
-        m = "top_box" if len(spec.scale_of(it).codes) == 2 else measure
+        m = "top_box" if len(spec.scale_of(it).codes) == 2 else m
         parts.append(item_scores(frame, [it], m, satisfied=satisfied, missing_codes=codes,
                                  scale=scale))
-    return ItemScores(tuple(names), np.column_stack([p.score for p in parts]),
+    return ItemScores((*names, *(f"{it}@{m}" for it, m in extra)),
+                      np.column_stack([p.score for p in parts]),
                       np.column_stack([p.valid for p in parts]), measure)

@@ -47,7 +47,7 @@ RELIABILITY_THRESHOLDS = ("min_neff", "ok_width", "max_width", "max_rel_width", 
 __all__ = ["FORMATS", "SCHEMA", "SECTIONS", "IndicesOptions", "Pipeline", "ReportOptions",
            "demo_pipeline_path", "load_pipeline"]
 
-FORMATS = ("csv", "parquet", "xlsx", "png", "svg")
+FORMATS = ("csv", "parquet", "xlsx", "png", "svg", "docx")
 ITEM_CI = ("logit", "wald", "beta", "wilson", "asin", "xlogit", "mean")
 ADJUST = ("holm", "fdr_bh", "bonferroni", "none")
 #: every key a pipeline file may hold (docs/pipeline.md documents them); the sections whose
@@ -131,7 +131,7 @@ class ReportOptions:
     Examples
     --------
     >>> ReportOptions().formats
-    ('csv', 'parquet', 'xlsx', 'png', 'svg')
+    ('csv', 'parquet', 'xlsx', 'png', 'svg', 'docx')
     """
 
     lang: str = "vi"
@@ -196,20 +196,28 @@ class Pipeline:
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 
-def demo_pipeline_path() -> Path:
-    """The bundled demo pipeline (on the SYNTHETIC demo survey).
+def demo_pipeline_path(name: str = "demo") -> Path:
+    """A bundled demo pipeline (on a SYNTHETIC demo survey).
+
+    Parameters
+    ----------
+    name : {"demo", "demo2026"}
+        ``demo``: Cao Bằng 2020, five factors; ``demo2026``: a province after the 2025
+        reform, communes as domains, the post-2024 index tree.
 
     Returns
     -------
     pathlib.Path
-        ``demo_pipeline.toml`` inside the installed package (read it, never write it).
+        ``<name>_pipeline.toml`` inside the installed package (read it, never write it).
 
     Examples
     --------
-    >>> demo_pipeline_path().name
-    'demo_pipeline.toml'
+    >>> demo_pipeline_path().name, demo_pipeline_path("demo2026").name
+    ('demo_pipeline.toml', 'demo2026_pipeline.toml')
     """
-    return Path(str(resources.files("sipas.datasets") / "data" / "demo_pipeline.toml"))
+    if name not in ("demo", "demo2026"):
+        raise SpecError(message("name", "'demo' or 'demo2026'", name))
+    return Path(str(resources.files("sipas.datasets") / "data" / f"{name}_pipeline.toml"))
 
 
 def load_pipeline(path: str | Path) -> Pipeline:

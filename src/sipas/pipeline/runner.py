@@ -104,7 +104,8 @@ def validate(pipeline: Pipeline) -> list[str]:
 
     checked = [f"pipeline {pipeline.path}"]
     spec = load_spec(pipeline.spec)
-    checked.append(f"spec {spec.name} ({len(spec.items)} items, {len(spec.factors)} factors)")
+    shape = f"{len(spec.nodes)} index nodes" if spec.nodes else f"{len(spec.factors)} factors"
+    checked.append(f"spec {spec.name} ({len(spec.items)} items, {shape})")
     data = read_survey(pipeline.data, spec=spec, sheet=pipeline.sheet)
     checked.append(f"data {pipeline.data.name}: {data.meta.n_rows} rows valid against the spec")
     Design.from_spec(data)
@@ -227,13 +228,18 @@ def _indices(res: RunResult, design: Any, spec: Any, data: Any, pipeline: Pipeli
     res.tables["index_overall"] = overall.overall
     res.tables["index_factors"] = overall.factors
     res.tables["index_items"] = overall.items
+    if spec.nodes:  # a tree deeper than factors under overall: every node by itself
+        res.tables["index_nodes"] = overall.nodes
     for by in opts.by:
         dom = satisfaction_index(design, spec, by=by, missing_kinds=data.missing,
                                        level=opts.level, rules=pipeline.rules,
                                        ci={"item": opts.ci})
         res.results[f"index_by_{by}"] = dom
+        inner = dom.nodes[~dom.nodes["name"].isin([*dom.factors.get("name", ()),
+                                                  *dom.overall["name"]])]
         res.tables[f"index_by_{by}"] = pd.concat(
             [dom.overall.assign(index_level="overall"),
+             inner[dom.overall.columns].assign(index_level="node"),
              dom.factors.assign(index_level="factor")],
             ignore_index=True)
         res.tables[f"items_by_{by}"] = dom.items

@@ -19,17 +19,18 @@ from typing import Any
 
 import pandas as pd
 
-from sipas.report import plots
+from sipas.report import plots, word
 from sipas.report.disclosure import check_not_microdata, protect_tables
 from sipas.report.excel import write_workbook
 from sipas.report.methods import method_rows
 from sipas.report.tables import TableContext, flag_notes, publication_table, title_of
 
-__all__ = ["context", "notes", "sheet_order", "write_all", "write_charts"]
+__all__ = ["context", "notes", "sheet_order", "write_all", "write_charts", "write_report"]
 
 WORKBOOK = "sipas-report.xlsx"
 OVERALL_LABEL = {"vi": "Chỉ số hài lòng chung", "en": "Overall satisfaction index"}
-ORDER = ("index_overall", "index_factors", "index_items", "index_by_", "items_by_", "compare_",
+ORDER = ("index_overall", "index_nodes", "index_factors", "index_items", "index_by_",
+         "items_by_", "compare_",
          "ranks_", "reliability", "weighting_steps", "weighting_margins", "reproduction",
          "reproduction_definitions", "reproduction_candidates", "published_consistency",
          "par_")
@@ -61,13 +62,32 @@ def write_all(result: Any, folder: Path, lang: str) -> list[Path]:
     if "xlsx" in opts.formats:
         pubs = [publication_table(n, tables[n], ctx) for n in sheet_order(tables)]
         written.append(write_workbook(pubs, Path(folder) / WORKBOOK, notes=notes(result, lang),
-                                      notice=_notice(spec),
+                                      notice=_notice(spec, lang),
                                       notes_header=("Mục", "Nội dung") if lang == "vi"
                                       else ("Item", "Content")))
     formats = [f for f in ("png", "svg") if f in opts.formats]
     if formats:
         written += write_charts(result, tables, Path(folder) / "charts", ctx, formats)
+    if "docx" in opts.formats:
+        written.append(write_report(result, tables, Path(folder), ctx))
     return written
+
+
+def write_report(result: Any, tables: Mapping[str, pd.DataFrame], folder: Path,
+                 ctx: TableContext) -> Path:
+    """The Word report: main tables, the PNG charts already in ``folder/charts``, methods."""
+    spec, lang = result.data.spec, ctx.lang
+    main = ["index_overall", "index_nodes" if "index_nodes" in tables else "index_factors",
+            *(n for n in sheet_order(tables) if n.startswith("index_by_"))]
+    pubs = [publication_table(n, tables[n], ctx, ci="text") for n in main if n in tables]
+    charts = sorted((folder / "charts").glob("*.png")) if (folder / "charts").is_dir() else []
+    index = result.results["index"]
+    return word.write_word(
+        folder / word.REPORT, title=spec.title.get(lang) or spec.name, lang=lang, tables=pubs,
+        charts=charts, methods=word.methods_lines(result, lang),
+        headline=word.headline_text(index.overall, ctx.names, lang, ctx.level,
+                                    spec.index.measure != "mean"),
+        synthetic=spec.synthetic, notice=_notice(spec, lang))
 
 
 def sheet_order(names: Iterable[str]) -> list[str]:
@@ -94,15 +114,34 @@ def context(result: Any, lang: str) -> TableContext:
     names: dict[str, Mapping[str, str]] = {it.name: it.label for it in spec.items}
     names.update({f.name: f.label for f in spec.factors})
     names["overall"] = OVERALL_LABEL
+    names.update({n.name: n.label for n in spec.tree.nodes if n.label})
     return TableContext(lang=lang, decimals=result.pipeline.report.decimals,
                         measure=spec.index.measure, level=result.pipeline.indices.level,
                         domains=domains, domain_titles=titles, names=names)
 
 
-def _notice(spec: Any) -> str:
+def _tree_chart(spec: Any, tables: Mapping[str, pd.DataFrame], ctx: TableContext,
+                common: Mapping[str, Any]) -> Any:
+    """Every node of the index tree with its interval, top down, indented by depth."""
+    tree, nodes = spec.tree, tables["index_nodes"].set_index("name")
+    top, *below = tree.top_down()
+    rows = nodes.loc[below].reset_index()
+    for lang in ("vi", "en"):
+        rows[f"label_{lang}"] = ["· " * (d - 1) + str(v)
+                                 for d, v in zip(rows["depth"], rows[f"label_{lang}"])]
+    return plots.factor_chart(nodes.loc[[top]].reset_index(), rows, decimals=ctx.decimals,
+                              level=ctx.level, tree=True, **common)
+
+
+def _notice(spec: Any, lang: str) -> str:
+    """The synthetic-data notice in ``lang`` (empty for real data)."""
     from sipas.datasets import SYNTHETIC_NOTICE
 
-    return f"{plots.SYNTHETIC_FOOTER}. {SYNTHETIC_NOTICE}" if spec.synthetic else ""
+    if not spec.synthetic:
+        return ""
+    # the banner stays bilingual (a safety notice every reader must see); the sentence
+    # after it is in the report's language
+    return f"{plots.SYNTHETIC_FOOTER}. {SYNTHETIC_NOTICE.split(' / ')[lang == 'vi']}"
 
 
 def notes(result: Any, lang: str) -> list[tuple[str, str]]:
@@ -114,7 +153,8 @@ def notes(result: Any, lang: str) -> list[tuple[str, str]]:
     rows += [(("Cảnh báo: ", "Flag: ")[i] + k, v)
              for k, v in flag_notes(pipe.rules, pipe.report.min_cell, lang)]
     ctx = TableContext(lang=lang, domain_titles=context(result, lang).domain_titles)
-    rows += [(f"Sheet {n}", title_of(n, ctx)) for n in sheet_order(result.tables)]
+    rows += [(f"{('Trang', 'Sheet')[i]} {n}", title_of(n, ctx))
+             for n in sheet_order(result.tables)]
     return rows
 
 
@@ -125,7 +165,8 @@ def _data_rows(result: Any, i: int) -> list[tuple[tuple[str, str], str]]:
     data, spec = result.data, result.data.spec
     return [
         (("Khảo sát", "Survey"), spec.title.get(("vi", "en")[i]) or spec.name),
-        (("Dữ liệu", "Data"), _notice(spec) or ("dữ liệu khảo sát", "survey data")[i]),
+        (("Dữ liệu", "Data"), _notice(spec, ("vi", "en")[i])
+         or ("dữ liệu khảo sát", "survey data")[i]),
         (("Tệp dữ liệu", "Input file"), Path(data.meta.source).name),
         (("SHA-256 tệp dữ liệu", "Input SHA-256"), data.meta.sha256),
         (("Số dòng", "Rows"), str(data.meta.n_rows)),
@@ -161,12 +202,15 @@ def write_charts(result: Any, tables: Mapping[str, pd.DataFrame], folder: Path,
         fig = plots.factor_chart(tables["index_overall"], tables["index_factors"],
                                  decimals=ctx.decimals, level=ctx.level, **common)
         written += plots.save_figure(fig, folder / "factors", formats)
+    if "index_nodes" in tables:
+        written += plots.save_figure(_tree_chart(spec, tables, ctx, common), folder / "tree",
+                                     formats)
     reference = _reference(tables.get("index_overall"))
     for by in result.pipeline.indices.by:
         table = tables.get(f"index_by_{by}")
         if table is None:
             continue
-        rows = table[table["name"] == "overall"]
+        rows = table[table["index_level"] == "overall"]
         fig = plots.ranked_chart(rows, by, labels=ctx.domains.get(by), reference=reference,
                                  title=ctx.domain_titles.get(by, by), level=ctx.level,
                                  **common)

@@ -43,7 +43,7 @@ from sipas.report.disclosure import check_not_microdata
 from sipas.report.files import FORMULA_START, atomic_path
 from sipas.report.tables import PubTable, number_format
 
-__all__ = ["sheet_names", "write_workbook"]
+__all__ = ["reproducible_zip", "sheet_names", "write_workbook"]
 
 HEADER_ROW = 3
 MAX_WIDTH = 60
@@ -114,7 +114,7 @@ def write_workbook(tables: Sequence[PubTable], path: str | Path, *,
     wb.save(buffer)
     path = Path(path)
     with atomic_path(path) as tmp:
-        tmp.write_bytes(_reproducible(buffer.getvalue()))
+        tmp.write_bytes(reproducible_zip(buffer.getvalue()))
     return path
 
 
@@ -214,8 +214,9 @@ def _widths(ws: Worksheet, headers: list[str], shown: Any) -> None:
                 row[0].alignment = Alignment(wrap_text=True, vertical="top")
 
 
-def _reproducible(data: bytes) -> bytes:
-    """The same workbook with fixed zip timestamps and no creation/modification dates."""
+def reproducible_zip(data: bytes) -> bytes:
+    """The same Office file (workbook, Word report) with fixed zip timestamps and no
+    creation/modification dates."""
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as zin, \
             zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:

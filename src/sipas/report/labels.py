@@ -23,6 +23,10 @@ __all__ = ["COLUMNS", "TITLES", "flag_notes", "translate_flag"]
 #: column -> (Vietnamese header, English header, kind); "est" follows the row (% or scale)
 COLUMNS: dict[str, tuple[str, str, str]] = {
     "level": ("Cấp", "Level", "text"),
+    "index_level": ("Cấp chỉ số", "Index level", "text"),
+    "parent": ("Thuộc chỉ số", "Part of", "text"),
+    "depth": ("Tầng trong cây chỉ số", "Depth in the index tree", "integer"),
+    "members": ("Gồm", "Made of", "text"),
     "name": ("Mã", "Code", "text"),
     "label": ("Nội dung", "Indicator", "text"),
     "meaning": ("Ý nghĩa", "Meaning", "text"),
@@ -141,12 +145,15 @@ KIND_OVERRIDES: dict[str, dict[str, str]] = {
 }
 DROP = {"figure"}
 DROP_INDEX = {"cv", "deff_replace", "definition", "kind", "share_system"}
-ORDER = ("level", "name", "label", "meaning", "estimate", "ci_low", "ci_high", "ci", "se",
+ORDER = ("level", "index_level", "name", "label", "meaning", "estimate", "ci_low", "ci_high",
+         "ci", "se",
          "df", "deff", "n", "n_missing")
 TITLES: dict[str, tuple[str, str]] = {
     "index_overall": ("Chỉ số hài lòng chung", "Overall satisfaction index"),
     "index_factors": ("Chỉ số hài lòng theo yếu tố", "Satisfaction indices by factor"),
     "index_items": ("Chỉ số theo câu hỏi", "Indices by item"),
+    "index_nodes": ("Cây chỉ số: chỉ số chung, thành phần và chỉ số con",
+                    "Index tree: overall index, components and sub-indices"),
     "index_by_": ("Chỉ số hài lòng theo {}", "Satisfaction indices by {}"),
     "items_by_": ("Chỉ số câu hỏi theo {}", "Item indices by {}"),
     "compare_waves": ("So sánh với kỳ khảo sát trước", "Change since the previous wave"),
@@ -171,14 +178,63 @@ TITLES: dict[str, tuple[str, str]] = {
     "par_": ("PAR INDEX: {}", "PAR INDEX: {}"),
 }
 WORDS = {"overall": ("Chung", "Overall"), "factor": ("Yếu tố", "Factor"),
-         "item": ("Câu hỏi", "Item"), True: ("Có", "Yes"), False: ("Không", "No"),
+         "item": ("Câu hỏi", "Item"), "node": ("Chỉ số thành phần", "Component"),
+         True: ("Có", "Yes"), False: ("Không", "No"),
          "mean of domains": ("trung bình các nhóm", "mean of domains"),
-         "current - previous": ("kỳ này - kỳ trước", "current - previous"),
-         "reproduced": ("tái lập được", "reproduced"),
-         "within sampling error": ("trong phạm vi sai số chọn mẫu", "within sampling error"),
-         "not consistent": ("không nhất quán", "not consistent"),
-         "no data": ("không có dữ liệu", "no data"),
-         "not estimable": ("không ước lượng được", "not estimable")}
+         "current - previous": ("kỳ này - kỳ trước", "current - previous")}
+#: column -> {value sipas writes: (Vietnamese, English)}, for the values of result tables
+VALUES: dict[str, dict[str, tuple[str, str]]] = {
+    "status": {"reproduced": ("tái lập được", "reproduced"),
+               "within sampling error": ("trong phạm vi sai số chọn mẫu",
+                                         "within sampling error"),
+               "not consistent": ("không nhất quán", "not consistent"),
+               "no data": ("không có dữ liệu", "no data")},
+    "note": {"no data": ("không có dữ liệu", "no data"),
+             "not estimable": ("không ước lượng được", "not estimable")},
+    "unit": {"percent": ("phần trăm", "percent"),
+             "percent_of_max": ("phần trăm điểm tối đa", "percent of maximum"),
+             "mean": ("điểm trung bình", "mean")},
+    "domain": {"all": ("toàn bộ mẫu", "all")},
+    "code": {"TOTAL": ("TỔNG", "TOTAL")},
+}
+#: weighting step -> (Vietnamese, English)
+STEPS: dict[str, tuple[str, str]] = {
+    "base": ("trọng số thiết kế", "design weights"),
+    "nonresponse": ("điều chỉnh không trả lời", "non-response adjustment"),
+    "poststratify": ("hậu phân tầng", "post-stratification"),
+    "rake": ("cân chỉnh theo biên tổng thể (raking)", "raking to population margins"),
+    "calibrate": ("hiệu chỉnh theo tổng thể (GREG)", "calibration (GREG)"),
+    "trim": ("cắt trọng số cực trị", "weight trimming"),
+    "final": ("trọng số cuối cùng", "final weights"),
+}
+#: item measure and aggregation, worded for notes and the methods text
+MEASURE_TEXT: dict[str, tuple[str, str]] = {
+    "top_box": ("tỷ lệ câu trả lời ở các mức hài lòng", "share of answers in the satisfied "
+                "codes"),
+    "mean": ("điểm trung bình trên thang trả lời", "mean score on the answer scale"),
+    "pct_of_max": ("điểm trung bình chia cho điểm tối đa", "mean score divided by the maximum"),
+    "pct_of_range": ("điểm trung bình quy đổi về 0-100%", "mean score rescaled to 0-100%"),
+}
+AGGREGATE_TEXT: dict[str, tuple[str, str]] = {
+    "items": ("mỗi chỉ số là trung bình có trọng số của các chỉ số câu hỏi hoặc chỉ số con "
+              "của nó", "each index is the weighted mean of its items' or children's indices"),
+    "respondents": ("điểm của mỗi người trả lời được tính trước, rồi lấy trung bình có trọng "
+                    "số", "each respondent's score is computed first, then averaged"),
+}
+
+
+def definition_text(measure: str, aggregate: str, lang: str) -> str:
+    """The index definition in words, in ``lang``.
+
+    Examples
+    --------
+    >>> definition_text("mean", "items", "en")[:30]
+    'mean score on the answer scale'
+    """
+    i = 0 if lang == "vi" else 1
+    return f"{MEASURE_TEXT[measure][i]}; {AGGREGATE_TEXT[aggregate][i]}"
+
+
 MEANINGS = {"mean": ("điểm trung bình", "mean score"),
             "pct_of_max": ("điểm trung bình / điểm tối đa", "mean score / maximum"),
             "pct_of_range": ("điểm trung bình quy đổi 0-100%", "mean score rescaled to 0-100%")}

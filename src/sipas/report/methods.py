@@ -19,7 +19,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from sipas.report.labels import STEPS, definition_text
+
 __all__ = ["INTERVALS", "intervals_text", "method_rows"]
+
+LONELY = {"fail": ("báo lỗi", "an error"), "remove": ("bỏ qua", "left out"),
+          "certainty": ("coi là chọn chắc chắn", "taken as certainty units"),
+          "adjust": ("so với trung bình chung", "centred at the grand mean"),
+          "average": ("lấy trung bình phương sai các tầng", "the average variance of strata")}
 
 #: the interval methods in words (vi, en)
 INTERVALS = {
@@ -83,10 +90,14 @@ def method_rows(result: Any, i: int) -> list[tuple[tuple[str, str], str]]:
     if design.replicated:
         variance = (f"trọng số lặp ({design.method})", f"replicate weights ({design.method})")
     else:
-        cols = (f"strata={ds.strata}, ids={list(ds.ids)}, fpc={list(ds.fpc)}, "
-                f"lonely_psu={ds.lonely_psu}")
-        variance = (f"tuyến tính hóa Taylor, thiết kế phân tầng nhiều giai đoạn ({cols})",
-                    f"Taylor linearization, stratified multistage design ({cols})")
+        lonely = LONELY[ds.lonely_psu][i]
+        variance = (f"tuyến tính hóa Taylor, thiết kế phân tầng nhiều giai đoạn (tầng: "
+                    f"{ds.strata}; đơn vị mẫu: {', '.join(ds.ids)}; hiệu chỉnh tổng thể hữu "
+                    f"hạn: {', '.join(ds.fpc) or 'không'}; tầng chỉ có một PSU: {lonely})",
+                    f"Taylor linearization, stratified multistage design (strata: "
+                    f"{ds.strata}; sampling units: {', '.join(ds.ids)}; finite population "
+                    f"corrections: {', '.join(ds.fpc) or 'none'}; strata with one PSU: "
+                    f"{lonely})")
     index = result.results["index"]
     by = [result.results[k] for k in result.results if k.startswith("index_by_")]
     shown = by[0] if by else index
@@ -100,8 +111,11 @@ def method_rows(result: Any, i: int) -> list[tuple[tuple[str, str], str]]:
          + variance[i]),
         (("Bậc tự do thiết kế", "Design degrees of freedom"),
          f"{design.df} " + ("(số PSU - số tầng)", "(PSUs - strata)")[i]),
-        (("Gia quyền", "Weighting"), " → ".join(h.name for h in design.history) or "-"),
-        (("Định nghĩa chỉ số", "Index definition"), spec.index.describe()),
+        (("Gia quyền", "Weighting"),
+         " → ".join(STEPS.get(h.name, (h.name, h.name))[i] for h in design.history) or "-"),
+        (("Định nghĩa chỉ số", "Index definition"),
+         f"{definition_text(spec.index.measure, spec.index.aggregate, ('vi', 'en')[i])} "
+         f"({index.definition})"),
         (("Khoảng tin cậy", "Confidence intervals"),
          intervals_text(methods, float(shown.overall_estimate.level), rule, i)),
         (("Cảnh báo độ tin cậy", "Reliability flags"), _flags_text(pipe.rules, i)),

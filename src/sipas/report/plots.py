@@ -57,6 +57,8 @@ WORDS = {
     "index_scale": ("Điểm trung bình", "Mean score"),
     "factors": ("Chỉ số hài lòng theo yếu tố (KTC {lvl}%)",
                 "Satisfaction indices by factor ({lvl}% CI)"),
+    "tree": ("Cây chỉ số: chỉ số chung, thành phần, chỉ số con (KTC {lvl}%)",
+             "Index tree: overall, components, sub-indices ({lvl}% CI)"),
     "ranked": ("Chỉ số hài lòng chung theo {} (KTC {lvl}%)",
                "Overall satisfaction index by {} ({lvl}% CI)"),
     "overall_line": ("Toàn tỉnh", "All respondents"),
@@ -150,7 +152,8 @@ def _points(ax: Any, rows: pd.DataFrame, y: np.ndarray, colour: str) -> None:
 
 
 def factor_chart(overall: pd.DataFrame, factors: pd.DataFrame, *, lang: str = "vi",
-                 decimals: int = 1, level: float = 0.95, synthetic: bool = False) -> Figure:
+                 decimals: int = 1, level: float = 0.95, synthetic: bool = False,
+                 tree: bool = False) -> Figure:
     """Factor indices and the overall index, each with its interval.
 
     Parameters
@@ -163,6 +166,8 @@ def factor_chart(overall: pd.DataFrame, factors: pd.DataFrame, *, lang: str = "v
         Decimals of the value printed beside each point.
     synthetic : bool
         Print the SYNTHETIC DATA footer.
+    tree : bool
+        ``factors`` are the nodes of an index tree (the title says so).
 
     Returns
     -------
@@ -185,7 +190,8 @@ def factor_chart(overall: pd.DataFrame, factors: pd.DataFrame, *, lang: str = "v
     for tick, colour in zip(ax.get_yticklabels(), [*colours, ACCENT]):
         tick.set_color(colour)
     ax.set_xlabel(_w("index_pct" if pct else "index_scale", lang))
-    ax.set_title(_w("factors", lang, lvl=f"{100 * level:g}"), loc="left", fontsize=11)
+    ax.set_title(_w("tree" if tree else "factors", lang, lvl=f"{100 * level:g}"), loc="left",
+                 fontsize=11)
     ax.grid(axis="x", color="#e5e5e5")
     ax.set_axisbelow(True)
     note = _w("flagged", lang) if (rows["flag"] != "").any() else ""
@@ -322,18 +328,24 @@ def _level_colours(k: int) -> list[str]:
 
 def weights_chart(before: np.ndarray, after: np.ndarray, *, labels: tuple[str, str] = ("", ""),
                   lang: str = "vi", synthetic: bool = False) -> Figure:
-    """Histograms of the positive weights before and after weighting, on common bins.
+    """Histograms of the weights of the same respondents before and after weighting.
 
     Parameters
     ----------
     before, after : array
-        Weights of the base design and of the final design (zeros are left out).
+        Weights of the base design and of the final design, row for row. Only rows with a
+        positive weight in both are drawn, so non-respondents (base weight, final weight 0)
+        do not make the "before" histogram taller than the "after" one.
     labels : (str, str)
         Legend entries (e.g. with the Kish design effect of each).
     """
     b = np.asarray(before, dtype=float)
     a = np.asarray(after, dtype=float)
-    b, a = b[b > 0], a[a > 0]
+    if b.shape != a.shape:
+        raise ValueError(f"before and after must hold the same rows; got {b.shape} and "
+                         f"{a.shape}.")
+    same = (b > 0) & (a > 0)
+    b, a = b[same], a[same]
     bins = np.histogram_bin_edges(np.concatenate([b, a]), bins=40)
     fig = _figure(8.5, 4.5)
     ax = fig.add_subplot()

@@ -40,7 +40,9 @@ from sipas.report.labels import (
     KIND_OVERRIDES,
     MEANINGS,
     ORDER,
+    STEPS,
     TITLES,
+    VALUES,
     WORDS,
     flag_notes,
     translate_flag,
@@ -236,11 +238,15 @@ def _prepare(name: str, table: pd.DataFrame, ctx: TableContext) -> pd.DataFrame:
             t["value"] = [v if v is None else format_code(v) for v in t["value"]]
     if name.startswith("weighting") and "name" in t.columns:
         t = t.rename(columns={"name": "method"})
+        t["method"] = [STEPS.get(v, (v, v))[0 if ctx.lang == "vi" else 1] for v in t["method"]]
     for col in t.columns:
         if col in ctx.domains:
             t[col] = [_domain_label(ctx, col, v) for v in t[col]]
     i = 0 if ctx.lang == "vi" else 1
-    for col in ("level", "significant", "in_top", "in_bottom", "status", "note", "consistent"):
+    for col, values in VALUES.items():
+        if col in t.columns:
+            t[col] = [values[v][i] if _hashable(v) and v in values else v for v in t[col]]
+    for col in ("level", "index_level", "significant", "in_top", "in_bottom", "consistent"):
         if col in t.columns:
             t[col] = [WORDS[v][i] if _hashable(v) and v in WORDS else v for v in t[col]]
     if "meaning" in t.columns:

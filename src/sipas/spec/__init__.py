@@ -7,7 +7,8 @@ index definition the survey publishes all come from here. The bundled demo spec
 (``sipas.load_spec("demo")``) is the worked example; ``docs/spec.md`` documents every key.
 
 The package holds the objects (:mod:`sipas.spec.model`), the reading and checking of a file
-(:mod:`sipas.spec.parse`) and its population margins (:mod:`sipas.spec.margins`).
+(:mod:`sipas.spec.parse`), its population margins (:mod:`sipas.spec.margins`) and its
+index tree (:mod:`sipas.spec.tree`).
 
 Examples
 --------
@@ -37,6 +38,7 @@ from sipas.spec.model import (
     Spec,
 )
 from sipas.spec.parse import load_spec, parse_spec
+from sipas.spec.tree import IndexNode, IndexTree
 
 __all__ = [
     "MISSING_KINDS",
@@ -45,6 +47,8 @@ __all__ = [
     "DesignSpec",
     "Factor",
     "IndexDefinition",
+    "IndexNode",
+    "IndexTree",
     "Item",
     "ItemKind",
     "LonelyPSU",

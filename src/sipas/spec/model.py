@@ -20,6 +20,7 @@ from typing import Any, Literal, get_args
 
 from sipas._validate import message
 from sipas.errors import SpecError
+from sipas.spec.tree import IndexNode, IndexTree, factor_tree
 
 __all__ = [
     "MISSING_KINDS",
@@ -325,6 +326,8 @@ class Spec:
         Weighting steps (``[[weighting.steps]]``).
     synthetic : bool
         The data are synthetic (reports say so).
+    nodes : tuple of IndexNode
+        The ``[[nodes]]`` of an index tree (empty for a spec of factors; see :attr:`tree`).
     source, sha256 : str or None
         File the spec was read from and its SHA-256.
 
@@ -352,6 +355,23 @@ class Spec:
     synthetic: bool = False
     source: str | None = None
     sha256: str | None = None
+    nodes: tuple[IndexNode, ...] = ()
+
+    @property
+    def tree(self) -> IndexTree:
+        """The index tree: the ``[[nodes]]``, or factors under ``overall`` for a spec of factors.
+
+        Examples
+        --------
+        >>> import sipas
+        >>> t = sipas.load_spec("demo").tree
+        >>> t.roots, t.node("access").items
+        (('overall',), ('q01', 'q02', 'q03', 'q04'))
+        """
+        if self.nodes:
+            return IndexTree(self.nodes)
+        return factor_tree([(f.name, f.label, f.items) for f in self.factors],
+                           self.index.overall, self.overall_item, self.index.factor_weights)
 
     def item(self, name: str) -> Item:
         """The item called ``name``.

@@ -57,6 +57,7 @@ from sipas.spec.model import (
     Scale,
     Spec,
 )
+from sipas.spec.tree import IndexNode, IndexTree
 
 __all__ = ["SPEC", "load_spec", "parse_spec"]
 
@@ -81,6 +82,11 @@ ITEM = Table({
 FACTOR = Table({"name": Key(NAME, required=True), "label": LABEL,
                 "items": Key(Either(NAME, ListOf(NAME), what="a list of item names"),
                              required=True)})
+NODE = Table({"name": Key(NAME, required=True), "label": LABEL,
+              "items": Either(NAME, ListOf(NAME), what="a list of item names"),
+              "children": Either(NAME, ListOf(NAME), what="a list of node names"),
+              "weights": ListOf(FLOAT, what="a list of weights, one per item or child"),
+              "measure": Choice(*get_args(Measure)), "part": STR})
 DESIGN = Table({
     "ids": Key(COLUMNS, default=[]), "strata": COLUMN, "weights": COLUMN, "probs": COLUMN,
     "fpc": Key(COLUMNS, default=[]), "nest": Key(BOOL, default=False),
@@ -103,6 +109,7 @@ SPEC = Table({
     "missing": Key(MISSING, default={}),
     "items": Key(ListOf(ITEM), required=True),
     "factors": Key(ListOf(FACTOR), default=[]),
+    "nodes": Key(ListOf(NODE), default=[]),
     "overall": Key(Table({"item": NAME}), default={}),
     "design": Key(DESIGN, default={}),
     "domains": Key(Table({"columns": Key(COLUMNS, default=[])}), default={}),
@@ -203,6 +210,7 @@ def parse_spec(data: Mapping[str, Any], source: str | Path | None = None,
         raise doc.fail(("survey",), message("respondent_id", "a column that is not an item",
                                             survey["respondent_id"]))
     factors = _factors(doc, spec["factors"], items)
+    nodes = _nodes(doc, spec["nodes"], items, factors, data.get("index") or {})
     overall_item = _overall(doc, spec["overall"], items, factors)
     index = _index(doc, spec["index"], [f.name for f in factors], overall_item,
                    explicit="overall" in (data.get("index") or {}))
@@ -220,7 +228,7 @@ def parse_spec(data: Mapping[str, Any], source: str | Path | None = None,
                           lonely_psu=design["lonely_psu"]),
         domains=tuple(_names(spec["domains"]["columns"])), index=index, margins=margins,
         weighting=tuple(spec["weighting"]["steps"]),
-        source=str(source) if source else None, sha256=sha256,
+        source=str(source) if source else None, sha256=sha256, nodes=nodes,
     )
 
 
@@ -274,6 +282,42 @@ def _factors(doc: Doc, raw: list[dict[str, Any]], items: tuple[Item, ...]) -> tu
                                              "factor: remove it from one of them.")
             seen[it] = f.name
     return tuple(factors)
+
+
+def _nodes(doc: Doc, raw: list[dict[str, Any]], items: tuple[Item, ...],
+           factors: tuple[Factor, ...], index: Mapping[str, Any]) -> tuple[IndexNode, ...]:
+    """The [[nodes]] of an index tree: known items, one tree, no cycle, no empty node."""
+    if not raw:
+        return ()
+    if factors or {"overall", "factor_weights"} & set(index):
+        raise doc.fail(("nodes",), "[[nodes]] define the whole index tree; remove [[factors]] "
+                                   "and [index] overall / factor_weights (a factor is a node "
+                                   "with items).")
+    item_names = {it.name for it in items}
+    nodes = []
+    for i, entry in enumerate(raw):
+        node = IndexNode(entry["name"], items=tuple(_names(entry.get("items", []))),
+                         children=tuple(_names(entry.get("children", []))),
+                         weights=tuple(float(w) for w in entry.get("weights", [])),
+                         measure=entry.get("measure"), label=_labels(entry.get("label")),
+                         part=entry.get("part"))
+        unknown = [it for it in node.items if it not in item_names]
+        if unknown:
+            raise doc.fail(("nodes", i), f"node {node.name!r} names unknown item(s) {unknown}. "
+                                         "Every item of a node must be defined in [[items]].")
+        if node.name in item_names:
+            raise doc.fail(("nodes", i), f"node {node.name!r} has the name of an item; give "
+                                         "the node a name of its own.")
+        nodes.append(node)
+    try:
+        tree = IndexTree(tuple(nodes))
+    except SpecError as exc:
+        raise doc.fail(("nodes",), str(exc)) from None
+    if len(tree.roots) != 1:
+        raise doc.fail(("nodes",), f"the nodes form {len(tree.roots)} trees with tops "
+                                   f"{list(tree.roots) or '(none)'}; exactly one node (the "
+                                   "overall index) must be no node's child.")
+    return tuple(nodes)
 
 
 def _overall(doc: Doc, raw: Mapping[str, Any], items: tuple[Item, ...],

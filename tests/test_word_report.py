@@ -76,8 +76,8 @@ def test_word_report_holds_tables_pictures_methods_and_banner(demo, sub, n_table
     for heading in ("1. Tóm tắt kết quả", "2. Các bảng chỉ số", "3. Biểu đồ", "4. Phương pháp"):
         assert heading in text
     # the methods text says what was computed
-    assert "tuyến tính hóa Taylor" in text and "phương pháp logit" in text
-    assert "bậc tự do của thiết kế tính trong từng nhóm" in text
+    assert "tuyến tính hóa Taylor" in text and "khoảng logit" in text
+    assert "bậc tự do tính trong từng nhóm" in text and "chuẩn NCHS 2017" in text
     assert "người trả lời" in text
 
 

@@ -22,7 +22,8 @@ from typing import Any
 import pandas as pd
 
 from sipas.report.excel import reproducible_zip
-from sipas.report.labels import STEPS, definition_text
+from sipas.report.labels import definition_text
+from sipas.report.methods import method_rows
 from sipas.report.tables import PubTable
 
 __all__ = ["REPORT", "methods_lines", "write_word"]
@@ -39,41 +40,14 @@ TEXT: dict[str, tuple[str, str]] = {
     "headline": ("{label}: {value} (khoảng tin cậy {level}%: {low}–{high}), {n} người trả lời.",
                  "{label}: {value} ({level}% confidence interval {low}–{high}), {n} "
                  "respondents."),
-    "design_taylor": ("Thiết kế mẫu: {stages}. Phương sai được ước lượng bằng phương pháp "
-                      "tuyến tính hóa Taylor cho thiết kế nhiều giai đoạn{strata}{fpc}.",
-                      "Sample design: {stages}. Variances are estimated by Taylor "
-                      "linearization for a multistage design{strata}{fpc}."),
-    "design_rep": ("Phương sai được ước lượng bằng {n} bộ trọng số lặp ({method}).",
-                   "Variances are estimated with {n} replicate weights ({method})."),
-    "strata": (", phân tầng theo {}", ", stratified by {}"),
-    "fpc": (", có hiệu chỉnh tổng thể hữu hạn", ", with finite population corrections"),
-    "stages": ("đơn vị mẫu các giai đoạn: {}", "sampling units by stage: {}"),
     "sample": ("Dữ liệu: {rows} bản ghi, {resp} người trả lời.",
                "Data: {rows} records, {resp} respondents."),
-    "weighting": ("Gia quyền: {}.", "Weighting: {}."),
-    "no_weighting": ("Gia quyền: trọng số thiết kế.", "Weighting: the design weights."),
     "index": ("Chỉ số: {}. Mỗi chỉ số (câu hỏi, chỉ số con, thành phần, chỉ số chung) là tổ "
               "hợp tuyến tính của các ước lượng tỷ số theo câu hỏi; sai số chuẩn của mọi chỉ "
               "số được tính bằng cùng một phép tuyến tính hóa.",
               "Indices: {}. Every index (item, sub-index, component, overall) is a linear "
               "combination of item ratio estimators; the standard error of every index comes "
               "from the same linearization."),
-    "intervals": ("Khoảng tin cậy {level}%: câu hỏi theo phương pháp {item}; chỉ số trong "
-                  "[0, 1] theo phương pháp logit, điểm trung bình theo phương pháp Wald; phân "
-                  "vị t với bậc tự do của thiết kế tính trong từng nhóm: {df}.",
-                  "{level}% confidence intervals: items by the {item} method; indices in "
-                  "[0, 1] by the logit method, mean scores by the Wald method; t quantiles "
-                  "with the design degrees of freedom counted within each domain: {df}."),
-    "df_taylor": ("số PSU có người trả lời trong nhóm trừ số tầng của các PSU đó",
-                  "PSUs with a respondent in the domain minus the strata of those PSUs"),
-    "df_rep": ("hạng của ma trận trọng số lặp trong nhóm trừ 1",
-               "the rank of the domain's replicate weights minus one"),
-    "rules": ("Cảnh báo độ tin cậy khi: n < {min_n}, bậc tự do < {min_df:g}, cỡ mẫu hiệu dụng "
-              "p(1−p)/SE² < {min_neff:g} (tỷ lệ), hoặc sai số chuẩn tương đối > {max_rse:.0%} "
-              "(điểm trung bình).",
-              "Reliability flags when: n < {min_n}, degrees of freedom < {min_df:g}, effective "
-              "sample size p(1−p)/SE² < {min_neff:g} (shares), or relative standard error > "
-              "{max_rse:.0%} (mean scores)."),
 }
 
 
@@ -96,36 +70,17 @@ def methods_lines(result: Any, lang: str) -> list[str]:
     """
     if result is None:
         return []
-    spec, design, pipeline = result.data.spec, result.design, result.pipeline
+    spec, pipeline = result.data.spec, result.pipeline
     frame = result.data.frame
     status = next((s for s in pipeline.steps if s.get("method") == "nonresponse"), None)
     resp = int(frame[status["status"]].isin(status["respondent"]).sum()) if status \
         else len(frame)
-    lines = [_t("sample", lang, rows=len(frame), resp=resp)]
-    replicate = bool(design.replicated)
-    if replicate:
-        lines.append(_t("design_rep", lang, n=design.n_replicates,
-                        method=getattr(design, "method", "")))
-    else:
-        ds = spec.design
-        labels = result.data.meta.variable_labels if lang == "vi" else {}
-        units = ", ".join(labels.get(c) or c for c in ds.ids)
-        lines.append(_t("design_taylor", lang, stages=_t("stages", lang, units or "—"),
-                        strata=_t("strata", lang, labels.get(ds.strata) or ds.strata)
-                        if ds.strata else "", fpc=_t("fpc", lang) if ds.fpc else ""))
-    i = 0 if lang == "vi" else 1
-    steps = [STEPS.get(str(s.get("method")), (s.get("method"),) * 2)[i]
-             for s in pipeline.steps]
-    lines.append(_t("weighting", lang, " → ".join(steps)) if steps
-                 else _t("no_weighting", lang))
-    lines.append(_t("index", lang, definition_text(spec.index.measure, spec.index.aggregate,
-                                                   lang)))
-    lines.append(_t("intervals", lang, level=_pct(pipeline.indices.level),
-                    item=pipeline.indices.ci,
-                    df=_t("df_rep" if replicate else "df_taylor", lang)))
-    rules = pipeline.rules
-    lines.append(_t("rules", lang, min_n=rules.min_n, min_df=rules.min_df,
-                    min_neff=rules.min_neff, max_rse=rules.max_rse))
+    lines = [_t("sample", lang, rows=len(frame), resp=resp),
+             _t("index", lang, definition_text(spec.index.measure, spec.index.aggregate,
+                                               lang))]
+    # one methods text for the workbook notes and the report: written from the run
+    lines += [f"{label[0 if lang == 'vi' else 1]}: {text}"
+              for label, text in method_rows(result, 0 if lang == "vi" else 1)]
     return lines
 
 

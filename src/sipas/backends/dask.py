@@ -30,7 +30,7 @@ import pandas as pd
 from sipas.backends.base import CellFactor, CellTable, Domains, WeightFactor, needs_memory
 from sipas.backends.keys import KeyIndex
 from sipas.backends.memory import missing_domain_message
-from sipas.engine.rows import Kernel
+from sipas.engine.rows import Kernel, Rows
 from sipas.errors import DesignError, EstimationError
 
 __all__ = ["DaskBackend", "DaskRows", "is_dask"]
@@ -151,7 +151,7 @@ class _CellCounts:
     def columns(self) -> tuple[str, ...]:
         return self.names
 
-    def __call__(self, rows: DaskRows) -> pd.DataFrame:
+    def __call__(self, rows: Rows) -> pd.DataFrame:
         w = rows.weights()
         keep = w > 0
         cols = list(self.names)

@@ -118,6 +118,14 @@ class Design:
 
     __slots__ = ("_backend", "_cache", "_calibration", "_columns", "_history", "_probs",
                  "_stages", "_weights")
+    _backend: Backend
+    _cache: dict[str, Any]
+    _calibration: tuple[Projection, ...]
+    _columns: DesignColumns
+    _history: tuple[WeightingStep, ...]
+    _probs: str | None
+    _stages: tuple[Stage, ...]
+    _weights: str | None
 
     def __init__(self, frame: Any, ids: str | Sequence[str] | None = None,
                  strata: str | None = None, weights: str | None = None,

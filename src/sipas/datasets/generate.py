@@ -286,7 +286,8 @@ def write_demo(outdir: str | Path, seed: int = SEED) -> list[Path]:
         sample, str(tmp),
         file_label="SIPAS demo - SYNTHETIC data, not real microdata",
         column_labels=[column_labels.get(c, c) for c in sample.columns],
-        variable_value_labels=value_labels, missing_ranges=missing,
+        # pyreadstat annotates invariant dicts of int | float keys; int keys are what it reads
+        variable_value_labels=value_labels, missing_ranges=missing,  # type: ignore[arg-type]
         note=f"SYNTHETIC demo data, sipas seed {seed}")
     raw = bytearray(tmp.read_bytes())
     raw[92:101], raw[101:109] = SAV_TIMESTAMP

@@ -132,11 +132,11 @@ def compare_domains(estimate: Estimate, reference: str | None = None, *,
                          df[used].min()))
     if not rows:
         raise EstimationError("no comparison to make: the estimate has a single domain.")
-    names, variables, values, diff, se, dfs = zip(*rows)
+    names, variables, values, diffs, ses, dfs = zip(*rows)
     out = pd.DataFrame({"comparison": list(names), "variable": list(variables),
                         "value": pd.Series(list(values), dtype=object)})
-    diff, se, dfs = np.array(diff), np.array(se), np.array(dfs)
-    res = _tests(diff.astype(float), se.astype(float), dfs.astype(float),
+    res = _tests(np.array(diffs).astype(float), np.array(ses).astype(float),
+                 np.array(dfs).astype(float),
                  level or estimate.level, adjust)
     return pd.concat([out, pd.DataFrame(res)], axis=1)[list(RESULT_COLUMNS)]
 
@@ -240,8 +240,8 @@ def compare_waves(current: Estimate, previous: Estimate, *, adjust: Adjust = "ho
     if merged.empty:
         raise EstimationError("no row of the two waves matches (domains and variables).")
     diff = (merged["estimate"] - merged["estimate_prev"]).to_numpy()
-    se = np.sqrt(merged["se"] ** 2 + merged["se_prev"] ** 2).to_numpy()
-    df = np.minimum(merged["df"], merged["df_prev"]).to_numpy(dtype=float)
+    se = np.sqrt((merged["se"] ** 2 + merged["se_prev"] ** 2).to_numpy())
+    df = np.minimum(merged["df"].to_numpy(dtype=float), merged["df_prev"].to_numpy(dtype=float))
     label = merged[list(current.by)].astype(str).agg(", ".join, axis=1) if current.by else \
         pd.Series(["all"] * len(merged))
     out = pd.DataFrame({"comparison": (label + ": current - previous").to_numpy(),

@@ -22,7 +22,7 @@ import pandas as pd
 from sipas._validate import check_choice, check_df, check_level, message
 from sipas.backends.base import needs_memory
 from sipas.design.protocol import SurveyDesign
-from sipas.errors import DesignError
+from sipas.errors import DesignError, SpecError
 from sipas.estimation.estimate import Estimate
 from sipas.estimation.estimators import check_design
 from sipas.indices.build import IndexBuild, IndexCI, interval_method
@@ -45,8 +45,10 @@ class IndexResult:
         (reliability), plus for items the share of each missing kind and ``meaning``.
     definition : str
         The index definition used (measure, aggregation, overall rule).
-    factor_estimate, overall_estimate : Estimate
-        The estimates behind the tables (covariances for comparisons and PAR points).
+    factor_estimate : Estimate or None
+        The estimate behind ``factors`` (None when the spec has no factors).
+    overall_estimate : Estimate
+        The estimate behind ``overall`` (covariances for comparisons and PAR points).
     by : tuple of str
         Domain columns of the tables.
 
@@ -66,7 +68,7 @@ class IndexResult:
     factors: pd.DataFrame
     overall: pd.DataFrame
     definition: str
-    factor_estimate: Estimate
+    factor_estimate: Estimate | None
     overall_estimate: Estimate
     by: tuple[str, ...]
 
@@ -191,6 +193,8 @@ def satisfaction_index(design: SurveyDesign, spec: Spec, *,
     if definition.overall == "item":
         factor_est = build.factors(groups, weights, definition.aggregate,
                                    f_ci)[0] if groups else None
+        if spec.overall_item is None:  # the spec's parser requires it for overall = "item"
+            raise SpecError("[index] overall = 'item' needs the spec's overall item.")
         load = np.zeros((len(names), 1))
         load[index_of[spec.overall_item], 0] = 1.0
         overall_est = build.combine(item_fit, item_rows, load, ["overall"], f_ci)
@@ -284,6 +288,7 @@ def _label(est: Estimate, spec: Spec, level: str, rules: ReliabilityRules) -> pd
     idx = len(pos) if pos else 0
     table.insert(idx + 1, "label_vi", [lab.get(n, {}).get("vi", n) for n in table["name"]])
     table.insert(idx + 2, "label_en", [lab.get(n, {}).get("en", n) for n in table["name"]])
+    share: list[bool] | bool
     if level == "item":
         share = [spec.index.measure != "mean" or len(spec.scale_of(n).codes) == 2
                  for n in table["name"]]

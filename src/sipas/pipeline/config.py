@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sipas._validate import message
 from sipas.errors import SpecError
@@ -40,6 +40,9 @@ from sipas.schema import (
     validate,
 )
 from sipas.weighting.plan import STEP
+
+if TYPE_CHECKING:
+    from sipas.report.tables import Lang
 
 __all__ = ["FORMATS", "SCHEMA", "SECTIONS", "IndicesOptions", "Pipeline", "ReportOptions",
            "demo_pipeline_path", "load_pipeline"]
@@ -131,7 +134,7 @@ class ReportOptions:
     ('csv', 'parquet', 'xlsx', 'png', 'svg')
     """
 
-    lang: str = "vi"
+    lang: Lang = "vi"
     decimals: int = 1
     formats: tuple[str, ...] = FORMATS
     min_cell: int = 10

@@ -159,7 +159,9 @@ def _mark(table: pd.DataFrame, rows: np.ndarray, text: str, *, blank: bool) -> p
             table.loc[rows, c] = np.nan
     flag = table["flag"].fillna("").astype(str) if "flag" in table.columns else pd.Series(
         "", index=table.index)
-    flag[rows] = [f"{text}; {f}" if f else text for f in flag[rows]]
+    # pandas-stubs: a list of values for a boolean mask is accepted at run time
+    flag[rows] = [f"{text}; {f}" if f else text  # type: ignore[call-overload]
+                  for f in flag[rows]]
     table["flag"] = flag
     return table
 

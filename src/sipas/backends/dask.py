@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from sipas.backends.base import CellFactor, CellTable, Domains, WeightFactor, needs_memory
@@ -252,7 +253,7 @@ class DaskBackend:
         """The Dask frame (a copy of the collection; the data stay where they are)."""
         return self._frame.copy()
 
-    def weight_array(self) -> np.ndarray:
+    def weight_array(self) -> npt.NDArray[np.float64]:
         """Refused: the weights live on the workers."""
         needs_memory(self, "the weights as an array")
         raise AssertionError  # pragma: no cover

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, get_args
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from sipas._validate import as_name_list, check_choice, message, require_columns
@@ -293,7 +294,7 @@ class Design:
         return int(self._cache["n"])
 
     @property
-    def weight_array(self) -> np.ndarray:
+    def weight_array(self) -> npt.NDArray[np.float64]:
         """Final weights, one per row, read-only (zero outside the population of interest).
 
         Raises

@@ -235,7 +235,7 @@ class ReplicateDesign:
         return self._row_replicates().shape[1]
 
     @property
-    def weight_array(self) -> np.ndarray:
+    def weight_array(self) -> npt.NDArray[np.float64]:
         """Full-sample weights, read-only (zero outside the population of interest).
 
         Examples
@@ -336,7 +336,7 @@ class ReplicateDesign:
                                                     bool(self.mse))
         return self._cache["engine"]
 
-    def replicate_weights(self) -> np.ndarray:
+    def replicate_weights(self) -> npt.NDArray[np.float64]:
         """The (n x R) replicate analysis weights (expanded from factors if needed).
 
         Returns

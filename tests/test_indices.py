@@ -170,3 +170,31 @@ def test_index_intervals_stay_in_0_1_with_few_psus(demo):
     np.testing.assert_allclose(logit["se"], wald["se"], rtol=1e-12)
     with pytest.raises(sipas.EstimationError, match="wald"):
         sipas.factor_index(d, ["p03"], measure="mean", ci="logit")
+
+
+def test_a_spec_without_factors_compares_waves_on_the_overall_index(tmp_path):
+    """Found by mypy: IndexResult.factor_estimate is None without factors, and the
+    pipeline's [compare] previous_data passed it to compare_waves (AttributeError)."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from sipas.pipeline.runner import _comparisons
+
+    text = Path(sipas.load_spec("demo").source).read_text(encoding="utf-8")
+    head, rest = text.split("[[factors]]", 1)
+    rest = rest[rest.index("[overall]"):].split("# Population of service users")[0]
+    path = tmp_path / "nofactors.toml"
+    path.write_text(head + rest.replace('overall = "mean_of_factors"', 'overall = "item"'),
+                    encoding="utf-8")
+    spec = sipas.load_spec(path)
+    design = sipas.Design.from_spec(sipas.read_survey(sipas.datasets.demo_path(), spec=spec))
+    now = sipas.satisfaction_index(design, spec)
+    assert now.factor_estimate is None and now.factors.empty
+    pipeline = SimpleNamespace(compare={"previous_data": sipas.datasets.demo_path(),
+                                        "previous_spec": path},
+                               indices=SimpleNamespace(by=()), spec=path, steps=[], rules=None)
+    res = SimpleNamespace(results={"index": now}, tables={})
+    _comparisons(res, spec, pipeline)
+    waves = res.tables["compare_waves"]
+    assert waves["comparison"].tolist() == ["all: current - previous"]
+    assert waves["difference"].tolist() == [0.0]  # the same data twice

@@ -265,3 +265,19 @@ def test_replicates_is_only_for_the_bootstrap():
     d = sipas.Design(df, ids="psu", strata="h", weights="w")
     with pytest.raises(sipas.DesignError, match="replicates"):
         sipas.replicate(d, "jkn", replicates=10)
+
+
+def test_replicate_cov_of_two_sets_needs_their_centre_only_for_mse():
+    """Found by mypy: ``cov(reps1, full1, reps2)`` without ``full2`` failed with a numpy
+    TypeError under ``mse``; the centre is only needed there."""
+    from sipas.engine.variance import ReplicateEngine
+
+    reps1 = np.array([[1.0], [2.0], [3.0], [4.0]])
+    reps2 = np.array([[2.0], [2.0], [5.0], [3.0]])
+    full = np.array([2.5])
+    eng = ReplicateEngine(scale=0.75, rscales=np.ones(4), mse=False)
+    expected = 0.75 * np.sum((reps1 - reps1.mean()) * (reps2 - reps2.mean()))
+    assert eng.cov(reps1, full, reps2)[0, 0] == pytest.approx(expected, abs=1e-12)
+    mse = ReplicateEngine(scale=0.75, rscales=np.ones(4), mse=True)
+    with pytest.raises(sipas.errors.EstimationError, match="full-sample estimates"):
+        mse.cov(reps1, full, reps2)

@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import pandas as pd
 
 from sipas.errors import SipasError
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+    #: a SIGTERM handler as ``signal.signal`` takes and returns it
+    _Handler: TypeAlias = Callable[[int, FrameType | None], Any] | int | None
 
 __all__ = ["main"]
 
@@ -69,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _restore(previous)
 
 
-def _terminate_like_interrupt() -> object:
+def _terminate_like_interrupt() -> _Handler:
     """SIGTERM (a job scheduler stopping the run) unwinds like Ctrl-C, so temporary outputs
     are removed and the target folder is left untouched."""
     import signal
@@ -85,7 +92,7 @@ def _terminate_like_interrupt() -> object:
         return None
 
 
-def _restore(previous: object) -> None:
+def _restore(previous: _Handler) -> None:
     import signal
 
     if previous is not None:

@@ -489,7 +489,7 @@ def validate_frame(frame: pd.DataFrame, spec: Spec, *,
         _check_file_missing(col, file_missing.get(col, ()), spec, where)
         kind, bad = _missing_kinds(values, spec.missing_codes(col), spec.scale_of(col).codes)
         n_problems += int(bad.sum())
-        problems += [(r, col, values.iloc[r]) for r in np.flatnonzero(bad)]
+        problems += [(int(r), col, values.iloc[r]) for r in np.flatnonzero(bad)]
         problems = problems[:_MAX_LISTED]
         frame[col] = values.where(kind.isna().to_numpy())
         kinds[col] = pd.Categorical(kind, categories=[*MISSING_KINDS, "system"])

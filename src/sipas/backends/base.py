@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from sipas.engine.rows import Kernel, Rows
@@ -224,7 +225,7 @@ class Backend(Protocol):
         """A back end whose rows' weights include ``factor`` (the input is unchanged)."""
         ...
 
-    def weight_array(self) -> np.ndarray:
+    def weight_array(self) -> npt.NDArray[np.float64]:
         """Final weights, one per row (in-memory back end only)."""
         ...
 

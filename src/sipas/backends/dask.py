@@ -25,12 +25,13 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from sipas.backends.base import CellFactor, CellTable, Domains, WeightFactor, needs_memory
 from sipas.backends.keys import KeyIndex
 from sipas.backends.memory import missing_domain_message
-from sipas.engine.rows import Kernel
+from sipas.engine.rows import Kernel, Rows
 from sipas.errors import DesignError, EstimationError
 
 __all__ = ["DaskBackend", "DaskRows", "is_dask"]
@@ -151,7 +152,7 @@ class _CellCounts:
     def columns(self) -> tuple[str, ...]:
         return self.names
 
-    def __call__(self, rows: DaskRows) -> pd.DataFrame:
+    def __call__(self, rows: Rows) -> pd.DataFrame:
         w = rows.weights()
         keep = w > 0
         cols = list(self.names)
@@ -252,7 +253,7 @@ class DaskBackend:
         """The Dask frame (a copy of the collection; the data stay where they are)."""
         return self._frame.copy()
 
-    def weight_array(self) -> np.ndarray:
+    def weight_array(self) -> npt.NDArray[np.float64]:
         """Refused: the weights live on the workers."""
         needs_memory(self, "the weights as an array")
         raise AssertionError  # pragma: no cover

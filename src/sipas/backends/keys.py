@@ -58,17 +58,19 @@ class KeyIndex:
     def build(cls, combos: pd.DataFrame) -> KeyIndex:
         cols = tuple(combos.columns)
         levels = tuple(pd.Index(pd.unique(combos[c])) for c in cols)
-        codes = cls._mix(levels, [lv.get_indexer(combos[c]) for lv, c in zip(levels, cols)])
+        # pandas-stubs: get_indexer takes any array-like (a Series here), not only an Index
+        codes = cls._mix(levels, [lv.get_indexer(combos[c])  # type: ignore[arg-type]
+                                  for lv, c in zip(levels, cols)])
         lookups = tuple(_integer_lookup(lv) for lv in levels)
         sizes = [len(lv) for lv in levels]
         space = int(np.prod(sizes, dtype=np.float64))
         places = tuple(int(np.prod(sizes[i + 1:], dtype=np.int64)) for i in range(len(cols)))
         dtype, unknown = _mix_dtype(space, len(cols))
-        steps = tuple(None if lk is None else
+        steps: tuple[tuple[int, np.ndarray] | None, ...] = tuple(None if lk is None else
                       (lk[0], np.where(lk[1] >= 0, lk[1] * place, unknown).astype(dtype))
                       for lk, place in zip(lookups, places))
         if space <= 20_000_000:
-            table = np.full(space, -1, dtype=_index_dtype(len(combos)))
+            table: np.ndarray = np.full(space, -1, dtype=_index_dtype(len(combos)))
             table[codes] = np.arange(len(combos))
             keys = cls(cols, levels, table, None, lookups, steps=steps, places=places)
             return keys.relabel(np.arange(len(combos))) if len(cols) == 1 else keys
@@ -88,8 +90,9 @@ class KeyIndex:
         if self.table is None:
             return replace(self, labels=labels)
         dtype = _index_dtype(int(labels.max(initial=0)) + 1)
-        table = np.where(self.table >= 0, labels[np.maximum(self.table, 0)], -1).astype(dtype)
-        direct = None
+        table: np.ndarray = np.where(self.table >= 0, labels[np.maximum(self.table, 0)],
+                                     -1).astype(dtype)
+        direct: tuple[int, np.ndarray] | None = None
         if len(self.columns) == 1 and self.lookups[0] is not None:
             lo, level_of = self.lookups[0]
             direct = lo, np.where(level_of >= 0, table[np.maximum(level_of, 0)], -1).astype(dtype)
@@ -103,7 +106,13 @@ class KeyIndex:
         return mixed
 
     def __len__(self) -> int:
-        return int((self.table >= 0).sum()) if self.table is not None else len(self.mixed)
+        return int((self.table >= 0).sum()) if self.table is not None else len(self._hashed())
+
+    def _hashed(self) -> pd.Index:
+        """The mixed-radix codes of the combinations (the layout without a table)."""
+        if self.mixed is None:
+            raise ValueError("a KeyIndex has a dense table or a hash index of codes")
+        return self.mixed
 
     def _step(self, i: int, values: pd.Series) -> np.ndarray:
         """Column ``i``'s share of the mixed-radix code of every row: its level code times
@@ -115,7 +124,7 @@ class KeyIndex:
             return _take_ids(arr, *step)
         space = int(np.prod([len(lv) for lv in self.levels], dtype=np.float64))
         dtype, unknown = _mix_dtype(space, len(self.columns))
-        codes = self.levels[i].get_indexer(values)
+        codes = self.levels[i].get_indexer(values)  # type: ignore[arg-type]  # as in build
         return np.where(codes >= 0, codes * self.places[i], unknown).astype(dtype)
 
     def get(self, part: pd.DataFrame) -> np.ndarray:
@@ -134,7 +143,7 @@ class KeyIndex:
         if self.table is not None:
             rows = self.table.take(mixed)
         else:
-            rows = self.mixed.get_indexer(mixed)
+            rows = self._hashed().get_indexer(mixed)  # type: ignore[arg-type]  # as in build
             if self.labels is not None:
                 rows = np.where(rows >= 0, self.labels[rows], -1)
         return rows if known else np.where(missing, -1, rows)
@@ -186,6 +195,6 @@ def _integer_lookup(levels: pd.Index) -> tuple[int, np.ndarray] | None:
     lo, hi = int(values.min()), int(values.max())
     if hi - lo > 1 << 22:
         return None
-    table = np.full(hi - lo + 3, -1, dtype=_index_dtype(len(values)))
+    table: np.ndarray = np.full(hi - lo + 3, -1, dtype=_index_dtype(len(values)))
     table[values.astype(np.int64) - lo + 1] = np.arange(len(values))
     return lo, table

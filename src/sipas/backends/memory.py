@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from sipas._codes import sorted_codes
@@ -144,7 +145,7 @@ class MemoryBackend:
         """A copy of the data (copy-on-write: cheap, and edits do not reach the rows)."""
         return self._frame.copy(deep=False)
 
-    def weight_array(self) -> np.ndarray:
+    def weight_array(self) -> npt.NDArray[np.float64]:
         """Final weights (read-only)."""
         return self._weights[-1]
 

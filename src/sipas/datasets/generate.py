@@ -282,7 +282,8 @@ def write_demo(outdir: str | Path, seed: int = SEED) -> list[Path]:
         outdir, "demo", sample, pop_margins, SAV_TIMESTAMP,
         file_label="SIPAS demo - SYNTHETIC data, not real microdata",
         column_labels=[column_labels.get(c, c) for c in sample.columns],
-        variable_value_labels=value_labels, missing_ranges=missing,
+        # pyreadstat annotates invariant dicts of int | float keys; int keys are what it reads
+        variable_value_labels=value_labels, missing_ranges=missing,  # type: ignore[arg-type]
         note=f"SYNTHETIC demo data, sipas seed {seed}")
 
 

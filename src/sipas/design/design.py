@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, get_args
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from sipas._validate import as_name_list, check_choice, message, plain, require_columns
@@ -118,6 +119,14 @@ class Design:
 
     __slots__ = ("_backend", "_cache", "_calibration", "_columns", "_history", "_probs",
                  "_stages", "_weights")
+    _backend: Backend
+    _cache: dict[str, Any]
+    _calibration: tuple[Projection, ...]
+    _columns: DesignColumns
+    _history: tuple[WeightingStep, ...]
+    _probs: str | None
+    _stages: tuple[Stage, ...]
+    _weights: str | None
 
     def __init__(self, frame: Any, ids: str | Sequence[str] | None = None,
                  strata: str | None = None, weights: str | None = None,
@@ -285,7 +294,7 @@ class Design:
         return int(self._cache["n"])
 
     @property
-    def weight_array(self) -> np.ndarray:
+    def weight_array(self) -> npt.NDArray[np.float64]:
         """Final weights, one per row, read-only (zero outside the population of interest).
 
         Raises

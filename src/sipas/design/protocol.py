@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, Self
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from sipas.backends.base import Backend, Domains, RowWeights, WeightFactor
@@ -160,7 +161,7 @@ class SurveyDesign(Protocol):
         ...
 
     @property
-    def weight_array(self) -> np.ndarray:
+    def weight_array(self) -> npt.NDArray[np.float64]:
         """Final weights (in-memory designs)."""
         ...
 

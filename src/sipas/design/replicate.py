@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, get_args
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from sipas._validate import as_name_list, check_choice, message, require_columns
@@ -92,11 +93,25 @@ class ReplicateDesign:
     (4, 0.645497)
     """
 
-    frame: pd.DataFrame
-
     __slots__ = ("_backend", "_cache", "_factors", "_history", "_rep", "combined_weights",
                  "degf", "fay_rho", "method", "mse", "repweights", "rscales", "scale",
                  "weights")
+    _backend: Backend
+    _cache: dict[str, Any]
+    #: (R x PSUs) replicate factors, or None when the replicates are weights per row
+    _factors: npt.NDArray[np.float64] | None
+    _history: tuple[WeightingStep, ...]
+    #: (n x R) replicate weights, or None when the replicates are factors per PSU
+    _rep: npt.NDArray[np.float64] | None
+    combined_weights: bool
+    degf: int | None
+    fay_rho: float | None
+    method: RepMethod
+    mse: bool
+    repweights: tuple[str, ...]
+    rscales: npt.NDArray[np.float64]
+    scale: float
+    weights: str | None
 
     def __init__(self, frame: pd.DataFrame, weights: str | None = None,
                  repweights: Sequence[str] | str = (), method: RepMethod = "other",
@@ -215,10 +230,12 @@ class ReplicateDesign:
         >>> sipas.replicate(d, "jkn").n_replicates  # one per PSU in strata with 2+ PSUs
         40
         """
-        return self._factors.shape[0] if self._factors is not None else self._rep.shape[1]
+        if self._factors is not None:
+            return self._factors.shape[0]
+        return self._row_replicates().shape[1]
 
     @property
-    def weight_array(self) -> np.ndarray:
+    def weight_array(self) -> npt.NDArray[np.float64]:
         """Full-sample weights, read-only (zero outside the population of interest).
 
         Examples
@@ -261,7 +278,7 @@ class ReplicateDesign:
         if self.degf is not None:
             return int(self.degf)
         if not self._backend.in_memory:
-            return int(np.linalg.matrix_rank(self._factors)) - 1
+            return int(np.linalg.matrix_rank(self._psu_factors())) - 1
         return self.domain_df(self.weight_array > 0)
 
     def domain_df(self, in_domain: np.ndarray) -> int:
@@ -297,7 +314,7 @@ class ReplicateDesign:
             units = np.unique(self._backend.rows().units(0)[in_domain])
             mat = self._factors[:, units]
         else:
-            mat = self._rep[in_domain]
+            mat = self._row_replicates()[in_domain]
         return _rank(mat) - 1 if mat.size else 0
 
     @property
@@ -319,7 +336,7 @@ class ReplicateDesign:
                                                     bool(self.mse))
         return self._cache["engine"]
 
-    def replicate_weights(self) -> np.ndarray:
+    def replicate_weights(self) -> npt.NDArray[np.float64]:
         """The (n x R) replicate analysis weights (expanded from factors if needed).
 
         Returns
@@ -338,7 +355,19 @@ class ReplicateDesign:
         if self._rep is not None:
             return self._rep
         rows = self._backend.rows()
-        return rows.weights()[:, None] * self._factors.T[rows.units(0)]
+        return rows.weights()[:, None] * self._psu_factors().T[rows.units(0)]
+
+    def _psu_factors(self) -> npt.NDArray[np.float64]:
+        if self._factors is None:
+            raise DesignError("This ReplicateDesign holds replicate weights per row, not "
+                              "factors per PSU.")
+        return self._factors
+
+    def _row_replicates(self) -> npt.NDArray[np.float64]:
+        if self._rep is None:
+            raise DesignError("This ReplicateDesign holds factors per PSU, not replicate "
+                              "weights per row.")
+        return self._rep
 
     def __repr__(self) -> str:
         text = (f"ReplicateDesign(n={self.n}, method={self.method!r}, "
@@ -454,6 +483,9 @@ class ReplicateDesign:
             rnum = np.asarray(self._factors @ u.unit_matrix(u.wnum))
             rden = None if u.wden is None else np.asarray(self._factors @ u.unit_matrix(u.wden))
         else:
+            if sums.replicates is None:
+                raise DesignError("these sums were not reduced with this design's replicate "
+                                  "weights (use design.reduction()).")
             rnum, rden = sums.replicates
         with np.errstate(divide="ignore", invalid="ignore"):
             reps = rnum if rden is None else rnum / rden

@@ -93,7 +93,7 @@ class _Layout:
         strata_codes, strata_labels = self._strata_codes()
         ids = list(self.ids) if self.ids else []
         unit_codes = []
-        parent = None
+        parent = strata_codes  # replaced by each stage's units before the next stage
         for k, col in enumerate(ids or [None]):
             if col is None:
                 codes = np.arange(n)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 from scipy import sparse
 
-from sipas.engine.variance import ReplicateEngine, TaylorEngine
+from sipas.engine.variance import ReplicateEngine, TaylorEngine, UnitTotals, is_sparse
 from sipas.errors import EstimationError
 
 __all__ = ["VarBasis"]
@@ -46,7 +47,7 @@ class VarBasis:
     (2, [3.75, 4.5])
     """
 
-    values: np.ndarray
+    values: UnitTotals
     full: np.ndarray
     engine: TaylorEngine | ReplicateEngine
 
@@ -88,7 +89,7 @@ class VarBasis:
         if isinstance(self.engine, TaylorEngine):
             v = self.engine.var(_finite(self.values))
         else:
-            v = self.engine.var(self.values, self.full)
+            v = self.engine.var(_dense(self.values), self.full)
         return np.where(np.isnan(self.full), np.nan, v)
 
     def cov(self, other: VarBasis | None = None) -> np.ndarray:
@@ -126,7 +127,8 @@ class VarBasis:
         if isinstance(self.engine, TaylorEngine):
             c = self.engine.cov(_finite(self.values), _finite(other.values))
         else:
-            c = self.engine.cov(self.values, self.full, other.values, other.full)
+            c = self.engine.cov(_dense(self.values), self.full, _dense(other.values),
+                                other.full)
         bad = np.isnan(self.full)[:, None] | np.isnan(other.full)[None, :]
         return np.where(bad, np.nan, c)
 
@@ -238,7 +240,7 @@ class VarBasis:
         [4.5]
         """
         index = np.asarray(index, dtype=np.int64)
-        values = self.values.tocsc()[:, index].tocsr() if sparse.issparse(self.values) \
+        values = self.values.tocsc()[:, index].tocsr() if is_sparse(self.values) \
             else self.values[:, index]
         return VarBasis(values, self.full[index], self.engine)
 
@@ -275,24 +277,36 @@ class VarBasis:
         if len(engines) != 1:
             raise EstimationError("cannot stack estimates from different designs; compare "
                                   "independent samples with sipas.compare.compare_waves")
-        if any(sparse.issparse(b.values) for b in bases):
+        values: UnitTotals
+        if any(is_sparse(b.values) for b in bases):
             values = sparse.hstack([sparse.csr_matrix(b.values) for b in bases]).tocsr()
         else:
-            values = np.hstack([b.values for b in bases])
+            values = np.hstack([_dense(b.values) for b in bases])
         return VarBasis(values, np.concatenate([b.full for b in bases]), bases[0].engine)
 
 
-def _finite(values: np.ndarray | sparse.spmatrix) -> np.ndarray | sparse.spmatrix:
-    if sparse.issparse(values):
+def _dense(values: UnitTotals) -> np.ndarray:
+    """Replicate estimates, which are never sparse."""
+    if is_sparse(values):
+        raise EstimationError("replicate estimates must be a dense array, not a sparse matrix")
+    return values
+
+
+def _finite(values: UnitTotals) -> UnitTotals:
+    if is_sparse(values):
         values = values.tocsr(copy=True)
         values.data = np.nan_to_num(values.data)
         return values
     return np.nan_to_num(values)
 
 
-def _combine(a: np.ndarray, weights: np.ndarray) -> np.ndarray:
+@overload
+def _combine(a: np.ndarray, weights: np.ndarray) -> np.ndarray: ...
+@overload
+def _combine(a: UnitTotals, weights: np.ndarray) -> UnitTotals: ...
+def _combine(a: UnitTotals, weights: np.ndarray) -> UnitTotals:
     """``a @ weights`` where a NaN in ``a`` only spoils the columns that use it."""
-    if sparse.issparse(a):
+    if is_sparse(a):
         out = a @ weights
         return sparse.csr_matrix(out) if weights.ndim == 2 and weights.shape[1] > 64 else \
             np.asarray(out)

@@ -36,6 +36,7 @@ from scipy import sparse
 
 from sipas.engine.rows import Rows
 from sipas.engine.sums import DENSE_KEYS
+from sipas.engine.variance import UnitTotals, is_sparse
 
 __all__ = ["CellProjection", "CrossKernel", "LoadingKernel", "MatrixProjection", "Projection",
            "UnitCellKernel", "calibrated_unit_totals", "distinct", "level_influence",
@@ -244,7 +245,7 @@ def projection_sums(rows: Rows, groups: Sequence[Sequence[Projection]], num: np.
                   None if den is None else _by_key(dom, m * x[:, c], n_domains, den, buf))
                  for c in range(first.p)]
         out.append((np.vstack([p[0] for p in parts]),
-                    None if den is None else np.vstack([p[1] for p in parts])))
+                    None if den is None else np.vstack([d for _, d in parts if d is not None])))
     return out
 
 
@@ -286,6 +287,8 @@ def level_influence(proj: Projection, sums: tuple[np.ndarray, np.ndarray | None]
         sden = None if sden is None else sden.reshape(proj.p, k)
     if sden is None:
         return snum
+    if denom is None:
+        raise ValueError("ratio estimates need their denominators (denom=)")
     with np.errstate(divide="ignore", invalid="ignore"):
         out = (snum - est * sden) / denom
     return np.where(denom > 0, out, 0.0)
@@ -293,7 +296,7 @@ def level_influence(proj: Projection, sums: tuple[np.ndarray, np.ndarray | None]
 
 def _with_domain(codes: np.ndarray, dom: np.ndarray, n_domains: int, size: int) -> np.ndarray:
     """``codes * n_domains + dom`` in the narrowest integer type that holds ``size`` keys."""
-    key = codes.astype(np.int32 if size < 2**31 else np.int64)
+    key: np.ndarray = codes.astype(np.int32 if size < 2**31 else np.int64)
     key *= n_domains
     key += dom
     return key
@@ -338,9 +341,9 @@ class CrossKernel:
             return np.bincount(fp * self.q.p + fq, weights=ab,
                                minlength=self.p.p * self.q.p).reshape(self.p.p, self.q.p)
         left, right = _features(self.p, fp), _features(self.q, fq)
-        scaled = left.multiply(ab[:, None]) if sparse.issparse(left) else left * ab[:, None]
+        scaled = left.multiply(ab[:, None]) if is_sparse(left) else left * ab[:, None]
         prod = scaled.T @ right
-        return np.asarray(prod.todense() if sparse.issparse(prod) else prod)
+        return np.asarray(prod.todense() if is_sparse(prod) else prod)
 
     def combine(self, parts: Sequence[np.ndarray]) -> np.ndarray:
         """The sum of the chunks' cross products."""
@@ -400,7 +403,7 @@ class LoadingKernel:
         return np.sum(parts, axis=0)
 
 
-def _features(proj: Projection, f: np.ndarray) -> sparse.csr_matrix | np.ndarray:
+def _features(proj: Projection, f: np.ndarray) -> UnitTotals:
     if isinstance(proj, CellProjection):
         n = len(f)
         return sparse.csr_matrix((np.ones(n), (np.arange(n), f)), shape=(n, proj.p))

@@ -25,6 +25,7 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -111,7 +112,8 @@ def wald_interval(est: np.ndarray, se: np.ndarray, df: np.ndarray,
 
 def proportion_interval(method: str, p: np.ndarray, se: np.ndarray, df: np.ndarray,
                         level: float, n_rows: np.ndarray,
-                        likelihood: object = None) -> tuple[np.ndarray, np.ndarray]:
+                        likelihood: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None
+                        ) -> tuple[np.ndarray, np.ndarray]:
     """Interval for proportions by ``method`` (see the module docstring).
 
     Parameters

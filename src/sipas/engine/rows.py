@@ -35,7 +35,6 @@ import pandas as pd
 __all__ = ["Kernel", "Rows", "WeightedTotal"]
 
 T = TypeVar("T")
-T_co = TypeVar("T_co", covariant=True)
 
 
 @runtime_checkable
@@ -75,7 +74,7 @@ class Rows(Protocol):
         ...
 
 
-class Kernel(Protocol[T_co]):
+class Kernel(Protocol[T]):
     """A picklable function of a chunk of rows whose results add up over chunks.
 
     ``columns`` are the data columns it reads (a Dask back end reads only those);
@@ -87,11 +86,11 @@ class Kernel(Protocol[T_co]):
         """The data columns the kernel reads."""
         ...
 
-    def __call__(self, rows: Rows) -> T_co:
+    def __call__(self, rows: Rows) -> T:
         """The kernel's sums over one chunk."""
         ...
 
-    def combine(self, parts: Sequence[T_co]) -> T_co:  # type: ignore[misc]
+    def combine(self, parts: Sequence[T]) -> T:
         """Add the sums of several chunks."""
         ...
 

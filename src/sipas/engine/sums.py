@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -119,7 +120,7 @@ class UnitSums:
         >>> s.key_unit().tolist()
         [0, 0, 1, 1]
         """
-        if self.dense:
+        if self.unit is None:  # dense
             return np.repeat(np.arange(self.n_units), self.n_domains)
         return self.unit
 
@@ -138,7 +139,7 @@ class UnitSums:
         >>> s.key_domain().tolist()
         [0, 1, 0, 1]
         """
-        if self.dense:
+        if self.domain is None:  # dense
             return np.tile(np.arange(self.n_domains), self.n_units)
         return self.domain
 
@@ -166,9 +167,10 @@ class UnitSums:
         if self.dense:
             shape = (self.n_units, self.n_domains, *arr.shape[1:])
             return arr.reshape(shape).sum(axis=0)
+        domain = self.key_domain()
         if arr.ndim == 1:
-            return np.bincount(self.domain, weights=arr, minlength=self.n_domains)
-        return np.column_stack([np.bincount(self.domain, weights=arr[:, j],
+            return np.bincount(domain, weights=arr, minlength=self.n_domains)
+        return np.column_stack([np.bincount(domain, weights=arr[:, j],
                                             minlength=self.n_domains)
                                 for j in range(arr.shape[1])])
 
@@ -196,8 +198,8 @@ class UnitSums:
         j = arr.shape[1]
         if self.dense:
             return arr.reshape(self.n_units, self.n_domains * j)
-        rows = np.repeat(self.unit, j)
-        cols = (self.domain[:, None] * j + np.arange(j)[None, :]).ravel()
+        rows = np.repeat(self.key_unit(), j)
+        cols = (self.key_domain()[:, None] * j + np.arange(j)[None, :]).ravel()
         return sparse.csr_matrix((arr.ravel(), (rows, cols)),
                                  shape=(self.n_units, self.n_domains * j))
 
@@ -210,6 +212,11 @@ class _KeySums:
 
     #: use runs when there are at most this fraction of rows' worth of them
     RUNS = 0.25
+
+    starts: np.ndarray | None
+    run_key: np.ndarray
+    lengths: np.ndarray
+    one_run: bool
 
     def __init__(self, key: np.ndarray, size: int) -> None:
         self.key, self.size, self.starts = key, size, None
@@ -264,7 +271,8 @@ class _KeySums:
 
 
 def _binary_sums(key: np.ndarray, size: int, w: np.ndarray, pos: np.ndarray | None,
-                 num: np.ndarray, den: np.ndarray) -> tuple[np.ndarray, ...]:
+                 num: np.ndarray, den: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Shares on scattered keys: each row is missing (0), answered not in the codes (1) or
     in them (2), so one weighted count per (key, state) gives both sums, and a plain count
     gives ``n`` (and, over the three states, the rows per key). ``pos=None``: every weight
@@ -273,7 +281,7 @@ def _binary_sums(key: np.ndarray, size: int, w: np.ndarray, pos: np.ndarray | No
     wnum, wden, pden = (np.empty((size, j)) for _ in range(3))
     base = key * 3
     state = np.empty(len(key), dtype=np.int64)
-    prow = None
+    prow: np.ndarray | None = None
     for c in range(j):
         np.add(base, den[:, c], out=state, casting="unsafe")
         np.add(state, num[:, c], out=state, casting="unsafe")
@@ -283,6 +291,8 @@ def _binary_sums(key: np.ndarray, size: int, w: np.ndarray, pos: np.ndarray | No
         wnum[:, c], wden[:, c], pden[:, c] = s[:, 2], s[:, 1] + s[:, 2], n[:, 1] + n[:, 2]
         if prow is None:
             prow = n.sum(axis=1, dtype="float64")
+    if prow is None:
+        raise ValueError("no variables to sum (num has no columns)")
     return wnum, wden, pden, prow
 
 
@@ -363,6 +373,7 @@ def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray | None
     positive = w > 0
     # counts are plain counts unless some weights are zero (those rows are not counted)
     pos = None if positive.all() else positive.astype("float64")
+    wden: np.ndarray | None
     if binary and den is not None and same and not sums.runs:
         wnum, wden, pden, prow = _binary_sums(sums.key, size, w, pos, np.asfortranarray(num),
                                               np.asfortranarray(den))
@@ -380,13 +391,13 @@ def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray | None
     prow = sums.count() if pos is None else sums(pos)
     wnum = total(w, num)
     wden = None if den is None else total(w, den)
-    if valid is None and den is None:
+    valid = den if valid is None else valid
+    if valid is None:
         pden = np.repeat(prow[:, None], num.shape[1], axis=1)
         wval = np.repeat(sums(w)[:, None], num.shape[1], axis=1)
     else:
-        valid = den if valid is None else valid
         pden = total(pos, valid)
-        wval = wden if same else total(w, valid)
+        wval = wden if same and wden is not None else total(w, valid)
     wnum2 = None
     if second_moment:
         wnum2 = wnum if binary else total(w, num * num)
@@ -423,13 +434,14 @@ def add_sums(parts: Sequence[UnitSums]) -> UnitSums:
     if len(parts) == 1:
         return first
     if all(p.dense for p in parts):
-        total = {f: None if getattr(first, f) is None else
+        total: dict[str, Any] = {f: None if getattr(first, f) is None else
                  np.sum([getattr(p, f) for p in parts], axis=0) for f in _FIELDS}
         return replace(first, **total)
     d = first.n_domains
     keys = np.concatenate([p.key_unit() * d + p.key_domain() for p in parts])
     code, uniq = pd.factorize(keys)
-    merged: dict[str, np.ndarray | None] = {}
+    # Any: replace() checks each field's type, which a dict of arrays cannot say
+    merged: dict[str, Any] = {}
     for f in _FIELDS:
         if getattr(first, f) is None:
             merged[f] = None
@@ -442,7 +454,7 @@ def add_sums(parts: Sequence[UnitSums]) -> UnitSums:
     uniq = np.asarray(uniq, dtype=np.int64)
     size = first.n_units * d
     if size <= DENSE_KEYS:
-        dense: dict[str, np.ndarray | None] = {}
+        dense: dict[str, Any] = {}
         for f, arr in merged.items():
             if arr is None:
                 dense[f] = None
@@ -476,7 +488,7 @@ def join_sums(parts: Sequence[UnitSums]) -> UnitSums:
     first = parts[0]
     if len(parts) == 1:
         return first
-    joined = {f: None if getattr(first, f) is None else
+    joined: dict[str, Any] = {f: None if getattr(first, f) is None else
               np.hstack([getattr(p, f) for p in parts])
               for f in ("wnum", "wden", "pden", "wval", "wnum2")}
     return replace(first, **joined)
@@ -524,14 +536,24 @@ class Reduced:
         if len(parts) == 1:
             return first
         units = add_sums([p.units for p in parts])
-        projections = tuple(
-            (np.sum([p.projections[i][0] for p in parts], axis=0),
-             None if first.projections[i][1] is None else
-             np.sum([p.projections[i][1] for p in parts], axis=0))
-            for i in range(len(first.projections)))
+        projections = tuple(_add_pairs([p.projections[i] for p in parts])
+                            for i in range(len(first.projections)))
         reps = None
         if first.replicates is not None:
-            reps = (np.sum([p.replicates[0] for p in parts], axis=0),
-                    None if first.replicates[1] is None else
-                    np.sum([p.replicates[1] for p in parts], axis=0))
+            reps = _add_pairs([_replicates(p) for p in parts])
         return Reduced(units, projections, reps)
+
+
+def _replicates(part: Reduced) -> tuple[np.ndarray, np.ndarray | None]:
+    if part.replicates is None:
+        raise ValueError("cannot add reductions with and without replicate sums")
+    return part.replicates
+
+
+def _add_pairs(pairs: Sequence[tuple[np.ndarray, np.ndarray | None]]
+               ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Add (numerator, denominator or None) sums chunk by chunk."""
+    dens = [d for _, d in pairs if d is not None]
+    if dens and len(dens) != len(pairs):
+        raise ValueError("cannot add ratio sums to sums without denominators")
+    return np.sum([n for n, _ in pairs], axis=0), np.sum(dens, axis=0) if dens else None

@@ -21,11 +21,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING, TypeAlias, cast
 
 import numpy as np
 from scipy import sparse
 
-__all__ = ["ReplicateEngine", "Stage", "TaylorEngine"]
+from sipas.errors import EstimationError
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs  # typing.TypeIs is Python 3.13
+
+__all__ = ["ReplicateEngine", "Stage", "TaylorEngine", "UnitTotals", "is_sparse"]
+
+#: totals per final sampling unit: dense, or sparse (CSR) for many domains
+UnitTotals: TypeAlias = np.ndarray | sparse.csr_matrix
+
+
+def is_sparse(t: UnitTotals) -> TypeIs[sparse.csr_matrix]:
+    """Whether unit totals are a sparse matrix (``scipy.sparse.issparse``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy import sparse
+    >>> is_sparse(np.eye(2)), is_sparse(sparse.csr_matrix(np.eye(2)))
+    (False, True)
+    """
+    return sparse.issparse(t)
 
 
 # ---------------------------------------------------------------------- stages
@@ -181,7 +203,7 @@ class TaylorEngine:
             out.append((tk - centre) * np.sqrt(scale)[:, None])
         return out
 
-    def var(self, t: np.ndarray | sparse.spmatrix) -> np.ndarray:
+    def var(self, t: UnitTotals) -> np.ndarray:
         """Variances of the k estimates whose unit totals of influence values are ``t``.
 
         Parameters
@@ -204,12 +226,12 @@ class TaylorEngine:
         >>> eng.var(t).round(6).tolist()  # 2 * (0.25 + 0.25) + 2 * (1 + 1)
         [5.0]
         """
-        if sparse.issparse(t):
+        if is_sparse(t):
             return self._grouped(t, t, diagonal=True)
-        return sum(np.einsum("ij,ij->j", a, a) for a in self.factors(t))
+        # cast: typeshed's sum() adds the start value 0 to the type (there is a stage)
+        return cast(np.ndarray, sum(np.einsum("ij,ij->j", a, a) for a in self.factors(t)))
 
-    def cov(self, t1: np.ndarray | sparse.spmatrix,
-            t2: np.ndarray | sparse.spmatrix | None = None) -> np.ndarray:
+    def cov(self, t1: UnitTotals, t2: UnitTotals | None = None) -> np.ndarray:
         """Covariance matrix between the estimates of two sets of unit totals.
 
         Parameters
@@ -235,11 +257,11 @@ class TaylorEngine:
         [[5.0]]
         """
         t2 = t1 if t2 is None else t2
-        if sparse.issparse(t1) or sparse.issparse(t2):
+        if is_sparse(t1) or is_sparse(t2):
             return self._grouped(sparse.csr_matrix(t1), sparse.csr_matrix(t2), diagonal=False)
         f1 = self.factors(t1)
         f2 = f1 if t2 is t1 else self.factors(t2)
-        return sum(a.T @ b for a, b in zip(f1, f2))
+        return cast(np.ndarray, sum(a.T @ b for a, b in zip(f1, f2)))
 
     def _grouped(self, t1: sparse.csr_matrix, t2: sparse.csr_matrix,
                  diagonal: bool) -> np.ndarray:
@@ -318,7 +340,10 @@ class ReplicateEngine:
     rscales: np.ndarray
     mse: bool
 
-    def _dev(self, reps: np.ndarray, full: np.ndarray) -> np.ndarray:
+    def _dev(self, reps: np.ndarray, full: np.ndarray | None) -> np.ndarray:
+        if self.mse and full is None:
+            raise EstimationError("an mse variance is centred at the full-sample estimates: "
+                                  "give them with the replicate estimates")
         centre = full if self.mse else reps.mean(axis=0)
         return (reps - centre) * np.sqrt(self.scale * self.rscales)[:, None]
 

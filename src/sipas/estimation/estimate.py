@@ -64,6 +64,13 @@ class Estimate:
     """
 
     __slots__ = ("_table", "basis", "by", "ci", "level", "notes", "statistic")
+    _table: pd.DataFrame
+    basis: VarBasis | None
+    by: tuple[str, ...]
+    ci: str
+    level: float
+    notes: dict[str, Any]
+    statistic: str
 
     def __init__(self, table: pd.DataFrame, statistic: str, level: float, ci: str,
                  by: tuple[str, ...], basis: VarBasis | None,

@@ -20,7 +20,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,7 @@ from sipas.engine.basis import VarBasis
 from sipas.engine.calibration import projection_sums
 from sipas.engine.rows import Rows
 from sipas.engine.sums import Reduced, UnitSums, join_sums, unit_sums
+from sipas.errors import EstimationError
 from sipas.estimation.recipes import Recipe
 
 __all__ = ["BLOCK", "FitKernel", "RatioFit", "fit"]
@@ -122,16 +123,29 @@ def _join(parts: list[Reduced], d: int) -> Reduced:
     if len(parts) == 1:
         return _flat(parts[0])
     units = join_sums([p.units for p in parts])
-    groups = tuple((np.hstack([p.projections[g][0] for p in parts]),
-                    None if parts[0].projections[g][1] is None else
-                    np.hstack([p.projections[g][1] for p in parts]))
+    groups = tuple(_join_pairs([p.projections[g] for p in parts], np.hstack)
                    for g in range(len(parts[0].projections)))
     reps = None
     if parts[0].replicates is not None:
-        reps = (np.concatenate([p.replicates[0] for p in parts], axis=2),
-                None if parts[0].replicates[1] is None else
-                np.concatenate([p.replicates[1] for p in parts], axis=2))
+        reps = _join_pairs([_replicates(p) for p in parts],
+                           lambda arrays: np.concatenate(arrays, axis=2))
     return _flat(Reduced(units, groups, reps))
+
+
+def _replicates(part: Reduced) -> tuple[np.ndarray, np.ndarray | None]:
+    if part.replicates is None:
+        raise ValueError("cannot join reductions with and without replicate sums")
+    return part.replicates
+
+
+def _join_pairs(pairs: Sequence[tuple[np.ndarray, np.ndarray | None]],
+                stack: Callable[[list[np.ndarray]], np.ndarray]
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+    """(numerator, denominator or None) sums of blocks of variables side by side."""
+    dens = [d for _, d in pairs if d is not None]
+    if dens and len(dens) != len(pairs):
+        raise ValueError("cannot join ratio sums to sums without denominators")
+    return stack([n for n, _ in pairs]), stack(dens) if dens else None
 
 
 def _flat(r: Reduced) -> Reduced:
@@ -189,6 +203,9 @@ class RatioFit:
         ``deff="replace"``): ``v_srs = s^2 (N - n)/(N n)`` (or ``s^2/n``) for a mean, times
         ``N^2`` for a total, ``s^2`` the weighted element variance (n - 1 divisor)."""
         s = self.sums
+        if s.wnum2 is None:
+            raise EstimationError("design effects need the sums of squares (reduce the rows "
+                                  "with second_moment=True)")
         wnum, wval = s.by_domain(s.wnum).ravel(), s.by_domain(s.wval).ravel()
         wnum2, n = s.by_domain(s.wnum2).ravel(), self.n
         with np.errstate(divide="ignore", invalid="ignore"):

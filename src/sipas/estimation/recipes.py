@@ -71,7 +71,7 @@ class NumericRecipe:
     (``total=True``: no denominator)."""
 
     names: tuple[str, ...]
-    missing: str = "omit"
+    missing: Missing = "omit"
     total: bool = False
 
     @property
@@ -94,7 +94,7 @@ class RatioRecipe:
 
     nums: tuple[str, ...]
     dens: tuple[str, ...]
-    missing: str = "omit"
+    missing: Missing = "omit"
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -117,7 +117,7 @@ class ShareRecipe:
     """Indicators of answers in a set of codes, over the answered rows."""
 
     groups: tuple[tuple[str, tuple[Any, ...]], ...]
-    missing: str = "omit"
+    missing: Missing = "omit"
     check: bool = True
 
     @property
@@ -195,7 +195,7 @@ def _fortran(columns: list[np.ndarray], dtype: type = np.float64) -> np.ndarray:
     """Stack columns into a new column-major array (each variable contiguous)."""
     if len(columns) == 1:  # one column is column-major already: one copy (callers write to it)
         return np.array(columns[0], dtype=dtype).reshape(-1, 1)
-    out = np.empty((len(columns[0]), len(columns)), dtype=dtype, order="F")
+    out: np.ndarray = np.empty((len(columns[0]), len(columns)), dtype=dtype, order="F")
     for j, c in enumerate(columns):
         out[:, j] = c
     return out

@@ -135,6 +135,7 @@ class IndexBuild:
     def factors(self, groups: Mapping[str, list[int]], weights: Mapping[str, np.ndarray],
                 aggregate: str, ci: str = "wald") -> tuple[Estimate, RatioFit, Any, np.ndarray]:
         """Factor indices, and the fit, row recipe and loadings they are built from."""
+        rows: ItemRecipe | RespondentRecipe
         if aggregate == "items":
             rows = ItemRecipe(self.recipe)
             load = np.zeros((len(self.names), len(groups)))
@@ -157,6 +158,9 @@ class IndexBuild:
         moments; cross terms, needed only for indices of several items, from one more pass.
         """
         s, d = fit.sums, self.n_domains
+        if s.wnum2 is None:
+            raise EstimationError("the SRS variance needs the sums of squares (reduce the rows "
+                                  "with second_moment=True)")
         theta = fit.basis.full.reshape(d, -1)
         wnum, wval = s.by_domain(s.wnum), s.by_domain(s.wval)
         wnum2, n = s.by_domain(s.wnum2), s.by_domain(s.pden)
@@ -192,6 +196,9 @@ class RowSums:
     def __call__(self, rows: Rows) -> Any:
         w = rows.weights()
         num, den, _valid = self.recipe(rows.frame, w)
+        if den is None:
+            raise EstimationError("row sums of an index need scores over valid answers "
+                                  "(a recipe with denominators)")
         return self.fn(num, den, self.domains.codes(rows), w)
 
     def combine(self, parts: Sequence[Any]) -> Any:

@@ -46,8 +46,10 @@ class IndexResult:
         (reliability), plus for items the share of each missing kind and ``meaning``.
     definition : str
         The index definition used (measure, aggregation, overall rule).
-    factor_estimate, overall_estimate : Estimate
-        The estimates behind the tables (covariances for comparisons and PAR points).
+    factor_estimate : Estimate or None
+        The estimate behind ``factors`` (None when the spec has no factors).
+    overall_estimate : Estimate
+        The estimate behind ``overall`` (covariances for comparisons and PAR points).
     by : tuple of str
         Domain columns of the tables.
     nodes : DataFrame
@@ -72,7 +74,7 @@ class IndexResult:
     factors: pd.DataFrame
     overall: pd.DataFrame
     definition: str
-    factor_estimate: Estimate
+    factor_estimate: Estimate | None
     overall_estimate: Estimate
     by: tuple[str, ...]
     nodes: pd.DataFrame = field(default_factory=pd.DataFrame)

@@ -162,7 +162,7 @@ class ScoreRecipe:
     """Computes the item scores of a frame (picklable: it runs on Dask workers too)."""
 
     items: tuple[str, ...]
-    measure: str
+    measure: Measure
     satisfied: Any
     missing_codes: tuple[float, ...]
     scale: Any

@@ -18,6 +18,8 @@ Examples
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pandas as pd
 
@@ -95,12 +97,13 @@ def what_if(result: ParResult, province: str, index: str, delta: float,
                            f"sub-criterion of scheme {result.scheme.name!r} uses it.")
     out = pd.DataFrame(rows)
     tot = result.totals.set_index("province")
-    new_total = tot.loc[prov, "total"] + out["gain"].sum()
+    # cast: pandas-stubs types a .loc cell as any scalar; totals are floats
+    new_total = cast(float, tot.loc[prov, "total"]) + out["gain"].sum()
     others = tot.drop(index=prov)["total"].to_numpy()
     rank = int(1 + np.sum(others > new_total + 1e-12))
     total_row = {"code": "TOTAL", "points_before": tot.loc[prov, "total"],
                  "points_after": new_total, "gain": out["gain"].sum(),
-                 "rank_before": int(tot.loc[prov, "rank"]), "rank_after": rank}
+                 "rank_before": int(cast(float, tot.loc[prov, "rank"])), "rank_after": rank}
     return pd.concat([out, pd.DataFrame([total_row])], ignore_index=True)
 
 

@@ -18,7 +18,7 @@ Examples
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,7 +169,8 @@ def survey_table(result: Any, *, province: str | None = None,
     cov = VarBasis.concat(bases).cov()
     covs = {}
     for prov, idx in table.groupby("province").indices.items():
-        covs[str(prov)] = cov[np.ix_(idx, idx)]
+        rows = np.asarray(idx)
+        covs[str(prov)] = cov[np.ix_(rows, rows)]
     return table[["province", "index", "estimate", "se"]], covs
 
 
@@ -407,8 +408,9 @@ def _name_key(name: str) -> str:
 
 def _lookup(table: pd.DataFrame, provinces: list[str]) -> dict[str, dict[str, float]]:
     values: dict[str, dict[str, float]] = {p: {} for p in provinces}
-    for row in table.itertuples(index=False):
-        values[row.province][f"{row.source}|{row.index}"] = float(row.estimate)
+    for prov, source, index, est in zip(table["province"], table["source"], table["index"],
+                                        table["estimate"]):
+        values[prov][f"{source}|{index}"] = float(est)
     return values
 
 
@@ -534,7 +536,7 @@ def _simulate(scheme, provinces, values, app, table, covs, totals, n_sim, rng, l
 
 def _areas(scheme: Scheme, points: pd.DataFrame) -> pd.DataFrame:
     rows = []
-    labels = {a.code: a.label for a in scheme.areas}
+    labels: dict[Hashable, Mapping[str, str]] = {a.code: a.label for a in scheme.areas}
     for (prov, area), grp in points.groupby(["province", "area"], sort=False):
         rows.append({"province": prov, "area": area,
                      "label_vi": labels[area].get("vi", area),

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sipas._validate import message
 from sipas.errors import SpecError
@@ -43,6 +43,8 @@ from sipas.weighting.plan import STEP
 
 RELIABILITY_THRESHOLDS = ("min_neff", "ok_width", "max_width", "max_rel_width", "min_df",
                           "min_n", "review_rse", "max_rse")
+if TYPE_CHECKING:
+    from sipas.report.tables import Lang
 
 __all__ = ["FORMATS", "SCHEMA", "SECTIONS", "IndicesOptions", "Pipeline", "ReportOptions",
            "demo_pipeline_path", "load_pipeline"]
@@ -134,7 +136,7 @@ class ReportOptions:
     ('csv', 'parquet', 'xlsx', 'png', 'svg', 'docx')
     """
 
-    lang: str = "vi"
+    lang: Lang = "vi"
     decimals: int = 1
     formats: tuple[str, ...] = FORMATS
     min_cell: int = 10

@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,9 @@ import pandas as pd
 from sipas.errors import SpecError
 from sipas.pipeline.config import demo_pipeline_path, load_pipeline
 from sipas.pipeline.runner import RunResult, run
+
+if TYPE_CHECKING:
+    from sipas.report.tables import Lang
 
 __all__ = ["output_folder", "provenance", "run_demo", "summary_text", "write"]
 
@@ -86,7 +89,7 @@ def output_folder(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
 
 
 def write(result: RunResult, out: str | Path, *, overwrite: bool = False,
-          lang: str | None = None) -> Path:
+          lang: Lang | None = None) -> Path:
     """Write the tables, workbook, charts and provenance of a run to ``out``.
 
     Parameters
@@ -143,7 +146,7 @@ def write(result: RunResult, out: str | Path, *, overwrite: bool = False,
     return Path(out)
 
 
-def _write_report(result: RunResult, folder: Path, lang: str) -> None:
+def _write_report(result: RunResult, folder: Path, lang: Lang) -> None:
     """Excel workbook and charts, when the report layer provides them."""
     try:
         from sipas.report import build
@@ -215,7 +218,7 @@ def _json(value: Any) -> Any:
 
 
 def run_demo(out: str | Path = "sipas-demo-output", *, overwrite: bool = False,
-             lang: str | None = None, quiet: bool = False) -> Path:
+             lang: Lang | None = None, quiet: bool = False) -> Path:
     """Run the bundled demo pipeline and write its outputs to ``out``.
 
     Parameters

@@ -268,10 +268,10 @@ def _comparisons(res: RunResult, spec: Any, pipeline: Pipeline) -> None:
         prev_design = apply_plan(Design.from_spec(prev), pipeline.steps, prev_spec)
         before = satisfaction_index(prev_design, prev_spec, rules=pipeline.rules)
         now = res.results["index"]
-        res.tables["compare_waves"] = pd.concat(
-            [compare_waves(now.factor_estimate, before.factor_estimate),
-             compare_waves(now.overall_estimate, before.overall_estimate)],
-            ignore_index=True)
+        waves = [compare_waves(now.overall_estimate, before.overall_estimate)]
+        if now.factor_estimate is not None and before.factor_estimate is not None:
+            waves.insert(0, compare_waves(now.factor_estimate, before.factor_estimate))
+        res.tables["compare_waves"] = pd.concat(waves, ignore_index=True)
 
 
 @contextmanager

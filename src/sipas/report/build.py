@@ -23,7 +23,7 @@ from sipas.report import plots, word
 from sipas.report.disclosure import check_not_microdata, protect_tables
 from sipas.report.excel import write_workbook
 from sipas.report.methods import method_rows
-from sipas.report.tables import TableContext, flag_notes, publication_table, title_of
+from sipas.report.tables import Lang, TableContext, flag_notes, publication_table, title_of
 
 __all__ = ["context", "notes", "sheet_order", "write_all", "write_charts", "write_report"]
 
@@ -36,7 +36,7 @@ ORDER = ("index_overall", "index_nodes", "index_factors", "index_items", "index_
          "par_")
 
 
-def write_all(result: Any, folder: Path, lang: str) -> list[Path]:
+def write_all(result: Any, folder: Path, lang: Lang) -> list[Path]:
     """Write the workbook and charts of a run into ``folder``; return the files written.
 
     Parameters
@@ -103,7 +103,7 @@ def sheet_order(names: Iterable[str]) -> list[str]:
     return sorted(names, key=key)
 
 
-def context(result: Any, lang: str) -> TableContext:
+def context(result: Any, lang: Lang) -> TableContext:
     """Labels, decimals and the index measure of a run, for its tables."""
     data, spec = result.data, result.data.spec
     columns = [*result.pipeline.indices.by, *(v for m in spec.margins for v in m.variables)]
@@ -144,7 +144,7 @@ def _notice(spec: Any, lang: str) -> str:
     return f"{plots.SYNTHETIC_FOOTER}. {SYNTHETIC_NOTICE.split(' / ')[lang == 'vi']}"
 
 
-def notes(result: Any, lang: str) -> list[tuple[str, str]]:
+def notes(result: Any, lang: Lang) -> list[tuple[str, str]]:
     """Rows of the notes sheet: data, method, definition, intervals, flags, provenance."""
     i = 0 if lang == "vi" else 1
     pipe = result.pipeline
@@ -196,7 +196,7 @@ def write_charts(result: Any, tables: Mapping[str, pd.DataFrame], folder: Path,
                  ctx: TableContext, formats: Sequence[str]) -> list[Path]:
     """Every chart of a run (see :mod:`sipas.report.plots`), from disclosure-checked tables."""
     spec, lang = result.data.spec, ctx.lang
-    common = {"lang": lang, "synthetic": bool(spec.synthetic)}
+    common: dict[str, Any] = {"lang": lang, "synthetic": bool(spec.synthetic)}
     written = []
     if "index_factors" in tables and "index_overall" in tables:
         fig = plots.factor_chart(tables["index_overall"], tables["index_factors"],

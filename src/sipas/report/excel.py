@@ -103,7 +103,8 @@ def write_workbook(tables: Sequence[PubTable], path: str | Path, *,
     for table in tables:
         check_not_microdata(table.frame, table.name)
     wb = Workbook()
-    wb.remove(wb.active)
+    if wb.active is not None:  # a new workbook has one empty sheet
+        wb.remove(wb.active)
     wb.properties.creator = "sipas"
     names = sheet_names(["notes", *(t.name for t in tables)])
     if notes:

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.text import Text
 
 from sipas.report.files import atomic_path
@@ -110,7 +111,9 @@ def _figure(width: float, height: float) -> Figure:
     height = max(height, 3.0)
     fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
     bottom = FOOTER_INCHES / height
-    fig.get_layout_engine().set(rect=(0, bottom, 1, 1 - bottom))
+    engine = fig.get_layout_engine()
+    if isinstance(engine, ConstrainedLayoutEngine):  # always: layout="constrained"
+        engine.set(rect=(0, bottom, 1, 1 - bottom))
     FigureCanvasAgg(fig)
     return fig
 
@@ -349,8 +352,11 @@ def weights_chart(before: np.ndarray, after: np.ndarray, *, labels: tuple[str, s
     bins = np.histogram_bin_edges(np.concatenate([b, a]), bins=40)
     fig = _figure(8.5, 4.5)
     ax = fig.add_subplot()
-    ax.hist(b, bins=bins, color=MUTED, alpha=0.45, label=labels[0] or "before")
-    ax.hist(a, bins=bins, histtype="step", color=MAIN, linewidth=1.8, label=labels[1] or "after")
+    # matplotlib's stubs want a list of edges; the array of edges is what hist works on
+    ax.hist(b, bins=bins,  # type: ignore[arg-type]
+            color=MUTED, alpha=0.45, label=labels[0] or "before")
+    ax.hist(a, bins=bins,  # type: ignore[arg-type]
+            histtype="step", color=MAIN, linewidth=1.8, label=labels[1] or "after")
     ax.set_xlabel(_w("weight", lang))
     ax.set_ylabel(_w("count", lang))
     ax.set_title(_w("weights", lang), loc="left", fontsize=11)

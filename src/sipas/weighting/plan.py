@@ -53,7 +53,7 @@ from sipas.schema import (
     suggest,
     validate,
 )
-from sipas.spec import Spec
+from sipas.spec import Margin, Spec
 from sipas.weighting.adjust import nonresponse, trim
 from sipas.weighting.calibrate import calibrate
 from sipas.weighting.cells import poststratify, rake
@@ -191,6 +191,12 @@ def apply_plan(design: SurveyDesign, steps: Sequence[Mapping[str, Any]],
     return design
 
 
+def _margin(spec: Spec | None, name: str) -> Margin:
+    if spec is None:  # validate_plan refuses margin names without a spec
+        raise SpecError(f"weighting plan: margin {name!r} needs a spec with [[margins]].")
+    return spec.margin(name)
+
+
 def _apply(design: SurveyDesign, step: dict[str, Any], spec: Spec | None) -> SurveyDesign:
     method = step.pop("method")
     if method == "nonresponse":
@@ -198,15 +204,15 @@ def _apply(design: SurveyDesign, step: dict[str, Any], spec: Spec | None) -> Sur
                            nonrespondent=step.pop("nonrespondent"),
                            method=step.pop("model", "classes"), **step)
     if method == "poststratify":
-        margin = spec.margin(step.pop("margin"))
+        margin = _margin(spec, step.pop("margin"))
         return poststratify(design, list(margin.variables), _untuple(margin), **step)
     if method == "rake":
-        margins = [spec.margin(n) for n in step.pop("margins")]
+        margins = [_margin(spec, n) for n in step.pop("margins")]
         return rake(design, margins, **step)
     if method == "calibrate":
         totals = dict(step.pop("totals", {}))
         for name in step.pop("margins", []):
-            margin = spec.margin(name)
+            margin = _margin(spec, name)
             if len(margin.variables) != 1:
                 raise SpecError(f"calibrate: margin {name!r} has several variables; use "
                                 "rake for joint margins.")

@@ -4,7 +4,7 @@ margins that describe different populations, codes that do not match the data)."
 from __future__ import annotations
 
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -30,7 +30,7 @@ def margin_total(margin: Margin) -> float:
     return float(sum(margin.targets.values()))
 
 
-def normalise_margins(margins: Any, frame_columns: Sequence[str]) -> list[Margin]:
+def normalise_margins(margins: Any, frame_columns: Collection[str]) -> list[Margin]:
     """Accept ``{"sex": {1: .., 2: ..}, ("sex", "age"): {(1, 1): ..}}``, a list of
     ``sipas.spec.Margin`` objects, or DataFrames with the variables and ``population``."""
     items: list[tuple[Any, Any]]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, overload
 
 import numpy as np
 
@@ -147,7 +147,11 @@ class SubCriterion:
             done |= hit
         return out
 
-    def transformed(self, value: float) -> float:
+    @overload
+    def transformed(self, value: float) -> float: ...
+    @overload
+    def transformed(self, value: np.ndarray) -> np.ndarray: ...
+    def transformed(self, value: float | np.ndarray) -> float | np.ndarray:
         """The value as a proportion: ``value / scale_max`` (``pct_of_max``),
         ``(value - scale_min) / (scale_max - scale_min)`` (``pct_of_range``) or unchanged.
 

@@ -12,7 +12,7 @@ True
 
 from __future__ import annotations
 
-from sipas import datasets
+from sipas import datasets, units
 from sipas._version import __version__
 from sipas.design import Design, ReplicateDesign, WeightingStep, replicate
 from sipas.errors import (
@@ -23,6 +23,7 @@ from sipas.errors import (
     ScoringError,
     SipasError,
     SpecError,
+    UnitError,
     WeightingError,
 )
 from sipas.estimation import Estimate, contrast, mean, proportion, quantile, ratio, total
@@ -56,6 +57,7 @@ __all__ = [
     "SpecError",
     "SurveyData",
     "SurveyMeta",
+    "UnitError",
     "WeightingError",
     "WeightingReport",
     "WeightingStep",
@@ -78,6 +80,7 @@ __all__ = [
     "satisfaction_index",
     "total",
     "trim",
+    "units",
     "weight_diagnostics",
     "weighting_report",
 ]

@@ -33,6 +33,7 @@ import pandas as pd
 from sipas._validate import check_choice, plain
 from sipas.errors import UnitError
 from sipas.units.registry import (
+    close_names,
     communes,
     crosswalk_data,
     describe_row,
@@ -238,8 +239,6 @@ def _one(row: pd.Series, walk: pd.DataFrame, level: str) -> tuple:
 
 def _unknown_text(value: Any, hits: list[int], table: pd.DataFrame, level: str,
                   province: Any) -> str:
-    import difflib
-
     where = f" of {province!r}" if province is not None else ""
     if hits:
         listed = "; ".join(describe_row(table.iloc[i]) for i in hits[:8])
@@ -247,8 +246,7 @@ def _unknown_text(value: Any, hits: list[int], table: pd.DataFrame, level: str,
         return (f"{plain(value)!r} names {len(hits)} old {level}s{where}: {listed}{more}. "
                 "Give the code, the district (district=..., or 'commune, district'), or the "
                 "province.")
-    close = difflib.get_close_matches(str(value), table["name"].dropna().unique().tolist(),
-                                      n=5, cutoff=0.6)
+    close = close_names(value, table["name"].dropna().unique().tolist())
     hint = f" Closest names: {close}." if close else ""
     return (f"{plain(value)!r} matches no old {level}{where}.{hint} Check the spelling, give "
             "the GSO code, or pass on_unknown='report' to list every such value.")

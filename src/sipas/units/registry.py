@@ -38,7 +38,7 @@ import pandas as pd
 from sipas._validate import check_choice
 from sipas.errors import UnitError
 
-__all__ = ["Era", "communes", "data_version", "provinces", "unit_key"]
+__all__ = ["Era", "close_names", "communes", "data_version", "provinces", "unit_key"]
 
 Era = Literal["old", "new"]
 SOURCE = "vietnamadminunits"
@@ -265,16 +265,31 @@ def _as_code(value: Any, width: int) -> str | None:
 
 def _no_match_text(value: Any, what: str, names: list[str], hits: list[int],
                    table: pd.DataFrame) -> str:
-    import difflib
-
     if hits:
         listed = "; ".join(describe_row(table.iloc[i]) for i in hits[:8])
         return (f"{value!r} names several units ({len(hits)}) and must be {what}: {listed}. "
                 "Give the code, or the district/province too.")
-    close = difflib.get_close_matches(str(value), names, n=5, cutoff=0.6)
+    close = close_names(value, names)
     hint = f"Closest names: {close}." if close else "No name is close."
     return f"{value!r} matches no unit; it must be {what}. {hint} Check the spelling or give " \
            "the code."
+
+
+def close_names(value: Any, names: list[str]) -> list[str]:
+    """Up to five ``names`` spelt like ``value``, compared without accents or case.
+
+    Examples
+    --------
+    >>> close_names("Hoa Ann", ["Hòa An", "Hà Giang", "Hòa Thuận"])
+    ['Hòa An']
+    """
+    import difflib
+
+    keys = {}
+    for name in names:
+        keys.setdefault(short_key(name), name)
+    close = difflib.get_close_matches(short_key(value), list(keys), n=5, cutoff=0.75)
+    return [keys[k] for k in close]
 
 
 def describe_row(row: pd.Series) -> str:

@@ -55,7 +55,7 @@ def test_split_units_are_approximate_and_shares_must_add_up():
 def test_split_communes_need_shares():
     past = pd.DataFrame({"commune": ["Tân Thạnh, Thới Lai"], "estimate": [0.5], "se": [0.1],
                          "population": [5000]})
-    with pytest.raises(sipas.UnitError, match="split between several new units.*share"):
+    with pytest.raises(sipas.UnitError, match=r"split between several new units.*share"):
         aggregate_to_new(past, unit="commune", variable="x", level="commune",
                          province="Cần Thơ")
 

@@ -77,9 +77,11 @@ def test_codes_and_spellings():
 
 
 def test_a_name_matching_no_unit_or_several_is_an_error():
-    with pytest.raises(sipas.UnitError, match=r"'Le Chungg' matches no old commune.*Closest.*Lê Chung"):
+    with pytest.raises(sipas.UnitError,
+                       match=r"'Le Chungg' matches no old commune.*Closest.*Lê Chung"):
         to_new(["Le Chungg"], province="Cao Bằng")
-    with pytest.raises(sipas.UnitError, match=r"'Đức Long' names 2 old communes.*Hòa An.*Thạch An"):
+    with pytest.raises(sipas.UnitError,
+                       match=r"'Đức Long' names 2 old communes.*Hòa An.*Thạch An"):
         to_new(["Đức Long"], province="Cao Bằng")
     with pytest.raises(sipas.UnitError, match="matches no unit"):
         communes("old", province="Atlantis")

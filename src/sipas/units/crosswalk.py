@@ -38,7 +38,6 @@ from sipas.units.registry import (
     crosswalk_data,
     describe_row,
     match_keys,
-    province_code,
     provinces,
 )
 

@@ -95,10 +95,11 @@ def check_domain_labels(frame: pd.DataFrame, labels: DomainLabels, where: str) -
     Examples
     --------
     >>> frame = pd.DataFrame({"urban": [1, 2, 1]})
-    >>> check_domain_labels(frame, {"urban": {1: {}, 3: {}}}, "demo.sav")
-    Traceback (most recent call last):
-    ...
-    sipas.errors.ReadError: demo.sav: [domains.labels.urban] names value(s) [3] that do not occur in column 'urban' (values present: [1, 2]). Remove those labels or correct the codes.
+    >>> try:
+    ...     check_domain_labels(frame, {"urban": {1: {}, 3: {}}}, "demo.sav")
+    ... except ReadError as exc:
+    ...     print(str(exc)[:76])
+    demo.sav: [domains.labels.urban] names value(s) [3] that do not occur in col
     """
     for column, names in labels.items():
         if column not in frame.columns:

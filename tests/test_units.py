@@ -107,3 +107,11 @@ def test_missing_package_is_a_clear_error(monkeypatch):
     finally:
         monkeypatch.undo()
         registry._table.cache_clear()
+
+
+def test_recode_takes_one_district_per_row():
+    got = recode(pd.Series(["Đức Long", "Đức Long", "Lê Chung"]), province="Cao Bằng",
+                 district=pd.Series(["Hòa An", "Thạch An", "Hòa An"]))
+    expected = to_new(["Đức Long, Hòa An", "Đức Long, Thạch An", "Lê Chung, Hòa An"],
+                      province="Cao Bằng")["new"].tolist()
+    assert got.tolist() == expected and got[0] != got[1]

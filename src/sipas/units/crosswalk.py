@@ -285,18 +285,17 @@ def recode(values: Sequence[Any] | pd.Series, level: Level = "commune", *,
     ['Tuyên Quang', 'Thái Nguyên', 'Tuyên Quang']
     """
     series = values if isinstance(values, pd.Series) else pd.Series(list(values))
-    keys = series.astype(object).where(series.notna(), None)
-    unique = list(dict.fromkeys(keys.tolist()))
-    table = to_new(unique, level, province=province, district=district)
+    keys = series.astype(object).where(series.notna(), None).tolist()
+    pairs = list(zip(keys, _per_value(district, len(keys))))
+    unique = list(dict.fromkeys(pairs))
+    table = to_new([v for v, _ in unique], level, province=province,
+                   district=[d for _, d in unique])
     assign = dict(assign or {})
     new = {}
-    for value, name, status, candidates in zip(table["value"], table["new"], table["status"],
-                                               table["candidates"]):
-        if status == "split":
-            new[value] = _assigned(value, assign, candidates)
-        else:
-            new[value] = name
-    return pd.Series([new[k] for k in keys], index=series.index, name=series.name,
+    for pair, name, status, candidates in zip(unique, table["new"], table["status"],
+                                              table["candidates"]):
+        new[pair] = _assigned(pair[0], assign, candidates) if status == "split" else name
+    return pd.Series([new[p] for p in pairs], index=series.index, name=series.name,
                      dtype=object)
 
 

@@ -26,20 +26,12 @@ import pandas as pd
 
 from sipas._validate import plain
 from sipas.errors import ReadError
+from sipas.spec.margins import _parse_code as _code
 
 __all__ = ["DomainLabels", "check_domain_labels", "domain_label", "parse_domain_labels"]
 
 #: column -> code -> language -> label
 DomainLabels = Mapping[str, Mapping[Any, Mapping[str, str]]]
-
-
-def _code(key: str) -> int | float | str:
-    text = key.strip()
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    return int(number) if number.is_integer() else number
 
 
 def parse_domain_labels(raw: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[Any, dict]]:

@@ -28,7 +28,7 @@ INTRO = """# Bad inputs and what sipas says
 
 Every failure a user can cause is a `sipas.SipasError` (design.md §6): a subclass says which
 layer refused the input (`ReadError`, `SpecError`, `DesignError` ⊃ `EstimationError`,
-`WeightingError` ⊃ `ConvergenceError`, `ScoringError`), and the message names the file,
+`WeightingError` ⊃ `ConvergenceError`, `ScoringError`, `UnitError`), and the message names the file,
 column, row, code or key at fault and says how to fix it. This page lists the catalogue of
 bad inputs in `tests/bad_inputs/`: each row is a test that builds the bad input in a
 temporary folder (`$TMP` below), hands it to sipas and checks the error class and the key

@@ -12,7 +12,7 @@ True
 
 from __future__ import annotations
 
-from sipas import datasets
+from sipas import datasets, units
 from sipas._version import __version__
 from sipas.compare import compare_domains, compare_waves, rank_domains
 from sipas.design import Design, ReplicateDesign, WeightingStep, replicate
@@ -24,6 +24,7 @@ from sipas.errors import (
     ScoringError,
     SipasError,
     SpecError,
+    UnitError,
     WeightingError,
 )
 from sipas.estimation import (
@@ -73,6 +74,7 @@ __all__ = [
     "SurveyData",
     "SurveyMeta",
     "TestResult",
+    "UnitError",
     "WeightingError",
     "WeightingReport",
     "WeightingStep",
@@ -106,6 +108,7 @@ __all__ = [
     "total",
     "trim",
     "ttest",
+    "units",
     "weight_diagnostics",
     "weighting_report",
 ]

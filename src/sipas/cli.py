@@ -28,8 +28,9 @@ __all__ = ["main"]
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sipas`` command.
 
-    Sub-commands: ``describe FILE`` (codebook), ``run PIPELINE --out DIR``, ``validate
-    PIPELINE`` and ``demo``; ``sipas COMMAND --help`` lists their options.
+    Sub-commands: ``describe FILE`` (codebook), ``init FILE --out DIR`` (a starting spec and
+    pipeline file), ``run PIPELINE --out DIR``, ``validate PIPELINE`` and ``demo``;
+    ``sipas COMMAND --help`` lists their options.
 
     Parameters
     ----------
@@ -121,6 +122,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("pipeline", help="pipeline .toml file")
     p.set_defaults(func=_validate)
 
+    p = sub.add_parser("init", help="write a starting spec and pipeline file from a .sav file")
+    p.add_argument("file", help=".sav or .dta file with variable and value labels")
+    p.add_argument("--out", required=True, help="folder for spec.toml and pipeline.toml")
+    p.add_argument("--overwrite", action="store_true", help="replace existing files")
+    p.set_defaults(func=_init)
+
     p = sub.add_parser("demo", help="run the yearly job on the bundled SYNTHETIC demo surveys "
                        "(Cao Bằng 2020 into --out, a 2026 province into --out/demo2026)")
     p.add_argument("--out", default="sipas-demo-output", help="output folder")
@@ -185,9 +192,26 @@ def _run(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from sipas.pipeline import load_pipeline, validate
+    from sipas.starter import open_questions
 
-    for line in validate(load_pipeline(args.pipeline)):
+    pipeline = load_pipeline(args.pipeline)
+    for line in validate(pipeline):
         print(f"ok: {line}")
+    spec = Path(pipeline.spec)
+    for path in (Path(args.pipeline), *([spec] if spec.suffix == ".toml" else [])):
+        for line in open_questions(path):
+            print(f"todo: {line}")
+    return 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    from sipas.starter import starter, write_starter
+
+    paths = write_starter(args.file, args.out, overwrite=args.overwrite)
+    print(f"wrote {', '.join(str(p) for p in paths)}; guesses:")
+    for guess in starter(args.file).guesses:
+        print(f"  - {guess}")
+    print(f"next: edit the TODO lines, then sipas validate {paths[1]}")
     return 0
 
 

@@ -199,7 +199,8 @@ def compare_domains(estimate: Estimate, reference: str | None = None, *,
                 # Satterthwaite alone is liberal in the tails when one domain's variance
                 # dominates (benchmarks/bench_comparison_coverage.py): never more df than
                 # the best-measured domain involved has
-                dfc = min(dfc, float(basis.effective_df(coef[:, None])[0]))
+                eff = basis.effective_df(coef[:, None])
+                dfc = dfc if eff is None else min(dfc, float(eff[0]))
             c = coef[used]  # an unused NaN domain must not spoil the sums (NaN * 0 is NaN)
             rows.append((name, *key, c @ est[used],
                          np.sqrt(max(c @ cov[np.ix_(used, used)] @ c, 0.0)), dfc, ""))
@@ -266,7 +267,8 @@ def _same_label(label: str, reference: str) -> bool:
 
 
 def compare_waves(current: Estimate, previous: Estimate, *, adjust: Adjust = "holm",
-                  level: float | None = None) -> pd.DataFrame:
+                  level: float | None = None,
+                  unmatched: Literal["refuse", "drop"] = "refuse") -> pd.DataFrame:
     """Change between two independent samples (survey waves), row by matching row.
 
     Rows are matched on the domain columns and ``variable``; ``var = v1 + v2`` (independent
@@ -276,23 +278,29 @@ def compare_waves(current: Estimate, previous: Estimate, *, adjust: Adjust = "ho
     ----------
     current : Estimate
         This wave's estimate.
-    previous : Estimate
-        The earlier wave's estimate, with the same ``by`` columns.
+    previous : Estimate or sipas.reform.ReformedWave
+        The earlier wave's estimate, with the same ``by`` columns; or its published estimates
+        re-expressed on the current units (:func:`sipas.reform.aggregate_to_new`).
     adjust : {"holm", "fdr_bh", "bonferroni", "none"}
         Correction across all the rows compared.
     level : float, optional
         Confidence level; default the level of ``current``.
+    unmatched : {"refuse", "drop"}
+        Domains found in one wave only (the units changed, as in the 2025 reform) are an error
+        that lists them (default), or are left out.
 
     Returns
     -------
     pandas.DataFrame
         The columns of :func:`compare_domains`; ``comparison`` is ``"<domain>: current -
-        previous"`` (``"all"`` without domains). Rows without a match are left out.
+        previous"`` (``"all"`` without domains), followed by ``" (approximate)"`` where the
+        previous wave's row rests on split units.
 
     Raises
     ------
     EstimationError
-        The two estimates have different ``by`` columns, or no row matches.
+        The two estimates have different ``by`` columns, domains of one wave only (with
+        ``unmatched="refuse"``), or no row matches.
 
     Notes
     -----
@@ -318,15 +326,22 @@ def compare_waves(current: Estimate, previous: Estimate, *, adjust: Adjust = "ho
     if list(previous.by) != list(current.by):
         raise EstimationError(f"the two waves have different domains: {current.by} vs "
                               f"{previous.by}.")
+    check_choice("unmatched", unmatched, ("refuse", "drop"))
+    before = previous.to_frame()
+    if "approximate" not in before:
+        before["approximate"] = False
+    if unmatched == "refuse":
+        _refuse_unmatched(current.to_frame(), before, list(current.by))
     merged = current.to_frame()[[*keys, "estimate", "se", "df"]].merge(
-        previous.to_frame()[[*keys, "estimate", "se", "df"]], on=keys, suffixes=("", "_prev"),
-        how="inner", validate="one_to_one")
+        before[[*keys, "estimate", "se", "df", "approximate"]], on=keys,
+        suffixes=("", "_prev"), how="inner", validate="one_to_one")
     if merged.empty:
         raise EstimationError("no row of the two waves matches (domains and variables).")
-    now, before = _unusable(merged), _unusable(merged.rename(columns={
+    why_now, why_before = _unusable(merged), _unusable(merged.rename(columns={
         "estimate": "x", "se": "y", "df": "z", "estimate_prev": "estimate",
         "se_prev": "se", "df_prev": "df"}))
-    note = np.where(now != "", now, np.where(before != "", "previous: " + before, ""))
+    note = np.where(why_now != "", why_now,
+                    np.where(why_before != "", "previous: " + why_before, ""))
     bad = note != ""
     diff = np.where(bad, np.nan, (merged["estimate"] - merged["estimate_prev"]).to_numpy())
     v1, v2 = merged["se"].to_numpy() ** 2, merged["se_prev"].to_numpy() ** 2
@@ -338,13 +353,32 @@ def compare_waves(current: Estimate, previous: Estimate, *, adjust: Adjust = "ho
     df = np.where(bad, np.nan, np.where(np.isnan(df), np.minimum(d1, d2), df))
     label = merged[list(current.by)].astype(str).agg(", ".join, axis=1) if current.by else \
         pd.Series(["all"] * len(merged))
-    out = pd.DataFrame({"comparison": (label + ": current - previous").to_numpy(),
+    label = label + ": current - previous" + np.where(merged["approximate"].astype(bool),
+                                                      " (approximate)", "")
+    out = pd.DataFrame({"comparison": label.to_numpy(),
                         "variable": merged["variable"].to_numpy(),
                         "value": merged["value"].to_numpy()})
     res = _tests(diff, se, df, level or current.level, adjust)
     out = pd.concat([out, pd.DataFrame(res)], axis=1)
     out["note"] = note
     return out[list(RESULT_COLUMNS)]
+
+
+def _refuse_unmatched(now: pd.DataFrame, before: pd.DataFrame, by: list[str]) -> None:
+    """Domains of one wave only mean the units changed: say which, and what to do."""
+    if not by:
+        return
+    a, b = (set(map(tuple, f[by].astype(str).to_numpy())) for f in (now, before))
+    if a == b:
+        return
+    only_now = sorted(", ".join(k) for k in a - b)[:8]
+    only_before = sorted(", ".join(k) for k in b - a)[:8]
+    raise EstimationError(
+        f"the two waves have different {by} domains: only in the current wave {only_now}, "
+        f"only in the previous wave {only_before}. If the units changed (the reform of "
+        "1 July 2025), re-express the previous wave on the new units first "
+        "(sipas.reform.with_new_units from microdata, sipas.reform.aggregate_to_new from "
+        "published tables); to compare only the domains found in both, pass unmatched='drop'.")
 
 
 def rank_domains(estimate: Estimate, *, level: float = 0.95, simultaneous: bool = True,

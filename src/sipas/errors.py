@@ -22,6 +22,7 @@ __all__ = [
     "ScoringError",
     "SipasError",
     "SpecError",
+    "UnitError",
     "WeightingError",
 ]
 
@@ -60,3 +61,7 @@ class ScoringError(SipasError, ValueError):
 
 class DisclosureError(SipasError, ValueError):
     """A table would disclose respondents (respondent-level rows in a report)."""
+
+
+class UnitError(SipasError, ValueError):
+    """An administrative unit cannot be found, is ambiguous, or a crosswalk loses population."""

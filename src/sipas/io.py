@@ -31,6 +31,7 @@ import pandas as pd
 from sipas._validate import message, plain
 from sipas.errors import ReadError, SpecError
 from sipas.spec import MISSING_KINDS, Spec, load_spec
+from sipas.spec.domains import check_domain_labels
 
 __all__ = ["SurveyData", "SurveyMeta", "read_survey", "validate_frame"]
 
@@ -501,6 +502,7 @@ def validate_frame(frame: pd.DataFrame, spec: Spec, *,
             f"{where}: {n_problems} answer(s) are neither a valid code nor a declared missing "
             f"code. First: {listed}. Fix the data, or declare the code in the spec's [missing] "
             "table (or the item's missing = {...}).")
+    check_domain_labels(frame, spec.domain_labels, where)
     return frame, kinds, counts
 
 

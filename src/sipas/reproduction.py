@@ -277,21 +277,21 @@ def reproduce(published: pd.DataFrame, design: SurveyDesign, spec: Spec, *,
         published = published.assign(decimals=[_decimals(v) for v in published["value"]])
     found: dict[int, list[dict[str, Any]]] = {}
     cands = []
-    for i, fig in published.iterrows():
+    for pos, (_, fig) in enumerate(published.iterrows()):
         got = _candidates(fig, design, spec, level)
         if got is not None:
-            found[int(i)] = got
-            cands += [{"figure": i, **_ident(fig), **c} for c in got]
+            found[pos] = got
+            cands += [{"figure": pos, **_ident(fig), **c} for c in got]
     candidates = pd.DataFrame(cands)
     definitions = _rank_definitions(candidates)
     best = _best(definitions, candidates)
     rows = []
-    for i, fig in published.iterrows():
-        if int(i) not in found:
+    for pos, (_, fig) in enumerate(published.iterrows()):
+        if pos not in found:
             rows.append({**_ident(fig), "status": "no data",
                          "note": "the indicator or domain is not in these microdata"})
             continue
-        pick = next((c for c in found[int(i)] if c["family"] in best), found[int(i)][0])
+        pick = next((c for c in found[pos] if c["family"] in best), found[pos][0])
         rows.append({**_ident(fig), **{k: pick[k] for k in (
             "computed", "se", "ci_low", "ci_high", "difference", "difference_in_se",
             "definition", "status")}, "note": "" if len(best) == 1 else

@@ -283,7 +283,7 @@ def write_demo(outdir: str | Path, seed: int = SEED) -> list[Path]:
         file_label="SIPAS demo - SYNTHETIC data, not real microdata",
         column_labels=[column_labels.get(c, c) for c in sample.columns],
         # pyreadstat annotates invariant dicts of int | float keys; int keys are what it reads
-        variable_value_labels=value_labels, missing_ranges=missing,  # type: ignore[arg-type]
+        variable_value_labels=value_labels, missing_ranges=missing,
         note=f"SYNTHETIC demo data, sipas seed {seed}")
 
 
@@ -295,7 +295,7 @@ def write_survey_files(outdir: Path, stem: str, sample: pd.DataFrame,
     import pyreadstat
 
     path, tmp = outdir / f"{stem}.sav", outdir / f".{stem}.sav.tmp"
-    pyreadstat.write_sav(sample, str(tmp), **sav)
+    pyreadstat.write_sav(sample, str(tmp), **sav)  # type: ignore[arg-type]
     raw = bytearray(tmp.read_bytes())
     raw[92:101], raw[101:109] = timestamp
     tmp.write_bytes(bytes(raw))

@@ -34,6 +34,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from sipas._validate import check_choice, check_df, check_level, message
 from sipas.engine.basis import VarBasis
@@ -228,7 +229,8 @@ def nonlinear_contrast(estimate: Estimate, fun: str | Callable[..., Any], *,
         mat = np.zeros((basis.k, q))
         mat[index] = jac.T
         lin = basis.combine(mat)
-        values = lin.values
+        values = np.asarray(lin.values.toarray() if sparse.issparse(lin.values)
+                            else lin.values)
         if replicated:  # centre the linearised replicates on g(theta), for mse designs
             values = np.asarray(values) - lin.full[None, :] + full[None, :]
         new = VarBasis(values, full, basis.engine)

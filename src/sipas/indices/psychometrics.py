@@ -215,8 +215,8 @@ def item_analysis(design: SurveyDesign, items: Sequence[str], *, level: float = 
     names = as_name_list("items", list(items))
     if len(names) < 2:
         raise EstimationError("a scale needs at least two items for alpha.")
-    valid = None if scale is None else {
-        n: np.asarray(scale[n] if isinstance(scale, Mapping) else scale, dtype=float)
+    valid: dict[str, Sequence[float]] | None = None if scale is None else {
+        n: [float(v) for v in (scale[n] if isinstance(scale, Mapping) else scale)]
         for n in names}
     x, w, ok = _complete(design, names, missing_codes, valid)
     xw, ww = x[ok], w[ok]

@@ -22,7 +22,7 @@ import pandas as pd
 from sipas._validate import check_choice, check_df, check_level, message
 from sipas.backends.base import needs_memory
 from sipas.design.protocol import SurveyDesign
-from sipas.errors import DesignError
+from sipas.errors import DesignError, SpecError
 from sipas.estimation.estimate import Estimate
 from sipas.estimation.estimators import check_design
 from sipas.indices.build import IndexBuild, IndexCI, interval_method
@@ -240,6 +240,8 @@ def satisfaction_index(design: SurveyDesign, spec: Spec, *,
     for table in (items, factors, overall, nodes):
         if len(table):
             table["definition"] = text
+    if overall_est is None:  # the spec's parser requires one top node
+        raise SpecError("the index tree has no top node.")
     return IndexResult(items=items, factors=factors, overall=overall, definition=text,
                        factor_estimate=factor_est, overall_estimate=overall_est,
                        by=tuple(build.labels.columns), nodes=nodes)
@@ -285,10 +287,10 @@ def _node_table(tree: IndexTree, parts: list[pd.DataFrame]) -> pd.DataFrame:
         return pd.DataFrame()
     table = pd.concat(parts, ignore_index=True)
     rank = {n: i for i, n in enumerate(tree.order)}
-    by = [c for c in table.columns[:table.columns.get_loc("name")]]
+    by = list(table.columns[:list(table.columns).index("name")])
     table = table.sort_values([*by, "name"], key=lambda c: c.map(rank) if c.name == "name"
                               else c, kind="stable").reset_index(drop=True)
-    pos = table.columns.get_loc("label_en") + 1
+    pos = list(table.columns).index("label_en") + 1
     table.insert(pos, "parent", [tree.parent(n) or "" for n in table["name"]])
     table.insert(pos + 1, "depth", [tree.depth(n) for n in table["name"]])
     table.insert(pos + 2, "members", [", ".join(tree.node(n).members) for n in table["name"]])

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -259,7 +259,7 @@ def spec_scores(frame: pd.DataFrame, spec: Spec,
     parts = []
     for it, m in [*((it, measure) for it in names), *extra]:
         # binary yes/no items have no meaningful mean: they are always shares
-        m = "top_box" if len(spec.scale_of(it).codes) == 2 else m
+        m = "top_box" if len(spec.scale_of(it).codes) == 2 else cast(Measure, m)
         parts.append(item_scores(frame, [it], m, satisfied=satisfied, missing_codes=codes,
                                  scale=scale))
     return ItemScores((*names, *(f"{it}@{m}" for it, m in extra)),

@@ -108,7 +108,10 @@ def context(result: Any, lang: Lang) -> TableContext:
     data, spec = result.data, result.data.spec
     columns = [*result.pipeline.indices.by, *(v for m in spec.margins for v in m.variables)]
     value_labels = data.meta.value_labels
-    domains = {c: dict(value_labels.get(c, {})) for c in columns}
+    domains = {c: dict(value_labels.get(c, {})) for c in [*columns, *spec.domain_labels]}
+    for column, labels in spec.domain_labels.items():  # the spec's names win over the file's
+        domains[column].update({code: pair.get(lang) or pair["vi"]
+                                for code, pair in labels.items()})
     titles = {c: (data.meta.variable_labels.get(c) or c) if lang == "vi" else c
               for c in result.pipeline.indices.by}
     names: dict[str, Mapping[str, str]] = {it.name: it.label for it in spec.items}

@@ -147,6 +147,8 @@ def index_map(table: pd.DataFrame, key: str, *, boundaries: str | Path | Mapping
         ax.scatter(where["lon"], where["lat"], s=140, c=faces, edgecolors=colours,
                    linewidths=2)
     else:
+        if boundaries is None:
+            raise ValueError("boundaries are needed for a choropleth")
         shapes = boundaries if isinstance(boundaries, Mapping) else \
             read_boundaries(boundaries, boundary_key or key)
         missing = pd.Series([k not in shapes for k in rows.index], index=rows.index)

@@ -275,6 +275,10 @@ def _all_zero(col: pd.Series) -> bool:
 
 
 def _domain_label(ctx: TableContext, column: str, value: Any) -> Any:
+    parts = column.split(" x ")
+    if isinstance(value, tuple) and len(value) == len(parts) > 1:
+        # a cell of a joint margin ("sex x age_group", (1, 2)) reads "Nam × 25–34"
+        return " × ".join(str(_domain_label(ctx, c, v)) for c, v in zip(parts, value))
     labels = ctx.domains.get(column, {})
     if value in labels:
         return labels[value]

@@ -320,6 +320,9 @@ class Spec:
         Design columns.
     domains : tuple of str
         Domain columns reported by default.
+    domain_labels : mapping
+        Column -> code -> {"vi": name, "en": name}: names of domain values
+        (``[domains.labels.<column>]``, :mod:`sipas.spec.domains`).
     index : IndexDefinition
         The published index definition.
     weighting : tuple of mapping
@@ -349,6 +352,7 @@ class Spec:
     overall_item: str | None = None
     design: DesignSpec = field(default_factory=DesignSpec)
     domains: tuple[str, ...] = ()
+    domain_labels: Mapping[str, Mapping[Any, Mapping[str, str]]] = field(default_factory=dict)
     index: IndexDefinition = field(default_factory=IndexDefinition)
     margins: tuple[Margin, ...] = ()
     weighting: tuple[Mapping[str, Any], ...] = ()

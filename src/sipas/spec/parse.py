@@ -42,6 +42,7 @@ from sipas.schema import (
     read_toml,
     validate,
 )
+from sipas.spec.domains import parse_domain_labels
 from sipas.spec.margins import MARGIN, margin
 from sipas.spec.model import (
     MISSING_KINDS,
@@ -112,7 +113,10 @@ SPEC = Table({
     "nodes": Key(ListOf(NODE), default=[]),
     "overall": Key(Table({"item": NAME}), default={}),
     "design": Key(DESIGN, default={}),
-    "domains": Key(Table({"columns": Key(COLUMNS, default=[])}), default={}),
+    "domains": Key(Table({"columns": Key(COLUMNS, default=[]),
+                          "labels": Key(TableOf(TableOf(LABEL), what="a table of "
+                                                "[domains.labels.<column>] tables"), default={})}),
+                   default={}),
     "index": Key(INDEX, default={}),
     "margins": Key(ListOf(MARGIN), default=[]),
     # the steps are checked where they are applied (sipas.weighting.plan)
@@ -227,6 +231,7 @@ def parse_spec(data: Mapping[str, Any], source: str | Path | None = None,
                           fpc=tuple(_names(design["fpc"])), nest=design["nest"],
                           lonely_psu=design["lonely_psu"]),
         domains=tuple(_names(spec["domains"]["columns"])), index=index, margins=margins,
+        domain_labels=parse_domain_labels(spec["domains"]["labels"]),
         weighting=tuple(spec["weighting"]["steps"]),
         source=str(source) if source else None, sha256=sha256, nodes=nodes,
     )

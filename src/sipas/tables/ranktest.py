@@ -28,7 +28,7 @@ from scipy import stats
 from sipas._validate import check_choice, plain
 from sipas.backends.base import needs_memory
 from sipas.design.protocol import SurveyDesign
-from sipas.errors import DesignError
+from sipas.errors import DesignError, EstimationError
 from sipas.estimation.estimators import check_design, columns_of, total
 from sipas.estimation.recipes import levels
 from sipas.tables.result import TestResult
@@ -169,6 +169,8 @@ def rank_test(design: SurveyDesign, y: str, group: str, *, test: RankTest = "wil
         scored = design.with_columns({f"{_SCORE}{j}": infl[:, j] for j in range(g - 1)})
     totals = total(scored, [f"{_SCORE}{j}" for j in range(g - 1)])
     b = means[1:] - means[0]
+    if totals.basis is None:
+        raise EstimationError("a rank test needs totals with a covariance.")
     cov = totals.basis.cov()
     name = {"wilcoxon": "Wilcoxon", "vanderWaerden": "van der Waerden", "median": "median",
             "KruskalWallis": "Kruskal-Wallis"}[test]

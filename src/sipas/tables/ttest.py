@@ -142,6 +142,8 @@ def difference_test(est: Estimate, design: SurveyDesign, lv: list[Any], columns:
     if len(est) != 2:
         raise EstimationError(f"the groups {lv} do not both have respondents with an answer; "
                               "a difference needs two groups.")
+    if est.basis is None:
+        raise EstimationError("a t-test needs estimates with a covariance.")
     diff = est.basis.combine(np.array([[-1.0], [1.0]]))
     value = float(diff.full[0])
     se = float(np.sqrt(max(diff.var()[0], 0.0)))

@@ -24,7 +24,7 @@ LAYERS = [
     ["design"],
     ["estimation"],
     ["weighting"],
-    ["indices", "compare"],
+    ["indices", "compare", "models"],
     ["par", "reproduce"],
     ["report"],
     ["pipeline"],

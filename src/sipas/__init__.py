@@ -12,7 +12,7 @@ True
 
 from __future__ import annotations
 
-from sipas import datasets
+from sipas import datasets, models
 from sipas._version import __version__
 from sipas.design import Design, ReplicateDesign, WeightingStep, replicate
 from sipas.errors import (
@@ -28,6 +28,7 @@ from sipas.errors import (
 from sipas.estimation import Estimate, contrast, mean, proportion, quantile, ratio, total
 from sipas.indices import IndexResult, factor_index, satisfaction_index
 from sipas.io import SurveyData, SurveyMeta, read_survey
+from sipas.models import ModelResult, glm
 from sipas.spec import Spec, load_spec
 from sipas.weighting import (
     WeightingReport,
@@ -48,6 +49,7 @@ __all__ = [
     "Estimate",
     "EstimationError",
     "IndexResult",
+    "ModelResult",
     "ReadError",
     "ReplicateDesign",
     "ScoringError",
@@ -65,8 +67,10 @@ __all__ = [
     "contrast",
     "datasets",
     "factor_index",
+    "glm",
     "load_spec",
     "mean",
+    "models",
     "nonresponse",
     "poststratify",
     "proportion",

@@ -11,6 +11,8 @@ Examples
 """
 
 from sipas.models.glm import glm
+from sipas.models.margins import margins
 from sipas.models.result import ModelResult, ModelSummary
+from sipas.models.wald import TermTest, wald_test
 
-__all__ = ["ModelResult", "ModelSummary", "glm"]
+__all__ = ["ModelResult", "ModelSummary", "TermTest", "glm", "margins", "wald_test"]

@@ -108,7 +108,7 @@ def glm(design: SurveyDesign, formula: str, family: FamilyName = "gaussian", *,
     fam = FAMILIES[family]
     mf = model_frame(_frame(design), formula, reference=reference)
     w = np.where(mf.used, design.weight_array, 0.0)
-    state = fit_state(design, mf, fam, w)
+    state = fit_state(design, mf, fam, w, _scale(design.weight_array))
     n = int(np.count_nonzero(w > 0))
     df = float(design.domain_df(w > 0)) + 1 - len(mf.names)
     if design.replicated:
@@ -118,7 +118,7 @@ def glm(design: SurveyDesign, formula: str, family: FamilyName = "gaussian", *,
         variance = "replicate (refitted)"
     else:
         scores = state.fit.scores(mf.X, mf.y, fam)
-        bread = state.fit.bread / _scale(w)
+        bread = state.fit.bread / _scale(design.weight_array)
         basis = taylor_basis(design, scores, bread, state.fit.beta)
         variance = "Taylor (sandwich)"
     info = {"deviance": state.fit.deviance, "iterations": state.fit.iterations,
@@ -128,12 +128,14 @@ def glm(design: SurveyDesign, formula: str, family: FamilyName = "gaussian", *,
                               info=info, model_frame=state)
 
 
-def fit_state(design: SurveyDesign, mf: ModelFrame, fam: Family, w: np.ndarray) -> GlmState:
-    """Check the model's data and fit it with the weights scaled to mean one (R's rescaling,
+def fit_state(design: SurveyDesign, mf: ModelFrame, fam: Family, w: np.ndarray,
+              scale: float) -> GlmState:
+    """Check the model's data and fit it with the weights divided by ``scale``, the mean
+    weight of the design's rows before rows with missing values are left out (R's rescaling,
     which sets the deviance a likelihood-ratio test uses)."""
     check_levels(mf, w)
     fam.check(mf.y[w > 0], mf.response)
-    wn = w / _scale(w)
+    wn = w / scale
     fit = irls(mf.X, mf.y, wn, mf.offset, fam, mf.names)
     return GlmState(design, mf, fam, fit, wn)
 

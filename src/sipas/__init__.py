@@ -28,7 +28,7 @@ from sipas.errors import (
 from sipas.estimation import Estimate, contrast, mean, proportion, quantile, ratio, total
 from sipas.indices import IndexResult, factor_index, satisfaction_index
 from sipas.io import SurveyData, SurveyMeta, read_survey
-from sipas.models import ModelResult, glm
+from sipas.models import ModelResult, glm, ordinal
 from sipas.spec import Spec, load_spec
 from sipas.weighting import (
     WeightingReport,
@@ -72,6 +72,7 @@ __all__ = [
     "mean",
     "models",
     "nonresponse",
+    "ordinal",
     "poststratify",
     "proportion",
     "quantile",

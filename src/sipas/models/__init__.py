@@ -12,7 +12,8 @@ Examples
 
 from sipas.models.glm import glm
 from sipas.models.margins import margins
+from sipas.models.ordinal import ordinal
 from sipas.models.result import ModelResult, ModelSummary
 from sipas.models.wald import TermTest, wald_test
 
-__all__ = ["ModelResult", "ModelSummary", "TermTest", "glm", "margins", "wald_test"]
+__all__ = ["ModelResult", "ModelSummary", "TermTest", "glm", "margins", "ordinal", "wald_test"]

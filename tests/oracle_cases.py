@@ -44,9 +44,14 @@ def taylor_design(case: dict[str, Any]) -> sipas.Design:
 
 
 def replicate_design(case: dict[str, Any]) -> sipas.ReplicateDesign:
-    rep = case["design"]["replicate"]
-    frame = dataset(case["dataset"])
-    weights = pd.read_csv(ORACLE / rep["replicate_weights_file"])
+    return replicate_from(dataset(case["dataset"]), case["design"]["replicate"], ORACLE)
+
+
+def replicate_from(frame: pd.DataFrame, rep: dict[str, Any], folder: Path
+                   ) -> sipas.ReplicateDesign:
+    """The replicate design of ``rep`` (a case's ``design.replicate``) on ``frame``, with
+    the replicate weights read from ``folder``."""
+    weights = pd.read_csv(folder / rep["replicate_weights_file"])
     assert (weights["cds"].to_numpy() == frame["cds"].to_numpy()).all()
     cols = [f"rep{i + 1}" for i in range(rep["n_replicates"])]
     joined = pd.concat([frame, weights[["w", *cols]]], axis=1)

@@ -79,7 +79,7 @@ def test_tables_equal_the_library_results(outputs):
                         tol=1e-10, max_iter=100)
     res = sipas.satisfaction_index(design, spec, missing_kinds=sd.missing,
                                    level=pipe.indices.level, ci={"item": pipe.indices.ci},
-                                   rules=ReliabilityRules(**pipe.raw.get("reliability", {})))
+                                   rules=ReliabilityRules.preset(**pipe.raw.get("reliability", {})))
     by = sipas.satisfaction_index(design, spec, by="district", missing_kinds=sd.missing,
                                   level=pipe.indices.level, ci={"item": pipe.indices.ci})
     cols = ["estimate", "se", "ci_low", "ci_high", "df", "n"]

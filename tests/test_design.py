@@ -364,3 +364,12 @@ def test_single_certainty_psu_with_subsampling_is_allowed():
     t = 10 / 4 * frame.y.to_numpy()
     want = 4 / 3 * (1 - 4 / 10) * np.sum((t - t.mean()) ** 2)
     assert se_of(sipas.total(d, "y")) ** 2 == pytest.approx(want, rel=1e-12)
+
+
+def test_a_by_column_of_nested_cluster_codes_needs_its_stratum():
+    frame = pd.DataFrame({"h": [1, 1, 2, 2] * 3, "psu": [1, 2, 1, 2] * 3,
+                          "w": 1.0, "y": np.arange(12.0)})
+    d = sipas.Design(frame, ids="psu", strata="h", weights="w", nest=True)
+    with pytest.raises(sipas.DesignError, match=r"restart within each 'h'.*by=\['h', 'psu'\]"):
+        sipas.mean(d, "y", by="psu")
+    assert len(sipas.mean(d, "y", by=["h", "psu"])) == 4

@@ -70,3 +70,25 @@ def test_too_few_complete_respondents(demo):
                           "psu": [1, 2, 3, 4], "w": 1.0})
     with pytest.raises(sipas.EstimationError, match="fewer than 3"):
         item_analysis(sipas.Design(frame, ids="psu", weights="w"), ["a", "b"])
+
+
+def test_reliability_takes_the_spec_missing_codes_on_raw_codes(demo):
+    """A design built on the raw file (9 = not applicable still a code): the spec's missing
+    codes make the factor reliability equal to that of the cleaned data; without them an
+    answer outside the scale is refused, never scored."""
+    sd, clean = demo
+    raw = sipas.read_survey(sipas.datasets.demo_path()).frame
+    assert (raw[list(sd.spec.factor("feedback").items)] > 5).any().any()  # raw codes
+    raw_design = sipas.Design.from_spec(sd, raw).subset(raw["response"] == 1)
+    got = factor_reliability(raw_design, sd.spec).set_index("factor")
+    want = factor_reliability(clean, sd.spec).set_index("factor")
+    np.testing.assert_allclose(got[["alpha", "se", "omega", "n"]].to_numpy(float),
+                               want[["alpha", "se", "omega", "n"]].to_numpy(float),
+                               rtol=1e-12)
+    items = list(sd.spec.factor("feedback").items)
+    with pytest.raises(sipas.EstimationError, match="outside its scale"):
+        item_analysis(raw_design, items, scale=[1, 2, 3, 4, 5])
+    codes = [8, 9, 7, 99]
+    assert item_analysis(raw_design, items, missing_codes=codes,
+                         scale=[1, 2, 3, 4, 5]).alpha == pytest.approx(
+        want.loc["feedback", "alpha"], rel=1e-12)

@@ -155,7 +155,8 @@ def test_small_cells_are_suppressed_and_flagged():
     out = suppress(index_table([0.7, 0.8, 0.9], [50, 9, 10]), min_cell=10)
     assert out["estimate"].isna().tolist() == [False, True, False]
     assert out[["se", "ci_low", "ci_high", "deff"]].iloc[1].isna().all()
-    assert out["flag"].tolist() == ["", "suppressed (n<10)", ""]
+    assert out["flag_reason"].tolist() == ["", "suppressed (n<10)", ""]
+    assert out["flag"].tolist() == ["", "suppress", ""]
     assert out["n"].tolist() == [50, 9, 10]                   # counts stay
 
 
@@ -165,10 +166,10 @@ def test_complementary_suppression_hides_the_next_smallest_cell():
     out = suppress(pd.concat([one, two], ignore_index=True), domain="district",
                    keys=["name"])
     # set "overall": one primary (n=4) -> the next smallest (n=12) goes too
-    assert out["flag"][:4].tolist() == ["", "suppressed (n<10)", "",
-                                        "suppressed (complementary)"]
+    assert out["flag_reason"][:4].tolist() == ["", "suppressed (n<10)", "",
+                                               "suppressed (complementary)"]
     # set "access": two primaries already protect each other
-    assert out["flag"][4:].tolist() == ["", "suppressed (n<10)", "", "suppressed (n<10)"]
+    assert out["flag_reason"][4:].tolist() == ["", "suppressed (n<10)", "", "suppressed (n<10)"]
     assert out["estimate"].isna().tolist() == [False, True, False, True] * 2
 
 
@@ -176,7 +177,8 @@ def test_flag_mode_keeps_the_values():
     out = suppress(index_table([0.7, 0.8], [50, 3]), mode="flag", domain="district",
                    keys=["name"])
     assert out["estimate"].tolist() == [0.7, 0.8]
-    assert out["flag"].tolist() == ["", "small cell (n<10)"]
+    assert out["flag_reason"].tolist() == ["", "small cell (n<10)"]
+    assert out["flag"].tolist() == ["", "review"]
 
 
 def test_suppression_reaches_ranks_and_comparisons():
@@ -366,3 +368,28 @@ def test_par_chart_takes_a_tidy_table(tmp_path):
         assert png.stat().st_size > 5_000
     with pytest.raises(sipas.SipasError, match="max_points"):
         plots.par_chart(one.drop(columns="max_points"))
+
+
+# ---------------------------------------------------------------------- methods text
+
+def test_the_methods_note_follows_the_options_of_the_run(small_run, tmp_path):
+    from sipas.report.build import notes
+
+    before = dict(notes(small_run, "en"))
+    # the factor and overall indices of this run use the logit interval, with domain df
+    assert "factor and overall indices: logit interval" in before["Confidence intervals"]
+    assert "df counted within each domain" in before["Confidence intervals"]
+    assert before["Reliability flags"].startswith("NCHS 2017 standards for proportions")
+    assert "Holm" in before["Comparisons between domains"]
+    shutil.copy(demo_path(), tmp_path / "demo.sav")
+    changed = SMALL_PIPELINE.replace('[indices]\n', '[indices]\nci = "wald"\nlevel = 0.9\n')
+    changed += '\n[reliability]\nrules = "rse"\n[compare]\nadjust = "bonferroni"\n'
+    (tmp_path / "other.toml").write_text(changed, encoding="utf-8")
+    after = dict(notes(run(load_pipeline(tmp_path / "other.toml")), "en"))
+    assert after["Confidence intervals"].startswith("90%; items: Wald t interval")
+    # [indices] ci sets the items' method; the indices keep the logit interval of the measure
+    assert "factor and overall indices: logit interval" in after["Confidence intervals"]
+    assert after["Reliability flags"].startswith("relative standard error rule")
+    assert "Bonferroni" in after["Comparisons between domains"]
+    vi = dict(notes(small_run, "vi"))
+    assert "khoảng logit" in vi["Khoảng tin cậy"]

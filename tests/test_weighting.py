@@ -780,3 +780,38 @@ def test_weight_diagnostics_by_group(resp):
     assert diag["sum"].sum() == pytest.approx(whole["sum"][0], rel=1e-12)
     with pytest.raises(sipas.WeightingError, match="nope"):
         sipas.weight_diagnostics(resp, by="nope")
+
+
+def test_validate_refuses_raking_margins_of_different_populations():
+    """`sipas validate` (validate_plan) catches what `run` would only find while raking."""
+    import tomllib
+
+    from sipas.spec import parse_spec
+    from sipas.weighting.plan import validate_plan
+
+    spec = parse_spec(tomllib.loads("""
+[survey]
+name = "t"
+respondent_id = "id"
+[scales.s5]
+min = 1
+max = 5
+satisfied = [4, 5]
+[[items]]
+name = "q1"
+scale = "s5"
+[[factors]]
+name = "f"
+items = ["q1"]
+[[margins]]
+name = "sex"
+variables = ["sex"]
+targets = { "1" = 480, "2" = 520 }
+[[margins]]
+name = "age"
+variables = ["age"]
+targets = { "1" = 500, "2" = 600 }
+"""))
+    validate_plan([{"method": "rake", "margins": ["sex"]}], spec)
+    with pytest.raises(sipas.SpecError, match="same population total"):
+        validate_plan([{"method": "rake", "margins": ["sex", "age"]}], spec)

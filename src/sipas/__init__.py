@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from sipas import datasets, models
 from sipas._version import __version__
+from sipas.compare import compare_domains, compare_waves, rank_domains
 from sipas.design import Design, ReplicateDesign, WeightingStep, replicate
 from sipas.errors import (
     ConvergenceError,
@@ -25,11 +26,23 @@ from sipas.errors import (
     SpecError,
     WeightingError,
 )
-from sipas.estimation import Estimate, contrast, mean, proportion, quantile, ratio, total
+from sipas.estimation import (
+    Estimate,
+    contrast,
+    mean,
+    nonlinear_contrast,
+    proportion,
+    quantile,
+    ratio,
+    total,
+)
 from sipas.indices import IndexResult, factor_index, satisfaction_index
+from sipas.indices.reliability import ReliabilityRules, flag
 from sipas.io import SurveyData, SurveyMeta, read_survey
 from sipas.models import ModelResult, glm, ordinal
+from sipas.reproduction import Reproduction, published_figures, reproduce
 from sipas.spec import Spec, load_spec
+from sipas.tables import Crosstab, TestResult, chisq_test, crosstab, rank_test, ttest
 from sipas.weighting import (
     WeightingReport,
     base_weights,
@@ -44,6 +57,7 @@ from sipas.weighting import (
 
 __all__ = [
     "ConvergenceError",
+    "Crosstab",
     "Design",
     "DesignError",
     "Estimate",
@@ -51,38 +65,52 @@ __all__ = [
     "IndexResult",
     "ModelResult",
     "ReadError",
+    "ReliabilityRules",
     "ReplicateDesign",
+    "Reproduction",
     "ScoringError",
     "SipasError",
     "Spec",
     "SpecError",
     "SurveyData",
     "SurveyMeta",
+    "TestResult",
     "WeightingError",
     "WeightingReport",
     "WeightingStep",
     "__version__",
     "base_weights",
     "calibrate",
+    "chisq_test",
+    "compare_domains",
+    "compare_waves",
     "contrast",
+    "crosstab",
     "datasets",
     "factor_index",
+    "flag",
     "glm",
     "load_spec",
     "mean",
     "models",
+    "nonlinear_contrast",
     "nonresponse",
     "ordinal",
     "poststratify",
     "proportion",
+    "published_figures",
     "quantile",
     "rake",
+    "rank_domains",
+    "rank_test",
     "ratio",
     "read_survey",
     "replicate",
+    "reproduce",
     "satisfaction_index",
     "total",
     "trim",
+    "ttest",
     "weight_diagnostics",
     "weighting_report",
 ]

@@ -45,15 +45,17 @@ def empty_domain_is_flagged(tmp: Path) -> str:
     items = res.items.set_index(["dom", "name"])
     empty = items.loc[(2, "q2")]
     assert np.isnan(empty["estimate"]) and np.isnan(empty["se"])
-    assert empty["n"] == 0 and empty["flag"] == "no data"
+    assert empty["n"] == 0 and empty["flag"] == "suppress" and empty["flag_reason"] == "no data"
     answered = items.drop(index=(2, "q2"))
-    assert answered["estimate"].notna().all() and "no data" not in set(answered["flag"])
+    assert answered["estimate"].notna().all()
+    assert "no data" not in set(answered["flag_reason"])
     for table in (res.items, res.factors, res.overall):  # no NaN without its flag
         blank = table["estimate"].isna()
-        assert (table.loc[blank, "flag"] == "no data").all()
-    return ("no error: the q2 row of domain 2 has estimate NaN, n = 0 and flag 'no data'; "
-            "every other item row has a number, and any factor or overall row left without "
-            "a value carries the same flag")
+        assert (table.loc[blank, "flag_reason"] == "no data").all()
+        assert (table.loc[blank, "flag"] == "suppress").all()
+    return ("no error: the q2 row of domain 2 has estimate NaN, n = 0, flag 'suppress' and "
+            "flag_reason 'no data'; every other item row has a number, and any factor or "
+            "overall row left without a value carries the same flag")
 
 
 def empty_domain_factor_index(tmp: Path) -> str:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, get_args
 import numpy as np
 import pandas as pd
 
-from sipas._validate import as_name_list, check_choice, message, require_columns
+from sipas._validate import as_name_list, check_choice, message, plain, require_columns
 from sipas.backends.base import Backend, Domains, RowWeights
 from sipas.backends.dask import is_dask
 from sipas.design.protocol import Reduction, Reweighting, WeightingStep
@@ -551,7 +551,22 @@ class Design:
         """
         cols = as_name_list("by", by)
         require_columns(self._backend.columns, cols, "by")
+        self._check_nested(cols)
         return self._backend.domains(cols)
+
+    def _check_nested(self, cols: list[str]) -> None:
+        """A cluster id that restarts within strata names no domain without its stratum."""
+        strata = self._columns.strata
+        if not self.nest or strata is None or strata in cols:
+            return
+        for col in (c for c in cols if c in self._columns.ids):
+            pairs = self._backend.distinct([strata, col])
+            if pairs[col].duplicated().any():
+                raise DesignError(
+                    f"by column {col!r} holds cluster codes that restart within each "
+                    f"{strata!r} (the design has nest=True): code "
+                    f"{plain(pairs.loc[pairs[col].duplicated(), col].iloc[0])} names "
+                    f"different clusters in different strata. Use by=[{strata!r}, {col!r}].")
 
     def reduction(self) -> Reduction:
         """Sums per final-stage unit, and per level of every calibration projection."""

@@ -130,6 +130,59 @@ class VarBasis:
         bad = np.isnan(self.full)[:, None] | np.isnan(other.full)[None, :]
         return np.where(bad, np.nan, c)
 
+    def effective_df(self, contrasts: np.ndarray | None = None) -> np.ndarray | None:
+        """Satterthwaite degrees of freedom of each estimate, or of each contrast of them
+        (Taylor designs; None for replicate designs).
+
+        The variance is a sum over strata, ``V = sum_h V_h`` (every stage of stratum ``h`` in
+        ``V_h``), each with ``n_h - 1`` df for its ``n_h`` PSUs; the effective df is
+        ``V^2 / sum_h V_h^2 / (n_h - 1)`` (Satterthwaite). A difference of two
+        districts that are strata of 4 communes each gets about 6 df when their variances
+        are alike, and close to 3 when one dominates; a district against the mean of all
+        districts keeps close to its own 3.
+
+        Parameters
+        ----------
+        contrasts : numpy.ndarray, optional
+            (k x m) coefficients: the df of the m combinations ``contrasts' theta``.
+
+        Returns
+        -------
+        numpy.ndarray or None
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sd = sipas.datasets.load_demo()
+        >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+        >>> est = sipas.mean(d, "p03", by="district")
+        >>> est.basis.effective_df()[:2].round(2).tolist(), est.to_frame()["df"][:2].tolist()
+        ([3.0, 3.0], [3.0, 3.0])
+        """
+        if not isinstance(self.engine, TaylorEngine):
+            return None
+        first = self.engine.stages[0]
+        to_psu = sparse.csc_matrix(self.engine._stage_rows(0))
+        stratum = first.group[to_psu.indices]  # of each final unit (one PSU per column)
+        t = _finite(self.values)
+        k = self.k
+        coef = np.eye(k) if contrasts is None else np.asarray(contrasts, dtype="float64")
+        n_units, n_strata = len(stratum), first.n_groups
+        df_h = (first.n_in_group - 1).astype("float64")
+        out = np.empty(coef.shape[1])
+        for m in range(coef.shape[1]):
+            z = np.asarray(t @ coef[:, m]).ravel()
+            # the variance of the combination stratum by stratum, every stage included
+            split = sparse.csr_matrix((z, (np.arange(n_units), stratum)),
+                                      shape=(n_units, n_strata))
+            v_h = np.maximum(self.engine.var(split), 0.0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                denom = np.where(df_h > 0, v_h**2 / df_h, 0.0).sum()
+                out[m] = v_h.sum() ** 2 / denom if denom > 0 else 0.0
+        if contrasts is None:
+            out = np.where(np.isnan(self.full), np.nan, out)
+        return out
+
     def combine(self, weights: np.ndarray) -> VarBasis:
         """The basis of ``L' theta`` for a (k x q) matrix ``L``.
 

@@ -1,5 +1,5 @@
 """Design-based estimators and their result: mean, total, proportion, ratio, quantile,
-contrasts, all returning an :class:`Estimate` built by one builder.
+linear and nonlinear contrasts, all returning an :class:`Estimate` built by one builder.
 
 Examples
 --------
@@ -12,6 +12,8 @@ Examples
 from sipas.estimation.contrast import contrast
 from sipas.estimation.estimate import Estimate
 from sipas.estimation.estimators import mean, proportion, ratio, total
+from sipas.estimation.nonlinear import nonlinear_contrast
 from sipas.estimation.quantiles import quantile
 
-__all__ = ["Estimate", "contrast", "mean", "proportion", "quantile", "ratio", "total"]
+__all__ = ["Estimate", "contrast", "mean", "nonlinear_contrast", "proportion", "quantile",
+           "ratio", "total"]

@@ -187,6 +187,39 @@ class Estimate:
         index = _key_index(self.keys)
         return pd.DataFrame(self.basis.cov(), index=index, columns=index)
 
+    def summary(self) -> str:
+        """The estimates as text: what was estimated and how, then every row.
+
+        Returns
+        -------
+        str
+            A header (statistic, rows, level, interval method, how df were counted) and
+            the ``by`` columns, ``variable`` (``value`` for proportions), ``estimate, se,
+            ci_low, ci_high, df, deff, n``.
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sd = sipas.datasets.load_demo()
+        >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+        >>> for line in sipas.mean(d, "p03", by="urban").summary().splitlines()[:2]:
+        ...     print(line)
+        mean of 1 variable(s) by urban: 2 row(s)
+        95% intervals (wald), df counted within each domain
+        """
+        cols = [*self.by, "variable", "value", "estimate", "se", "ci_low", "ci_high", "df",
+                "deff", "n"]
+        shown = self._table[[c for c in cols if c in self._table]]
+        if self.statistic != "proportion":
+            shown = shown.drop(columns="value")
+        rule = {"domain": "df counted within each domain",
+                "given": "df as given"}.get(self.notes.get("df", ""), "df of the design")
+        variables = self._table["variable"].nunique()
+        by = f" by {', '.join(self.by)}" if self.by else ""
+        head = (f"{self.statistic} of {variables} variable(s){by}: {len(self)} row(s)\n"
+                f"{100 * self.level:g}% intervals ({self.ci}), {rule}")
+        return head + "\n" + shown.to_string(index=False, float_format=lambda v: f"{v:.6g}")
+
     def __repr__(self) -> str:
         cols = [*self.by, "variable", "value", "estimate", "se", "ci_low", "ci_high"]
         shown = self._table[[c for c in cols if c in self._table]]

@@ -363,7 +363,8 @@ def _ratio_estimate(design: SurveyDesign, recipe: Recipe, names: list[str], by: 
                           statistic=statistic, level=level, ci_method=ci_method, basis=basis,
                           values=values, n=n.astype(np.int64),
                           n_missing=(rows - n).astype(np.int64),
-                          deff=result.deff(var, statistic) if deff else (np.nan, np.nan))
+                          deff=result.deff(var, statistic) if deff else (np.nan, np.nan),
+                          notes={"df": "given" if df is not None else "domain"})
 
 
 def _mask_columns(values: Any, mask: np.ndarray) -> Any:

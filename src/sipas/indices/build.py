@@ -129,7 +129,8 @@ class IndexBuild:
         return build_estimate(self.labels, names, est=est, se=se, ci=ci, df=row_df,
                               statistic="index", level=self.level, ci_method=ci_method,
                               basis=combined, n=n.astype(np.int64),
-                              n_missing=(rows_in - n).astype(np.int64), deff=(deff, np.nan))
+                              n_missing=(rows_in - n).astype(np.int64), deff=(deff, np.nan),
+                              notes={"df": "given" if self.df is not None else "domain"})
 
     def factors(self, groups: Mapping[str, list[int]], weights: Mapping[str, np.ndarray],
                 aggregate: str, ci: str = "wald") -> tuple[Estimate, RatioFit, Any, np.ndarray]:

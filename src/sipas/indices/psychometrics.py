@@ -16,17 +16,17 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from sipas._validate import as_name_list, check_level
+from sipas._validate import as_name_list, check_level, plain
 from sipas.backends.base import needs_memory, row_domains
 from sipas.design.protocol import SurveyDesign
 from sipas.engine.intervals import wald_interval
-from sipas.errors import EstimationError
+from sipas.errors import DesignError, EstimationError
 from sipas.estimation.estimators import check_design
 from sipas.estimation.fit import fit
 from sipas.estimation.recipes import ArrayRecipe
@@ -116,11 +116,27 @@ class ItemAnalysis:
                 "ci_high": self.ci_high, "df": self.df, "omega": self.omega, "n": self.n}
 
 
-def _complete(design: SurveyDesign, items: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _complete(design: SurveyDesign, items: list[str],
+              missing_codes: Mapping[str, Sequence[float]] | Sequence[float] = (),
+              valid: Mapping[str, Sequence[float]] | None = None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     missing = [c for c in items if c not in design.frame.columns]
     if missing:
-        raise EstimationError(f"item column(s) {missing} are not in the data.")
-    x = design.frame[items].to_numpy(dtype="float64", na_value=np.nan)
+        raise DesignError(f"item column(s) {missing} are not in the data.")
+    x = design.frame[items].to_numpy(dtype="float64", na_value=np.nan, copy=True)
+    for j, name in enumerate(items):
+        codes = missing_codes.get(name, ()) if isinstance(missing_codes, Mapping) \
+            else missing_codes
+        if len(codes):
+            x[np.isin(x[:, j], np.asarray(codes, dtype="float64")), j] = np.nan
+        allowed = None if valid is None else valid.get(name)
+        if allowed is not None:
+            bad = np.unique(x[~np.isnan(x[:, j]) & ~np.isin(x[:, j], allowed), j])
+            if len(bad):
+                raise EstimationError(
+                    f"item {name!r} has answer code(s) {[plain(v) for v in bad[:10]]} outside "
+                    f"its scale {[plain(v) for v in allowed]}; declare them as missing codes "
+                    "(the spec's missing_codes, or missing_codes=) or recode them.")
     w = design.weight_array
     ok = ~np.isnan(x).any(axis=1) & (w > 0)
     if ok.sum() < 3:
@@ -135,7 +151,9 @@ def _weighted_cov(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     return (c * w[:, None]).T @ c / w.sum()
 
 
-def item_analysis(design: SurveyDesign, items: Sequence[str], *, level: float = 0.95
+def item_analysis(design: SurveyDesign, items: Sequence[str], *, level: float = 0.95,
+                  missing_codes: Sequence[float] | Mapping[str, Sequence[float]] = (),
+                  scale: Sequence[float] | Mapping[str, Sequence[float]] | None = None
                   ) -> ItemAnalysis:
     """Weighted Cronbach's alpha (design-based CI), omega and item statistics of a scale.
 
@@ -148,6 +166,12 @@ def item_analysis(design: SurveyDesign, items: Sequence[str], *, level: float = 
         At least two numeric item columns.
     level : float
         Confidence level of the (Wald-t) interval of alpha, in (0, 1).
+    missing_codes : sequence of float, or mapping item -> sequence
+        Answer codes that mean "no answer" (don't know, not applicable): treated as missing,
+        as every other estimator treats them.
+    scale : sequence of float, or mapping item -> sequence, optional
+        The valid answer codes; an answer outside them (and outside ``missing_codes``) is
+        refused rather than scored.
 
     Returns
     -------
@@ -158,10 +182,10 @@ def item_analysis(design: SurveyDesign, items: Sequence[str], *, level: float = 
     Raises
     ------
     EstimationError
-        Fewer than two items; an item not in the data; fewer than three respondents with
-        every item answered.
+        Fewer than two items; fewer than three respondents with every item answered; an
+        answer code outside ``scale``.
     DesignError
-        ``design`` is not a design, or ``level`` is invalid.
+        ``design`` is not a design, an item is not in the data, or ``level`` is invalid.
 
     Notes
     -----
@@ -191,7 +215,10 @@ def item_analysis(design: SurveyDesign, items: Sequence[str], *, level: float = 
     names = as_name_list("items", list(items))
     if len(names) < 2:
         raise EstimationError("a scale needs at least two items for alpha.")
-    x, w, ok = _complete(design, names)
+    valid = None if scale is None else {
+        n: np.asarray(scale[n] if isinstance(scale, Mapping) else scale, dtype=float)
+        for n in names}
+    x, w, ok = _complete(design, names, missing_codes, valid)
     xw, ww = x[ok], w[ok]
     cov = _weighted_cov(xw, ww)
     alpha = cronbach_alpha_from_cov(cov)
@@ -283,7 +310,8 @@ def factor_reliability(design: SurveyDesign, spec: Spec, *, level: float = 0.95)
 
     Notes
     -----
-    :func:`item_analysis` applied to the items of each factor.
+    :func:`item_analysis` applied to the items of each factor, with the spec's missing codes
+    of each item treated as missing and its scale's codes as the only valid answers.
 
     Examples
     --------
@@ -297,7 +325,12 @@ def factor_reliability(design: SurveyDesign, spec: Spec, *, level: float = 0.95)
     for f in spec.factors:
         if len(f.items) < 2:
             continue
-        res = item_analysis(design, list(f.items), level=level)
+        items = list(f.items)
+        res = item_analysis(
+            design, items, level=level,
+            missing_codes={i: [c for codes in spec.missing_codes(i).values() for c in codes]
+                           for i in items},
+            scale={i: spec.scale_of(i).codes for i in items})
         rows.append({"factor": f.name, "label_vi": f.label.get("vi", f.name),
                      "label_en": f.label.get("en", f.name), "items": len(f.items),
                      **res.summary()})

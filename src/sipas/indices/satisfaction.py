@@ -289,5 +289,6 @@ def _label(est: Estimate, spec: Spec, level: str, rules: ReliabilityRules) -> pd
                  for n in table["name"]]
     else:
         share = spec.index.measure != "mean"
-    table["flag"] = flag_rows(table, rules, share=np.asarray(share))
+    table["flag"], table["flag_reason"] = flag_rows(table, rules, share=np.asarray(share),
+                                                    level=est.level)
     return table

@@ -30,6 +30,7 @@ from scipy.stats import rankdata
 from sipas._validate import message
 from sipas.engine.basis import VarBasis
 from sipas.engine.intervals import t_quantile
+from sipas.engine.ranks import rank_sets
 from sipas.errors import ScoringError
 from sipas.par.scheme import Scheme, SubCriterion
 
@@ -89,7 +90,7 @@ class ParResult:
         -------
         pandas.DataFrame
             ``province, appraisal, officials_survey, citizen_survey, survey, total, se,
-            ci_low, ci_high, rank, group`` (plus ``rank_low, rank_high, mean_rank, sim_se``
+            ci_low, ci_high, rank, group`` (plus ``sim_se, rank_low, rank_high``
             after a simulation).
 
         Examples
@@ -317,8 +318,11 @@ def score(scheme: Scheme, *, appraisal: Any, survey: Any, officials: Any = None,
     -------
     ParResult
         ``points``, ``areas``, ``totals`` and, with ``n_sim``, ``rank_probabilities``.
-        With ``n_sim`` the totals gain ``rank_low`` and ``rank_high`` (the ``level`` interval
-        of the simulated ranks), ``mean_rank`` and ``sim_se`` (SD of the simulated totals).
+        With ``n_sim`` the totals gain ``sim_se`` (SD of the simulated totals) and
+        ``rank_low``, ``rank_high``: simultaneous ``level`` confidence sets of the ranks of
+        all provinces (:func:`sipas.engine.ranks.rank_sets`), and ``rank_probabilities``
+        gives the share of draws in which each province takes each rank (a description of
+        the uncertainty, not a confidence statement).
 
     Raises
     ------
@@ -357,8 +361,8 @@ def score(scheme: Scheme, *, appraisal: Any, survey: Any, officials: Any = None,
     [['X', 2, 'C'], ['Y', 1, 'B']]
     >>> bool(res.totals["se"].isna().all())  # the example scheme has a bands rule
     True
-    >>> list(res.totals.columns[-4:])
-    ['rank_low', 'rank_high', 'mean_rank', 'sim_se']
+    >>> list(res.totals.columns[-3:])
+    ['sim_se', 'rank_low', 'rank_high']
     """
     if (isinstance(level, bool) or not isinstance(level, (int, float))
             or not 0 < level < 1):
@@ -511,14 +515,16 @@ def _simulate(scheme, provinces, values, app, table, covs, totals, n_sim, rng, l
             tot += sub.convert_array(d[:, keys.index(f"{sub.source}|{sub.index}")])
         sims[:, j] = tot
     ranks = np.vstack([rankdata(-row, method="min") for row in sims]).astype(int)
-    alpha = (1 - level) / 2
     order = {p: j for j, p in enumerate(provinces)}
     idx = [order[p] for p in totals["province"]]
     totals = totals.copy()
-    totals["rank_low"] = np.quantile(ranks, alpha, axis=0, method="inverted_cdf")[idx]
-    totals["rank_high"] = np.quantile(ranks, 1 - alpha, axis=0, method="inverted_cdf")[idx]
-    totals["mean_rank"] = ranks.mean(axis=0)[idx]
     totals["sim_se"] = sims.std(axis=0, ddof=1)[idx]
+    # provinces are independent samples; a bands rule has no delta-method se, so the
+    # simulated one stands in
+    se = np.where(np.isfinite(totals["se"]), totals["se"], totals["sim_se"])
+    sets = rank_sets(totals["total"].to_numpy(dtype=float), np.diag(se**2), level=level,
+                     simultaneous=True, n_sim=max(n_sim, 1000), rng=gen)
+    totals["rank_low"], totals["rank_high"] = sets.low, sets.high
     n = len(provinces)
     probs = pd.DataFrame([(ranks[:, j] == r).mean() for j in range(n) for r in range(1, n + 1)])
     probs = pd.DataFrame(probs.to_numpy().reshape(n, n), index=provinces,

@@ -41,6 +41,9 @@ from sipas.schema import (
 )
 from sipas.weighting.plan import STEP
 
+RELIABILITY_THRESHOLDS = ("min_neff", "ok_width", "max_width", "max_rel_width", "min_df",
+                          "min_n", "review_rse", "max_rse")
+
 __all__ = ["FORMATS", "SCHEMA", "SECTIONS", "IndicesOptions", "Pipeline", "ReportOptions",
            "demo_pipeline_path", "load_pipeline"]
 
@@ -64,8 +67,8 @@ SCHEMA = Table({
                           "ci": Key(Choice(*ITEM_CI), default="logit"),
                           # the old spelling, read for one release
                           "item_ci": Key(Choice(*ITEM_CI))}), default={}),
-    "reliability": Key(Table(dict.fromkeys(("min_n", "min_df", "min_neff", "max_rse"), FLOAT)),
-                       default={}),
+    "reliability": Key(Table({"rules": Choice("nchs", "rse"),
+                              **dict.fromkeys(RELIABILITY_THRESHOLDS, FLOAT)}), default={}),
     "compare": Key(Table({"rank_by": STR, "adjust": Choice(*ADJUST), "n_sim": INT, "seed": INT,
                           "previous_data": STR, "previous_spec": STR}), default={}),
     "reproduce": Key(Table({"published": STR}), default={}),
@@ -270,7 +273,7 @@ def load_pipeline(path: str | Path) -> Pipeline:
         spec=resolve("input", inp["spec"]), sheet=inp["sheet"],
         steps=tuple((raw.get("weighting") or {}).get("steps", [])),
         indices=IndicesOptions(tuple(ind["by"]), float(ind["level"]), _ci(ind, path)),
-        rules=ReliabilityRules(**cfg["reliability"]), compare=compare,
+        rules=ReliabilityRules.preset(**cfg["reliability"]), compare=compare,
         published=resolve("reproduce", published) if published else published, par=par,
         report=ReportOptions(rep["lang"], rep["decimals"], tuple(rep["formats"]),
                              rep["min_cell"], rep["suppression"]),

@@ -116,7 +116,7 @@ def validate(pipeline: Pipeline) -> list[str]:
         raise Doc(str(pipeline.path), pipeline.raw).fail(
             ("indices",), f"by column(s) {missing} are not in the data.")
     if pipeline.published:
-        from sipas.reproduce import published_figures
+        from sipas.reproduction import published_figures
 
         published_figures(pipeline.published)
         checked.append("published figures")
@@ -195,11 +195,16 @@ def run(pipeline: Pipeline, *, progress: bool = False) -> RunResult:
     bar.update()
     with _timed(res, "reproduce"):
         if pipeline.published:
-            from sipas.reproduce import published_figures, reproduce
+            from sipas.reproduction import check_consistency, published_figures, reproduce
 
-            rep = reproduce(published_figures(pipeline.published), design, spec)
+            figures = published_figures(pipeline.published)
+            rep = reproduce(figures, design, spec)
             res.tables["reproduction"] = rep.table
             res.tables["reproduction_candidates"] = rep.candidates
+            res.tables["reproduction_definitions"] = rep.definitions
+            consistency = check_consistency(figures)
+            if len(consistency):
+                res.tables["published_consistency"] = consistency
     bar.update()
     with _timed(res, "par"):
         if pipeline.par:

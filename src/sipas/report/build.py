@@ -22,6 +22,7 @@ import pandas as pd
 from sipas.report import plots
 from sipas.report.disclosure import check_not_microdata, protect_tables
 from sipas.report.excel import write_workbook
+from sipas.report.methods import method_rows
 from sipas.report.tables import TableContext, flag_notes, publication_table, title_of
 
 __all__ = ["context", "notes", "sheet_order", "write_all", "write_charts"]
@@ -30,7 +31,8 @@ WORKBOOK = "sipas-report.xlsx"
 OVERALL_LABEL = {"vi": "Chỉ số hài lòng chung", "en": "Overall satisfaction index"}
 ORDER = ("index_overall", "index_factors", "index_items", "index_by_", "items_by_", "compare_",
          "ranks_", "reliability", "weighting_steps", "weighting_margins", "reproduction",
-         "reproduction_candidates", "par_")
+         "reproduction_definitions", "reproduction_candidates", "published_consistency",
+         "par_")
 
 
 def write_all(result: Any, folder: Path, lang: str) -> list[Path]:
@@ -134,29 +136,9 @@ def _data_rows(result: Any, i: int) -> list[tuple[tuple[str, str], str]]:
 
 def _method_rows(result: Any, i: int) -> list[tuple[tuple[str, str], str]]:
     """Variance method, df, weighting, index definition, intervals, presentation, SDC."""
-    spec, pipe, design = result.data.spec, result.pipeline, result.design
-    opts, ds = pipe.report, spec.design
-    if design.replicated:
-        method = (f"trọng số lặp ({design.method})", f"replicate weights ({design.method})")
-    else:
-        cols = (f"strata={ds.strata}, ids={list(ds.ids)}, fpc={list(ds.fpc)}, "
-                f"lonely_psu={ds.lonely_psu}")
-        method = (f"tuyến tính hóa Taylor, thiết kế phân tầng nhiều giai đoạn ({cols})",
-                  f"Taylor linearization, stratified multistage design ({cols})")
-    lvl, ci = f"{100 * pipe.indices.level:g}%", pipe.indices.ci
+    opts = result.pipeline.report
     return [
-        (("Phương pháp ước lượng", "Estimation method"),
-         ("ước lượng theo thiết kế mẫu; phương sai: ", "design-based; variance: ")[i]
-         + method[i]),
-        (("Bậc tự do thiết kế", "Design degrees of freedom"),
-         f"{design.df} " + ("(số PSU - số tầng); mỗi nhóm dùng bậc tự do tính trong nhóm",
-                            "(PSUs - strata); domains use the df counted within them")[i]),
-        (("Gia quyền", "Weighting"), " → ".join(h.name for h in design.history) or "-"),
-        (("Định nghĩa chỉ số", "Index definition"), spec.index.describe()),
-        (("Khoảng tin cậy", "Confidence intervals"),
-         (f"{lvl}; câu hỏi: {ci} (tỷ lệ); yếu tố và chỉ số chung: Wald t với bậc tự do thiết "
-          f"kế", f"{lvl}; items: {ci} (shares); factor and overall indices: Wald t with the "
-          "design df")[i]),
+        *method_rows(result, i),
         (("Cách trình bày", "Presentation"),
          (f"tỷ lệ hiển thị dạng % với {opts.decimals} chữ số thập phân; điểm trung bình giữ "
           "thang đo của câu hỏi", f"shares shown as % with {opts.decimals} decimal(s); "

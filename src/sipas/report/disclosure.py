@@ -29,8 +29,10 @@ Examples
 >>> import pandas as pd
 >>> t = pd.DataFrame({"district": [1, 2, 3], "name": "overall", "estimate": [0.8, 0.7, 0.9],
 ...                   "n": [50, 4, 30], "flag": ""})
->>> suppress(t, domain="district", keys=["name"])[["estimate", "flag"]].to_dict("list")
-{'estimate': [0.8, nan, nan], 'flag': ['', 'suppressed (n<10)', 'suppressed (complementary)']}
+>>> out = suppress(t, domain="district", keys=["name"])
+>>> out[["estimate", "flag", "flag_reason"]].to_dict("list")  # doctest: +NORMALIZE_WHITESPACE
+{'estimate': [0.8, nan, nan], 'flag': ['', 'suppress', 'suppress'],
+ 'flag_reason': ['', 'suppressed (n<10)', 'suppressed (complementary)']}
 """
 
 from __future__ import annotations
@@ -157,10 +159,16 @@ def _mark(table: pd.DataFrame, rows: np.ndarray, text: str, *, blank: bool) -> p
             if pd.api.types.is_bool_dtype(table[c]) or pd.api.types.is_integer_dtype(table[c]):
                 table[c] = table[c].astype(object)
             table.loc[rows, c] = np.nan
-    flag = table["flag"].fillna("").astype(str) if "flag" in table.columns else pd.Series(
-        "", index=table.index)
-    flag[rows] = [f"{text}; {f}" if f else text for f in flag[rows]]
-    table["flag"] = flag
+    def column(name: str) -> pd.Series:
+        if name in table.columns:
+            return table[name].fillna("").astype(str)
+        return pd.Series("", index=table.index)
+
+    flag, reason = column("flag"), column("flag_reason")
+    reason[rows] = [f"{text}; {r}" if r else text for r in reason[rows]]
+    verdict = "suppress" if blank else "review"
+    flag[rows] = [f if f == "suppress" else verdict for f in flag[rows]]
+    table["flag"], table["flag_reason"] = flag, reason
     return table
 
 
@@ -184,9 +192,9 @@ def protect_tables(tables: Mapping[str, pd.DataFrame], *, min_cell: int = MIN_CE
         return out
     for col in domains:
         index = out.get(f"index_by_{col}")
-        if index is None or "flag" not in index.columns:
+        if index is None or "flag_reason" not in index.columns:
             continue
-        hidden = index.loc[index["flag"].str.contains("suppressed", regex=False)
+        hidden = index.loc[index["flag_reason"].str.contains("suppressed", regex=False)
                            & (index["name"] == "overall"), col]
         if hidden.empty:
             continue

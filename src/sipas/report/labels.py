@@ -40,6 +40,7 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
     "share_refused": ("Từ chối trả lời", "Refused", "percent"),
     "share_not_asked": ("Không được hỏi", "Not asked", "percent"),
     "flag": ("Cảnh báo độ tin cậy", "Reliability flag", "text"),
+    "flag_reason": ("Lý do cảnh báo", "Reason for the flag", "text"),
     "comparison": ("So sánh", "Comparison", "text"),
     "variable": ("Chỉ số", "Index", "text"),
     "value": ("Mã trả lời", "Answer code", "text"),
@@ -49,17 +50,22 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
     "p_adjusted": ("Giá trị p hiệu chỉnh", "Adjusted p-value", "pvalue"),
     "significant": ("Khác biệt có ý nghĩa", "Significant", "bool"),
     "rank": ("Thứ hạng", "Rank", "integer"),
-    "mean_rank": ("Thứ hạng trung bình", "Mean rank", "ratio"),
-    "rank_low": ("Thứ hạng: từ", "Rank interval: from", "integer"),
-    "rank_high": ("Thứ hạng: đến", "Rank interval: to", "integer"),
-    "p_first": ("Xác suất đứng đầu", "Probability of ranking first", "percent"),
-    "p_last": ("Xác suất đứng cuối", "Probability of ranking last", "percent"),
+    "rank_low": ("Thứ hạng (tập tin cậy đồng thời): từ",
+                 "Rank (simultaneous confidence set): from", "integer"),
+    "rank_high": ("Thứ hạng (tập tin cậy đồng thời): đến",
+                  "Rank (simultaneous confidence set): to", "integer"),
+    "in_top": ("Chắc chắn thuộc nhóm đầu (1/3)", "Surely in the top third", "bool"),
+    "in_bottom": ("Chắc chắn thuộc nhóm cuối (1/3)", "Surely in the bottom third", "bool"),
+    "ci_level": ("Mức tin cậy của KTC hiệu chỉnh", "Level of the adjusted CI", "percent"),
+    "ci_low_unadjusted": ("KTC chưa hiệu chỉnh: cận dưới", "Unadjusted CI: lower", "est"),
+    "ci_high_unadjusted": ("KTC chưa hiệu chỉnh: cận trên", "Unadjusted CI: upper", "est"),
     "items": ("Số câu hỏi", "Items", "integer"),
     "alpha": ("Cronbach alpha", "Cronbach's alpha", "coef"),
     "omega": ("McDonald omega", "McDonald's omega", "coef"),
     "published": ("Số đã công bố", "Published", "pub"),
     "computed": ("Số tính lại", "Computed", "pub"),
-    "in_ci": ("Nằm trong KTC", "Within CI", "bool"),
+    "decimals": ("Số chữ số thập phân đã công bố", "Published decimals", "integer"),
+    "difference_in_se": ("Chênh lệch (số lần sai số chuẩn)", "Difference in SEs", "ratio"),
     "status": ("Kết luận", "Status", "text"),
     "step": ("Bước", "Step", "integer"),
     "options": ("Tùy chọn", "Options", "text"),
@@ -113,17 +119,23 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
     "year": ("Năm", "Year", "integer"),
     "unit": ("Đơn vị", "Unit", "text"),
     "definition": ("Định nghĩa", "Definition", "text"),
-    "best_definition": ("Định nghĩa khớp nhất", "Best-matching definition", "text"),
-    "best_value": ("Giá trị theo định nghĩa khớp nhất", "Best-matching value", "pub"),
-    "best_difference": ("Chênh lệch theo định nghĩa khớp nhất", "Best-matching difference",
-                        "pub"),
-    "best_in_ci": ("Khớp nhất nằm trong KTC", "Best-matching within CI", "bool"),
+    "family": ("Nhóm định nghĩa", "Definition family", "text"),
+    "figures": ("Số chỉ tiêu", "Figures", "integer"),
+    "reproduced": ("Tái lập được", "Reproduced", "integer"),
+    "within_sampling_error": ("Trong phạm vi sai số chọn mẫu", "Within sampling error",
+                              "integer"),
+    "not_consistent": ("Không nhất quán", "Not consistent", "integer"),
+    "check": ("Kiểm tra", "Check", "text"),
+    "expected": ("Giá trị kỳ vọng", "Expected", "pub"),
+    "tolerance": ("Dung sai làm tròn", "Rounding tolerance", "pub"),
+    "consistent": ("Nhất quán", "Consistent", "bool"),
     "note": ("Ghi chú", "Note", "text"),
 }
 #: per table family, columns whose kind differs from COLUMNS (coefficients, not shares)
 KIND_OVERRIDES: dict[str, dict[str, str]] = {
     "reliability": {"se": "coef", "ci_low": "coef", "ci_high": "coef"},
-    "reproduction": {"ci_low": "pub", "ci_high": "pub", "difference": "pub", "value": "pub"},
+    "reproduction": {"ci_low": "pub", "ci_high": "pub", "difference": "pub", "value": "pub",
+                     "se": "pub"},
     "weighting": {"min": "number", "max": "number", "median": "number"},
     "par_": {"se": "pub", "ci_low": "pub", "ci_high": "pub"},
 }
@@ -142,6 +154,10 @@ TITLES: dict[str, tuple[str, str]] = {
     "ranks_": ("Xếp hạng theo {}", "Ranking by {}"),
     "reliability": ("Độ tin cậy thang đo", "Scale reliability"),
     "reproduction_candidates": ("Các định nghĩa đã thử", "Definitions tried"),
+    "reproduction_definitions": ("Định nghĩa: đánh giá trên cả bảng",
+                                 "Definitions judged on the whole table"),
+    "published_consistency": ("Tính nhất quán của số liệu đã công bố",
+                              "Consistency of the published figures"),
     "reproduction": ("Đối chiếu với số liệu đã công bố", "Computed vs published figures"),
     "weighting_steps": ("Các bước gia quyền", "Weighting steps"),
     "weighting_margins": ("Biên tổng thể: mục tiêu và kết quả", "Margins: targets and achieved"),
@@ -157,7 +173,12 @@ TITLES: dict[str, tuple[str, str]] = {
 WORDS = {"overall": ("Chung", "Overall"), "factor": ("Yếu tố", "Factor"),
          "item": ("Câu hỏi", "Item"), True: ("Có", "Yes"), False: ("Không", "No"),
          "mean of domains": ("trung bình các nhóm", "mean of domains"),
-         "current - previous": ("kỳ này - kỳ trước", "current - previous")}
+         "current - previous": ("kỳ này - kỳ trước", "current - previous"),
+         "reproduced": ("tái lập được", "reproduced"),
+         "within sampling error": ("trong phạm vi sai số chọn mẫu", "within sampling error"),
+         "not consistent": ("không nhất quán", "not consistent"),
+         "no data": ("không có dữ liệu", "no data"),
+         "not estimable": ("không ước lượng được", "not estimable")}
 MEANINGS = {"mean": ("điểm trung bình", "mean score"),
             "pct_of_max": ("điểm trung bình / điểm tối đa", "mean score / maximum"),
             "pct_of_range": ("điểm trung bình quy đổi 0-100%", "mean score rescaled to 0-100%")}
@@ -171,26 +192,51 @@ def translate_flag(flag: Any, lang: str) -> str:
     if lang != "vi":
         return flag
     words = {"no data": "không có dữ liệu", "suppressed": "đã ẩn", "complementary": "bổ sung",
-             "small cell": "ô nhỏ"}
+             "small cell": "ô nhỏ", "review": "cần xem xét", "suppress": "ẩn"}
     return re.sub("|".join(words), lambda m: words[m.group(0)], flag)
 
 
 def flag_notes(rules: ReliabilityRules, min_cell: int, lang: str) -> list[tuple[str, str]]:
-    """(flag, meaning) pairs explaining every flag a table can carry."""
+    """(flag, meaning) pairs explaining every verdict and reason a table can carry."""
     vi = lang == "vi"
-    return [(f"n<{rules.min_n}",
-             f"dưới {rules.min_n} người trả lời" if vi else
-             f"fewer than {rules.min_n} respondents"),
-            (f"df<{rules.min_df:g}",
-             f"bậc tự do thiết kế dưới {rules.min_df:g} (quá ít đơn vị mẫu cấp 1)" if vi else
-             f"fewer than {rules.min_df:g} design degrees of freedom (too few PSUs)"),
+    share_rules = rules.name != "rse"
+    notes = [(translate_flag("review", lang),
+              "công bố sau khi chuyên gia thống kê xem xét (kèm chú thích)" if vi else
+              "publish only after review by a statistician, with a footnote"),
+             (translate_flag("suppress", lang),
+              "không công bố giá trị này" if vi else "do not publish the value")]
+    if share_rules:
+        notes += [
             (f"n_eff<{rules.min_neff:g}",
-             f"cỡ mẫu hiệu dụng p(1-p)/SE² dưới {rules.min_neff:g}: khoảng tin cậy kém tin cậy"
-             if vi else f"effective sample size p(1-p)/SE² below {rules.min_neff:g}: the "
-             "interval is unreliable"),
-            (f"rse>{rules.max_rse:g}",
-             f"sai số chuẩn tương đối trên {100 * rules.max_rse:g}%" if vi else
-             f"relative standard error above {100 * rules.max_rse:g}%"),
+             f"tỷ lệ: cỡ mẫu hiệu dụng p(1-p)/SE² dưới {rules.min_neff:g} (chuẩn NCHS 2017)"
+             if vi else f"share: effective sample size p(1-p)/SE² below {rules.min_neff:g} "
+             "(NCHS 2017 standard)"),
+            (f"width>={rules.max_width:g}",
+             f"tỷ lệ: độ rộng khoảng tin cậy Korn–Graubard từ {rules.max_width:g} trở lên"
+             if vi else f"share: Korn–Graubard interval at least {rules.max_width:g} wide"),
+            (f"rel_width>{rules.max_rel_width:g}",
+             f"tỷ lệ: độ rộng khoảng tin cậy trên {100 * rules.max_rel_width:g}% của tỷ lệ"
+             if vi else f"share: interval width above {100 * rules.max_rel_width:g}% of the "
+             "share"),
+            (f"complement_rel_width>{rules.max_rel_width:g}",
+             f"tỷ lệ: độ rộng khoảng tin cậy trên {100 * rules.max_rel_width:g}% của phần bù "
+             "1 - p" if vi else f"share: interval width above "
+             f"{100 * rules.max_rel_width:g}% of the complement 1 - p"),
+            ("p=0 or 1", "tỷ lệ bằng 0% hoặc 100%" if vi else "a share of 0% or 100%")]
+    notes += [
+        (f"n<{rules.min_n:g}",
+         f"dưới {rules.min_n:g} người trả lời" if vi else
+         f"fewer than {rules.min_n:g} respondents"),
+        (f"rse>{rules.max_rse:g}",
+         f"sai số chuẩn tương đối trên {100 * rules.max_rse:g}%" if vi else
+         f"relative standard error above {100 * rules.max_rse:g}%"),
+        (f"rse>{rules.review_rse:g}",
+         f"sai số chuẩn tương đối trên {100 * rules.review_rse:g}%" if vi else
+         f"relative standard error above {100 * rules.review_rse:g}%"),
+        (f"df<{rules.min_df:g}",
+         f"bậc tự do thiết kế dưới {rules.min_df:g} (quá ít đơn vị mẫu cấp 1)" if vi else
+         f"fewer than {rules.min_df:g} design degrees of freedom (too few PSUs)")]
+    notes += [
             (translate_flag("no data", lang),
              "không có người trả lời trong nhóm" if vi else "no respondent in the domain"),
             (translate_flag(f"suppressed (n<{min_cell})", lang),
@@ -202,3 +248,4 @@ def flag_notes(rules: ReliabilityRules, min_cell: int, lang: str) -> list[tuple[
             (translate_flag(f"small cell (n<{min_cell})", lang),
              f"dưới {min_cell} người trả lời (chỉ cảnh báo, không ẩn)" if vi else
              f"fewer than {min_cell} respondents (flagged, not suppressed)")]
+    return notes

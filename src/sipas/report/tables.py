@@ -240,7 +240,7 @@ def _prepare(name: str, table: pd.DataFrame, ctx: TableContext) -> pd.DataFrame:
         if col in ctx.domains:
             t[col] = [_domain_label(ctx, col, v) for v in t[col]]
     i = 0 if ctx.lang == "vi" else 1
-    for col in ("level", "significant", "in_ci", "best_in_ci"):
+    for col in ("level", "significant", "in_top", "in_bottom", "status", "note", "consistent"):
         if col in t.columns:
             t[col] = [WORDS[v][i] if _hashable(v) and v in WORDS else v for v in t[col]]
     if "meaning" in t.columns:
@@ -249,8 +249,9 @@ def _prepare(name: str, table: pd.DataFrame, ctx: TableContext) -> pd.DataFrame:
         t["variable"] = [ctx.names.get(v, {}).get(ctx.lang, v) for v in t["variable"]]
     if "comparison" in t.columns:
         t["comparison"] = [_comparison(v, name, ctx) for v in t["comparison"]]
-    if "flag" in t.columns:
-        t["flag"] = [translate_flag(v, ctx.lang) for v in t["flag"]]
+    for col in ("flag", "flag_reason"):
+        if col in t.columns:
+            t[col] = [translate_flag(v, ctx.lang) for v in t[col]]
     if not index_like:
         return t
     first = [c for c in t.columns if c in ctx.domains]

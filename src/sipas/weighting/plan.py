@@ -35,7 +35,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sipas.design.protocol import SurveyDesign
-from sipas.errors import SpecError
+from sipas.errors import SpecError, WeightingError
 from sipas.schema import (
     ANY,
     BOOL,
@@ -57,6 +57,7 @@ from sipas.spec import Spec
 from sipas.weighting.adjust import nonresponse, trim
 from sipas.weighting.calibrate import calibrate
 from sipas.weighting.cells import poststratify, rake
+from sipas.weighting.targets import check_same_totals
 
 __all__ = ["STEP", "STEP_KEYS", "apply_plan", "validate_plan"]
 
@@ -107,7 +108,8 @@ def validate_plan(steps: Sequence[Mapping[str, Any]], spec: Spec | None,
         a key the method does not take (with the key it most resembles), or of the wrong
         type; a required key missing (``margin`` of ``poststratify``, ``margins`` of
         ``rake``, ``status``, ``respondent`` and ``nonrespondent`` of ``nonresponse``); a
-        margin name the spec does not define.
+        margin name the spec does not define; raking margins that do not sum to one
+        population total.
 
     Examples
     --------
@@ -132,6 +134,11 @@ def validate_plan(steps: Sequence[Mapping[str, Any]], spec: Spec | None,
             raise doc.fail(("weighting", "steps", i),
                            f"margin(s) {missing} are not defined in the spec's [[margins]] "
                            f"(defined: {known})." + (f" Did you mean {close!r}?" if close else ""))
+        if spec is not None and step.get("method") == "rake" and len(names) > 1:
+            try:
+                check_same_totals([spec.margin(n) for n in names])
+            except WeightingError as exc:
+                raise doc.fail(("weighting", "steps", i), str(exc)) from None
 
 
 def apply_plan(design: SurveyDesign, steps: Sequence[Mapping[str, Any]],

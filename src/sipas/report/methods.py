@@ -1,0 +1,161 @@
+"""The methods text of a run, written from what was computed.
+
+Every sentence is built from the objects of the run (the design, the estimates' interval
+methods and df, the weighting steps, the pipeline's flag rules and comparison options), never
+from defaults, so changing an option changes the text. Vietnamese and English.
+
+Examples
+--------
+>>> text = intervals_text({"item": "logit", "index": "wald"}, 0.9, "design", 1)
+>>> for part in text.split("; "):
+...     print(part)
+90%
+items: logit interval (shares)
+factor and overall indices: Wald t interval
+t quantile with the design df
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["INTERVALS", "intervals_text", "method_rows"]
+
+#: the interval methods in words (vi, en)
+INTERVALS = {
+    "logit": ("khoảng logit", "logit interval"),
+    "xlogit": ("khoảng logit", "logit interval"),
+    "wald": ("khoảng Wald t", "Wald t interval"),
+    "mean": ("khoảng Wald t", "Wald t interval"),
+    "beta": ("khoảng Korn–Graubard", "Korn–Graubard interval"),
+    "wilson": ("khoảng Wilson", "Wilson interval"),
+    "asin": ("khoảng arcsin", "arcsine interval"),
+    "likelihood": ("khoảng hợp lý", "likelihood interval"),
+}
+_DF = {
+    "domain": ("phân vị t với bậc tự do tính trong từng nhóm (số PSU có người trả lời trong "
+               "nhóm trừ số tầng của các PSU đó)",
+               "t quantile with the df counted within each domain (PSUs with respondents in "
+               "it minus their strata)"),
+    "design": ("phân vị t với bậc tự do của thiết kế", "t quantile with the design df"),
+    "given": ("phân vị t với bậc tự do do người dùng chọn", "t quantile with the df given"),
+    "normal": ("phân vị chuẩn", "normal quantile"),
+}
+
+
+def intervals_text(methods: dict[str, str], level: float, df_rule: str, i: int) -> str:
+    """The confidence-interval sentence (``i``: 0 Vietnamese, 1 English)."""
+    item = INTERVALS.get(methods["item"], (methods["item"],) * 2)[i]
+    index = INTERVALS.get(methods["index"], (methods["index"],) * 2)[i]
+    lvl = f"{100 * level:g}%"
+    if i == 0:
+        return (f"{lvl}; câu hỏi: {item} (tỷ lệ); yếu tố và chỉ số chung: {index}; "
+                f"{_DF[df_rule][0]}")
+    return (f"{lvl}; items: {item} (shares); factor and overall indices: {index}; "
+            f"{_DF[df_rule][1]}")
+
+
+def _df_rule(estimate: Any, design_df: float) -> str:
+    df = estimate.to_frame()["df"].astype(float)
+    if (df == float("inf")).all():
+        return "normal"
+    if estimate.by:
+        return "domain"
+    return "design" if (df == design_df).all() else "given"
+
+
+def method_rows(result: Any, i: int) -> list[tuple[tuple[str, str], str]]:
+    """Rows (label (vi, en), text) describing the methods of a pipeline run.
+
+    Parameters
+    ----------
+    result : RunResult
+        The run: its design, pipeline options and results.
+    i : int
+        0 for Vietnamese, 1 for English.
+
+    Returns
+    -------
+    list of ((str, str), str)
+    """
+    spec, pipe, design = result.data.spec, result.pipeline, result.design
+    ds = spec.design
+    if design.replicated:
+        variance = (f"trọng số lặp ({design.method})", f"replicate weights ({design.method})")
+    else:
+        cols = (f"strata={ds.strata}, ids={list(ds.ids)}, fpc={list(ds.fpc)}, "
+                f"lonely_psu={ds.lonely_psu}")
+        variance = (f"tuyến tính hóa Taylor, thiết kế phân tầng nhiều giai đoạn ({cols})",
+                    f"Taylor linearization, stratified multistage design ({cols})")
+    index = result.results["index"]
+    by = [result.results[k] for k in result.results if k.startswith("index_by_")]
+    shown = by[0] if by else index
+    # items get the pipeline's method, except mean items (Wald), as satisfaction_index does
+    methods = {"item": pipe.indices.ci if spec.index.measure != "mean" else "wald",
+               "index": shown.overall_estimate.ci}
+    rule = _df_rule(shown.overall_estimate, float(design.df))
+    rows = [
+        (("Phương pháp ước lượng", "Estimation method"),
+         ("ước lượng theo thiết kế mẫu; phương sai: ", "design-based; variance: ")[i]
+         + variance[i]),
+        (("Bậc tự do thiết kế", "Design degrees of freedom"),
+         f"{design.df} " + ("(số PSU - số tầng)", "(PSUs - strata)")[i]),
+        (("Gia quyền", "Weighting"), " → ".join(h.name for h in design.history) or "-"),
+        (("Định nghĩa chỉ số", "Index definition"), spec.index.describe()),
+        (("Khoảng tin cậy", "Confidence intervals"),
+         intervals_text(methods, float(shown.overall_estimate.level), rule, i)),
+        (("Cảnh báo độ tin cậy", "Reliability flags"), _flags_text(pipe.rules, i)),
+    ]
+    cmp = pipe.compare
+    if pipe.indices.by:
+        adjust = cmp.get("adjust", "holm")
+        rows.append((("So sánh giữa các nhóm", "Comparisons between domains"),
+                     _compare_text(adjust, i)))
+    if cmp.get("rank_by"):
+        rows.append((("Xếp hạng", "Ranks"), (
+            "tập tin cậy đồng thời 95% cho thứ hạng của mọi nhóm (Mogstad, Romano, Shaikh & "
+            "Wilhelm 2024), từ mọi hiệu số cặp với ma trận hiệp phương sai đầy đủ",
+            "simultaneous 95% confidence sets for the ranks of all domains (Mogstad, Romano, "
+            "Shaikh & Wilhelm 2024), from all pairwise differences with the full covariance")[i]))
+    if pipe.published:
+        rows.append((("Đối chiếu số đã công bố", "Published figures"), (
+            "'tái lập được' khi số tính lại làm tròn bằng số đã công bố ở độ chính xác đã công "
+            "bố; 'trong phạm vi sai số chọn mẫu' khi số công bố nằm trong khoảng tin cậy; "
+            "định nghĩa được đánh giá trên cả bảng",
+            "'reproduced' when the computed value rounds to the published one at its "
+            "published precision; 'within sampling error' when the published value lies in "
+            "the interval; definitions are judged on the whole table")[i]))
+    return rows
+
+
+def _flags_text(rules: Any, i: int) -> str:
+    if rules.name == "rse":
+        return (f"quy tắc sai số chuẩn tương đối: ẩn khi dưới {rules.min_n:g} người trả lời "
+                f"hoặc RSE trên {100 * rules.max_rse:g}%; xem xét khi RSE trên "
+                f"{100 * rules.review_rse:g}% hoặc bậc tự do dưới {rules.min_df:g}",
+                f"relative standard error rule: suppress below {rules.min_n:g} respondents "
+                f"or RSE above {100 * rules.max_rse:g}%; review above "
+                f"{100 * rules.review_rse:g}% RSE or below {rules.min_df:g} df")[i]
+    name = ("chuẩn NCHS 2017 cho tỷ lệ", "NCHS 2017 standards for proportions")[i]
+    if rules.name == "custom":
+        name += (" (ngưỡng đã điều chỉnh)", " (thresholds changed)")[i]
+    return (f"{name}: ẩn khi cỡ mẫu hiệu dụng dưới {rules.min_neff:g}, độ rộng khoảng "
+            f"Korn–Graubard từ {rules.max_width:g} hoặc độ rộng tương đối trên "
+            f"{100 * rules.max_rel_width:g}%; xem xét khi bậc tự do dưới {rules.min_df:g}; "
+            f"điểm trung bình: ẩn khi RSE trên {100 * rules.max_rse:g}%",
+            f"{name}: suppress below an effective sample size of {rules.min_neff:g}, a "
+            f"Korn–Graubard width of {rules.max_width:g} or more, or a relative width above "
+            f"{100 * rules.max_rel_width:g}%; review below {rules.min_df:g} df; means: "
+            f"suppress above {100 * rules.max_rse:g}% RSE")[i]
+
+
+def _compare_text(adjust: str, i: int) -> str:
+    words = {"holm": ("Holm", "Holm"), "fdr_bh": ("Benjamini–Hochberg", "Benjamini–Hochberg"),
+             "bonferroni": ("Bonferroni", "Bonferroni"), "none": ("không hiệu chỉnh",
+                                                                  "no adjustment")}[adjust]
+    return (f"kiểm định t hai phía, hiệu chỉnh bội: {words[0]}; khoảng tin cậy ở mức tương "
+            "ứng với hiệu chỉnh (khác biệt có ý nghĩa đúng khi khoảng không chứa 0); bậc tự "
+            "do tính trên các nhóm được so sánh",
+            f"two-sided t tests, multiplicity adjustment: {words[1]}; intervals at the level "
+            "that matches the adjustment (significant exactly when the interval excludes 0); "
+            "df counted on the domains compared")[i]

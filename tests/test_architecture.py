@@ -24,7 +24,7 @@ LAYERS = [
     ["design"],
     ["estimation"],
     ["weighting"],
-    ["indices", "compare", "tables", "models"],
+    ["indices", "compare", "tables", "models", "drivers", "multiple"],
     ["par", "reproduction"],
     ["report"],
     ["pipeline"],

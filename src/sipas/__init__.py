@@ -16,6 +16,7 @@ from sipas import datasets, models
 from sipas._version import __version__
 from sipas.compare import compare_domains, compare_waves, rank_domains
 from sipas.design import Design, ReplicateDesign, WeightingStep, replicate
+from sipas.drivers import DriverResult, drivers
 from sipas.errors import (
     ConvergenceError,
     DesignError,
@@ -59,6 +60,7 @@ __all__ = [
     "ConvergenceError",
     "Crosstab",
     "Design",
+    "DriverResult",
     "DesignError",
     "Estimate",
     "EstimationError",
@@ -87,6 +89,7 @@ __all__ = [
     "contrast",
     "crosstab",
     "datasets",
+    "drivers",
     "factor_index",
     "flag",
     "glm",

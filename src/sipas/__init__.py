@@ -41,6 +41,7 @@ from sipas.indices import IndexResult, factor_index, satisfaction_index
 from sipas.indices.reliability import ReliabilityRules, flag
 from sipas.io import SurveyData, SurveyMeta, read_survey
 from sipas.models import ModelResult, glm, ordinal
+from sipas.multiple import MultipleResponse, multiple_response
 from sipas.reproduction import Reproduction, published_figures, reproduce
 from sipas.spec import Spec, load_spec
 from sipas.tables import Crosstab, TestResult, chisq_test, crosstab, rank_test, ttest
@@ -60,12 +61,13 @@ __all__ = [
     "ConvergenceError",
     "Crosstab",
     "Design",
-    "DriverResult",
     "DesignError",
+    "DriverResult",
     "Estimate",
     "EstimationError",
     "IndexResult",
     "ModelResult",
+    "MultipleResponse",
     "ReadError",
     "ReliabilityRules",
     "ReplicateDesign",
@@ -96,6 +98,7 @@ __all__ = [
     "load_spec",
     "mean",
     "models",
+    "multiple_response",
     "nonlinear_contrast",
     "nonresponse",
     "ordinal",

@@ -33,6 +33,7 @@ from sipas.spec.model import (
     Measure,
     MissingKind,
     OverallRule,
+    QuestionSet,
     Scale,
     Spec,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "Measure",
     "MissingKind",
     "OverallRule",
+    "QuestionSet",
     "Scale",
     "Spec",
     "load_spec",

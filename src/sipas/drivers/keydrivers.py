@@ -238,18 +238,18 @@ def _check_model(z: np.ndarray, w: np.ndarray, names: tuple[str, ...]) -> None:
     sd = np.sqrt(var)
     corr = np.cov(((z - centre) / sd).T, aweights=w, bias=True)[1:, 1:]
     if p > 1:
-        eig = np.linalg.eigvalsh(corr)
-        if eig[0] < 1e-10:
-            vif = np.diag(np.linalg.pinv(corr))
-            worst = names[1 + int(np.argmax(vif))]
-            raise EstimationError(f"drivers are collinear: {worst!r} is (almost) a linear "
-                                  "combination of the other drivers. Leave it out or merge "
+        vals, vecs = np.linalg.eigh(corr)
+        if vals[0] < 1e-10:
+            # the drivers with weight in the null direction are the ones that repeat each other
+            involved = [names[1 + j] for j in np.flatnonzero(np.abs(vecs[:, 0]) > 1e-3)]
+            raise EstimationError(f"drivers {involved} are collinear: one of them is (almost) "
+                                  "a linear combination of the others. Leave one out or merge "
                                   "the drivers that repeat each other.")
 
 
 def _ranges(spec: Spec | None, groups: Mapping[str, Sequence[str]],
             scale: tuple[float, float]) -> np.ndarray:
-    """Outcome range / driver range: turns a slope into points per point on 0-100."""
+    """Driver range / outcome range: turns a slope into points per point on 0-100."""
     out = []
     for items in groups.values():
         lo, hi = scale

@@ -136,7 +136,10 @@ def test_demo_factors_matrix_and_performance(demo):
     f = sd.spec.factor("procedures")
     expected = sipas.factor_index(d, list(f.items), missing_codes=[7, 8, 9, 99]).to_frame()
     row = m.set_index("driver").loc["procedures"]
-    assert row["performance"] == pytest.approx(float(expected["estimate"][0]))
+    assert row["performance"] == pytest.approx(float(expected["estimate"][0]), rel=1e-12)
+    assert row["performance_ci_low"] == pytest.approx(float(expected["ci_low"][0]), rel=1e-10)
+    perf = res.to_frame().query("measure == 'performance' and driver == 'procedures'")
+    assert float(perf["se"].iloc[0]) == pytest.approx(float(expected["se"][0]), rel=1e-10)
     assert row["performance_ci_low"] < row["performance"] < row["performance_ci_high"]
     with pytest.raises(AttributeError):
         res.r2 = 1.0

@@ -31,12 +31,13 @@ from sipas.drivers.importance import (
     standardised,
 )
 from sipas.drivers.result import DriverResult, build_driver_result
+from sipas.engine.intervals import proportion_interval, wald_interval
 from sipas.errors import DesignError, EstimationError
 from sipas.estimation.estimators import check_design
 from sipas.estimation.fit import fit
 from sipas.estimation.recipes import ArrayRecipe
-from sipas.indices.factor import factor_index
-from sipas.indices.scores import Measure
+from sipas.indices.build import IndexBuild, interval_method
+from sipas.indices.scores import ItemRecipe, Measure, ScoreRecipe, item_scores
 from sipas.spec import Spec
 
 __all__ = ["Importance", "drivers"]
@@ -146,18 +147,20 @@ def drivers(design: SurveyDesign, outcome: str,
     w = design.weight_array
     used = (w > 0) & ~np.isnan(y) & ~np.isnan(x).any(axis=1)
     z = np.column_stack([y, x])[used]
-    _check_model(z, w[used], (outcome, *names))
+    wu = w[used]
+    centre, spread = _spread(z, wu, (outcome, *names))
+    zs = np.zeros((len(w), z.shape[1]))
+    zs[used] = (z - centre) / spread
+    m = moment_columns(zs)  # rows left out are zero in every column but the first
+    m[:, 0] = used
+    _check_collinear(correlations(covariances(w @ m, z.shape[1]))[0], names)
     rep = design if design.replicated else replicate(design, "bootstrap",
                                                      replicates=replicates, rng=rng)
-    centre = np.average(z, axis=0, weights=w[used])
-    spread = np.sqrt(np.average((z - centre) ** 2, axis=0, weights=w[used]))
-    m = np.zeros((len(w), 1 + z.shape[1] + z.shape[1] * (z.shape[1] + 1) // 2), order="F")
-    m[used] = moment_columns((z - centre) / spread)
     basis = fit(rep, ArrayRecipe(m, None), rep.domains(None)).basis
     ranges = _ranges(spec, groups, opts["scale"])
     full = _statistics(np.asarray(basis.full)[None], importance, spread, ranges)
     reps = _statistics(np.asarray(basis.values), importance, spread, ranges)
-    performance = _performance(design, groups, opts)
+    performance = _performance(design, groups, opts, level)
     df = float(design.domain_df(used))
     return build_driver_result(
         outcome=outcome, drivers=names, labels=_labels(spec, groups), full=full, reps=reps,
@@ -210,41 +213,49 @@ def _numeric(frame: pd.DataFrame, col: str, codes: np.ndarray) -> np.ndarray:
     except (TypeError, ValueError) as exc:
         raise EstimationError(message(f"column {col!r}", "numeric answer codes",
                                       str(frame[col].dtype), "Recode it to numbers.")) from exc
-    return np.where(np.isin(v, codes), np.nan, v)
+    return np.where(np.isin(v, codes), np.nan, v) if len(codes) else v
 
 
 def _group_score(frame: pd.DataFrame, items: Sequence[str], codes: np.ndarray) -> np.ndarray:
-    if len(items) == 1:
-        return _numeric(frame, items[0], codes)
-    vals = np.column_stack([_numeric(frame, c, codes) for c in items])
-    valid = ~np.isnan(vals)
-    count = valid.sum(axis=1)
+    """A respondent's mean over the valid answers to ``items`` (NaN with none)."""
+    total = np.zeros(len(frame))
+    count = np.zeros(len(frame))
+    for c in items:
+        v = _numeric(frame, c, codes)
+        ok = ~np.isnan(v)
+        total += np.where(ok, v, 0.0)
+        count += ok
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, np.where(valid, vals, 0).sum(axis=1) / count, np.nan)
+        return np.where(count > 0, total / count, np.nan)
 
 
-def _check_model(z: np.ndarray, w: np.ndarray, names: tuple[str, ...]) -> None:
+def _spread(z: np.ndarray, w: np.ndarray, names: tuple[str, ...]) -> tuple[np.ndarray,
+                                                                          np.ndarray]:
+    """Weighted means and SDs of outcome and drivers; refuses too few rows, a constant."""
     p = len(names) - 1
     if len(z) <= p + 1:
         raise EstimationError(f"drivers: {len(z)} respondents answer {names[0]!r} and every "
                               f"driver, but a model with {p} drivers needs more than {p + 1}. "
                               "Use fewer drivers or a larger domain.")
-    centre = np.average(z, axis=0, weights=w)
-    var = np.average((z - centre) ** 2, axis=0, weights=w)
+    centre = w @ z / w.sum()
+    var = w @ (z - centre) ** 2 / w.sum()
     for name, v, c in zip(names, var, centre):
         if not v > 1e-12 * max(1.0, c * c):
             raise EstimationError(f"driver or outcome {name!r} is constant ({c:g}) among the "
                                   "respondents used; leave it out of the model.")
-    sd = np.sqrt(var)
-    corr = np.cov(((z - centre) / sd).T, aweights=w, bias=True)[1:, 1:]
-    if p > 1:
-        vals, vecs = np.linalg.eigh(corr)
-        if vals[0] < 1e-10:
-            # the drivers with weight in the null direction are the ones that repeat each other
-            involved = [names[1 + j] for j in np.flatnonzero(np.abs(vecs[:, 0]) > 1e-3)]
-            raise EstimationError(f"drivers {involved} are collinear: one of them is (almost) "
-                                  "a linear combination of the others. Leave one out or merge "
-                                  "the drivers that repeat each other.")
+    return centre, np.sqrt(var)
+
+
+def _check_collinear(corr: np.ndarray, names: tuple[str, ...]) -> None:
+    if len(names) < 2:
+        return
+    vals, vecs = np.linalg.eigh(corr[1:, 1:])
+    if vals[0] < 1e-10:
+        # the drivers with weight in the null direction are the ones that repeat each other
+        involved = [names[j] for j in np.flatnonzero(np.abs(vecs[:, 0]) > 1e-3)]
+        raise EstimationError(f"drivers {involved} are collinear: one of them is (almost) a "
+                              "linear combination of the others. Leave one out or merge the "
+                              "drivers that repeat each other.")
 
 
 def _ranges(spec: Spec | None, groups: Mapping[str, Sequence[str]],
@@ -274,14 +285,30 @@ def _statistics(totals: np.ndarray, importance: str, spread: np.ndarray,
 
 
 def _performance(design: SurveyDesign, groups: Mapping[str, Sequence[str]],
-                 opts: Mapping[str, Any]) -> pd.DataFrame:
-    rows = []
-    for name, items in groups.items():
-        est = factor_index(design, list(items), measure=opts["measure"],
-                           satisfied=opts["satisfied"], missing_codes=opts["missing_codes"],
-                           scale=opts["scale"], name=name).to_frame()
-        rows.append(est.loc[0, ["estimate", "se", "ci_low", "ci_high", "df"]])
-    return pd.DataFrame(rows).reset_index(drop=True)
+                 opts: Mapping[str, Any], level: float) -> pd.DataFrame:
+    """Every driver's index (the estimate and SE of :func:`sipas.factor_index`, items
+    aggregated) from one reduction of the rows; no design effects, which nobody reads here."""
+    items = list(dict.fromkeys(c for v in groups.values() for c in v))
+    recipe = ScoreRecipe(tuple(items), opts["measure"], tuple(opts["satisfied"]),
+                         tuple(opts["missing_codes"]), opts["scale"])
+    item_scores(design.backend.empty(), items, opts["measure"], satisfied=opts["satisfied"],
+                missing_codes=opts["missing_codes"], scale=opts["scale"])  # checks, up front
+    load = np.zeros((len(items), len(groups)))
+    for f, cols in enumerate(groups.values()):
+        load[[items.index(c) for c in cols], f] = 1.0 / len(cols)
+    build = IndexBuild(design, recipe, None, level, None)
+    res = build.fit(ItemRecipe(recipe), recipe.binary)
+    combined = res.basis.combine(load)
+    est = np.asarray(combined.full, dtype=float)
+    se = np.sqrt(np.maximum(combined.var(), 0))
+    df = np.repeat(res.domain_df(), len(groups)).astype(float)
+    method = interval_method(None, opts["measure"])
+    if method == "logit":
+        low, high = proportion_interval(method, est, se, df, level,
+                                        np.repeat(res.rows, len(groups)))
+    else:
+        low, high = wald_interval(est, se, df, level)
+    return pd.DataFrame({"estimate": est, "se": se, "ci_low": low, "ci_high": high, "df": df})
 
 
 def _labels(spec: Spec | None, groups: Mapping[str, Sequence[str]]) -> tuple[str, ...]:

@@ -171,3 +171,40 @@ def test_bad_models(demo):
     many = {f"x{j}": ["a"] for j in range(16)}
     with pytest.raises(sipas.EstimationError, match="relative_weights"):
         sipas.drivers(d, "y", many, replicates=5, rng=1)
+
+
+def test_weights_scale_and_row_order_do_not_matter():
+    df = _data(n=200, seed=9)
+    d = sipas.Design(df, ids="psu", strata="st", weights="w")
+    a = sipas.drivers(d, "y", ["a", "b"], replicates=10, rng=1).to_frame()
+    df2 = df.assign(w=df["w"] * 7.5).iloc[::-1].reset_index(drop=True)
+    b = sipas.drivers(sipas.Design(df2, ids="psu", strata="st", weights="w"), "y", ["a", "b"],
+                      replicates=10, rng=1).to_frame()
+    np.testing.assert_allclose(a["estimate"], b["estimate"], rtol=1e-10)
+
+
+def test_charts_render(demo):
+    from sipas.report.driver_charts import ipa_chart, options_chart
+
+    sd, d = demo
+    res = sipas.drivers(d, "q23", ["access", "results", "officials"], spec=sd.spec,
+                        replicates=10, rng=1)
+    assert ipa_chart(res.matrix(), lang="en", synthetic=True).axes
+    needs = sipas.multiple_response(d, "needs", spec=sd.spec, rng=1)
+    assert options_chart(needs.to_frame(), title="needs", lang="vi").axes
+
+
+def test_pipeline_sections(tmp_path):
+    from sipas.pipeline import load_pipeline
+    from sipas.pipeline.config import demo_pipeline_path
+
+    p = load_pipeline(demo_pipeline_path())
+    assert p.drivers["importance"] == "lmg" and p.multiple["by"] == ["urban"]
+    text = demo_pipeline_path().read_text(encoding="utf-8").replace(
+        'importance = "lmg"', 'importanse = "lmg"')
+    bad = tmp_path / "p.toml"
+    bad.write_text(text.replace('data = "demo.sav"', f'data = "{tmp_path / "demo.sav"}"'),
+                   encoding="utf-8")
+    (tmp_path / "demo.sav").write_bytes(b"")
+    with pytest.raises(sipas.SpecError, match="importanse"):
+        load_pipeline(bad)

@@ -208,3 +208,13 @@ def test_pipeline_sections(tmp_path):
     (tmp_path / "demo.sav").write_bytes(b"")
     with pytest.raises(sipas.SpecError, match="importanse"):
         load_pipeline(bad)
+
+
+def test_a_raked_design_needs_replicates_first(demo):
+    sd, d = demo
+    raked = sipas.rake(d, sd.spec.margins)
+    with pytest.raises(sipas.DesignError, match=r"sipas\.replicate"):
+        sipas.drivers(raked, "q23", ["access"], spec=sd.spec, replicates=5, rng=1)
+    rep = sipas.rake(sipas.replicate(d, "bootstrap", replicates=10, rng=1), sd.spec.margins)
+    res = sipas.drivers(rep, "q23", ["access", "results"], spec=sd.spec)
+    assert res.replicates == 10

@@ -154,6 +154,11 @@ def drivers(design: SurveyDesign, outcome: str,
     m = moment_columns(zs)  # rows left out are zero in every column but the first
     m[:, 0] = used
     _check_collinear(correlations(covariances(w @ m, z.shape[1]))[0], names)
+    if not design.replicated and getattr(design, "calibrated", False):
+        raise DesignError("drivers take their intervals from replicates, and a weighted "
+                          "design cannot be bootstrapped after the fact: build "
+                          "sipas.replicate(unweighted_design, 'bootstrap', replicates=100), "
+                          "apply the same weighting steps to it, and pass that design.")
     rep = design if design.replicated else replicate(design, "bootstrap",
                                                      replicates=replicates, rng=rng)
     basis = fit(rep, ArrayRecipe(m, None), rep.domains(None)).basis

@@ -24,7 +24,7 @@ LAYERS = [
     ["design"],
     ["estimation"],
     ["weighting"],
-    ["indices", "compare", "tables", "reform"],
+    ["indices", "compare", "tables", "reform", "models", "drivers", "multiple"],
     ["par", "reproduction"],
     ["report"],
     ["pipeline"],

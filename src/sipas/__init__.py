@@ -12,10 +12,11 @@ True
 
 from __future__ import annotations
 
-from sipas import datasets, units
+from sipas import datasets, models, units
 from sipas._version import __version__
 from sipas.compare import compare_domains, compare_waves, rank_domains
 from sipas.design import Design, ReplicateDesign, WeightingStep, replicate
+from sipas.drivers import DriverResult, drivers
 from sipas.errors import (
     ConvergenceError,
     DesignError,
@@ -40,6 +41,8 @@ from sipas.estimation import (
 from sipas.indices import IndexResult, factor_index, satisfaction_index
 from sipas.indices.reliability import ReliabilityRules, flag
 from sipas.io import SurveyData, SurveyMeta, read_survey
+from sipas.models import ModelResult, glm, ordinal
+from sipas.multiple import MultipleResponse, multiple_response
 from sipas.reproduction import Reproduction, published_figures, reproduce
 from sipas.spec import Spec, load_spec
 from sipas.tables import Crosstab, TestResult, chisq_test, crosstab, rank_test, ttest
@@ -60,9 +63,12 @@ __all__ = [
     "Crosstab",
     "Design",
     "DesignError",
+    "DriverResult",
     "Estimate",
     "EstimationError",
     "IndexResult",
+    "ModelResult",
+    "MultipleResponse",
     "ReadError",
     "ReliabilityRules",
     "ReplicateDesign",
@@ -87,12 +93,17 @@ __all__ = [
     "contrast",
     "crosstab",
     "datasets",
+    "drivers",
     "factor_index",
     "flag",
+    "glm",
     "load_spec",
     "mean",
+    "models",
+    "multiple_response",
     "nonlinear_contrast",
     "nonresponse",
+    "ordinal",
     "poststratify",
     "proportion",
     "published_figures",

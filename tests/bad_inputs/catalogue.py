@@ -26,7 +26,8 @@ __all__ = ["AREAS", "Case", "all_cases", "check", "outcome", "params"]
 #: the areas, in the order of the docs page, and the module that holds each area's cases
 AREAS = {"reading": "test_reading", "spec": "test_spec", "design": "test_design",
          "weighting": "test_weighting", "indices": "test_indices", "PAR": "test_par",
-         "pipeline": "test_pipeline", "tables": "test_tables", "units": "test_units"}
+         "pipeline": "test_pipeline", "tables": "test_tables", "units": "test_units",
+         "drivers": "test_drivers"}
 DEFAULT_SECONDS = 60.0
 NUMPY_REPR = re.compile(r"\bnp\.(?:float|int|uint|bool|str)\w*\(")
 

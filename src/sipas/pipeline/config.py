@@ -74,6 +74,13 @@ SCHEMA = Table({
     "compare": Key(Table({"rank_by": STR, "adjust": Choice(*ADJUST), "n_sim": INT, "seed": INT,
                           "previous_data": STR, "previous_spec": STR}), default={}),
     "reproduce": Key(Table({"published": STR}), default={}),
+    "drivers": Key(Table({"outcome": STR, "drivers": ListOf(STR, what="a list of names"),
+                          "importance": Choice("lmg", "relative_weights"),
+                          "replicates": INT, "seed": INT, "split": Choice("mean", "median")}),
+                   default={}),
+    "multiple": Key(Table({"sets": ListOf(STR, what="a list of question set names"),
+                           "by": ListOf(STR, what="a list of column names"), "seed": INT}),
+                    default={}),
     "par": Key(Table({"scheme": STR, "appraisal": STR, "officials": STR, "survey": STR,
                       "province": STR, "n_sim": INT, "seed": INT}), default={}),
     "report": Key(Table({"lang": Key(Choice("vi", "en"), default="vi"),
@@ -171,6 +178,9 @@ class Pipeline:
         Published figures to reproduce (a path or a bundled name).
     par : mapping
         ``[par]`` (paths resolved).
+    drivers, multiple : mapping or None
+        ``[drivers]`` (key drivers) and ``[multiple]`` (multiple-response questions); None
+        when the file has no such section.
     report : ReportOptions
         ``[report]``.
     raw : mapping
@@ -194,6 +204,8 @@ class Pipeline:
     compare: Mapping[str, Any] = field(default_factory=dict)
     published: str | None = None
     par: Mapping[str, Any] = field(default_factory=dict)
+    drivers: Mapping[str, Any] | None = None
+    multiple: Mapping[str, Any] | None = None
     report: ReportOptions = field(default_factory=ReportOptions)
     raw: Mapping[str, Any] = field(default_factory=dict)
 
@@ -285,6 +297,8 @@ def load_pipeline(path: str | Path) -> Pipeline:
         indices=IndicesOptions(tuple(ind["by"]), float(ind["level"]), _ci(ind, path)),
         rules=ReliabilityRules.preset(**cfg["reliability"]), compare=compare,
         published=resolve("reproduce", published) if published else published, par=par,
+        drivers=dict(cfg["drivers"]) if "drivers" in raw else None,
+        multiple=dict(cfg["multiple"]) if "multiple" in raw else None,
         report=ReportOptions(rep["lang"], rep["decimals"], tuple(rep["formats"]),
                              rep["min_cell"], rep["suppression"]),
         raw=raw)

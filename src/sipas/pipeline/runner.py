@@ -194,6 +194,8 @@ def run(pipeline: Pipeline, *, progress: bool = False) -> RunResult:
     with _timed(res, "compare"):
         _comparisons(res, spec, pipeline)
     bar.update()
+    with _timed(res, "drivers"):
+        _drivers(res, spec, data, pipeline)
     with _timed(res, "reproduce"):
         if pipeline.published:
             from sipas.reproduction import check_consistency, published_figures, reproduce
@@ -244,6 +246,40 @@ def _indices(res: RunResult, design: Any, spec: Any, data: Any, pipeline: Pipeli
             ignore_index=True)
         res.tables[f"items_by_{by}"] = dom.items
     res.tables["reliability"] = factor_reliability(design, spec, level=opts.level)
+
+
+def _drivers(res: RunResult, spec: Any, data: Any, pipeline: Pipeline) -> None:
+    """``[drivers]`` and ``[multiple]``: key drivers on a bootstrap design weighted like the
+    run's (replicate first, then weight every replicate), and multiple-response questions."""
+    from sipas.design.resampling import replicate
+    from sipas.drivers import drivers
+    from sipas.multiple import multiple_response
+    from sipas.weighting.plan import apply_plan
+
+    level = pipeline.indices.level
+    cfg = pipeline.drivers
+    if cfg is not None:
+        base = replicate(Design.from_spec(data), "bootstrap",
+                         replicates=int(cfg.get("replicates", 100)), rng=cfg.get("seed", 1))
+        rep = apply_plan(base, pipeline.steps, spec)
+        outcome = cfg.get("outcome", spec.overall_item)
+        if outcome is None:
+            raise SpecError("[drivers] needs outcome = \"...\" (the spec has no [overall] item).")
+        result = drivers(rep, outcome, cfg.get("drivers", [f.name for f in spec.factors]),
+                         spec=spec, importance=cfg.get("importance", "lmg"),
+                         split=cfg.get("split", "mean"), level=level)
+        res.results["drivers"] = result
+        res.tables["drivers"] = result.to_frame()
+        res.tables["drivers_matrix"] = result.matrix()
+    mcfg = pipeline.multiple
+    if mcfg is not None:
+        for name in mcfg.get("sets", [q.name for q in spec.question_sets]):
+            for by in [None, *mcfg.get("by", [])]:
+                mr = multiple_response(res.design, name, spec=spec, by=by, level=level,
+                                       rng=mcfg.get("seed", 1))
+                key = f"multiple_{name}" + (f"_by_{by}" if by else "")
+                res.results[key] = mr
+                res.tables[key] = mr.to_frame()
 
 
 def _comparisons(res: RunResult, spec: Any, pipeline: Pipeline) -> None:

@@ -227,6 +227,7 @@ def write_charts(result: Any, tables: Mapping[str, pd.DataFrame], folder: Path,
                               labels=_weight_labels(tables.get("weighting_steps"), lang),
                               **common)
     written += plots.save_figure(fig, folder / "weights", formats)
+    written += _driver_charts(tables, folder, formats, ctx.level, common)
     par = _par_table(tables)
     if par is not None:
         if f"label_{lang}" in par.columns:
@@ -237,6 +238,23 @@ def write_charts(result: Any, tables: Mapping[str, pd.DataFrame], folder: Path,
         if province and (par["province"] == province).any():
             fig = plots.par_chart(par[par["province"] == province], **common)
             written += plots.save_figure(fig, folder / "par_areas", formats)
+    return written
+
+
+def _driver_charts(tables: Mapping[str, pd.DataFrame], folder: Path, formats: Sequence[str],
+                   level: float, common: Mapping[str, Any]) -> list[Path]:
+    """The importance-performance matrix and one chart per multiple-response question."""
+    from sipas.report.driver_charts import ipa_chart, options_chart
+
+    written: list[Path] = []
+    if "drivers_matrix" in tables:
+        fig = ipa_chart(tables["drivers_matrix"], level=level, **common)
+        written += plots.save_figure(fig, folder / "drivers_matrix", formats)
+    for name, table in tables.items():
+        if name.startswith("multiple_") and "_by_" not in name:
+            fig = options_chart(table, title=name.removeprefix("multiple_"), level=level,
+                                **common)
+            written += plots.save_figure(fig, folder / name, formats)
     return written
 
 

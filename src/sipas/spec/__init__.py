@@ -34,6 +34,7 @@ from sipas.spec.model import (
     Measure,
     MissingKind,
     OverallRule,
+    QuestionSet,
     Scale,
     Spec,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "Measure",
     "MissingKind",
     "OverallRule",
+    "QuestionSet",
     "Scale",
     "Spec",
     "load_spec",

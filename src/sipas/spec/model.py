@@ -20,6 +20,7 @@ from typing import Any, Literal, get_args
 
 from sipas._validate import message
 from sipas.errors import SpecError
+from sipas.spec.questionsets import QuestionSet
 from sipas.spec.tree import IndexNode, IndexTree, factor_tree
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "Measure",
     "MissingKind",
     "OverallRule",
+    "QuestionSet",
     "Scale",
     "Spec",
 ]
@@ -312,6 +314,8 @@ class Spec:
         Name -> :class:`Scale`.
     items, factors, margins : tuple
         :class:`Item`, :class:`Factor` and :class:`Margin` entries, in spec order.
+    question_sets : tuple
+        :class:`QuestionSet` entries (multiple-response questions), in spec order.
     missing : mapping
         Survey-wide missing codes by kind.
     overall_item : str or None
@@ -356,6 +360,7 @@ class Spec:
     index: IndexDefinition = field(default_factory=IndexDefinition)
     margins: tuple[Margin, ...] = ()
     weighting: tuple[Mapping[str, Any], ...] = ()
+    question_sets: tuple[QuestionSet, ...] = ()
     synthetic: bool = False
     source: str | None = None
     sha256: str | None = None
@@ -526,3 +531,23 @@ class Spec:
             if m.name == name:
                 return m
         raise SpecError(message("margin", f"one of {[m.name for m in self.margins]}", name))
+
+    def question_set(self, name: str) -> QuestionSet:
+        """The question set (multiple-response question) called ``name``.
+
+        Raises
+        ------
+        SpecError
+            No question set has that name (the message lists them).
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sipas.load_spec("demo").question_set("needs").options[:2]
+        ('e1', 'e2')
+        """
+        for q in self.question_sets:
+            if q.name == name:
+                return q
+        raise SpecError(message("question set", f"one of {[q.name for q in self.question_sets]}",
+                                name))

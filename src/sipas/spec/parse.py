@@ -58,6 +58,7 @@ from sipas.spec.model import (
     Scale,
     Spec,
 )
+from sipas.spec.questionsets import QUESTION_SET, question_set
 from sipas.spec.tree import IndexNode, IndexTree
 
 __all__ = ["SPEC", "load_spec", "parse_spec"]
@@ -119,6 +120,7 @@ SPEC = Table({
                    default={}),
     "index": Key(INDEX, default={}),
     "margins": Key(ListOf(MARGIN), default=[]),
+    "question_sets": Key(ListOf(QUESTION_SET), default=[]),
     # the steps are checked where they are applied (sipas.weighting.plan)
     "weighting": Key(Table({"steps": Key(ListOf(TableOf(ANY)), default=[])}), default={}),
 })
@@ -173,7 +175,7 @@ def parse_spec(data: Mapping[str, Any], source: str | Path | None = None,
     data : mapping
         The spec as parsed TOML: ``survey``, ``scales``, ``items`` and the optional
         ``missing``, ``factors``, ``overall``, ``design``, ``domains``, ``index``,
-        ``margins``, ``weighting`` tables (``docs/spec.md``).
+        ``margins``, ``question_sets``, ``weighting`` tables (``docs/spec.md``).
     source : str or Path, optional
         Where the spec came from (named in messages; base folder of margin files).
     sha256 : str, optional
@@ -221,6 +223,8 @@ def parse_spec(data: Mapping[str, Any], source: str | Path | None = None,
     base = Path(source).parent if source else Path.cwd()
     margins = tuple(margin(doc, i, raw, base) for i, raw in enumerate(spec["margins"]))
     _check_unique(doc, ("margins",), [m.name for m in margins], "margin name")
+    sets = tuple(question_set(doc, i, raw) for i, raw in enumerate(spec["question_sets"]))
+    _check_unique(doc, ("question_sets",), [q.name for q in sets], "question set name")
     design = spec["design"]
     return Spec(
         name=survey["name"], respondent_id=survey["respondent_id"],
@@ -232,7 +236,7 @@ def parse_spec(data: Mapping[str, Any], source: str | Path | None = None,
                           lonely_psu=design["lonely_psu"]),
         domains=tuple(_names(spec["domains"]["columns"])), index=index, margins=margins,
         domain_labels=parse_domain_labels(spec["domains"]["labels"]),
-        weighting=tuple(spec["weighting"]["steps"]),
+        weighting=tuple(spec["weighting"]["steps"]), question_sets=sets,
         source=str(source) if source else None, sha256=sha256, nodes=nodes,
     )
 

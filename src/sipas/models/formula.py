@@ -1,0 +1,246 @@
+"""Model formulas: from ``"y ~ x + C(g) + offset(log(n))"`` and a frame to the arrays a model
+fits, with one readable name per coefficient.
+
+formulaic builds the model matrix (numeric terms, categorical terms with treatment coding,
+interactions). sipas adds what R's ``glm`` formulas have and formulaic lacks: ``offset(...)``
+terms, the reference level of a categorical (``reference={"stype": "M"}``), rows with a
+missing model variable left out as a domain (R ``na.omit`` on a survey design), and the
+coefficient names of the oracle: ``(Intercept)``, ``meals``, ``stype=H``, ``stype=H:meals``.
+
+Examples
+--------
+>>> import pandas as pd
+>>> frame = pd.DataFrame({"y": [1.0, 2.0, 4.0, 3.0], "x": [1.0, 2.0, 3.0, None],
+...                       "g": ["a", "b", "a", "b"]})
+>>> mf = model_frame(frame, "y ~ x + g", reference={"g": "b"})
+>>> mf.names, mf.used.tolist()
+(('(Intercept)', 'x', 'g=a'), [True, True, True, False])
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from formulaic import Formula, ModelSpec, model_matrix
+from formulaic.errors import FormulaicError
+
+from sipas._validate import plain, require_columns
+from sipas.errors import DesignError, EstimationError
+
+__all__ = ["ModelFrame", "canonical_term", "model_frame"]
+
+_LEVEL = re.compile(r"C\(\s*([^,()]+?)\s*(?:,[^\[\]]*)?\)\[(?:T\.)?(.*?)\]"
+                    r"|([A-Za-z_][\w.]*)\[(?:T\.)?(.*?)\]")
+_WRAPPED = re.compile(r"^C\(\s*([^,()]+?)\s*(?:,.*)?\)$")
+
+
+@dataclass(frozen=True, eq=False)
+class ModelFrame:
+    """The arrays of a model on every row of a design (zeros on rows left out).
+
+    Attributes
+    ----------
+    formula : str
+        The formula as given.
+    response : str
+        The response expression (left-hand side).
+    y : numpy.ndarray
+        Response per row.
+    X : numpy.ndarray
+        (rows x coefficients) model matrix.
+    offset : numpy.ndarray
+        Offset per row (zeros when the formula has none).
+    used : numpy.ndarray of bool
+        Rows with every model variable present.
+    names : tuple of str
+        Coefficient names (``(Intercept)``, ``x``, ``g=a``, ``g=a:x``).
+    terms : dict
+        Term name (``g``, ``g:x``, components sorted) to its coefficient positions.
+    spec : formulaic.ModelSpec
+        The right-hand side's spec, to rebuild the matrix on changed data (margins).
+    data : pandas.DataFrame
+        The model's variables (categoricals with their reference level first).
+    """
+
+    formula: str
+    response: str
+    y: np.ndarray
+    X: np.ndarray
+    offset: np.ndarray
+    used: np.ndarray
+    names: tuple[str, ...]
+    terms: dict[str, tuple[int, ...]]
+    spec: ModelSpec
+    data: pd.DataFrame
+
+    def matrix(self, data: pd.DataFrame) -> np.ndarray:
+        """The model matrix of other data with this model's coding (levels, reference)."""
+        mm = self.spec.get_model_matrix(data, na_action="ignore")
+        return np.asarray(mm, dtype="float64")
+
+    def without(self, positions: tuple[int, ...]) -> ModelFrame:
+        """The same model without some coefficients (the reduced model of a test)."""
+        keep = [j for j in range(self.X.shape[1]) if j not in set(positions)]
+        names = tuple(self.names[j] for j in keep)
+        return ModelFrame(self.formula, self.response, self.y, self.X[:, keep], self.offset,
+                          self.used, names, {}, self.spec, self.data)
+
+
+def canonical_term(term: str) -> str:
+    """A term's name without ``C(...)`` wrappers, components sorted (R ``canonicalOrder``).
+
+    Examples
+    --------
+    >>> canonical_term("meals:C(stype, contr.treatment('M'))")
+    'meals:stype'
+    """
+    parts = []
+    for part in str(term).split(":"):
+        part = part.strip()
+        m = _WRAPPED.match(part)
+        parts.append(m.group(1).strip() if m else part)
+    return ":".join(sorted(parts))
+
+
+def model_frame(frame: pd.DataFrame, formula: str, *,
+                reference: Mapping[str, Any] | None = None) -> ModelFrame:
+    """Build a model's arrays from a formula (see the module docstring).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The design's data.
+    formula : str
+        ``"response ~ terms"`` in formulaic syntax, with optional ``offset(expr)`` terms.
+    reference : mapping, optional
+        Reference level per categorical column (default: the first sorted level).
+
+    Returns
+    -------
+    ModelFrame
+
+    Raises
+    ------
+    DesignError
+        The formula is malformed, names a column that is not there, or a reference level
+        that is not observed.
+    """
+    if not isinstance(formula, str) or formula.count("~") != 1:
+        raise DesignError(f"formula must be a string 'response ~ terms'; got {formula!r}.")
+    rhs_text, offsets = _split_offsets(formula)
+    data = frame.reset_index(drop=True)
+    names = _variables(rhs_text, offsets, data.columns)
+    data = data[names]
+    for var, level in dict(reference or {}).items():
+        data[var] = _with_reference(data, var, level)
+    try:
+        mm = model_matrix(rhs_text, data, na_action="drop")
+    except FormulaicError as exc:
+        raise DesignError(f"formula {formula!r} cannot be read: {exc}") from exc
+    if not mm.lhs.shape[1]:
+        raise DesignError(f"formula {formula!r} has no response; write 'y ~ x'.")
+    if mm.lhs.shape[1] != 1:
+        raise DesignError(f"the response of {formula!r} must be one numeric column; got "
+                          f"{list(mm.lhs.columns)}. Code a categorical response as 0/1 "
+                          "(binomial) or use sipas.ordinal for ordered answers.")
+    n = len(data)
+    used = np.zeros(n, dtype=bool)
+    used[mm.rhs.index.to_numpy()] = True
+    off = np.zeros(n)
+    for expr in offsets:
+        values = np.asarray(model_matrix(f"0 + {expr}", data, na_action="ignore"),
+                            dtype="float64")[:, 0]
+        used &= np.isfinite(values)
+        off += np.where(np.isfinite(values), values, 0.0)
+    x = np.zeros((n, mm.rhs.shape[1]), order="F")
+    x[mm.rhs.index.to_numpy()] = np.asarray(mm.rhs, dtype="float64")
+    y = np.zeros(n)
+    y[mm.lhs.index.to_numpy()] = np.asarray(mm.lhs, dtype="float64")[:, 0]
+    x[~used] = 0.0
+    y[~used] = 0.0
+    spec = mm.rhs.model_spec
+    terms = {canonical_term(str(t)): tuple(idx) for t, idx in spec.term_indices.items()
+             if str(t) != "1"}
+    return ModelFrame(formula, str(mm.lhs.columns[0]), y, x, off, used,
+                      tuple(_name(c) for c in mm.rhs.columns), terms, spec, data)
+
+
+def _split_offsets(formula: str) -> tuple[str, list[str]]:
+    """The formula without its ``offset(...)`` terms, and their expressions."""
+    offsets = []
+    text = formula
+    while (start := re.search(r"\boffset\s*\(", text)) is not None:
+        depth, i = 1, start.end()
+        while i < len(text) and depth:
+            depth += {"(": 1, ")": -1}.get(text[i], 0)
+            i += 1
+        if depth:
+            raise DesignError(f"formula {formula!r} has an unclosed 'offset('.")
+        offsets.append(text[start.end(): i - 1].strip())
+        before = text[: start.start()].rstrip()
+        if before.endswith("+"):
+            before = before[:-1].rstrip()
+        text = (before + " " + text[i:]).strip()
+    lhs, rhs = text.split("~")
+    rhs = rhs.strip().lstrip("+").strip() or "1"
+    return f"{lhs.strip()} ~ {rhs}", offsets
+
+
+def _variables(rhs_text: str, offsets: list[str], columns: pd.Index) -> list[str]:
+    """The data columns the formula reads; a name that is not a column is refused."""
+    try:
+        needed = set(Formula(rhs_text).required_variables)
+        for expr in offsets:
+            needed |= set(Formula(f"~ 0 + {expr}").required_variables)
+    except FormulaicError as exc:
+        raise DesignError(f"formula {rhs_text!r} cannot be read: {exc}") from exc
+    known = {"C", "log", "exp", "sqrt", "np", "I", "center", "scale", "poly", "bs", "abs",
+             "contr", "Treatment", "TreatmentContrasts"}
+    wanted = sorted(v.split(".")[0] if v not in columns else v for v in map(str, needed))
+    missing = [v for v in wanted if v not in columns and v not in known]
+    require_columns(columns, missing, "formula")
+    return [v for v in wanted if v in columns]
+
+
+def _with_reference(data: pd.DataFrame, var: str, level: Any) -> pd.Categorical:
+    if var not in data:
+        raise DesignError(f"reference names column {var!r}, which is not in the formula.")
+    col = data[var]
+    observed = sorted(pd.unique(col.dropna()), key=lambda v: (isinstance(v, str), v))
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        observed = list(col.cat.categories)
+    match = [v for v in observed if v == level or str(v) == str(level)]
+    if not match:
+        raise DesignError(f"reference level {plain(level)!r} of {var!r} is not observed; "
+                          f"levels: {[plain(v) for v in observed][:20]}.")
+    order = [match[0], *[v for v in observed if v is not match[0] and v != match[0]]]
+    return pd.Categorical(col, categories=order)
+
+
+def _name(column: str) -> str:
+    """formulaic's column name as the oracle writes it: ``C(g)[T.a]:x`` -> ``g=a:x``."""
+    if column == "Intercept":
+        return "(Intercept)"
+    return _LEVEL.sub(lambda m: f"{m.group(1) or m.group(3)}={m.group(2) if m.group(1) else m.group(4)}",
+                      column)
+
+
+def check_levels(mf: ModelFrame, w: np.ndarray) -> None:
+    """Refuse a coefficient whose column is zero on every positive-weight row: a level with no
+    respondents (or an interaction cell that is empty)."""
+    active = (w > 0) & mf.used
+    if not active.any():
+        raise EstimationError("no row with positive weight has every model variable; check "
+                              "the subset and the missing values of the model's columns.")
+    empty = ~np.any(mf.X[active] != 0, axis=0)
+    for j in np.flatnonzero(empty):
+        name = mf.names[j]
+        raise EstimationError(f"coefficient {name!r} has no respondents (its column is zero "
+                              "on every row with positive weight): drop the level (merge it "
+                              "with another, or remove unused categories) or the subset that "
+                              "leaves it empty.")

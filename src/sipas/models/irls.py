@@ -149,6 +149,9 @@ def irls(X: np.ndarray, y: np.ndarray, w: np.ndarray, offset: np.ndarray, family
         new, bread = solve_normal(_gram(X, ww), X.T @ (ww * z), names)
         eta = X @ new + offset
         mu = family.linkinv(eta)
+        if family.link == "logit" and np.any(np.abs(eta[w > 0]) > 30):
+            # a probability within 1e-13 of 0 or 1: the next step would divide by zero
+            _separation(family, y, mu, w, new, names)
         dev = family.deviance(y, mu, w)
         step = np.inf if beta is None else np.max(np.abs(new - beta) / (np.abs(new) + 1e-8))
         beta = new

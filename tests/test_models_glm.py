@@ -55,7 +55,7 @@ def test_glm_matches_r(case):
             # oracle's own polish_check of R
             polish = case["fit_info"]["polish_check"]["se"]
             r_se = r_style_se(res, design)
-            for i, row in enumerate(want):
+            for row in want:
                 assert rel(r_se[list(got.index).index(_key(row["term"]))], row["se"]) < 1e-12
             tol = {"p_value": 50 * polish, "estimate": 1e-10}
             tol = {c: tol.get(c, 3 * polish) for c in COLUMNS}
@@ -79,7 +79,7 @@ def test_glm_result_cannot_change_and_prints():
     res = _fit(case, None)
     with pytest.raises(AttributeError):
         res.level = 0.9  # type: ignore[misc]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="read-only"):
         res.coef.to_numpy()[0] = 1.0
     text = str(res.summary())
     assert "meals" in text and "Residual df" in text

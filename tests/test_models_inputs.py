@@ -33,12 +33,12 @@ def test_missing_column(design):
 def test_constant_and_collinear_terms(design):
     with pytest.raises(EstimationError, match="collinear"):
         sipas.glm(design, "y ~ x + c")
-    with pytest.raises(EstimationError, match="x2|x"):
+    with pytest.raises(EstimationError, match=r"x2|x"):
         sipas.glm(design, "y ~ x + x2")
 
 
 def test_response_outside_range(design):
-    with pytest.raises(EstimationError, match="'y'.*\\[0, 1\\]"):
+    with pytest.raises(EstimationError, match=r"'y'.*\[0, 1\]"):
         sipas.glm(design, "y ~ x", "binomial")
     with pytest.raises(EstimationError, match="count"):
         sipas.glm(design, "y ~ x", "poisson")

@@ -226,8 +226,12 @@ def _name(column: str) -> str:
     """formulaic's column name as the oracle writes it: ``C(g)[T.a]:x`` -> ``g=a:x``."""
     if column == "Intercept":
         return "(Intercept)"
-    return _LEVEL.sub(lambda m: f"{m.group(1) or m.group(3)}={m.group(2) if m.group(1) else m.group(4)}",
-                      column)
+    def level(m: re.Match[str]) -> str:
+        var, value = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        # codes stored as floats (2.0) read as the integers they are
+        return f"{var}={value[:-2] if re.fullmatch(r'-?[0-9]+[.]0', value) else value}"
+
+    return _LEVEL.sub(level, column)
 
 
 def check_levels(mf: ModelFrame, w: np.ndarray) -> None:

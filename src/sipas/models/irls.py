@@ -142,7 +142,8 @@ def irls(X: np.ndarray, y: np.ndarray, w: np.ndarray, offset: np.ndarray, family
         mu = family.linkinv(eta)
     dev_old = family.deviance(y, mu, w)
     beta = start
-    for it in range(1, max_iter + 1):
+    it = 0
+    for it in range(1, max_iter + 1):  # noqa: B007 (the count is reported)
         me = family.mu_eta(eta)
         ww = w * me**2 / family.variance(mu)
         z = eta - offset + (y - mu) / me

@@ -69,9 +69,9 @@ def margins(result: ModelResult, by: str) -> Estimate:
     >>> d = sipas.Design.from_spec(sipas.datasets.load_demo())
     >>> res = sipas.glm(d, "p03 ~ p01 + C(urban)")
     >>> margins(res, "urban").to_frame()["urban"].tolist()
-    [1, 2]
+    [1.0, 2.0]
     """
-    state = result._model_frame  # noqa: SLF001
+    state = result._model_frame
     if result.model != "glm" or state is None:
         raise EstimationError("margins need a GLM from sipas.glm.")
     design, mf = state.design, state.frame
@@ -80,7 +80,7 @@ def margins(result: ModelResult, by: str) -> Estimate:
     if by not in mf.data.columns:
         formula = f"{result.formula} + C({by})"
         result = glm(design, formula, result.family, level=result.level)  # type: ignore[arg-type]
-        state = result._model_frame  # noqa: SLF001
+        state = result._model_frame
         mf = state.frame
     if not any(by in canonical_term(t).split(":") for t in mf.terms):
         raise EstimationError(f"{by!r} enters the model only through a transformation; "

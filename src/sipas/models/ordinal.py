@@ -13,7 +13,7 @@ Examples
 >>> d = sipas.Design.from_spec(sipas.datasets.load_demo())
 >>> res = ordinal(d, "p03 ~ C(urban)")
 >>> res.terms
-('urban=2', '1|2', '2|3', '3|4', '4|5')
+('urban=2', '2|3', '3|4', '4|5')
 """
 
 from __future__ import annotations
@@ -223,7 +223,7 @@ def _newton(X: np.ndarray, y: np.ndarray, w: np.ndarray, k: int, names: tuple[st
             t /= 2
         theta, ll_old, ll = new, ll, ll_new
         if np.max(np.abs(t * step) / (np.abs(theta) + 1e-8)) < 1e-13 or \
-                abs(ll - ll_old) <= 1e-16 * abs(ll) and t == 1.0:
+                (abs(ll - ll_old) <= 1e-16 * abs(ll) and t == 1.0):
             break
     else:
         raise EstimationError("the ordinal model did not converge; check for terms that "

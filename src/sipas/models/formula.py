@@ -151,6 +151,9 @@ def model_frame(frame: pd.DataFrame, formula: str, *,
     n = len(data)
     used = np.zeros(n, dtype=bool)
     used[mm.rhs.index.to_numpy()] = True
+    # an expression of a missing value can be a number (I(q == 1) is False for NaN): a row
+    # missing any variable the formula reads is left out, as R's na.omit does
+    used &= data.notna().all(axis=1).to_numpy()
     off = np.zeros(n)
     for expr in offsets:
         values = np.asarray(model_matrix(f"0 + {expr}", data, na_action="ignore"),

@@ -80,3 +80,51 @@ def rel(got: float, want: float) -> float:
     if want == 0:
         return abs(got)
     return abs(got - want) / abs(want)
+
+
+#: (design, model) pairs where R 4.1-1's glm.fit returns the working weights of the
+#: penultimate IRLS iterate, so R's sandwich SEs (and naive.cov) are off the converged fit
+#: by ~1.7e-8 relative (the oracle's own fit_info.polish_check says so); sipas uses the
+#: converged fit. Emulating R's iterate reproduces R to 1e-14 (test_models_glm.py).
+R_PENULTIMATE = {("strat", "qb_schwide"), ("strat", "b_schwide"),
+                 ("strat_nofpc", "qb_schwide"), ("strat_JKn", "qb_schwide")}
+
+
+def r_penultimate(case: dict[str, Any]) -> bool:
+    """Whether R's numbers for this case carry the penultimate-iterate error: the SEs of a
+    Taylor design, and the model-based covariance (naive.cov) of an LRT on any design."""
+    key = case["design_key"]
+    hit = any(key == d and f"_{m}" in case["id"] for d, m in R_PENULTIMATE)
+    if case["design"]["type"] == "replicate":
+        return hit and case["estimator"] == "regtermtest" and case["test"]["method"] == "LRT"
+    return hit
+
+
+def r_style_se(result: Any, design: Any) -> np.ndarray:
+    """R's SEs: the sandwich with the working weights of the penultimate IRLS iterate
+    (R glm.fit's returned weights), started as R starts (family$initialize)."""
+    from sipas.models.irls import _gram, solve_normal
+    from sipas.models.sandwich import taylor_basis
+
+    st = result._model_frame
+    mf, fam, w = st.frame, st.family, st.weights
+    mu = fam.start(mf.y, w)
+    eta = fam.linkfun(mu)
+    dev_old = fam.deviance(mf.y, mu, w)
+    for _ in range(100):
+        me = fam.mu_eta(eta)
+        ww = w * me**2 / fam.variance(mu)
+        z = eta - mf.offset + (mf.y - mu) / me
+        beta, bread = solve_normal(_gram(mf.X, ww), mf.X.T @ (ww * z), mf.names)
+        eta = mf.X @ beta + mf.offset
+        mu = fam.linkinv(eta)
+        dev = fam.deviance(mf.y, mu, w)
+        if abs(dev - dev_old) / (abs(dev) + 0.1) < 1e-15:
+            break
+        dev_old = dev
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_weight = np.where(w > 0, ww / w, 0.0)
+    scores = mf.X * ((mf.y - mu) / fam.mu_eta(eta) * per_weight)[:, None]
+    wd = design.weight_array
+    basis = taylor_basis(design, scores, bread / wd[wd > 0].mean(), beta)
+    return np.sqrt(np.diag(basis.cov()))

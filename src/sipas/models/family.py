@@ -72,9 +72,10 @@ class Family:
         """The variance function V(mu)."""
         if self.link == "identity":
             return np.ones_like(mu)
+        tiny = np.finfo(float).tiny
         if self.link == "logit":
-            return mu * (1 - mu)
-        return mu
+            return np.maximum(mu * (1 - mu), tiny)
+        return np.maximum(mu, tiny)
 
     def start(self, y: np.ndarray, w: np.ndarray) -> np.ndarray:
         """Starting means, as R's ``family$initialize`` (binomial: (w y + 1/2)/(w + 1))."""
@@ -89,7 +90,9 @@ class Family:
         if self.link == "identity":
             return float(w @ (y - mu) ** 2)
         if self.link == "logit":
-            dev = special.xlogy(y, y / mu) + special.xlogy(1 - y, (1 - y) / (1 - mu))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                dev = special.xlogy(y, y / mu) + special.xlogy(1 - y, (1 - y) / (1 - mu))
+            dev = np.where(w > 0, dev, 0.0)
             return float(2 * w @ dev)
         return float(2 * w @ (special.xlogy(y, y / mu) - (y - mu)))
 

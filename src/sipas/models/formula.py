@@ -151,6 +151,9 @@ def model_frame(frame: pd.DataFrame, formula: str, *,
     n = len(data)
     used = np.zeros(n, dtype=bool)
     used[mm.rhs.index.to_numpy()] = True
+    # an expression of a missing value can be a number (I(q == 1) is False for NaN): a row
+    # missing any variable the formula reads is left out, as R's na.omit does
+    used &= data.notna().all(axis=1).to_numpy()
     off = np.zeros(n)
     for expr in offsets:
         values = np.asarray(model_matrix(f"0 + {expr}", data, na_action="ignore"),
@@ -226,8 +229,12 @@ def _name(column: str) -> str:
     """formulaic's column name as the oracle writes it: ``C(g)[T.a]:x`` -> ``g=a:x``."""
     if column == "Intercept":
         return "(Intercept)"
-    return _LEVEL.sub(lambda m: f"{m.group(1) or m.group(3)}={m.group(2) if m.group(1) else m.group(4)}",
-                      column)
+    def level(m: re.Match[str]) -> str:
+        var, value = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        # codes stored as floats (2.0) read as the integers they are
+        return f"{var}={value[:-2] if re.fullmatch(r'-?[0-9]+[.]0', value) else value}"
+
+    return _LEVEL.sub(level, column)
 
 
 def check_levels(mf: ModelFrame, w: np.ndarray) -> None:

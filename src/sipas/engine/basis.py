@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from sipas.engine.variance import ReplicateEngine, TaylorEngine
+from sipas.engine.variance import ReplicateEngine, Support, TaylorEngine
 from sipas.errors import EstimationError
 
 __all__ = ["VarBasis"]
@@ -34,6 +34,9 @@ class VarBasis:
         The k full-sample estimates.
     engine : TaylorEngine or ReplicateEngine
         The design's engine; bases with the same engine have covariances.
+    support : numpy.ndarray or scipy.sparse matrix, optional
+        Taylor: (final units x k) true where the unit has a row in the estimate's domain,
+        which the ``adjust`` and ``average`` lonely-PSU rules read; ``None``: every unit.
 
     Examples
     --------
@@ -49,6 +52,7 @@ class VarBasis:
     values: np.ndarray
     full: np.ndarray
     engine: TaylorEngine | ReplicateEngine
+    support: Support = None
 
     @property
     def k(self) -> int:
@@ -86,7 +90,7 @@ class VarBasis:
         [3.75, 4.5]
         """
         if isinstance(self.engine, TaylorEngine):
-            v = self.engine.var(_finite(self.values))
+            v = self.engine.var(_finite(self.values), self.support)
         else:
             v = self.engine.var(self.values, self.full)
         return np.where(np.isnan(self.full), np.nan, v)
@@ -124,7 +128,8 @@ class VarBasis:
             raise EstimationError("estimates come from different designs; they have no covariance "
                              "in sipas (treat them as independent samples)")
         if isinstance(self.engine, TaylorEngine):
-            c = self.engine.cov(_finite(self.values), _finite(other.values))
+            c = self.engine.cov(_finite(self.values), _finite(other.values), self.support,
+                                other.support)
         else:
             c = self.engine.cov(self.values, self.full, other.values, other.full)
         bad = np.isnan(self.full)[:, None] | np.isnan(other.full)[None, :]
@@ -158,8 +163,14 @@ class VarBasis:
         ([-0.5], [3.75])
         """
         weights = np.asarray(weights, dtype="float64")
+        support = None
+        if self.support is not None:
+            # a combination has a row wherever one of the estimates it uses has
+            used = sparse.csr_matrix((weights != 0).reshape(len(weights), -1)
+                                     .astype("float64"))
+            support = (sparse.csr_matrix(self.support, dtype="float64") @ used) > 0
         return VarBasis(_combine(self.values, weights), _combine(self.full, weights),
-                        self.engine)
+                        self.engine, support)
 
     def take(self, index: Sequence[int] | np.ndarray) -> VarBasis:
         """The basis of a subset of the estimates.
@@ -187,7 +198,9 @@ class VarBasis:
         index = np.asarray(index, dtype=np.int64)
         values = self.values.tocsc()[:, index].tocsr() if sparse.issparse(self.values) \
             else self.values[:, index]
-        return VarBasis(values, self.full[index], self.engine)
+        support = None if self.support is None else \
+            sparse.csc_matrix(self.support)[:, index].tocsr()
+        return VarBasis(values, self.full[index], self.engine, support)
 
     @staticmethod
     def concat(bases: Sequence[VarBasis]) -> VarBasis:
@@ -226,7 +239,13 @@ class VarBasis:
             values = sparse.hstack([sparse.csr_matrix(b.values) for b in bases]).tocsr()
         else:
             values = np.hstack([b.values for b in bases])
-        return VarBasis(values, np.concatenate([b.full for b in bases]), bases[0].engine)
+        support = None
+        if any(b.support is not None for b in bases):
+            support = sparse.hstack([
+                sparse.csr_matrix(np.ones((b.values.shape[0], b.k), dtype=bool))
+                if b.support is None else sparse.csr_matrix(b.support) for b in bases]).tocsr()
+        return VarBasis(values, np.concatenate([b.full for b in bases]), bases[0].engine,
+                        support)
 
 
 def _finite(values: np.ndarray | sparse.spmatrix) -> np.ndarray | sparse.spmatrix:

@@ -107,3 +107,79 @@ def test_lonely_rules_on_the_sparse_path_agree_with_the_dense_path():
                                          else basis.values, basis.support)
                 sp = basis.engine.var(sparse.csr_matrix(basis.values), basis.support)
                 np.testing.assert_allclose(sp, dense, rtol=1e-9, atol=1e-6)
+
+
+# ---------------------------------------------------------------------- stages and corrections
+# tests/oracle/lonely/lonely_stages.R: R 4.1-1 ("r41") for a two-stage design with
+# second-stage singletons (apiclus2, fpc2s) and the region strata of apiclus1; R 4.5 ("r45",
+# survey.use_rcpp=FALSE) for the corrected stage-1 'adjust' centring.
+
+@cache
+def stage_values() -> dict[str, Any]:
+    return json.loads((Path(__file__).parent / "oracle" / "lonely" / "lonely_stages.json")
+                      .read_text(encoding="utf-8"))
+
+
+@cache
+def apiclus2() -> pd.DataFrame:
+    frame = pd.read_csv(MODELS / "apiclus2.csv")
+    return frame.assign(fpc2s=np.where(frame["fpc2"] == 1, 4, frame["fpc2"]))
+
+
+def stage_design(key: str, rule: str, dom: bool, corrected: bool) -> sipas.Design:
+    opts = {"lonely_psu": rule, "lonely_domain": dom, "lonely_corrected": corrected}
+    if key == "clus2":
+        return sipas.Design(apiclus2(), ids=["dnum", "snum"], fpc=["fpc1", "fpc2s"], **opts)
+    fpc = "fpc_region" if key == "clus1_region_fpc" else None
+    return sipas.Design(apiclus1(), ids="dnum", strata="region", weights="pw", fpc=fpc, **opts)
+
+
+def check_against(values: dict[str, Any], case: str, corrected: bool) -> None:
+    key, rest = case.split("_remove_") if "_remove_" in case else (None, None)
+    for rule in ("remove", "certainty", "adjust", "average"):
+        if f"_{rule}_" in case:
+            key, rest = case.split(f"_{rule}_")
+            break
+    dom, stat, scope = rest.split("_", 2)
+    by = "stype" if scope == "by_stype" else None
+    design = stage_design(key, rule, dom == "domlonely", corrected)
+    fn = sipas.mean if stat == "mean" else sipas.total
+    got = fn(design, "api00", by=by).to_frame()
+    for row, exp in zip(got.itertuples(), values[case], strict=True):
+        assert math.isclose(row.estimate, exp["estimate"], rel_tol=1e-9)
+        if exp["se"] is None:  # R: NaN (average with a lonely unit at stage 2)
+            assert np.isnan(row.se), case
+        else:
+            assert math.isclose(row.se, exp["se"], rel_tol=1e-9), (case, row.se, exp["se"])
+
+
+@pytest.mark.parametrize("case", sorted(stage_values()["r41"]["values"]))
+def test_stage_cases_match_r_4_1(case):
+    check_against(stage_values()["r41"]["values"], case, corrected=False)
+
+
+@pytest.mark.parametrize("case", sorted(c for c in stage_values()["r45"]["values"]
+                                        if c.startswith("clus1_region")))
+def test_corrected_stage_one_matches_r_4_5(case):
+    check_against(stage_values()["r45"]["values"], case, corrected=True)
+
+
+def test_second_stage_average_corrected_averages_over_all_parent_units():
+    """Closed form: with ``lonely_corrected`` the stage-2 sum of the PSUs with two or more
+    sampled schools is multiplied by #PSUs / #PSUs with a stage-2 variance; the stage-1 part
+    (the one-stage design of the districts) is unchanged. R 4.1-1 and 4.5 give NaN here."""
+    frame = apiclus2()
+    n2 = frame.groupby("dnum")["snum"].transform("size")
+    n1 = frame["dnum"].nunique()
+    frame = frame.assign(w=frame["fpc1"] / n1 * frame["fpc2s"] / n2)
+    two = {"ids": ["dnum", "snum"], "weights": "w"}
+    v1 = sipas.total(sipas.Design(frame, ids="dnum", fpc="fpc1", weights="w"),
+                     "api00").to_frame()["se"].iloc[0] ** 2
+    v_remove = sipas.total(sipas.Design(frame, fpc=["fpc1", "fpc2s"], lonely_psu="remove",
+                                        **two), "api00").to_frame()["se"].iloc[0] ** 2
+    v_avg = sipas.total(sipas.Design(frame, fpc=["fpc1", "fpc2s"], lonely_psu="average",
+                                     lonely_corrected=True, **two),
+                        "api00").to_frame()["se"].iloc[0] ** 2
+    lonely = int(((n2 == 1) & (frame["fpc2s"] > 1)).groupby(frame["dnum"]).first().sum())
+    assert lonely == 10
+    assert v_avg == pytest.approx(v1 + (v_remove - v1) * n1 / (n1 - lonely), rel=1e-12)

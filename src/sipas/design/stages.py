@@ -176,7 +176,7 @@ class _Layout:
                 if k == 0 else f"Stage-{k} unit {', '.join(parts)}{more} has")
         return (f"{what} only one sampled unit at stage {k + 1}, so its variance cannot be "
                 "estimated. Collapse it with a neighbouring stratum (or unit), or choose "
-                "lonely_psu='adjust' (centre at the grand mean), 'average', 'remove' or "
+                "lonely_psu='adjust' (centre at zero, as R), 'average', 'remove' or "
                 "'certainty'.")
 
     def _strata_codes(self) -> tuple[np.ndarray, np.ndarray]:

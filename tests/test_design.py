@@ -380,3 +380,48 @@ def test_single_certainty_psu_with_subsampling_is_allowed():
     t = 10 / 4 * frame.y.to_numpy()
     want = 4 / 3 * (1 - 4 / 10) * np.sum((t - t.mean()) ** 2)
     assert se_of(sipas.total(d, "y")) ** 2 == pytest.approx(want, rel=1e-12)
+
+
+# ---------------------------------------------------------------------- fpc and weights
+
+
+def census_frame(fpc: list[float], w: float) -> pd.DataFrame:
+    return pd.DataFrame({"h": ["a"] * 5 + ["b"] * 5, "psu": range(10), "f": fpc,
+                         "w": w, "y": np.arange(10.0)})
+
+
+def test_fpc_of_one_with_weights_of_sixty_warns_naming_stratum_and_column():
+    """Issue 15 point 9: an fpc of 1 everywhere reads as a census (SE 0) while weights of 60
+    say 1 in 60 was sampled."""
+    frame = census_frame([1.0] * 10, 60.0)
+    with pytest.warns(sipas.DesignWarning, match=r"fpc column 'f'.*'h'.*census.*'a'.*'b'.*1/60"):
+        d = sipas.Design(frame, ids="psu", strata="h", weights="w", fpc="f")
+    assert se_of(sipas.total(d, "y")) == 0.0
+    assert issubclass(sipas.DesignWarning, UserWarning)
+    assert issubclass(sipas.DesignWarning, sipas.SipasWarning)
+
+
+def test_fpc_equal_to_the_sample_size_warns_only_for_that_stratum():
+    frame = census_frame([5] * 5 + [300] * 5, 60.0)
+    with pytest.warns(sipas.DesignWarning) as caught:
+        sipas.Design(frame, ids="psu", strata="h", weights="w", fpc="f")
+    text = str(caught[0].message)
+    assert "'a' (median weight 60, the fpc implies 1)" in text and "'b'" not in text
+
+
+@pytest.mark.parametrize(("fpc", "w"), [([1.0] * 10, 1.0), ([300] * 10, 60.0),
+                                        ([1 / 60] * 10, 60.0)])
+def test_fpc_that_agrees_with_the_weights_does_not_warn(fpc, w):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sipas.Design(census_frame(fpc, w), ids="psu", strata="h", weights="w", fpc="f")
+
+
+def test_census_first_stage_with_later_stages_compares_the_product_of_fractions():
+    """Two stages with fpc: a census of PSUs, 2 of 120 users sampled in each: the fpc implies
+    weights of 60, so weights of 60 agree."""
+    frame = pd.DataFrame({"psu": [1, 1, 2, 2], "ssu": [1, 2, 1, 2], "N1": 2, "N2": 120,
+                          "w": 60.0, "y": [1.0, 2, 3, 4]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sipas.Design(frame, ids=["psu", "ssu"], fpc=["N1", "N2"], weights="w")

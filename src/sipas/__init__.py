@@ -18,10 +18,12 @@ from sipas.design import Design, ReplicateDesign, WeightingStep, replicate
 from sipas.errors import (
     ConvergenceError,
     DesignError,
+    DesignWarning,
     EstimationError,
     ReadError,
     ScoringError,
     SipasError,
+    SipasWarning,
     SpecError,
     WeightingError,
 )
@@ -45,6 +47,7 @@ __all__ = [
     "ConvergenceError",
     "Design",
     "DesignError",
+    "DesignWarning",
     "Estimate",
     "EstimationError",
     "IndexResult",
@@ -52,6 +55,7 @@ __all__ = [
     "ReplicateDesign",
     "ScoringError",
     "SipasError",
+    "SipasWarning",
     "Spec",
     "SpecError",
     "SurveyData",

@@ -16,11 +16,13 @@ from __future__ import annotations
 __all__ = [
     "ConvergenceError",
     "DesignError",
+    "DesignWarning",
     "DisclosureError",
     "EstimationError",
     "ReadError",
     "ScoringError",
     "SipasError",
+    "SipasWarning",
     "SpecError",
     "WeightingError",
 ]
@@ -60,3 +62,11 @@ class ScoringError(SipasError, ValueError):
 
 class DisclosureError(SipasError, ValueError):
     """A table would disclose respondents (respondent-level rows in a report)."""
+
+
+class SipasWarning(UserWarning):
+    """Base class of the warnings sipas gives on purpose (an input it accepts but doubts)."""
+
+
+class DesignWarning(SipasWarning):
+    """A design is valid but its columns contradict each other (e.g. fpc and weights)."""

@@ -60,9 +60,10 @@ def se_of(est: sipas.Estimate) -> float:
     return float(est.to_frame()["se"].iloc[0])
 
 
-def design(frame: pd.DataFrame, rule: str, fpc: bool = False) -> sipas.Design:
+def design(frame: pd.DataFrame, rule: str, fpc: bool = False,
+           corrected: bool = False) -> sipas.Design:
     return sipas.Design(frame, ids="psu", strata="stratum", weights="w",
-                        fpc="N" if fpc else None, lonely_psu=rule)
+                        fpc="N" if fpc else None, lonely_psu=rule, lonely_corrected=corrected)
 
 
 # ---------------------------------------------------------------------- lonely PSUs
@@ -94,11 +95,26 @@ def test_lonely_psu_remove_and_certainty_drop_the_stratum(rule, fpc):
 
 
 @pytest.mark.parametrize("fpc", [False, True])
-def test_lonely_psu_adjust_centres_at_grand_mean_of_psu_totals(fpc):
-    """R >= 4.2 ``adjust``: the lonely PSU total deviates from (sum of all PSU totals) / (number
-    of PSUs), with scale (1 - f_h) and no n/(n-1)."""
+def test_lonely_psu_adjust_centres_at_zero_like_r_4_1(fpc):
+    """R 4.1-1 ``adjust`` (``onestrat`` does not centre a lonely PSU): the lonely PSU total
+    enters as ``(1 - f_h) t^2``."""
     frame = lonely_frame()
     d = design(frame, "adjust", fpc)
+    for est, z in ((sipas.total(d, "y"), (frame.w * frame.y).to_numpy()),
+                   (sipas.mean(d, "y"), mean_influence(frame))):
+        t = psu_totals(frame, z)
+        f = 1 / 4 if fpc else 0.0
+        extra = (1 - f) * float((t.loc[t.stratum == "B", "t"] ** 2).sum())
+        want = sum(stratum_contributions(t, fpc).values()) + extra
+        assert se_of(est) ** 2 == pytest.approx(want, rel=1e-12)
+
+
+@pytest.mark.parametrize("fpc", [False, True])
+def test_lonely_psu_adjust_corrected_centres_at_grand_mean_of_psu_totals(fpc):
+    """R >= 4.3 ``adjust`` (``lonely_corrected=True``): the lonely PSU total deviates from
+    (sum of all PSU totals) / (number of PSUs), with scale (1 - f_h) and no n/(n-1)."""
+    frame = lonely_frame()
+    d = design(frame, "adjust", fpc, corrected=True)
     for est, z in ((sipas.total(d, "y"), (frame.w * frame.y).to_numpy()),
                    (sipas.mean(d, "y"), mean_influence(frame))):
         t = psu_totals(frame, z)
@@ -373,3 +389,48 @@ def test_a_by_column_of_nested_cluster_codes_needs_its_stratum():
     with pytest.raises(sipas.DesignError, match=r"restart within each 'h'.*by=\['h', 'psu'\]"):
         sipas.mean(d, "y", by="psu")
     assert len(sipas.mean(d, "y", by=["h", "psu"])) == 4
+
+
+# ---------------------------------------------------------------------- fpc and weights
+
+
+def census_frame(fpc: list[float], w: float) -> pd.DataFrame:
+    return pd.DataFrame({"h": ["a"] * 5 + ["b"] * 5, "psu": range(10), "f": fpc,
+                         "w": w, "y": np.arange(10.0)})
+
+
+def test_fpc_of_one_with_weights_of_sixty_warns_naming_stratum_and_column():
+    """Issue 15 point 9: an fpc of 1 everywhere reads as a census (SE 0) while weights of 60
+    say 1 in 60 was sampled."""
+    frame = census_frame([1.0] * 10, 60.0)
+    with pytest.warns(sipas.DesignWarning, match=r"fpc column 'f'.*'h'.*census.*'a'.*'b'.*1/60"):
+        d = sipas.Design(frame, ids="psu", strata="h", weights="w", fpc="f")
+    assert se_of(sipas.total(d, "y")) == 0.0
+    assert issubclass(sipas.DesignWarning, UserWarning)
+    assert issubclass(sipas.DesignWarning, sipas.SipasWarning)
+
+
+def test_fpc_equal_to_the_sample_size_warns_only_for_that_stratum():
+    frame = census_frame([5] * 5 + [300] * 5, 60.0)
+    with pytest.warns(sipas.DesignWarning) as caught:
+        sipas.Design(frame, ids="psu", strata="h", weights="w", fpc="f")
+    text = str(caught[0].message)
+    assert "'a' (median weight 60, the fpc implies 1)" in text and "'b'" not in text
+
+
+@pytest.mark.parametrize(("fpc", "w"), [([1.0] * 10, 1.0), ([300] * 10, 60.0),
+                                        ([1 / 60] * 10, 60.0)])
+def test_fpc_that_agrees_with_the_weights_does_not_warn(fpc, w):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sipas.Design(census_frame(fpc, w), ids="psu", strata="h", weights="w", fpc="f")
+
+
+def test_census_first_stage_with_later_stages_compares_the_product_of_fractions():
+    """Two stages with fpc: a census of PSUs, 2 of 120 users sampled in each: the fpc implies
+    weights of 60, so weights of 60 agree."""
+    frame = pd.DataFrame({"psu": [1, 1, 2, 2], "ssu": [1, 2, 1, 2], "N1": 2, "N2": 120,
+                          "w": 60.0, "y": [1.0, 2, 3, 4]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sipas.Design(frame, ids=["psu", "ssu"], fpc=["N1", "N2"], weights="w")

@@ -281,3 +281,28 @@ def test_replicate_cov_of_two_sets_needs_their_centre_only_for_mse():
     mse = ReplicateEngine(scale=0.75, rscales=np.ones(4), mse=True)
     with pytest.raises(sipas.errors.EstimationError, match="full-sample estimates"):
         mse.cov(reps1, full, reps2)
+
+
+def test_raked_replicate_domain_df_never_exceeds_psus_minus_strata():
+    """Issue 15 point 6. R's ``degf`` of a replicate design is the rank of the replicate
+    weights minus one; after raking every row has its own replicate weights, so the rank of
+    a district's rows grew to 25-36 (4 communes). sipas caps it at the district's PSUs minus
+    its strata (closed form: 4 - 1 = 3, the Taylor df) when the PSUs are known."""
+    sd = sipas.datasets.load_demo()
+    d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+    raked = sipas.rake(sipas.replicate(d, "jkn"), sd.spec.margins)
+    taylor = sipas.mean(sipas.rake(d, sd.spec.margins), "p03", by="district").to_frame()
+    rep = sipas.mean(raked, "p03", by="district").to_frame()
+    assert rep["df"].tolist() == taylor["df"].tolist() == [3.0] * 10
+    assert raked.df == d.df == 30
+
+
+def test_replicate_domain_df_is_r_rank_when_it_is_below_the_cap():
+    """Unweighted JKn: the rank of a district's replicate factors minus one is R's
+    ``degf(subset(rep, district == k))`` (4 communes: 3), and within the cap."""
+    sd = sipas.datasets.load_demo()
+    d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+    rep = sipas.replicate(d, "jkn")
+    in_d1 = (sd.frame["district"] == 1).to_numpy()
+    factors = rep.replicate_weights()[in_d1 & (rep.weight_array > 0)]
+    assert rep.domain_df(in_d1) == np.linalg.matrix_rank(factors) - 1 == 3

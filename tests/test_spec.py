@@ -8,6 +8,7 @@ that name the key, item, code or file at fault (design.md section 6).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import math
 
@@ -533,3 +534,19 @@ def test_margin_csv_round_trips(tmp_path_factory, targets):
     got = spec.margin("m").targets
     assert got == {(k,): v for k, v in targets.items()}
     assert math.isclose(sum(got.values()), sum(targets.values()))
+
+
+def test_design_lonely_options_reach_the_design():
+    """[design] lonely_domain / lonely_corrected (R survey.adjust.domain.lonely and the
+    corrected rules) are read, default false, and Design.from_spec passes them on."""
+    design = dict(BASE.get("design", {}), lonely_psu="adjust", lonely_domain=True,
+                  lonely_corrected=True)
+    spec = parse_spec(spec_dict(design=design))
+    assert (spec.design.lonely_domain, spec.design.lonely_corrected) == (True, True)
+    assert parse_spec(spec_dict()).design.lonely_domain is False
+    sd = sipas.datasets.load_demo()
+    spec_demo = dataclasses.replace(sd.spec, design=dataclasses.replace(
+        sd.spec.design, lonely_psu="average", lonely_domain=True, lonely_corrected=True))
+    d = sipas.Design.from_spec(dataclasses.replace(sd, spec=spec_demo))
+    assert (d.lonely_psu, d.lonely_domain, d.lonely_corrected) == ("average", True, True)
+    assert d.engine.rule.domain and d.engine.rule.corrected

@@ -16,11 +16,13 @@ from __future__ import annotations
 __all__ = [
     "ConvergenceError",
     "DesignError",
+    "DesignWarning",
     "DisclosureError",
     "EstimationError",
     "ReadError",
     "ScoringError",
     "SipasError",
+    "SipasWarning",
     "SpecError",
     "UnitError",
     "WeightingError",
@@ -65,3 +67,11 @@ class DisclosureError(SipasError, ValueError):
 
 class UnitError(SipasError, ValueError):
     """An administrative unit cannot be found, is ambiguous, or a crosswalk loses population."""
+
+
+class SipasWarning(UserWarning):
+    """Base class of the warnings sipas gives on purpose (an input it accepts but doubts)."""
+
+
+class DesignWarning(SipasWarning):
+    """A design is valid but its columns contradict each other (e.g. fpc and weights)."""

@@ -79,9 +79,18 @@ class Design:
     lonely_psu : {"fail", "remove", "certainty", "adjust", "average"}
         What to do with a stratum that has a single PSU: ``fail`` (the default) raises a
         :class:`DesignError` naming it; ``remove`` and ``certainty`` give it no variance;
-        ``adjust`` centres it at the grand mean of PSU totals; ``average`` replaces its
-        variance by the average of the other strata. Same numbers as R's
-        ``options(survey.lonely.psu=)``.
+        ``adjust`` centres its total at zero; ``average`` replaces its variance by the
+        average of the other strata, counting for each domain only the strata with a PSU
+        in it. Same numbers as R ``survey`` 4.1-1's ``options(survey.lonely.psu=)``, at
+        every stage.
+    lonely_domain : bool
+        R's ``options(survey.adjust.domain.lonely=TRUE)``: under ``adjust`` and ``average``,
+        a stratum with several PSUs of which only one has a row in the domain is lonely
+        for that domain's estimates.
+    lonely_corrected : bool
+        The corrected rules where R 4.1-1 is wrong (docs/intervals.md, "Strata with one
+        PSU"): ``adjust`` centres at the mean of all PSU totals (as R >= 4.3 does), and
+        ``average`` at a later stage averages over all groups of that stage (R: ``NaN``).
 
     Raises
     ------
@@ -131,12 +140,16 @@ class Design:
     def __init__(self, frame: Any, ids: str | Sequence[str] | None = None,
                  strata: str | None = None, weights: str | None = None,
                  probs: str | None = None, fpc: str | Sequence[str] | None = None,
-                 nest: bool = False, lonely_psu: LonelyPSU = "fail") -> None:
+                 nest: bool = False, lonely_psu: LonelyPSU = "fail",
+                 lonely_domain: bool = False, lonely_corrected: bool = False) -> None:
         columns = DesignColumns(tuple(as_name_list("ids", ids)), strata,
-                                tuple(as_name_list("fpc", fpc)), nest, lonely_psu)
+                                tuple(as_name_list("fpc", fpc)), nest, lonely_psu,
+                                lonely_domain, lonely_corrected)
         check_choice("lonely_psu", lonely_psu, get_args(LonelyPSU))
-        if not isinstance(nest, bool):
-            raise DesignError(message("nest", "True or False", nest))
+        for name, flag in (("nest", nest), ("lonely_domain", lonely_domain),
+                           ("lonely_corrected", lonely_corrected)):
+            if not isinstance(flag, bool):
+                raise DesignError(message(name, "True or False", flag))
         if weights is not None and probs is not None:
             raise DesignError("Give weights= or probs=, not both (weights are 1/probs).")
         if len(columns.fpc) > max(len(columns.ids), 1):
@@ -209,7 +222,8 @@ class Design:
         ds = data.spec.design
         return cls(data.frame if frame is None else frame, ids=list(ds.ids) or None,
                    strata=ds.strata, weights=ds.weights, probs=ds.probs,
-                   fpc=list(ds.fpc) or None, nest=ds.nest, lonely_psu=ds.lonely_psu)
+                   fpc=list(ds.fpc) or None, nest=ds.nest, lonely_psu=ds.lonely_psu,
+                   lonely_domain=ds.lonely_domain, lonely_corrected=ds.lonely_corrected)
 
     # ------------------------------------------------------------------ what it was built from
 
@@ -247,6 +261,16 @@ class Design:
     def lonely_psu(self) -> str:
         """The rule for strata with a single PSU."""
         return self._columns.lonely_psu
+
+    @property
+    def lonely_domain(self) -> bool:
+        """Whether the lonely-PSU rule also acts on a stratum with one PSU in a domain."""
+        return self._columns.lonely_domain
+
+    @property
+    def lonely_corrected(self) -> bool:
+        """Whether the corrected lonely-PSU rules are used instead of R 4.1-1's."""
+        return self._columns.lonely_corrected
 
     # ------------------------------------------------------------------ facts
 
@@ -371,7 +395,8 @@ class Design:
     def engine(self) -> TaylorEngine:
         """The linearization engine (one object per design, so covariances match)."""
         if "engine" not in self._cache:
-            self._cache["engine"] = TaylorEngine(self._stages, self.lonely_psu)
+            self._cache["engine"] = TaylorEngine(self._stages, self.lonely_psu,
+                                                 self.lonely_domain, self.lonely_corrected)
         return self._cache["engine"]
 
     @property

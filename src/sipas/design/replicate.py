@@ -93,7 +93,8 @@ class ReplicateDesign:
     (4, 0.645497)
     """
 
-    __slots__ = ("_backend", "_cache", "_factors", "_history", "_rep", "combined_weights",
+    __slots__ = ("_backend", "_cache", "_factors", "_history", "_psu_strata", "_rep",
+                 "combined_weights",
                  "degf", "fay_rho", "method", "mse", "repweights", "rscales", "scale",
                  "weights")
     _backend: Backend
@@ -101,6 +102,8 @@ class ReplicateDesign:
     #: (R x PSUs) replicate factors, or None when the replicates are weights per row
     _factors: npt.NDArray[np.float64] | None
     _history: tuple[WeightingStep, ...]
+    #: the stratum of every PSU when sipas.replicate made the factors (caps domain df)
+    _psu_strata: np.ndarray | None
     #: (n x R) replicate weights, or None when the replicates are factors per PSU
     _rep: npt.NDArray[np.float64] | None
     combined_weights: bool
@@ -142,15 +145,16 @@ class ReplicateDesign:
         rep.flags.writeable = False
         scale, scales = _default_scales(method, rep.shape[1], scale, rscales, fay_rho)
         _set(self, _backend=MemoryBackend(own, (np.zeros(len(own), dtype=np.int64),), w),
-             _factors=None, _rep=rep, _history=(), _cache={}, weights=weights,
+             _factors=None, _rep=rep, _history=(), _cache={}, _psu_strata=None,
+             weights=weights,
              repweights=tuple(cols), method=method, scale=scale, rscales=scales, mse=mse,
              combined_weights=combined_weights, degf=degf, fay_rho=fay_rho)
 
     @classmethod
     def from_factors(cls, backend: Backend, factors: np.ndarray, *, method: RepMethod,
                      scale: float, rscales: np.ndarray, mse: bool, weights: str | None,
-                     fay_rho: float | None, history: tuple[WeightingStep, ...]
-                     ) -> ReplicateDesign:
+                     fay_rho: float | None, history: tuple[WeightingStep, ...],
+                     psu_strata: np.ndarray | None = None) -> ReplicateDesign:
         """Replicates as factors per PSU of the rows of ``backend`` (:func:`sipas.replicate`).
 
         Parameters
@@ -161,6 +165,9 @@ class ReplicateDesign:
             (R x PSUs) replicate factors.
         method, scale, rscales, mse, weights, fay_rho, history
             As :class:`ReplicateDesign`.
+        psu_strata : numpy.ndarray, optional
+            The stratum of each PSU of the design the replicates were made from; with it
+            a domain's df is at most its PSUs minus their strata (:meth:`domain_df`).
 
         Returns
         -------
@@ -171,6 +178,7 @@ class ReplicateDesign:
         scale, scales = _default_scales(method, factors.shape[0], scale, rscales, fay_rho)
         new = object.__new__(cls)
         _set(new, _backend=backend, _factors=factors, _rep=None, _history=history, _cache={},
+             _psu_strata=None if psu_strata is None else np.asarray(psu_strata),
              weights=weights, repweights=(), method=method, scale=scale, rscales=scales,
              mse=mse, combined_weights=True, degf=None, fay_rho=fay_rho)
         return new
@@ -278,7 +286,8 @@ class ReplicateDesign:
         if self.degf is not None:
             return int(self.degf)
         if not self._backend.in_memory:
-            return int(np.linalg.matrix_rank(self._psu_factors())) - 1
+            return self._capped(int(np.linalg.matrix_rank(self._psu_factors())) - 1,
+                                np.arange(self._psu_factors().shape[1]))
         return self.domain_df(self.weight_array > 0)
 
     def domain_df(self, in_domain: np.ndarray) -> int:
@@ -310,12 +319,20 @@ class ReplicateDesign:
         if self.degf is not None:
             return int(self.degf)
         in_domain = np.asarray(in_domain, dtype=bool)
+        units = np.unique(self._backend.rows().units(0)[in_domain])
         if self._factors is not None:
-            units = np.unique(self._backend.rows().units(0)[in_domain])
             mat = self._factors[:, units]
         else:
             mat = self._row_replicates()[in_domain]
-        return _rank(mat) - 1 if mat.size else 0
+        return self._capped(_rank(mat) - 1 if mat.size else 0, units)
+
+    def _capped(self, rank_df: int, units: np.ndarray) -> int:
+        """R's rank df, but at most the domain's PSUs minus their strata when the PSUs are
+        known: re-weighting gives every row its own replicate weights, so their rank grows
+        with the rows, not with the PSUs that carry the information."""
+        if self._psu_strata is None or not len(units):
+            return rank_df
+        return min(rank_df, len(units) - len(np.unique(self._psu_strata[units])))
 
     @property
     def engine(self) -> ReplicateEngine:
@@ -499,7 +516,8 @@ class ReplicateDesign:
         if self._factors is not None:
             present = sums.prow > 0
             units, doms = sums.key_unit()[present], sums.key_domain()[present]
-            return np.array([_rank(self._factors[:, units[doms == k]]) - 1 for k in range(d)],
+            return np.array([self._capped(_rank(self._factors[:, units[doms == k]]) - 1,
+                                          np.unique(units[doms == k])) for k in range(d)],
                             dtype=float)
         rows = self._backend.rows()
         codes, pos = domains.codes(rows), rows.weights() > 0

@@ -128,7 +128,7 @@ def replicate(design: Design, method: RepMethod = "jkn", *, replicates: int | No
     return ReplicateDesign.from_factors(design.backend, factors, method=method, scale=scale,
                                         rscales=rscales, mse=mse, weights=design.weights,
                                         fay_rho=fay_rho if method == "fay" else None,
-                                        history=design.history)
+                                        history=design.history, psu_strata=s1.group)
 
 
 def _sylvester(order: int) -> np.ndarray:

@@ -28,9 +28,10 @@ from sipas._validate import message, require_columns
 from sipas.backends.dask import DaskBackend
 from sipas.backends.memory import MemoryBackend
 from sipas.engine.variance import Stage
-from sipas.errors import DesignError
+from sipas.errors import DesignError, DesignWarning
 
-__all__ = ["DesignColumns", "LonelyPSU", "as_mask", "base_weights", "lay_out", "open_dask",
+__all__ = ["DesignColumns", "LonelyPSU", "as_mask", "base_weights", "check_census", "lay_out",
+           "open_dask",
            "open_memory", "positive_column"]
 
 LonelyPSU = Literal["fail", "remove", "certainty", "adjust", "average"]
@@ -51,6 +52,8 @@ class DesignColumns:
     fpc: tuple[str, ...]
     nest: bool
     lonely_psu: str
+    lonely_domain: bool = False
+    lonely_corrected: bool = False
 
 
 def lay_out(frame: pd.DataFrame, columns: DesignColumns
@@ -174,7 +177,7 @@ class _Layout:
                 if k == 0 else f"Stage-{k} unit {', '.join(parts)}{more} has")
         return (f"{what} only one sampled unit at stage {k + 1}, so its variance cannot be "
                 "estimated. Collapse it with a neighbouring stratum (or unit), or choose "
-                "lonely_psu='adjust' (centre at the grand mean), 'average', 'remove' or "
+                "lonely_psu='adjust' (centre at zero, as R), 'average', 'remove' or "
                 "'certainty'.")
 
     def _strata_codes(self) -> tuple[np.ndarray, np.ndarray]:
@@ -285,6 +288,57 @@ def base_weights(frame: pd.DataFrame, weights: str | None, probs: str | None,
     return np.ones(len(frame))
 
 
+def check_census(stages: tuple[Stage, ...], columns: DesignColumns, w: np.ndarray,
+                 stacklevel: int = 2) -> None:
+    """Warn when the fpc makes a stratum a census but its weights say it was sampled.
+
+    A census stratum has no variance, so a mistaken fpc (1 everywhere read as a sampling
+    fraction of 1, or the sample size given as the population size) silently gives SE 0.
+    When every stage has an fpc, the fpc implies each row's weight (the product of N/n over
+    the stages); weights more than twice that in a census stratum contradict it.
+
+    Warns
+    -----
+    DesignWarning
+        Names the strata, the fpc column, their weights and what the fpc implies.
+
+    Examples
+    --------
+    >>> import warnings, pandas as pd
+    >>> frame = pd.DataFrame({"h": [1, 1, 2, 2], "N": [2, 2, 50, 50], "w": [60.0] * 4})
+    >>> cols = DesignColumns((), "h", ("N",), False, "fail")
+    >>> stages, _ = lay_out(frame, cols)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     check_census(stages, cols, frame["w"].to_numpy())
+    >>> caught[0].category.__name__
+    'DesignWarning'
+    """
+    implied = np.ones(len(w))
+    for stage in stages:
+        implied = implied / stage.fraction[stage.group][stage.unit]
+    s1 = stages[0]
+    row_group = s1.group[s1.unit]
+    shown = []
+    for g in np.flatnonzero(s1.certainty):
+        rows = row_group == g
+        ratio = float(np.median(w[rows] / implied[rows]))
+        if ratio > 2:
+            shown.append(f"{_scalar(s1.group_labels[g])!r} (median weight "
+                         f"{float(np.median(w[rows])):.4g}, the fpc implies "
+                         f"{float(np.median(implied[rows])):.4g})")
+    if not shown:
+        return
+    more = f" and {len(shown) - 5} more" if len(shown) > 5 else ""
+    where = f"these strata of {columns.strata!r}" if columns.strata else "the sample"
+    warnings.warn(
+        f"fpc column {columns.fpc[0]!r} makes {where} a census (every unit sampled): "
+        f"{', '.join(shown[:5])}{more}. They get no variance (SE 0), but their weights say "
+        "only a fraction was sampled. If the fpc holds sampling fractions, give n/N (e.g. "
+        "1/60), not 1; if it holds population sizes, give N, not the sample size; if these "
+        "strata really are censuses, check the weights.", DesignWarning, stacklevel=stacklevel + 1)
+
+
 def as_mask(mask: Any, n: int, index: pd.Index | None = None) -> np.ndarray:
     if isinstance(mask, pd.Series) and index is not None and not mask.index.equals(index):
         raise DesignError("mask is a pandas Series whose index differs from the index of the "
@@ -338,6 +392,8 @@ def open_memory(frame: Any, columns: DesignColumns, weights: str | None,
     own = frame.copy(deep=False)
     stages, fpc_weights = lay_out(own, columns)
     w = base_weights(own, weights, probs, fpc_weights, stacklevel=4)
+    if fpc_weights is not None and (weights or probs):
+        check_census(stages, columns, w, stacklevel=4)
     return MemoryBackend(own, tuple(s.unit for s in stages), w), stages
 
 

@@ -122,7 +122,13 @@ class Linearization:
                 lambda p: level_influence(p, sums.projections[group_of[id(p)]], u.n_domains,
                                           est, denom),
                 self._cross, self._loadings)
-        return VarBasis(t, est, self._engine)
+        support = None
+        if self._engine.rule.acts and not self._calibration:
+            # R subsets an uncalibrated design by dropping rows, so a unit is in a domain when
+            # it has a positive-weight row there with a value; a calibrated design keeps every
+            # row (weight zero outside), so every unit stays (None)
+            support = u.unit_matrix((u.pden > 0).astype("float64"))
+        return VarBasis(t, est, self._engine, support)
 
     def domain_dfs(self, sums: UnitSums) -> np.ndarray:
         """PSUs with a positive-weight row in each domain minus the strata of those PSUs

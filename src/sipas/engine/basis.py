@@ -14,7 +14,7 @@ from typing import overload
 import numpy as np
 from scipy import sparse
 
-from sipas.engine.variance import ReplicateEngine, TaylorEngine, UnitTotals, is_sparse
+from sipas.engine.variance import ReplicateEngine, Support, TaylorEngine, UnitTotals, is_sparse
 from sipas.errors import EstimationError
 
 __all__ = ["VarBasis"]
@@ -35,6 +35,9 @@ class VarBasis:
         The k full-sample estimates.
     engine : TaylorEngine or ReplicateEngine
         The design's engine; bases with the same engine have covariances.
+    support : numpy.ndarray or scipy.sparse matrix, optional
+        Taylor: (final units x k) true where the unit has a row in the estimate's domain,
+        which the ``adjust`` and ``average`` lonely-PSU rules read; ``None``: every unit.
 
     Examples
     --------
@@ -50,6 +53,7 @@ class VarBasis:
     values: UnitTotals
     full: np.ndarray
     engine: TaylorEngine | ReplicateEngine
+    support: Support = None
 
     @property
     def k(self) -> int:
@@ -87,7 +91,7 @@ class VarBasis:
         [3.75, 4.5]
         """
         if isinstance(self.engine, TaylorEngine):
-            v = self.engine.var(_finite(self.values))
+            v = self.engine.var(_finite(self.values), self.support)
         else:
             v = self.engine.var(_dense(self.values), self.full)
         return np.where(np.isnan(self.full), np.nan, v)
@@ -125,7 +129,8 @@ class VarBasis:
             raise EstimationError("estimates come from different designs; they have no covariance "
                              "in sipas (treat them as independent samples)")
         if isinstance(self.engine, TaylorEngine):
-            c = self.engine.cov(_finite(self.values), _finite(other.values))
+            c = self.engine.cov(_finite(self.values), _finite(other.values), self.support,
+                                other.support)
         else:
             c = self.engine.cov(_dense(self.values), self.full, _dense(other.values),
                                 other.full)
@@ -213,8 +218,15 @@ class VarBasis:
         ([-0.5], [3.75])
         """
         weights = np.asarray(weights, dtype="float64")
+        support = None
+        if self.support is not None:
+            # a combination has a row wherever one of the estimates it uses has
+            used = sparse.csr_matrix((weights != 0).reshape(len(weights), -1)
+                                     .astype("float64"))
+            support = (sparse.csr_matrix(self.support,  # type: ignore[arg-type]
+                                         dtype="float64") @ used) > 0
         return VarBasis(_combine(self.values, weights), _combine(self.full, weights),
-                        self.engine)
+                        self.engine, support)
 
     def take(self, index: Sequence[int] | np.ndarray) -> VarBasis:
         """The basis of a subset of the estimates.
@@ -242,7 +254,9 @@ class VarBasis:
         index = np.asarray(index, dtype=np.int64)
         values = self.values.tocsc()[:, index].tocsr() if is_sparse(self.values) \
             else self.values[:, index]
-        return VarBasis(values, self.full[index], self.engine)
+        support = None if self.support is None else \
+            sparse.csc_matrix(self.support)[:, index].tocsr()
+        return VarBasis(values, self.full[index], self.engine, support)
 
     @staticmethod
     def concat(bases: Sequence[VarBasis]) -> VarBasis:
@@ -282,7 +296,14 @@ class VarBasis:
             values = sparse.hstack([sparse.csr_matrix(b.values) for b in bases]).tocsr()
         else:
             values = np.hstack([_dense(b.values) for b in bases])
-        return VarBasis(values, np.concatenate([b.full for b in bases]), bases[0].engine)
+        support = None
+        if any(b.support is not None for b in bases):
+            support = sparse.hstack([
+                sparse.csr_matrix(np.ones((b.values.shape[0], b.k), dtype=bool))
+                if b.support is None else sparse.csr_matrix(b.support)  # type: ignore[arg-type]
+                for b in bases]).tocsr()
+        return VarBasis(values, np.concatenate([b.full for b in bases]), bases[0].engine,
+                        support)
 
 
 def _dense(values: UnitTotals) -> np.ndarray:

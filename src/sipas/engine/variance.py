@@ -26,12 +26,13 @@ from typing import TYPE_CHECKING, TypeAlias, cast
 import numpy as np
 from scipy import sparse
 
+from sipas.engine.lonely import LonelyRule, StageTerms, stage_terms
 from sipas.errors import EstimationError
 
 if TYPE_CHECKING:
     from typing_extensions import TypeIs  # typing.TypeIs is Python 3.13
 
-__all__ = ["ReplicateEngine", "Stage", "TaylorEngine", "UnitTotals", "is_sparse"]
+__all__ = ["ReplicateEngine", "Stage", "Support", "TaylorEngine", "UnitTotals", "is_sparse"]
 
 #: totals per final sampling unit: dense, or sparse (CSR) for many domains
 UnitTotals: TypeAlias = np.ndarray | sparse.csr_matrix
@@ -48,6 +49,10 @@ def is_sparse(t: UnitTotals) -> TypeIs[sparse.csr_matrix]:
     (False, True)
     """
     return sparse.issparse(t)
+
+#: which final units have a row in each estimate's domain: (units x k) boolean, dense or
+#: sparse; ``None`` means every unit
+Support = np.ndarray | sparse.spmatrix | None
 
 
 # ---------------------------------------------------------------------- stages
@@ -113,12 +118,20 @@ class TaylorEngine:
         The stages that enter the variance (:attr:`sipas.Design.stages`).
     lonely_psu : str
         The design's rule for strata with one PSU (``adjust`` and ``average`` act here).
+    lonely_domain : bool
+        R ``survey.adjust.domain.lonely``: apply the rule to a stratum with one PSU in the
+        domain (:class:`~sipas.engine.lonely.LonelyRule`).
+    lonely_corrected : bool
+        The corrected rules where R 4.1-1 is wrong (:class:`~sipas.engine.lonely.LonelyRule`).
 
     Notes
     -----
     ``V = sum_k sum_g s_g sum_{u in g} (t_u - mean_g t)^2`` over the stages ``k``, with
     ``t_u`` the unit totals of the influence values and ``s_g`` the stage scale (fpc,
-    ``n/(n-1)``, earlier sampling fractions); see :class:`sipas.Design`.
+    ``n/(n-1)``, earlier sampling fractions); see :class:`sipas.Design`. The lonely-PSU rule
+    changes the centre and weight of some groups per estimate
+    (:func:`~sipas.engine.lonely.stage_terms`); it needs to know which units have a row in
+    each estimate's domain (``support``; ``None``: every unit).
 
     Examples
     --------
@@ -133,6 +146,22 @@ class TaylorEngine:
 
     stages: tuple[Stage, ...]
     lonely_psu: str
+    lonely_domain: bool = False
+    lonely_corrected: bool = False
+
+    @property
+    def rule(self) -> LonelyRule:
+        """The lonely-PSU rule as one object.
+
+        Examples
+        --------
+        >>> import pandas as pd, sipas
+        >>> df = pd.DataFrame({"h": [1, 1, 2], "psu": [1, 2, 3], "w": [10.0] * 3})
+        >>> d = sipas.Design(df, ids="psu", strata="h", weights="w", lonely_psu="adjust")
+        >>> d.engine.rule
+        LonelyRule(psu='adjust', domain=False, corrected=False)
+        """
+        return LonelyRule(self.lonely_psu, self.lonely_domain, self.lonely_corrected)
 
     @property
     def final(self) -> Stage:
@@ -144,7 +173,6 @@ class TaylorEngine:
         >>> df = pd.DataFrame({"h": [1, 1, 2, 2], "psu": [1, 2, 3, 4], "w": [10.0] * 4})
         >>> d = sipas.Design(df, ids="psu", strata="h", weights="w")
         >>> eng = TaylorEngine(d.stages, d.lonely_psu)
-        >>> t = np.array([[1.0], [2.0], [3.0], [5.0]])  # influence totals of the 4 PSUs
         >>> eng.final.n_units
         4
         """
@@ -160,19 +188,38 @@ class TaylorEngine:
         return sparse.csr_matrix((np.ones(final.n_units), (codes, np.arange(final.n_units))),
                                  shape=(stage.n_units, final.n_units))
 
-    def factors(self, t: np.ndarray) -> list[np.ndarray]:
+    def _terms(self, k: int, gsum: np.ndarray, support: Support) -> StageTerms | None:
+        """The lonely-PSU centres and multipliers of stage ``k`` (None: group means, 1)."""
+        stage, rule = self.stages[k], self.rule
+        if not rule.acts or not (rule.domain or stage.lonely.any()):
+            return None
+        if support is None:
+            present = np.broadcast_to(stage.n_in_group[:, None], gsum.shape)
+        else:
+            s = sparse.csr_matrix(support, dtype="float64")  # type: ignore[arg-type]
+            if k < len(self.stages) - 1:
+                s = sparse.csr_matrix(self._stage_rows(k) @ s)
+            s.data = (s.data > 0).astype("float64")
+            present = np.asarray((stage.units_to_groups @ s).todense())
+        return stage_terms(rule, k == 0, stage.n_in_group, stage.lonely, stage.certainty,
+                           gsum, present)
+
+    def factors(self, t: np.ndarray, support: Support = None) -> list[np.ndarray]:
         """Matrices ``A_k`` with ``V = sum_k A_k' A_k`` (one per stage).
 
         Parameters
         ----------
         t : numpy.ndarray
             (final units x k) totals of influence values.
+        support : numpy.ndarray or scipy.sparse matrix, optional
+            (final units x k) true where the unit has a row in the estimate's domain;
+            ``None``: every unit (only ``adjust`` and ``average`` read it).
 
         Returns
         -------
         list of numpy.ndarray
             Per stage, the scaled deviations ``sqrt(s_g) (t_u - centre_g)`` of its unit
-            totals (the lonely-PSU rule sets the centre and scale of lonely strata).
+            totals (the lonely-PSU rule sets the centre and weight of lonely strata).
 
         Examples
         --------
@@ -188,28 +235,24 @@ class TaylorEngine:
         for k, stage in enumerate(self.stages):
             tk = t if k == len(self.stages) - 1 else self._stage_rows(k) @ t
             gsum = stage.units_to_groups @ tk
-            mean = gsum / stage.n_in_group[:, None]
-            centre = mean[stage.group]
-            lonely_units = stage.lonely[stage.group]
-            scale = stage.scale.copy()
-            if lonely_units.any():
-                if self.lonely_psu == "adjust" and k == 0:
-                    grand = tk.sum(axis=0) / stage.n_units
-                    centre = np.where(lonely_units[:, None], grand[None, :], centre)
-                elif self.lonely_psu == "average" and k == 0:
-                    ok = stage.n_groups - int(stage.lonely.sum())
-                    scale = np.where(lonely_units, 0.0, scale) * (stage.n_groups / ok if ok
-                                                                    else np.nan)
-            out.append((tk - centre) * np.sqrt(scale)[:, None])
+            terms = self._terms(k, gsum, support)
+            if terms is None:
+                dev = tk - (gsum / stage.n_in_group[:, None])[stage.group]
+            else:
+                dev = (tk - terms.centre[stage.group]) * terms.mult[stage.group]
+            out.append(dev * np.sqrt(stage.scale)[:, None])
         return out
 
-    def var(self, t: UnitTotals) -> np.ndarray:
+    def var(self, t: UnitTotals, support: Support = None) -> np.ndarray:
         """Variances of the k estimates whose unit totals of influence values are ``t``.
 
         Parameters
         ----------
         t : numpy.ndarray or scipy.sparse matrix
             (final units x k) totals of influence values (sparse for many domains).
+        support : numpy.ndarray or scipy.sparse matrix, optional
+            (final units x k) units with a row in each estimate's domain (see
+            :meth:`factors`).
 
         Returns
         -------
@@ -227,11 +270,13 @@ class TaylorEngine:
         [5.0]
         """
         if is_sparse(t):
-            return self._grouped(t, t, diagonal=True)
+            return self._grouped(t, None, support, support, diagonal=True)
         # cast: typeshed's sum() adds the start value 0 to the type (there is a stage)
-        return cast(np.ndarray, sum(np.einsum("ij,ij->j", a, a) for a in self.factors(t)))
+        return cast(np.ndarray, sum(np.einsum("ij,ij->j", a, a)
+                                    for a in self.factors(t, support)))
 
-    def cov(self, t1: UnitTotals, t2: UnitTotals | None = None) -> np.ndarray:
+    def cov(self, t1: UnitTotals, t2: UnitTotals | None = None, support1: Support = None,
+            support2: Support = None) -> np.ndarray:
         """Covariance matrix between the estimates of two sets of unit totals.
 
         Parameters
@@ -239,7 +284,9 @@ class TaylorEngine:
         t1 : numpy.ndarray or scipy.sparse matrix
             (final units x k1) totals of influence values.
         t2 : numpy.ndarray or scipy.sparse matrix, optional
-            (final units x k2) totals; default ``t1``.
+            (final units x k2) totals; default ``t1`` (and ``support1``).
+        support1, support2 : numpy.ndarray or scipy.sparse matrix, optional
+            Units with a row in each estimate's domain (see :meth:`factors`).
 
         Returns
         -------
@@ -256,57 +303,59 @@ class TaylorEngine:
         >>> eng.cov(t).round(6).tolist()
         [[5.0]]
         """
-        t2 = t1 if t2 is None else t2
+        same = t2 is None
+        t2, support2 = (t1, support1) if t2 is None else (t2, support2)
         if is_sparse(t1) or is_sparse(t2):
-            return self._grouped(sparse.csr_matrix(t1), sparse.csr_matrix(t2), diagonal=False)
-        f1 = self.factors(t1)
-        f2 = f1 if t2 is t1 else self.factors(t2)
+            return self._grouped(sparse.csr_matrix(t1), None if same else sparse.csr_matrix(t2),
+                                 support1, support2, diagonal=False)
+        f1 = self.factors(t1, support1)
+        f2 = f1 if same else self.factors(t2, support2)
         return cast(np.ndarray, sum(a.T @ b for a, b in zip(f1, f2)))
 
-    def _grouped(self, t1: sparse.csr_matrix, t2: sparse.csr_matrix,
-                 diagonal: bool) -> np.ndarray:
+    def _grouped(self, t1: sparse.csr_matrix, t2: sparse.csr_matrix | None,
+                 support1: Support, support2: Support, diagonal: bool) -> np.ndarray:
         """The variance of :meth:`factors` from group sums, for sparse unit totals (element
         samples with many domains): per group ``s_g sum_u (a_u - c_a)(b_u - c_b)`` written as
-        ``s_g (sum_u a_u b_u - Q_g)``; ``Q_g = S_a S_b / n_g`` with the group means as
-        centres, or ``c_b S_a + c_a S_b - c_a c_b`` for a lonely PSU centred at the grand
-        mean (``adjust``)."""
+        ``s_g (sum_u a_u b_u - c_b S_a - c_a S_b + n_g c_a c_b)`` with ``S`` the group sums
+        and ``c`` the centres (group means unless a lonely-PSU rule says otherwise); a
+        multiplier of the lonely-PSU rule scales ``a`` (and so ``S_a`` and ``c_a``)."""
         total = 0.0
         for k, stage in enumerate(self.stages):
             last = k == len(self.stages) - 1
-            a = t1 if last else sparse.csr_matrix(self._stage_rows(k) @ t1)
-            b = a if t2 is t1 else (t2 if last else sparse.csr_matrix(self._stage_rows(k) @ t2))
+            a = self._side(k, last, t1, support1)
+            b = a if t2 is None else self._side(k, last, t2, support2)
             first = np.zeros(stage.n_groups, dtype=np.int64)
             first[stage.group[::-1]] = np.arange(stage.n_units)[::-1]
             gscale = stage.scale[first].astype("float64")
-            lonely = stage.lonely if k == 0 else np.zeros(stage.n_groups, dtype=bool)
-            adjust = lonely & (self.lonely_psu == "adjust")
-            if lonely.any() and self.lonely_psu == "average":
-                ok = stage.n_groups - int(lonely.sum())
-                gscale = np.where(lonely, 0.0, gscale) * (stage.n_groups / ok if ok else np.nan)
-            sa = np.asarray((stage.units_to_groups @ a).todense())
-            sb = sa if b is a else np.asarray((stage.units_to_groups @ b).todense())
-            wn = np.where(adjust, 0.0, gscale / stage.n_in_group)
+            (ua, sa, ca), (ub, sb, cb) = a, b
             unit_scale = gscale[stage.group]
+            n = stage.n_in_group.astype("float64")
             if diagonal:
-                q = np.einsum("g,gj,gj->j", wn, sa, sb)
-                prod = np.asarray(a.multiply(b).T @ unit_scale).ravel()
+                q = np.einsum("g,gj,gj->j", gscale, cb, sa) \
+                    + np.einsum("g,gj,gj->j", gscale, ca, sb) \
+                    - np.einsum("g,gj,gj->j", gscale * n, ca, cb)
+                prod = np.asarray(ua.multiply(ub).T @ unit_scale).ravel()
             else:
-                q = (sa * wn[:, None]).T @ sb
-                prod = np.asarray((a.T @ sparse.diags(unit_scale) @ b).todense())
-            if adjust.any():
-                q = q + self._adjust_terms(a, b, sa, sb, gscale * adjust, stage.n_units,
-                                           diagonal)
+                q = (sa * gscale[:, None]).T @ cb + (ca * gscale[:, None]).T @ sb \
+                    - (ca * (gscale * n)[:, None]).T @ cb
+                prod = np.asarray((ua.T @ sparse.diags(unit_scale) @ ub).todense())
             total = total + prod - q
         return np.asarray(total)
 
-    @staticmethod
-    def _adjust_terms(a, b, sa, sb, ws, n_units, diagonal) -> np.ndarray:
-        ca = np.asarray(a.sum(axis=0)).ravel() / n_units
-        cb = ca if b is a else np.asarray(b.sum(axis=0)).ravel() / n_units
-        wa, wb, w = ws @ sa, ws @ sb, ws.sum()
-        if diagonal:
-            return wa * cb + ca * wb - w * ca * cb
-        return np.outer(wa, cb) + np.outer(ca, wb) - w * np.outer(ca, cb)
+    def _side(self, k: int, last: bool, t: sparse.csr_matrix, support: Support
+              ) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
+        """Stage-k unit totals (weighted by the lonely-PSU multiplier), their group sums and
+        the groups' centres."""
+        stage = self.stages[k]
+        u = t if last else sparse.csr_matrix(self._stage_rows(k) @ t)
+        s = np.asarray((stage.units_to_groups @ u).todense())
+        terms = self._terms(k, s, support)
+        if terms is None:
+            return u, s, s / stage.n_in_group[:, None]
+        coo = u.tocoo()
+        weighted = sparse.csr_matrix((coo.data * terms.mult[stage.group[coo.row], coo.col],
+                                      (coo.row, coo.col)), shape=u.shape)
+        return weighted, s * terms.mult, terms.centre * terms.mult
 
 
 @dataclass(frozen=True, eq=False)

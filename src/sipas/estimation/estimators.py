@@ -22,6 +22,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,6 @@ from sipas._validate import (
 )
 from sipas.backends.base import needs_memory
 from sipas.design.protocol import SurveyDesign, is_design
-from sipas.engine.basis import VarBasis
 from sipas.engine.intervals import CIMethod, proportion_interval, wald_interval
 from sipas.errors import DesignError, EstimationError
 from sipas.estimation.estimate import Estimate, build_estimate
@@ -345,8 +345,8 @@ def _ratio_estimate(design: SurveyDesign, recipe: Recipe, names: list[str], by: 
     basis, n, j = result.basis, result.n, len(names)
     if statistic == "total" and np.any(n == 0):
         # a total over no respondents is not estimated (a mean or ratio is NaN by itself)
-        basis = VarBasis(_mask_columns(basis.values, n == 0),
-                         np.where(n == 0, np.nan, basis.full), basis.engine)
+        basis = replace(basis, values=_mask_columns(basis.values, n == 0),
+                        full=np.where(n == 0, np.nan, basis.full))
     est = basis.full
     var = basis.var()
     se = np.sqrt(np.maximum(var, 0))

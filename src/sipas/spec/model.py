@@ -204,7 +204,7 @@ class DesignSpec:
 
     Attributes
     ----------
-    ids, strata, weights, probs, fpc, nest, lonely_psu
+    ids, strata, weights, probs, fpc, nest, lonely_psu, lonely_domain, lonely_corrected
         As the arguments of :class:`sipas.Design` (``ids`` and ``fpc`` as tuples).
 
     Examples
@@ -222,6 +222,8 @@ class DesignSpec:
     fpc: tuple[str, ...] = ()
     nest: bool = False
     lonely_psu: LonelyPSU = "fail"
+    lonely_domain: bool = False
+    lonely_corrected: bool = False
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,7 @@ DESIGN = Table({
     "ids": Key(COLUMNS, default=[]), "strata": COLUMN, "weights": COLUMN, "probs": COLUMN,
     "fpc": Key(COLUMNS, default=[]), "nest": Key(BOOL, default=False),
     "lonely_psu": Key(Choice(*get_args(LonelyPSU)), default="fail"),
+    "lonely_domain": Key(BOOL, default=False), "lonely_corrected": Key(BOOL, default=False),
 })
 INDEX = Table({
     "measure": Key(Choice(*get_args(Measure)), default="top_box"),
@@ -233,7 +234,9 @@ def parse_spec(data: Mapping[str, Any], source: str | Path | None = None,
         design=DesignSpec(ids=tuple(_names(design["ids"])), strata=design.get("strata"),
                           weights=design.get("weights"), probs=design.get("probs"),
                           fpc=tuple(_names(design["fpc"])), nest=design["nest"],
-                          lonely_psu=design["lonely_psu"]),
+                          lonely_psu=design["lonely_psu"],
+                          lonely_domain=design["lonely_domain"],
+                          lonely_corrected=design["lonely_corrected"]),
         domains=tuple(_names(spec["domains"]["columns"])), index=index, margins=margins,
         domain_labels=parse_domain_labels(spec["domains"]["labels"]),
         weighting=tuple(spec["weighting"]["steps"]), question_sets=sets,

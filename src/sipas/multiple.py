@@ -72,6 +72,15 @@ class MultipleResponse:
 
     __slots__ = ("_ranks", "by", "labels", "level", "name", "options", "respondents",
                  "responses", "ticks")
+    _ranks: pd.DataFrame
+    by: tuple[str, ...]
+    labels: tuple[str, ...]
+    level: float
+    name: str
+    options: tuple[str, ...]
+    respondents: Estimate
+    responses: Estimate
+    ticks: Estimate
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("a MultipleResponse cannot be changed; estimate it again")
@@ -117,7 +126,7 @@ class MultipleResponse:
         >>> import sipas
         >>> sd = sipas.datasets.load_demo()
         >>> d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
-        >>> "e5" in sipas.multiple_response(d, "needs", spec=sd.spec, rng=1).summary()
+        >>> "feedback" in sipas.multiple_response(d, "needs", spec=sd.spec, rng=1).summary()
         True
         """
         t = self.to_frame()

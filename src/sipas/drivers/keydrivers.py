@@ -19,7 +19,9 @@ import numpy as np
 import pandas as pd
 
 from sipas._validate import check_choice, check_level, message, require_columns
+from sipas.design.design import Design
 from sipas.design.protocol import SurveyDesign
+from sipas.design.replicate import ReplicateDesign
 from sipas.design.resampling import replicate
 from sipas.drivers.importance import (
     MAX_LMG,
@@ -159,8 +161,14 @@ def drivers(design: SurveyDesign, outcome: str,
                           "design cannot be bootstrapped after the fact: build "
                           "sipas.replicate(unweighted_design, 'bootstrap', replicates=100), "
                           "apply the same weighting steps to it, and pass that design.")
-    rep = design if design.replicated else replicate(design, "bootstrap",
-                                                     replicates=replicates, rng=rng)
+    if isinstance(design, ReplicateDesign):
+        rep = design
+    elif isinstance(design, Design):
+        rep = replicate(design, "bootstrap", replicates=replicates, rng=rng)
+    else:
+        raise DesignError(message("drivers", "a sipas.Design or sipas.ReplicateDesign",
+                                  type(design).__name__,
+                                  "Build one with sipas.Design(frame, ids=..., weights=...)."))
     basis = fit(rep, ArrayRecipe(m, None), rep.domains(None)).basis
     ranges = _ranges(spec, groups, opts["scale"])
     full = _statistics(np.asarray(basis.full)[None], importance, spread, ranges)

@@ -72,6 +72,20 @@ class DriverResult:
 
     __slots__ = ("_perf", "_table", "df", "drivers", "importance_method", "labels", "level",
                  "measure", "n", "outcome", "r2", "r2_se", "replicates", "split")
+    _perf: pd.DataFrame
+    _table: pd.DataFrame
+    df: float
+    drivers: tuple[str, ...]
+    importance_method: str
+    labels: tuple[str, ...]
+    level: float
+    measure: str
+    n: int
+    outcome: str
+    r2: float
+    r2_se: float
+    replicates: int
+    split: str
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("a DriverResult cannot be changed; run sipas.drivers again")

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from formulaic import Formula, ModelSpec, model_matrix
-from formulaic.errors import FormulaicError
+from formulaic import Formula, ModelSpec, model_matrix  # type: ignore[import-untyped]
+from formulaic.errors import FormulaicError  # type: ignore[import-untyped]
 
 from sipas._validate import plain, require_columns
 from sipas.errors import DesignError, EstimationError

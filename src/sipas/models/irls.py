@@ -131,9 +131,9 @@ def irls(X: np.ndarray, y: np.ndarray, w: np.ndarray, offset: np.ndarray, family
     """
     if family.link == "identity":
         gram = _gram(X, w)
-        beta, bread = solve_normal(gram, X.T @ (w * (y - offset)), names)
-        eta = X @ beta + offset
-        return IrlsFit(beta, eta, eta, bread, family.deviance(y, eta, w), 1)
+        coef, cov = solve_normal(gram, X.T @ (w * (y - offset)), names)
+        lin = X @ coef + offset
+        return IrlsFit(coef, lin, lin, cov, family.deviance(y, lin, w), 1)
     if start is None:
         mu = family.start(y, w)
         eta = family.linkfun(mu)
@@ -141,7 +141,7 @@ def irls(X: np.ndarray, y: np.ndarray, w: np.ndarray, offset: np.ndarray, family
         eta = X @ start + offset
         mu = family.linkinv(eta)
     dev_old = family.deviance(y, mu, w)
-    beta = start
+    beta: np.ndarray | None = start
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007 (the count is reported)
         me = family.mu_eta(eta)
@@ -160,7 +160,8 @@ def irls(X: np.ndarray, y: np.ndarray, w: np.ndarray, offset: np.ndarray, family
             break
         dev_old = dev
     else:
-        _separation(family, y, mu, w, beta, names)
+        if beta is not None:
+            _separation(family, y, mu, w, beta, names)
         raise EstimationError(f"the {family.name} model did not converge in {max_iter} "
                               "iterations; check for terms that predict the response "
                               "(almost) perfectly, or rescale large covariates.")

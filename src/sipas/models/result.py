@@ -117,6 +117,20 @@ class ModelResult:
 
     __slots__ = ("_basis", "_cov", "_estimate", "_kinds", "_model_frame", "df_residual",
                  "family", "formula", "info", "level", "link", "model", "n", "terms")
+    _basis: VarBasis
+    _cov: np.ndarray
+    _estimate: np.ndarray
+    _kinds: tuple[str, ...] | None
+    _model_frame: Any
+    df_residual: float
+    family: str
+    formula: str
+    info: Mapping[str, Any]
+    level: float
+    link: str
+    model: str
+    n: int
+    terms: tuple[str, ...]
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("a ModelResult cannot be changed; fit a new model instead")

@@ -18,9 +18,11 @@ __all__ = [
     "DesignError",
     "DisclosureError",
     "EstimationError",
+    "PlanError",
     "ReadError",
     "ScoringError",
     "SipasError",
+    "SmallAreaError",
     "SpecError",
     "WeightingError",
 ]
@@ -60,3 +62,11 @@ class ScoringError(SipasError, ValueError):
 
 class DisclosureError(SipasError, ValueError):
     """A table would disclose respondents (respondent-level rows in a report)."""
+
+
+class PlanError(SipasError, ValueError):
+    """A sample plan cannot be made: a target, population, allocation or frame is invalid."""
+
+
+class SmallAreaError(SipasError, ValueError):
+    """A small-area model cannot be fitted: direct estimates, variances or covariates."""

@@ -1,0 +1,12 @@
+"""Planning next wave's sample: precision from last wave, sample size, allocation, selection.
+
+Not to be confused with :mod:`sipas.weighting.plan`, the ``[weighting]`` section of the
+pipeline file (how last wave's weights were made).
+"""
+
+from __future__ import annotations
+
+from sipas.plan.allocation import Allocation, allocate
+from sipas.plan.size import SampleSize, margin_of_error, sample_size
+
+__all__ = ["Allocation", "SampleSize", "allocate", "margin_of_error", "sample_size"]

@@ -24,7 +24,7 @@ LAYERS = [
     ["design"],
     ["estimation"],
     ["weighting"],
-    ["indices", "compare"],
+    ["indices", "compare", "plan", "small_area"],
     ["par", "reproduce"],
     ["report"],
     ["pipeline"],

@@ -7,6 +7,8 @@ pipeline file (how last wave's weights were made).
 from __future__ import annotations
 
 from sipas.plan.allocation import Allocation, allocate
+from sipas.plan.selection import Selection, inclusion_probabilities, select
 from sipas.plan.size import SampleSize, margin_of_error, sample_size
 
-__all__ = ["Allocation", "SampleSize", "allocate", "margin_of_error", "sample_size"]
+__all__ = ["Allocation", "SampleSize", "Selection", "allocate", "inclusion_probabilities",
+           "margin_of_error", "sample_size", "select"]

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sipas.errors import SmallAreaError, SipasError
+from sipas.errors import SipasError, SmallAreaError
 from sipas.small_area import fay_herriot
 
 HERE = Path(__file__).parent / "oracle" / "planning"
@@ -70,10 +70,10 @@ def test_benchmarking_hits_the_direct_estimate_of_the_whole():
 
 def test_bad_inputs_name_the_area():
     d = pd.read_csv(HERE / "fh_sim.csv")
-    with pytest.raises(SmallAreaError, match="area 40.*no row in the covariates"):
+    with pytest.raises(SmallAreaError, match=r"area 40.*no row in the covariates"):
         fay_herriot(d, d[["area", "x1"]].iloc[:-1], area="area")
     bad = d.assign(se=d["se"].where(d["area"] != 7, 0.0))
-    with pytest.raises(SmallAreaError, match="area 7.*positive"):
+    with pytest.raises(SmallAreaError, match=r"area 7.*positive"):
         fay_herriot(bad, d[["area", "x1"]], area="area")
     bad = d.assign(se=d["se"].where(d["area"] != 3, -1.0))
     with pytest.raises(SipasError, match="area 3"):

@@ -229,7 +229,7 @@ def _bounded(weight: np.ndarray, n: int, lo: np.ndarray, hi: np.ndarray) -> np.n
 def _round(x: np.ndarray, n: int, hi: np.ndarray) -> np.ndarray:
     """Largest-remainder rounding: floors, then one more to the largest fractions."""
     base = np.floor(x + 1e-9)
-    short = int(round(n - base.sum()))
+    short = round(n - base.sum())
     frac = np.where(base + 1 <= hi, x - base, -np.inf)
     if short > 0:
         order = np.argsort(-frac, kind="stable")[:short]

@@ -20,7 +20,6 @@ import pandas as pd
 
 from sipas._validate import check_choice, message, plain
 from sipas.errors import PlanError
-from sipas.plan._common import frozen
 
 __all__ = ["Selection", "inclusion_probabilities", "select"]
 

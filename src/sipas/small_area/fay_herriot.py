@@ -14,7 +14,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -217,8 +217,8 @@ def _inputs(direct: pd.DataFrame, covariates: pd.DataFrame, area: str,
         i = int(np.flatnonzero(bad)[0])
         raise SmallAreaError(message(
             f"the standard error of area {plain(frame[area].iloc[i])!r}",
-            "positive and finite", plain(s[i]), "A direct estimate with no variance (one respondent, or everyone "
-            "alike) cannot be weighed: smooth the variances or merge the area."))
+            "positive and finite", plain(s[i]), "A direct estimate with no variance (one "
+            "respondent, or everyone alike) cannot be weighed: smooth the variances or merge the area."))
     xcols = [frame[c].to_numpy(dtype="float64") for c in x]
     names = (["(intercept)"] if intercept else []) + x
     xmat = np.column_stack(([np.ones(len(y))] if intercept else []) + xcols) \
@@ -259,9 +259,10 @@ def _gls(y: np.ndarray, d: np.ndarray, xmat: np.ndarray, a: float
 def _fit_variance(y: np.ndarray, d: np.ndarray, xmat: np.ndarray, method: str,
                   tol: float, max_iter: int) -> tuple[float, int, float]:
     a = float(np.median(d))
-    for it in range(1, max_iter + 1):
+    iterations = 0
+    for iterations in range(1, max_iter + 1):  # noqa: B007 - the count is reported
         vi = 1 / (a + d)
-        beta, q, r = _gls(y, d, xmat, a)
+        _, q, r = _gls(y, d, xmat, a)
         if method == "ML":
             score = -0.5 * vi.sum() + 0.5 * np.sum((r * vi) ** 2)
             info = 0.5 * np.sum(vi**2)
@@ -281,12 +282,12 @@ def _fit_variance(y: np.ndarray, d: np.ndarray, xmat: np.ndarray, method: str,
     else:
         raise SmallAreaError(f"the {method} fit of the random-effect variance did not converge "
                              f"in {max_iter} iterations; raise max_iter or check the data.")
-    return a, it, _loglik(y, d, xmat, a, method)
+    return a, iterations, _loglik(y, d, xmat, a, method)
 
 
 def _loglik(y: np.ndarray, d: np.ndarray, xmat: np.ndarray, a: float, method: str) -> float:
     v = a + d
-    beta, q, r = _gls(y, d, xmat, a)
+    _, q, r = _gls(y, d, xmat, a)
     ll = -0.5 * (len(y) * math.log(2 * math.pi) + np.log(v).sum() + np.sum(r * r / v))
     if method == "REML":
         ll -= 0.5 * np.linalg.slogdet(np.linalg.inv(q))[1]

@@ -218,7 +218,8 @@ def _inputs(direct: pd.DataFrame, covariates: pd.DataFrame, area: str,
         raise SmallAreaError(message(
             f"the standard error of area {plain(frame[area].iloc[i])!r}",
             "positive and finite", plain(s[i]), "A direct estimate with no variance (one "
-            "respondent, or everyone alike) cannot be weighed: smooth the variances or merge the area."))
+            "respondent, or everyone alike) cannot be weighed: smooth the variances or "
+            "merge the area."))
     xcols = [frame[c].to_numpy(dtype="float64") for c in x]
     names = (["(intercept)"] if intercept else []) + x
     xmat = np.column_stack(([np.ones(len(y))] if intercept else []) + xcols) \

@@ -173,3 +173,30 @@ def test_cli_plan_writes_its_tables_inside_out(tmp_path):
                                                      "plan_precision.csv", "plan_sizes.csv"]
     assert pd.read_csv(out / "plan_allocation.csv", encoding="utf-8-sig")["size"].sum() == 900
     assert main(["plan", "--out", str(out)]) == 2  # not empty: refused
+
+
+def test_pipeline_plan_section_adds_the_plan_tables(tmp_path):
+    import dataclasses
+
+    from sipas.pipeline import demo_pipeline_path, load_pipeline, run
+
+    p = load_pipeline(demo_pipeline_path())
+    quick = dataclasses.replace(p, par={}, published=None, compare={},
+                                indices=dataclasses.replace(p.indices, by=()),
+                                plan={"variable": "p01", "by": "district", "margin": 0.08,
+                                      "n": 1000, "method": "neyman"})
+    res = run(quick)
+    assert {"plan_precision", "plan_sizes", "plan_allocation"} <= set(res.tables)
+    assert res.tables["plan_allocation"]["size"].sum() == 1000
+    import shutil
+
+    shutil.copy(demo_pipeline_path().parent / "demo.sav", tmp_path / "demo.sav")
+    (tmp_path / "p.toml").write_text(
+        '[input]\ndata = "demo.sav"\nspec = "demo"\n[plan]\nvariable = "p01"\n'
+        'by = "district"\nmargin = 0.1\nmethod = "neyman"\n', encoding="utf-8")
+    assert load_pipeline(tmp_path / "p.toml").plan["method"] == "neyman"
+    (tmp_path / "q.toml").write_text(
+        '[input]\ndata = "demo.sav"\nspec = "demo"\n[plan]\nmethd = "neyman"\n',
+        encoding="utf-8")
+    with pytest.raises(Exception, match="method"):
+        load_pipeline(tmp_path / "q.toml")

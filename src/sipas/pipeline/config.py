@@ -71,6 +71,11 @@ SCHEMA = Table({
     "reproduce": Key(Table({"published": STR}), default={}),
     "par": Key(Table({"scheme": STR, "appraisal": STR, "officials": STR, "survey": STR,
                       "province": STR, "n_sim": INT, "seed": INT}), default={}),
+    # next wave's sample plan from this wave (sipas.plan.plan_sample), passed on as given
+    "plan": Key(Table({"variable": STR, "value": FLOAT, "by": STR, "margin": FLOAT,
+                       "level": FLOAT, "response_rate": FLOAT, "take": FLOAT, "minimum": INT,
+                       "n": INT, "method": Choice("proportional", "neyman", "power", "equal")}),
+                default={}),
     "report": Key(Table({"lang": Key(Choice("vi", "en"), default="vi"),
                          "decimals": Key(INT, default=1),
                          "formats": Key(ListOf(Choice(*FORMATS)), default=list(FORMATS)),
@@ -168,6 +173,8 @@ class Pipeline:
         ``[par]`` (paths resolved).
     report : ReportOptions
         ``[report]``.
+    plan : mapping
+        ``[plan]``: next wave's sample plan (see :func:`sipas.plan.plan_sample`).
     raw : mapping
         The file as parsed (kept in ``provenance.json``).
 
@@ -190,6 +197,7 @@ class Pipeline:
     published: str | None = None
     par: Mapping[str, Any] = field(default_factory=dict)
     report: ReportOptions = field(default_factory=ReportOptions)
+    plan: Mapping[str, Any] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -274,7 +282,7 @@ def load_pipeline(path: str | Path) -> Pipeline:
         published=resolve("reproduce", published) if published else published, par=par,
         report=ReportOptions(rep["lang"], rep["decimals"], tuple(rep["formats"]),
                              rep["min_cell"], rep["suppression"]),
-        raw=raw)
+        plan=dict(cfg["plan"]), raw=raw)
 
 
 def _resolve(doc: Doc, where: KeyPath, base: Path, name: str, allow_abs: bool) -> Path:

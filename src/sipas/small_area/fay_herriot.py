@@ -276,6 +276,13 @@ def _fit_variance(y: np.ndarray, d: np.ndarray, xmat: np.ndarray, method: str,
             score = -0.5 * trace_p + 0.5 * np.sum((r * vi) ** 2)
             info = 0.5 * trace_p2
         new = max(a + score / info, 0.0)
+        # Fisher scoring can overshoot on a flat likelihood and cycle through the boundary:
+        # halve the step until the likelihood does not fall
+        current = _loglik(y, d, xmat, a, method)
+        for _ in range(40):
+            if _loglik(y, d, xmat, new, method) >= current - 1e-12 * abs(current):
+                break
+            new = 0.5 * (a + new)
         if abs(new - a) <= tol * max(1.0, a):
             a = new
             break

@@ -122,8 +122,8 @@ def test_two_stages_give_weights_a_design_reads():
     first = select(communes, 5, size="users", strata="district", seed=2)
     second = select(people, 8, method="srs", strata="commune", within=first, seed=3)
     f = second.frame.merge(communes[["commune", "district"]], on="commune")
-    assert len(f) == 80 and np.allclose(f["prob"], f["prob_2"] * f["commune"].map(
-        first.frame.set_index("commune")["prob"]))
+    assert len(f) == 80 and np.allclose(f["prob"], f["prob_2"] * f["prob_1"])
+    assert np.allclose(f["prob_1"], f["commune"].map(first.frame.set_index("commune")["prob"]))
     d = sipas.Design(f, ids=("commune", "person"), strata="district", weights="weight")
     assert d.n == 80
 

@@ -235,7 +235,12 @@ def _within(f: pd.DataFrame, within: Selection, cluster: str | None
                         f"column {cluster!r} holds the same ids in both frames.")
     prior = f[cluster].map(first).to_numpy(dtype="float64")
     drop = [c for c in ("prob", "weight", "certainty") if c in f.columns]
-    return f.drop(columns=drop), prior
+    f = f.drop(columns=drop)
+    earlier = within.frame_.drop_duplicates(cluster).set_index(cluster)
+    for col in (c for c in earlier.columns if c.startswith("prob_") and c not in f.columns):
+        # the earlier stages' probabilities travel with the unit, for the report and the design
+        f[col] = f[cluster].map(earlier[col]).to_numpy()
+    return f, prior
 
 
 def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:

@@ -18,7 +18,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import optimize, stats
 
 from sipas._validate import check_choice, check_level, message, plain
 from sipas.errors import SmallAreaError
@@ -257,40 +257,48 @@ def _gls(y: np.ndarray, d: np.ndarray, xmat: np.ndarray, a: float
     return beta, q, y - xmat @ beta
 
 
+def _score(y: np.ndarray, d: np.ndarray, xmat: np.ndarray, a: float, method: str
+           ) -> tuple[float, float]:
+    """The score of the (restricted) log-likelihood in ``A`` and its Fisher information."""
+    vi = 1 / (a + d)
+    _, q, r = _gls(y, d, xmat, a)
+    if method == "ML":
+        return -0.5 * vi.sum() + 0.5 * np.sum((r * vi) ** 2), 0.5 * np.sum(vi**2)
+    xv2 = xmat.T @ (xmat * (vi**2)[:, None])
+    xv3 = xmat.T @ (xmat * (vi**3)[:, None])
+    trace_p = vi.sum() - np.trace(q @ xv2)
+    trace_p2 = np.sum(vi**2) - 2 * np.trace(q @ xv3) + np.trace(q @ xv2 @ q @ xv2)
+    return -0.5 * trace_p + 0.5 * np.sum((r * vi) ** 2), 0.5 * trace_p2
+
+
 def _fit_variance(y: np.ndarray, d: np.ndarray, xmat: np.ndarray, method: str,
                   tol: float, max_iter: int) -> tuple[float, int, float]:
     a = float(np.median(d))
-    iterations = 0
-    for iterations in range(1, max_iter + 1):  # noqa: B007 - the count is reported
-        vi = 1 / (a + d)
-        _, q, r = _gls(y, d, xmat, a)
-        if method == "ML":
-            score = -0.5 * vi.sum() + 0.5 * np.sum((r * vi) ** 2)
-            info = 0.5 * np.sum(vi**2)
-        else:
-            xv2 = xmat.T @ (xmat * (vi**2)[:, None])
-            xv3 = xmat.T @ (xmat * (vi**3)[:, None])
-            trace_p = vi.sum() - np.trace(q @ xv2)
-            trace_p2 = (np.sum(vi**2) - 2 * np.trace(q @ xv3)
-                        + np.trace(q @ xv2 @ q @ xv2))
-            score = -0.5 * trace_p + 0.5 * np.sum((r * vi) ** 2)
-            info = 0.5 * trace_p2
+    for iterations in range(1, min(max_iter, 30) + 1):
+        score, info = _score(y, d, xmat, a, method)
         new = max(a + score / info, 0.0)
-        # Fisher scoring can overshoot on a flat likelihood and cycle through the boundary:
-        # halve the step until the likelihood does not fall
-        current = _loglik(y, d, xmat, a, method)
-        for _ in range(40):
-            if _loglik(y, d, xmat, new, method) >= current - 1e-12 * abs(current):
-                break
-            new = 0.5 * (a + new)
         if abs(new - a) <= tol * max(1.0, a):
-            a = new
-            break
+            return new, iterations, _loglik(y, d, xmat, new, method)
         a = new
+    # Fisher scoring can cycle across the boundary on a flat likelihood: find the root of
+    # the score instead (it falls through zero once where the likelihood peaks)
+    if _score(y, d, xmat, 0.0, method)[0] <= 0:
+        return 0.0, iterations, _loglik(y, d, xmat, 0.0, method)
+    high = max(float(np.var(y)), float(d.max()), 1e-12)
+    for _ in range(200):
+        if _score(y, d, xmat, high, method)[0] < 0:
+            break
+        high *= 2
     else:
+        raise SmallAreaError(f"the {method} fit of the random-effect variance did not converge; "
+                             "check the direct estimates and their variances.")
+    root, info = optimize.brentq(lambda v: _score(y, d, xmat, v, method)[0], 0.0, high,
+                                 xtol=tol * 1e-4, rtol=4 * np.finfo(float).eps,
+                                 maxiter=max(max_iter, 200), full_output=True)
+    if not info.converged:
         raise SmallAreaError(f"the {method} fit of the random-effect variance did not converge "
                              f"in {max_iter} iterations; raise max_iter or check the data.")
-    return a, iterations, _loglik(y, d, xmat, a, method)
+    return float(root), iterations + int(info.iterations), _loglik(y, d, xmat, root, method)
 
 
 def _loglik(y: np.ndarray, d: np.ndarray, xmat: np.ndarray, a: float, method: str) -> float:

@@ -12,7 +12,7 @@ True
 
 from __future__ import annotations
 
-from sipas import datasets, models, units
+from sipas import datasets, models, plan, small_area, units
 from sipas._version import __version__
 from sipas.compare import compare_domains, compare_waves, rank_domains
 from sipas.design import Design, ReplicateDesign, WeightingStep, replicate
@@ -108,6 +108,7 @@ __all__ = [
     "nonlinear_contrast",
     "nonresponse",
     "ordinal",
+    "plan",
     "poststratify",
     "proportion",
     "published_figures",
@@ -120,6 +121,7 @@ __all__ = [
     "replicate",
     "reproduce",
     "satisfaction_index",
+    "small_area",
     "total",
     "trim",
     "ttest",

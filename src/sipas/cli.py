@@ -122,6 +122,25 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("pipeline", help="pipeline .toml file")
     p.set_defaults(func=_validate)
 
+    p = sub.add_parser("plan", help="plan next wave's sample from last wave (the demo survey "
+                       "unless --data/--spec): precision, sizes per domain, allocation")
+    p.add_argument("--out", required=True, help="output folder for the CSV tables")
+    p.add_argument("--data", help="last wave's microdata (default: the SYNTHETIC demo)")
+    p.add_argument("--spec", help="questionnaire spec of --data")
+    p.add_argument("--variable", default="p01", help="the share that drives the plan")
+    p.add_argument("--value", type=float, default=1, help="the answer counted in the share")
+    p.add_argument("--by", default="district", help="the domains that need the margin")
+    p.add_argument("--margin", type=float, default=0.05, help="target margin of error")
+    p.add_argument("--level", type=float, default=0.95)
+    p.add_argument("--response-rate", type=float, default=1.0)
+    p.add_argument("--take", type=float, help="respondents per cluster next wave")
+    p.add_argument("--minimum", type=int, default=0, help="respondents per domain at least")
+    p.add_argument("--n", type=int, help="a fixed total to allocate across the domains")
+    p.add_argument("--method", default="proportional",
+                   choices=["proportional", "neyman", "power", "equal"])
+    p.add_argument("--overwrite", action="store_true", help="replace a non-empty folder")
+    p.set_defaults(func=_plan)
+
     p = sub.add_parser("init", help="write a starting spec and pipeline file from a .sav file")
     p.add_argument("file", help=".sav or .dta file with variable and value labels")
     p.add_argument("--out", required=True, help="folder for spec.toml and pipeline.toml")
@@ -187,6 +206,34 @@ def _run(args: argparse.Namespace) -> int:
     path = write(result, args.out, overwrite=args.overwrite, lang=args.lang)
     if not args.quiet:
         print(summary_text(result, path))
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from sipas.datasets import load_demo
+    from sipas.design import Design
+    from sipas.io import read_survey
+    from sipas.plan import plan_sample
+    from sipas.report.files import write_csv
+
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()) and not args.overwrite:
+        raise SipasError(f"output folder {str(out)!r} is not empty; give an empty folder or "
+                         "--overwrite.")
+    data = read_survey(args.data, spec=args.spec) if args.data else load_demo()
+    design = Design.from_spec(data)
+    if "response" in data.frame.columns:
+        design = design.subset(data.frame["response"] == 1)
+    value = int(args.value) if float(args.value).is_integer() else args.value
+    plan = plan_sample(design, args.variable, by=args.by, value=value, margin=args.margin,
+                       level=args.level, response_rate=args.response_rate, take=args.take,
+                       minimum=args.minimum, n=args.n, method=args.method)
+    out.mkdir(parents=True, exist_ok=True)
+    for stem, table in plan.tables().items():
+        write_csv(table, out / f"{stem}.csv")
+    total = plan.summary().iloc[0]
+    print(f"{int(total['domains'])} domains: {int(total['respondents'])} respondents, "
+          f"{int(total['selected'])} to select; tables in {out}")
     return 0
 
 

@@ -19,10 +19,12 @@ __all__ = [
     "DesignWarning",
     "DisclosureError",
     "EstimationError",
+    "PlanError",
     "ReadError",
     "ScoringError",
     "SipasError",
     "SipasWarning",
+    "SmallAreaError",
     "SpecError",
     "UnitError",
     "WeightingError",
@@ -75,3 +77,11 @@ class SipasWarning(UserWarning):
 
 class DesignWarning(SipasWarning):
     """A design is valid but its columns contradict each other (e.g. fpc and weights)."""
+
+
+class PlanError(SipasError, ValueError):
+    """A sample plan cannot be made: a target, population, allocation or frame is invalid."""
+
+
+class SmallAreaError(SipasError, ValueError):
+    """A small-area model cannot be fitted: direct estimates, variances or covariates."""

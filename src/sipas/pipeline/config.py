@@ -83,6 +83,11 @@ SCHEMA = Table({
                     default={}),
     "par": Key(Table({"scheme": STR, "appraisal": STR, "officials": STR, "survey": STR,
                       "province": STR, "n_sim": INT, "seed": INT}), default={}),
+    # next wave's sample plan from this wave (sipas.plan.plan_sample), passed on as given
+    "plan": Key(Table({"variable": STR, "value": FLOAT, "by": STR, "margin": FLOAT,
+                       "level": FLOAT, "response_rate": FLOAT, "take": FLOAT, "minimum": INT,
+                       "n": INT, "method": Choice("proportional", "neyman", "power", "equal")}),
+                default={}),
     "report": Key(Table({"lang": Key(Choice("vi", "en"), default="vi"),
                          "decimals": Key(INT, default=1),
                          "formats": Key(ListOf(Choice(*FORMATS)), default=list(FORMATS)),
@@ -183,6 +188,8 @@ class Pipeline:
         when the file has no such section.
     report : ReportOptions
         ``[report]``.
+    plan : mapping
+        ``[plan]``: next wave's sample plan (see :func:`sipas.plan.plan_sample`).
     raw : mapping
         The file as parsed (kept in ``provenance.json``).
 
@@ -207,6 +214,7 @@ class Pipeline:
     drivers: Mapping[str, Any] | None = None
     multiple: Mapping[str, Any] | None = None
     report: ReportOptions = field(default_factory=ReportOptions)
+    plan: Mapping[str, Any] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -301,7 +309,7 @@ def load_pipeline(path: str | Path) -> Pipeline:
         multiple=dict(cfg["multiple"]) if "multiple" in raw else None,
         report=ReportOptions(rep["lang"], rep["decimals"], tuple(rep["formats"]),
                              rep["min_cell"], rep["suppression"]),
-        raw=raw)
+        plan=dict(cfg["plan"]), raw=raw)
 
 
 def _resolve(doc: Doc, where: KeyPath, base: Path, name: str, allow_abs: bool) -> Path:

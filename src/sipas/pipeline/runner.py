@@ -215,8 +215,27 @@ def run(pipeline: Pipeline, *, progress: bool = False) -> RunResult:
 
             score_pipeline(res, spec, pipeline)
     bar.update()
+    with _timed(res, "plan"):
+        if pipeline.plan:
+            _plan(res, design, pipeline)
     bar.close()
     return res
+
+
+def _plan(res: RunResult, design: Any, pipeline: Pipeline) -> None:
+    """Next wave's sample plan from this wave's weighted design (``[plan]``)."""
+    from sipas.plan.workflow import plan_sample
+
+    cfg = dict(pipeline.plan)
+    variable = cfg.pop("variable", None)
+    by = cfg.pop("by", None)
+    if variable is None or by is None:
+        raise SpecError("[plan] needs variable (the share that drives the plan, e.g. "
+                        '"p01") and by (the domains, e.g. "district").')
+    value = cfg.pop("value", 1)
+    value = int(value) if float(value).is_integer() else value
+    plan = plan_sample(design, variable, by=by, value=value, **cfg)
+    res.tables.update(plan.tables())
 
 
 def _indices(res: RunResult, design: Any, spec: Any, data: Any, pipeline: Pipeline) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pingouin as pg
@@ -70,3 +72,19 @@ def test_too_few_complete_respondents(demo):
                           "psu": [1, 2, 3, 4], "w": 1.0})
     with pytest.raises(sipas.EstimationError, match="fewer than 3"):
         item_analysis(sipas.Design(frame, ids="psu", weights="w"), ["a", "b"])
+
+
+def test_a_factor_that_cannot_be_estimated_is_reported_not_fatal(demo):
+    """Issue 19 item 9: one factor with fewer than three complete respondents used to abort
+    the whole run without naming the factor."""
+    sd, d = demo
+    keep = np.zeros(len(sd.frame), dtype=bool)
+    keep[:2] = True
+    first = sd.spec.factors[0].items[0]
+    frame = sd.frame.copy()
+    frame.loc[~keep, first] = np.nan
+    design = sipas.Design.from_spec(dataclasses.replace(sd, frame=frame))
+    table = factor_reliability(design, sd.spec)
+    row = table.set_index("factor").loc[sd.spec.factors[0].name]
+    assert np.isnan(row["alpha"]) and row["note"].startswith("not estimable")
+    assert table["alpha"].notna().sum() == len(table) - 1

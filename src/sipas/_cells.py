@@ -32,7 +32,7 @@ import pandas as pd
 
 from sipas.errors import ReadError
 
-__all__ = ["check_short_rows", "check_spreadsheet_cells", "normalise_text"]
+__all__ = ["check_short_rows", "check_spreadsheet_cells", "clean_name", "normalise_text"]
 
 _LISTED = 10
 
@@ -85,7 +85,7 @@ def check_spreadsheet_cells(path: Path, sheet: str | int) -> None:
 def normalise_text(frame: pd.DataFrame, where: str) -> pd.DataFrame:
     """Headers and text cells in Unicode NFC without surrounding spaces; a warning names
     the headers changed and the values merged (two spellings of one domain)."""
-    names = [_clean(c) if isinstance(c, str) else c for c in frame.columns]
+    names = [clean_name(c) if isinstance(c, str) else c for c in frame.columns]
     changed = [f"{c!r}->{n!r}" for c, n in zip(frame.columns, names) if c != n]
     dup = sorted((n for n, k in Counter(names).items() if k > 1), key=str)
     if dup:
@@ -108,6 +108,17 @@ def normalise_text(frame: pd.DataFrame, where: str) -> pd.DataFrame:
                       f"{'; '.join((changed + merged)[:_LISTED])}. Values differing only so "
                       "are one domain.", UserWarning, stacklevel=3)
     return out
+
+
+def clean_name(name: str) -> str:
+    """A column name as sipas matches it: Unicode NFC, without surrounding spaces (unless
+    nothing else is left).
+
+    >>> clean_name(" Ha\u0300 Nội ") == "Hà Nội", clean_name(" ")
+    (True, ' ')
+    """
+    text = unicodedata.normalize("NFC", name)
+    return text.strip() or text
 
 
 def _clean(text: str) -> str:

@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from sipas._cells import clean_name
 from sipas._validate import message
 from sipas.errors import SpecError
 from sipas.indices.reliability import ReliabilityRules
@@ -244,6 +245,10 @@ def load_pipeline(path: str | Path) -> Pipeline:
     doc = Doc(str(path), raw)
     cfg = validate(SCHEMA, doc)
     ind, rep = cfg["indices"], cfg["report"]
+    # column names are matched as the data are read: NFC, no surrounding spaces
+    ind["by"] = [clean_name(b) for b in ind["by"]]
+    if "rank_by" in cfg["compare"]:
+        cfg["compare"]["rank_by"] = clean_name(cfg["compare"]["rank_by"])
     if not 0 < ind["level"] < 1:
         raise doc.fail(("indices",), message("level", "in (0, 1)", ind["level"],
                                              "Use 0.95 for a 95% interval."))

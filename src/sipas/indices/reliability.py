@@ -96,7 +96,8 @@ def flag_rows(table: pd.DataFrame, rules: ReliabilityRules,
     df = table["df"].to_numpy(dtype="float64")
     n = pd.to_numeric(table["n"], errors="coerce").to_numpy(dtype="float64")
     with np.errstate(divide="ignore", invalid="ignore"):
-        n_eff = est * (1 - est) / se**2
+        # at 0% or 100% p(1-p)/se^2 is 0/0: the respondents count, as for the interval
+        n_eff = np.where((est == 0) | (est == 1), n, est * (1 - est) / se**2)
         rse = se / np.abs(est)
     out = []
     for i in range(len(table)):

@@ -346,6 +346,11 @@ def _read_xlsx(path: Path, sheet: Any, text_columns: tuple[str, ...]) -> tuple:
         check_spreadsheet_cells(path, sheet)
         frame = pd.read_excel(path, sheet_name=sheet, engine="openpyxl",
                               keep_default_na=False, na_values=[""])
+        if frame.empty:
+            names = pd.ExcelFile(path, engine="openpyxl").sheet_names
+            raise ReadError(f"{str(path)!r}: sheet {sheet!r} holds no data rows (0 "
+                            f"respondents); the workbook's sheets are {names}. Name the sheet "
+                            "with the data: [input] sheet = \"name\" (or its 0-based index).")
     except ReadError:
         raise
     except (ValueError, IndexError) as exc:

@@ -147,6 +147,13 @@ def xlsx_cells(kind: str):
     return build
 
 
+def data_on_second_sheet(tmp: Path):
+    with pd.ExcelWriter(tmp / "two.xlsx") as writer:
+        pd.DataFrame().to_excel(writer, sheet_name="Notes", index=False)
+        FRAME.to_excel(writer, sheet_name="Data", index=False)
+    return read(tmp / "two.xlsx")
+
+
 def nfc_domains(tmp: Path) -> str:
     """District names that differ only by NFD/NFC and a trailing space are one domain."""
     frame = FRAME.assign(district=["Hà Nội", "Ha\u0300 Nội ", "Huế", "Huế"])
@@ -173,6 +180,9 @@ CASES = [
          xlsx_cells("error"), ReadError, ("D2=#N/A", "spreadsheet error")),
     Case(AREA, "xlsx_uncached_formula", "an Excel formula never calculated (no cached value)",
          xlsx_cells("formula"), ReadError, ("D2: formula '=1+4' not calculated",)),
+    Case(AREA, "xlsx_data_on_sheet_2", "the data on the second sheet, the first one empty",
+         data_on_second_sheet, ReadError, ("sheet 0 holds no data rows", "['Notes', 'Data']",
+                                           "[input] sheet")),
     Case(AREA, "nfc_domain_values", "domain values differing by NFD/NFC or a trailing space",
          nfc_domains, None),
     Case(AREA, "truncated_sav", "SPSS .sav file cut to a third of its size", read_cut("sav"),

@@ -18,7 +18,7 @@ ROOT = Path(sipas.__file__).parent
 LAYERS = [
     ["errors", "_validate", "_codes", "_version", "schema"],
     ["spec"],
-    ["io", "describe", "datasets", "units", "starter"],
+    ["io", "_cells", "describe", "datasets", "units", "starter"],
     ["engine"],
     ["backends"],
     ["design"],

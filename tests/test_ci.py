@@ -168,3 +168,17 @@ def test_asin_interval_does_not_wrap_around():
     centre, half = np.arcsin(np.sqrt(0.3)), stats.norm.isf(0.025) * 0.01 / (2 * np.sqrt(0.21))
     assert small_lo[0] == pytest.approx(np.sin(centre - half) ** 2, rel=1e-14)
     assert small_hi[0] == pytest.approx(np.sin(centre + half) ** 2, rel=1e-14)
+
+
+@pytest.mark.parametrize("method", ["logit", "xlogit", "asin", "beta", "wilson"])
+def test_a_share_of_100_percent_gets_the_clopper_pearson_interval(method):
+    """Issue 19 item 10: at 100% the variance is 0; Korn and Graubard (1998) then use the
+    respondents: with df = n - 1 the interval is Clopper-Pearson, lower limit
+    (alpha/2)^(1/n) (closed form for x = n)."""
+    from sipas.engine.intervals import proportion_interval
+
+    n = 50
+    lo, hi = proportion_interval(method, np.array([1.0, 0.0]), np.array([0.0, 0.0]),
+                                 np.array([n - 1.0, n - 1.0]), 0.95, np.array([n, n]))
+    assert lo[0] == pytest.approx(0.025 ** (1 / n), rel=1e-9) and hi[0] == 1.0
+    assert lo[1] == 0.0 and hi[1] == pytest.approx(1 - 0.025 ** (1 / n), rel=1e-9)

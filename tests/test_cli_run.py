@@ -154,14 +154,21 @@ def test_a_missing_pipeline_file_exits_2(folder, capsys):
 
 
 def test_a_non_empty_out_folder_is_refused_unless_overwrite(folder, capsys):
+    """--overwrite replaces a folder an earlier run wrote (it carries the marker), and
+    never a folder of the user's."""
     (folder / "p.toml").write_text(MINIMAL, encoding="utf-8")
     out = folder / "out"
     out.mkdir()
     (out / "keep.txt").write_text("mine", encoding="utf-8")
-    assert run_cli(folder / "p.toml", "--out", out) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "--overwrite" in err
-    assert (out / "keep.txt").read_text(encoding="utf-8") == "mine"
-    assert run_cli(folder / "p.toml", "--out", out, "--overwrite") == 0
-    assert not (out / "keep.txt").exists()
-    assert (out / "tables" / "index_overall.csv").is_file()
+    for extra in ((), ("--overwrite",)):
+        assert run_cli(folder / "p.toml", "--out", out, *extra) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "--overwrite" in err
+        assert (out / "keep.txt").read_text(encoding="utf-8") == "mine"
+    written = folder / "written"
+    assert run_cli(folder / "p.toml", "--out", written) == 0
+    (written / "stale.txt").write_text("old run", encoding="utf-8")
+    assert run_cli(folder / "p.toml", "--out", written) == 2
+    assert run_cli(folder / "p.toml", "--out", written, "--overwrite") == 0
+    assert not (written / "stale.txt").exists()
+    assert (written / "tables" / "index_overall.csv").is_file()

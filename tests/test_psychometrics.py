@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pingouin as pg
@@ -92,3 +94,19 @@ def test_reliability_takes_the_spec_missing_codes_on_raw_codes(demo):
     assert item_analysis(raw_design, items, missing_codes=codes,
                          scale=[1, 2, 3, 4, 5]).alpha == pytest.approx(
         want.loc["feedback", "alpha"], rel=1e-12)
+
+
+def test_a_factor_that_cannot_be_estimated_is_reported_not_fatal(demo):
+    """Issue 19 item 9: one factor with fewer than three complete respondents used to abort
+    the whole run without naming the factor."""
+    sd, d = demo
+    keep = np.zeros(len(sd.frame), dtype=bool)
+    keep[:2] = True
+    first = sd.spec.factors[0].items[0]
+    frame = sd.frame.copy()
+    frame.loc[~keep, first] = np.nan
+    design = sipas.Design.from_spec(dataclasses.replace(sd, frame=frame))
+    table = factor_reliability(design, sd.spec)
+    row = table.set_index("factor").loc[sd.spec.factors[0].name]
+    assert np.isnan(row["alpha"]) and row["note"].startswith("not estimable")
+    assert table["alpha"].notna().sum() == len(table) - 1

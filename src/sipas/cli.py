@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import pandas as pd
 
-from sipas.errors import SipasError
+from sipas.errors import SipasError, SpecError
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -68,7 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except SipasError as exc:
-        print(f"sipas: error: {exc}", file=sys.stderr)
+        print(f"sipas: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a full disk, a file-size limit, a folder that went away
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"sipas: error: cannot write{where}: {exc.strerror or exc}. Free space or "
+              "choose another --out.", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("sipas: interrupted; no partial output was kept.", file=sys.stderr)
@@ -88,6 +93,8 @@ def _terminate_like_interrupt() -> _Handler:
     if not hasattr(signal, "SIGTERM"):
         return None
     try:
+        if hasattr(signal, "SIGXFSZ"):  # a file-size limit: an OSError, not a killed process
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         return signal.signal(signal.SIGTERM, handler)
     except ValueError:  # not the main thread: leave the handler alone
         return None
@@ -109,12 +116,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("file", help=".sav, .dta, .csv, .xlsx or .parquet")
     p.add_argument("--spec", help="questionnaire spec (.toml or bundled name)")
     p.add_argument("--lang", choices=["vi", "en"], default="vi")
-    p.add_argument("--out", help="also write the codebook to this CSV file")
+    p.add_argument("--out", help="also write the codebook to this CSV file (never the input)")
     p.set_defaults(func=_describe)
 
     p = sub.add_parser("run", help="run a pipeline file: weights, indices, reports")
     p.add_argument("pipeline", help="pipeline .toml file")
-    p.add_argument("--out", required=True, help="output folder (refused if not empty)")
+    p.add_argument("--out", required=True,
+                   help="output folder (new or empty; never one holding an input)")
     _common(p)
     p.set_defaults(func=_run)
 
@@ -156,7 +164,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--overwrite", action="store_true", help="replace a non-empty folder")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a folder an earlier sipas run wrote")
     p.add_argument("--lang", choices=["vi", "en"], default=None,
                    help="label language (default: the pipeline's)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or summary")
@@ -173,6 +182,8 @@ def _describe(args: argparse.Namespace) -> int:
     from sipas.io import read_survey
     from sipas.report.files import write_csv
 
+    if args.out:
+        _check_describe_out(args)
     data = read_survey(args.file, spec=args.spec)
     book = codebook(data, lang=args.lang)
     with pd.option_context("display.max_rows", None, "display.width", 160,
@@ -183,6 +194,18 @@ def _describe(args: argparse.Namespace) -> int:
     if args.out:
         write_csv(book, args.out)
     return 0
+
+
+def _check_describe_out(args: argparse.Namespace) -> None:
+    out = Path(args.out).resolve()
+    if out.is_dir():
+        raise SpecError(f"--out {args.out!r} is a folder; name the CSV file to write, e.g. "
+                         "--out codebook.csv.")
+    inputs = [Path(args.file)] + ([Path(args.spec)] if args.spec and Path(args.spec).suffix
+                                  else [])
+    if any(p.exists() and p.resolve() == out for p in inputs):
+        raise SpecError(f"--out {args.out!r} is an input of describe; the codebook would "
+                         "replace it. Name a new file, e.g. --out codebook.csv.")
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -198,14 +221,24 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sipas.pipeline import load_pipeline, run, summary_text, write
+    from sipas.pipeline import (
+        load_pipeline,
+        output_folder,
+        pipeline_inputs,
+        run,
+        summary_text,
+        write_into,
+    )
 
     pipeline = load_pipeline(args.pipeline)
     progress = not args.quiet and sys.stderr.isatty()
-    result = run(pipeline, progress=progress)
-    path = write(result, args.out, overwrite=args.overwrite, lang=args.lang)
+    # the folder is checked and locked before the computation: a refused or unwritable
+    # --out fails at once, and a second run on it waits for nothing
+    with output_folder(args.out, args.overwrite, inputs=pipeline_inputs(pipeline)) as folder:
+        result = run(pipeline, progress=progress)
+        write_into(result, folder, lang=args.lang)
     if not args.quiet:
-        print(summary_text(result, path))
+        print(summary_text(result, Path(args.out)))
     return 0
 
 

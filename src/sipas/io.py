@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sipas._cells import check_short_rows, check_spreadsheet_cells, normalise_text
 from sipas._validate import message, plain
 from sipas.errors import ReadError, SpecError
 from sipas.spec import MISSING_KINDS, Spec, load_spec
@@ -165,6 +166,7 @@ def read_survey(path: str | Path, spec: Spec | str | Path | None = None, *,
     sha = _sha256(path)
     text_columns = (spec.respondent_id,) if spec is not None else ()
     frame, var_labels, value_labels, file_missing = _READERS[fmt](path, sheet, text_columns)
+    frame = normalise_text(frame, repr(str(path)))
     _check_shape(frame, path)
     missing = pd.DataFrame(index=frame.index)
     if spec is None:
@@ -325,12 +327,15 @@ def _read_csv(path: Path, sheet: Any, text_columns: tuple[str, ...]) -> tuple:
                         "extra delimiters, or name every column in the header.")
     present = [c for c in text_columns if c in header]
     try:
+        # only an empty cell is missing: "NA", "NULL", "-" are text, never a silent NA
         reader = pd.read_csv(path, encoding="utf-8-sig", low_memory=False,
+                             keep_default_na=False, na_values=[""],
                              dtype={c: str for c in present} or None, chunksize=CSV_CHUNK_ROWS)
         chunks = [_compact(c) for c in reader]
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise ReadError(f"Cannot parse {str(path)!r} as CSV ({_one_line(exc)}). Check the "
                         "delimiter (sipas expects commas) and quoting.") from exc
+    check_short_rows(path, len(header))
     frame = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=header)
     return frame, {}, {}, {}
 
@@ -339,7 +344,14 @@ def _read_xlsx(path: Path, sheet: Any, text_columns: tuple[str, ...]) -> tuple:
     try:
         header = pd.read_excel(path, sheet_name=sheet, engine="openpyxl", header=None, nrows=1)
         _check_header([str(c) for c in header.iloc[0].tolist()] if len(header) else [], path)
-        frame = pd.read_excel(path, sheet_name=sheet, engine="openpyxl")
+        check_spreadsheet_cells(path, sheet)
+        frame = pd.read_excel(path, sheet_name=sheet, engine="openpyxl",
+                              keep_default_na=False, na_values=[""])
+        if frame.empty:
+            names = pd.ExcelFile(path, engine="openpyxl").sheet_names
+            raise ReadError(f"{str(path)!r}: sheet {sheet!r} holds no data rows (0 "
+                            f"respondents); the workbook's sheets are {names}. Name the sheet "
+                            "with the data: [input] sheet = \"name\" (or its 0-based index).")
     except ReadError:
         raise
     except (ValueError, IndexError) as exc:

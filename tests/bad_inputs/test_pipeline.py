@@ -60,6 +60,28 @@ def steps_as_table(tmp: Path):
     return load_pipeline(job(tmp, head + "[weighting.steps]" + first + tail))
 
 
+def written_to(out: str, *, overwrite: bool = False, mine: bool = False
+               ) -> Callable[[Path], Any]:
+    """A builder: the demo job's folder lock taken for ``out`` (relative to the job), as
+    ``sipas run`` does before computing (nothing is computed here)."""
+    from sipas.pipeline import output_folder, pipeline_inputs
+
+    def build(tmp: Path) -> Any:
+        pipeline = load_pipeline(job(tmp, DEMO))
+        target = pipeline.path.parent / out
+        if mine:
+            target.mkdir()
+            (target / "notes.txt").write_text("mine", encoding="utf-8")
+        with output_folder(target, overwrite, inputs=pipeline_inputs(pipeline)):
+            return "not refused"
+    return build
+
+
+def spec_named_absolute(tmp: Path):
+    """spec = a suffix-less absolute path (was taken for a bundled name, never checked)."""
+    return load_pipeline(job(tmp, DEMO.replace('spec = "demo"', 'spec = "/etc/passwd"')))
+
+
 def by_not_in_data(tmp: Path):
     text = DEMO.replace('rank_by = "district"\n', "").replace(
         'by = ["district", "urban", "service"]', 'by = ["province"]')
@@ -137,6 +159,27 @@ CASES = [
                      "margin(s) ['province'] are not defined", "'district'")),
     Case(AREA, "by_not_in_data", "by = a column that is not in the data",
          by_not_in_data, SpecError, ("[indices]: by column(s) ['province'] are not in the data",)),
+    Case(AREA, "out_is_input_folder", "--out the job's own folder (holds the data and spec)",
+         written_to(".", overwrite=True), SpecError,
+         ("holds the input", "Choose a new folder outside the run's inputs")),
+    Case(AREA, "out_is_data_file", "--out the data file itself",
+         written_to("demo.sav", overwrite=True), SpecError, ("is the input", "demo.sav")),
+    Case(AREA, "overwrite_foreign_folder", "--overwrite on a folder sipas did not write",
+         written_to("../mine", overwrite=True, mine=True), SpecError,
+         ("was not written by sipas", "--overwrite replaces only folders sipas wrote")),
+    Case(AREA, "out_name_too_long", "--out a folder name of 300 bytes",
+         written_to("o" * 300), SpecError, ("longer than 255 bytes",)),
+    Case(AREA, "out_parent_is_file", "--out inside a file (the pipeline file)",
+         written_to("pipeline.toml/out"), SpecError,
+         ("lies inside the input",)),
+    Case(AREA, "spec_suffixless_absolute", "spec = \"/etc/passwd\" (no suffix, absolute)",
+         spec_named_absolute, SpecError, ("absolute path '/etc/passwd' is not allowed",)),
+    Case(AREA, "seed_negative", "[compare] seed = -1", edited("seed = 20201231", "seed = -1"),
+         SpecError, ("[compare]: seed must be a non-negative integer; got -1",)),
+    Case(AREA, "decimals_negative", "decimals = -2", edited("decimals = 1", "decimals = -2"),
+         SpecError, ("[report]: decimals must be from 0", "got -2")),
+    Case(AREA, "min_cell_zero", "min_cell = 0", edited("min_cell = 10", "min_cell = 0"),
+         SpecError, ("[report]: min_cell must be a positive number of respondents; got 0",)),
     Case(AREA, "published_not_utf8", "the published-figures CSV saved in Windows-1258",
          published_not_utf8, ReadError,
          ("published_cao-bang-2020.csv", "must be UTF-8 text", "CSV UTF-8")),

@@ -127,8 +127,64 @@ def user_missing_unknown(tmp: Path):
     return read(path)
 
 
+def xlsx_cells(kind: str):
+    """A workbook whose q1 cell of row 2 is an error value or an uncalculated formula."""
+    def build(tmp: Path):
+        from openpyxl import Workbook
+
+        wb = Workbook()
+        ws = wb.active
+        ws.append(list(FRAME.columns))
+        for row in FRAME.itertuples(index=False):
+            ws.append(list(row))
+        if kind == "error":
+            ws["D2"] = "#N/A"
+            ws["D2"].data_type = "e"
+        else:
+            ws["D2"] = "=1+4"
+        wb.save(tmp / "cells.xlsx")
+        return read(tmp / "cells.xlsx")
+    return build
+
+
+def data_on_second_sheet(tmp: Path):
+    with pd.ExcelWriter(tmp / "two.xlsx") as writer:
+        pd.DataFrame().to_excel(writer, sheet_name="Notes", index=False)
+        FRAME.to_excel(writer, sheet_name="Data", index=False)
+    return read(tmp / "two.xlsx")
+
+
+def nfc_domains(tmp: Path) -> str:
+    """District names that differ only by NFD/NFC and a trailing space are one domain."""
+    frame = FRAME.assign(district=["Hà Nội", "Ha\u0300 Nội ", "Huế", "Huế"])
+    path = tmp / "d.csv"
+    frame.to_csv(path, index=False)
+    with pytest.warns(UserWarning, match="NFC"):
+        sd = read(path)
+    assert sd.frame["district"].nunique() == 2
+    return "one domain per name: NFC, spaces stripped, with a warning listing the merge"
+
+
 AREA = "reading"
 CASES = [
+    Case(AREA, "csv_na_token", "an item cell \"NA\" in a CSV (one rule: only empty is missing)",
+         lambda tmp: read(text(tmp, "na.csv", HEADER + "101,1,10,NA,1\n102,1,10,4,9\n")),
+         ReadError, ("item column 'q1' must hold numeric codes", "'NA'")),
+    Case(AREA, "csv_dash_token", "an item cell \"-\" in a CSV",
+         lambda tmp: read(text(tmp, "dash.csv", HEADER + "101,1,10,-,1\n102,1,10,4,9\n")),
+         ReadError, ("item column 'q1' must hold numeric codes", "'-'")),
+    Case(AREA, "csv_short_row", "a CSV row with fewer fields than the header",
+         lambda tmp: read(text(tmp, "short.csv", HEADER + "101,1,10,5\n102,1,10,4,9\n")),
+         ReadError, ("fewer fields than the 5 of the header", "line 2: 4 fields")),
+    Case(AREA, "xlsx_error_cell", "an Excel #N/A error cell in an item",
+         xlsx_cells("error"), ReadError, ("D2=#N/A", "spreadsheet error")),
+    Case(AREA, "xlsx_uncached_formula", "an Excel formula never calculated (no cached value)",
+         xlsx_cells("formula"), ReadError, ("D2: formula '=1+4' not calculated",)),
+    Case(AREA, "xlsx_data_on_sheet_2", "the data on the second sheet, the first one empty",
+         data_on_second_sheet, ReadError, ("sheet 0 holds no data rows", "['Notes', 'Data']",
+                                           "[input] sheet")),
+    Case(AREA, "nfc_domain_values", "domain values differing by NFD/NFC or a trailing space",
+         nfc_domains, None),
     Case(AREA, "truncated_sav", "SPSS .sav file cut to a third of its size", read_cut("sav"),
          ReadError, ("cut.sav", "truncated", "export it again")),
     Case(AREA, "truncated_dta", "Stata .dta file cut to a third", read_cut("dta"), ReadError,

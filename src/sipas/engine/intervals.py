@@ -165,6 +165,15 @@ def proportion_interval(method: str, p: np.ndarray, se: np.ndarray, df: np.ndarr
     with np.errstate(divide="ignore", invalid="ignore"):
         if method in ("wald", "mean"):
             return p - q * se, p + q * se
+        edge = (p == 0) | (p == 1)
+        if method not in ("likelihood", "beta") and n_rows is not None and edge.any():
+            # a share of 0% or 100% has se 0: the other methods give no interval (or a
+            # point); it gets the Korn-Graubard interval on the respondents behind it
+            lo, hi = proportion_interval(method, np.where(edge, 0.5, p), se, df, level,
+                                         n_rows)
+            kg_lo, kg_hi = _korn_graubard(p, se, df, level,
+                                          np.asarray(n_rows, dtype="float64"))
+            return np.where(edge, kg_lo, lo), np.where(edge, kg_hi, hi)
         if method in ("logit", "xlogit"):
             centre, half = logit(p), q * se / (p * (1 - p))
             return expit(centre - half), expit(centre + half)
@@ -193,7 +202,9 @@ def proportion_interval(method: str, p: np.ndarray, se: np.ndarray, df: np.ndarr
 def _korn_graubard(p: np.ndarray, se: np.ndarray, df: np.ndarray, level: float,
                    n_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     alpha = 1 - level
-    n_eff = p * (1 - p) / se**2
+    # at 0% or 100% the variance is 0 and p(1-p)/se^2 is undefined: Korn and Graubard
+    # (1998) then take the number of respondents (design effect 1: Clopper-Pearson)
+    n_eff = np.where((p == 0) | (p == 1), n_rows, p * (1 - p) / se**2)
     ratio = stats.t.ppf(alpha / 2, np.maximum(n_rows - 1, 1)) / stats.t.ppf(
         alpha / 2, np.where(df > 0, df, np.nan))
     n_eff = n_eff * ratio**2

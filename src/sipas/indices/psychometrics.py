@@ -300,13 +300,9 @@ def factor_reliability(design: SurveyDesign, spec: Spec, *, level: float = 0.95)
     -------
     pandas.DataFrame
         One row per factor: ``factor, label_vi, label_en, items, alpha, se, ci_low,
-        ci_high, df, omega, n``.
-
-    Raises
-    ------
-    EstimationError
-        As :func:`item_analysis` (e.g. a factor with fewer than three complete
-        respondents).
+        ci_high, df, omega, n, note``. A factor :func:`item_analysis` cannot estimate (e.g.
+        fewer than three complete respondents) gets blank statistics and ``note`` saying
+        ``not estimable`` and why; the other factors are computed.
 
     Notes
     -----
@@ -327,12 +323,21 @@ def factor_reliability(design: SurveyDesign, spec: Spec, *, level: float = 0.95)
         if len(f.items) < 2:
             continue
         items = list(f.items)
-        res = item_analysis(
-            design, items, level=level,
-            missing_codes={i: [c for codes in spec.missing_codes(i).values() for c in codes]
-                           for i in items},
-            scale={i: spec.scale_of(i).codes for i in items})
-        rows.append({"factor": f.name, "label_vi": f.label.get("vi", f.name),
-                     "label_en": f.label.get("en", f.name), "items": len(f.items),
-                     **res.summary()})
+        row = {"factor": f.name, "label_vi": f.label.get("vi", f.name),
+               "label_en": f.label.get("en", f.name), "items": len(f.items)}
+        try:
+            res = item_analysis(
+                design, items, level=level,
+                missing_codes={i: [c for codes in spec.missing_codes(i).values()
+                                   for c in codes] for i in items},
+                scale={i: spec.scale_of(i).codes for i in items})
+        except EstimationError as exc:
+            # one factor answered by too few is reported, not a reason to stop the run
+            rows.append({**row, **dict.fromkeys(_SUMMARY, np.nan),
+                         "note": f"not estimable: {exc}"})
+            continue
+        rows.append({**row, **res.summary(), "note": ""})
     return pd.DataFrame(rows)
+
+
+_SUMMARY = ("alpha", "se", "ci_low", "ci_high", "df", "omega", "n")

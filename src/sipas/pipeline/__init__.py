@@ -5,7 +5,9 @@ optional comparisons, the published figures to reproduce, the PAR scheme, and th
 options; ``docs/pipeline.md`` documents every key. :func:`run` computes everything and
 :func:`write` writes an output folder (tables as CSV and Parquet, an Excel workbook, charts
 and ``provenance.json``) through a temporary folder, so an interrupted run leaves nothing
-half-written and an existing non-empty folder is replaced only with ``overwrite=True``.
+half-written; an output folder that holds an input is refused, and an existing non-empty
+folder is replaced only with ``overwrite=True`` and only when sipas wrote it
+(:mod:`sipas.pipeline.folder`).
 
 The package holds the file and its checks (:mod:`sipas.pipeline.config`), the run
 (:mod:`sipas.pipeline.runner`) and the outputs (:mod:`sipas.pipeline.outputs`).
@@ -27,9 +29,17 @@ from sipas.pipeline.config import (
     demo_pipeline_path,
     load_pipeline,
 )
-from sipas.pipeline.outputs import output_folder, provenance, run_demo, summary_text, write
+from sipas.pipeline.folder import MARKER, output_folder
+from sipas.pipeline.outputs import (
+    pipeline_inputs,
+    provenance,
+    run_demo,
+    summary_text,
+    write,
+    write_into,
+)
 from sipas.pipeline.runner import RunResult, run, validate
 
-__all__ = ["FORMATS", "SCHEMA", "SECTIONS", "IndicesOptions", "Pipeline", "ReportOptions",
-           "RunResult", "demo_pipeline_path", "load_pipeline", "output_folder", "provenance",
-           "run", "run_demo", "summary_text", "validate", "write"]
+__all__ = ["FORMATS", "MARKER", "SCHEMA", "SECTIONS", "IndicesOptions", "Pipeline", "ReportOptions",
+           "RunResult", "demo_pipeline_path", "load_pipeline", "output_folder", "pipeline_inputs",
+           "provenance", "run", "run_demo", "summary_text", "validate", "write", "write_into"]

@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sipas._cells import clean_name
 from sipas._validate import message
 from sipas.errors import SpecError
 from sipas.indices.reliability import ReliabilityRules
@@ -277,6 +278,10 @@ def load_pipeline(path: str | Path) -> Pipeline:
     doc = Doc(str(path), raw)
     cfg = validate(SCHEMA, doc)
     ind, rep = cfg["indices"], cfg["report"]
+    # column names are matched as the data are read: NFC, no surrounding spaces
+    ind["by"] = [clean_name(b) for b in ind["by"]]
+    if "rank_by" in cfg["compare"]:
+        cfg["compare"]["rank_by"] = clean_name(cfg["compare"]["rank_by"])
     if not 0 < ind["level"] < 1:
         raise doc.fail(("indices",), message("level", "in (0, 1)", ind["level"],
                                              "Use 0.95 for a 95% interval."))
@@ -284,11 +289,14 @@ def load_pipeline(path: str | Path) -> Pipeline:
     if rank_by is not None and rank_by not in ind["by"]:
         raise doc.fail(("compare",), message("rank_by", f"one of [indices] by {ind['by']}",
                                              rank_by, "Add it to [indices] by."))
+    _check_numbers(doc, cfg)
     allow_abs = cfg["pipeline"]["allow_absolute_paths"]
 
     def resolve(section: str, value: str) -> str:
-        """A path in the file (resolved), or a bundled name (no suffix) as it is."""
-        if not Path(value).suffix:
+        """A path in the file (resolved against its folder, checked), or a bundled name: a
+        bare word without suffix or separator that names no file beside the pipeline."""
+        bare = Path(value).name == value and not Path(value).suffix
+        if bare and not (path.parent / value).exists():
             return value
         return str(_resolve(doc, (section,), path.parent, value, allow_abs))
 
@@ -310,6 +318,20 @@ def load_pipeline(path: str | Path) -> Pipeline:
         report=ReportOptions(rep["lang"], rep["decimals"], tuple(rep["formats"]),
                              rep["min_cell"], rep["suppression"]),
         plan=dict(cfg["plan"]), raw=raw)
+
+
+def _check_numbers(doc: Doc, cfg: dict[str, Any]) -> None:
+    """What the schema's types cannot say: counts and seeds that must be positive."""
+    checks = [("report", "decimals", 0, "from 0 (whole numbers) up"),
+              ("report", "min_cell", 1, "a positive number of respondents"),
+              ("compare", "n_sim", 1, "a positive number of simulations"),
+              ("compare", "seed", 0, "a non-negative integer"),
+              ("par", "n_sim", 1, "a positive number of simulations"),
+              ("par", "seed", 0, "a non-negative integer")]
+    for section, key, low, expectation in checks:
+        value = cfg[section].get(key)
+        if value is not None and value < low:
+            raise doc.fail((section,), message(key, expectation, value))
 
 
 def _resolve(doc: Doc, where: KeyPath, base: Path, name: str, allow_abs: bool) -> Path:

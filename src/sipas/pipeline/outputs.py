@@ -1,91 +1,50 @@
-"""Writing a run: the output folder (replaced atomically), tables, report, provenance, and
-the console summary; :func:`run_demo` runs and writes the bundled demo.
+"""Writing a run: tables, report, provenance, and the console summary, into an output
+folder that :mod:`sipas.pipeline.folder` guards (never over an input, only over a folder
+sipas wrote, one run at a time); :func:`run_demo` runs and writes the bundled demo.
 
 Examples
 --------
->>> import pathlib, tempfile
->>> base = pathlib.Path(tempfile.mkdtemp())
->>> with output_folder(base / "out") as tmp:
-...     _ = (tmp / "done.txt").write_text("ok", encoding="utf-8")
->>> (base / "out" / "done.txt").read_text(encoding="utf-8")
-'ok'
+>>> from sipas.pipeline import demo_pipeline_path, load_pipeline
+>>> [p.name for p in pipeline_inputs(load_pipeline(demo_pipeline_path()))][:2]
+['demo_pipeline.toml', 'demo.sav']
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from sipas.errors import SpecError
-from sipas.pipeline.config import demo_pipeline_path, load_pipeline
+from sipas.pipeline.config import Pipeline, demo_pipeline_path, load_pipeline
+from sipas.pipeline.folder import output_folder
 from sipas.pipeline.runner import RunResult, run
 
 if TYPE_CHECKING:
     from sipas.report.tables import Lang
 
-__all__ = ["output_folder", "provenance", "run_demo", "summary_text", "write"]
+__all__ = ["pipeline_inputs", "provenance", "run_demo", "summary_text", "write",
+           "write_into"]
 
 
-@contextmanager
-def output_folder(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary folder; on success it becomes ``out`` (atomically replaced).
+def pipeline_inputs(pipeline: Pipeline) -> list[Path]:
+    """Every file a run of ``pipeline`` reads (an output folder may hold none of them).
 
-    Parameters
-    ----------
-    out : str or Path
-        The final output folder.
-    overwrite : bool
-        Replace ``out`` when it exists and is not empty.
-
-    Yields
-    ------
-    Path
-        A temporary folder beside ``out``; it is removed if the block raises (also on
-        Ctrl-C), so ``out`` is never left half-written.
-
-    Raises
-    ------
-    SpecError
-        ``out`` exists, is not empty (or not a folder) and ``overwrite`` is False.
-
-    Examples
-    --------
-    >>> import pathlib, shutil, tempfile
-    >>> base = pathlib.Path(tempfile.mkdtemp())
-    >>> with output_folder(base / "out") as tmp:
-    ...     _ = (tmp / "a.txt").write_text("done", encoding="utf-8")
-    >>> [f.name for f in (base / "out").iterdir()]
-    ['a.txt']
-    >>> shutil.rmtree(base)
+    The pipeline file, the data, the spec file and its margin files, the published figures,
+    the previous wave and its spec, and the PAR files; bundled names are not files.
     """
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise SpecError(f"Output folder {str(out)!r} exists and is not empty. Choose another "
-                        "--out folder or pass --overwrite to replace it.")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{time.time_ns()}")
-        out.rename(old)
-    tmp.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    from sipas.spec import load_spec
+
+    spec = load_spec(pipeline.spec)
+    named = [pipeline.path, pipeline.data, spec.source or "",
+             *(m.source for m in spec.margins if m.source != "inline"),
+             pipeline.published or "", *map(str, pipeline.compare.values()),
+             *map(str, pipeline.par.values())]
+    return [Path(p) for p in dict.fromkeys(str(p) for p in named if p) if Path(p).exists()]
 
 
 def write(result: RunResult, out: str | Path, *, overwrite: bool = False,
@@ -107,12 +66,15 @@ def write(result: RunResult, out: str | Path, *, overwrite: bool = False,
     -------
     Path
         ``out``: ``tables/`` (CSV and/or Parquet per the report formats), the Excel workbook
-        and charts when the report layer writes them, and ``provenance.json``.
+        and charts when the report layer writes them, ``provenance.json`` and the marker
+        ``.sipas-output``.
 
     Raises
     ------
     SpecError
-        ``out`` exists and is not empty, without ``overwrite``.
+        ``out`` is refused (see :func:`sipas.pipeline.folder.output_folder`): it holds an
+        input, is not a sipas folder, exists without ``overwrite``, or another run is
+        writing it.
 
     Examples
     --------
@@ -124,26 +86,41 @@ def write(result: RunResult, out: str | Path, *, overwrite: bool = False,
     >>> base = pathlib.Path(tempfile.mkdtemp())
     >>> out = write(run(quick), base / "out")
     >>> sorted(f.name for f in out.iterdir())
-    ['provenance.json', 'tables']
+    ['.sipas-output', 'provenance.json', 'tables']
     >>> shutil.rmtree(base)
     """
-    from sipas.report.files import write_csv, write_parquet, write_text
+    with output_folder(out, overwrite, inputs=pipeline_inputs(result.pipeline)) as folder:
+        write_into(result, folder, lang=lang)
+    return Path(out)
+
+
+def write_into(result: RunResult, folder: Path, *, lang: Lang | None = None) -> None:
+    """Write the files of a run into ``folder`` (the temporary folder of
+    :func:`~sipas.pipeline.folder.output_folder`).
+
+    Table and chart names built from column names go through
+    :func:`~sipas.report.files.safe_filename`, so every file lies inside ``folder``;
+    ``provenance.json`` maps each table to its file.
+    """
+    from sipas.report.files import safe_filename, write_csv, write_parquet, write_text
 
     opts = result.pipeline.report
     lang = lang or opts.lang
-    with output_folder(out, overwrite) as folder:
-        start = time.perf_counter()
-        tables = folder / "tables"
-        for name, table in result.tables.items():
-            if "csv" in opts.formats:
-                write_csv(table, tables / f"{name}.csv")
-            if "parquet" in opts.formats:
-                write_parquet(table, tables / f"{name}.parquet")
-        _write_report(result, folder, lang)
-        result.timings["write"] = time.perf_counter() - start
-        write_text(json.dumps(provenance(result, lang), ensure_ascii=False, indent=2,
-                              default=_json), folder / "provenance.json")
-    return Path(out)
+    start = time.perf_counter()
+    tables = folder / "tables"
+    taken: set[str] = set()
+    files = {name: safe_filename(name, taken) for name in result.tables}
+    for name, table in result.tables.items():
+        for fmt in ("csv", "parquet"):
+            if fmt in opts.formats:
+                path = tables / f"{files[name]}.{fmt}"
+                (write_csv if fmt == "csv" else write_parquet)(table, path)
+    _write_report(result, folder, lang)
+    result.timings["write"] = time.perf_counter() - start
+    prov = provenance(result, lang)
+    prov["table_files"] = {n: f for n, f in files.items() if n != f}
+    write_text(json.dumps(prov, ensure_ascii=False, indent=2, default=_json),
+               folder / "provenance.json")
 
 
 def _write_report(result: RunResult, folder: Path, lang: Lang) -> None:
@@ -240,7 +217,7 @@ def run_demo(out: str | Path = "sipas-demo-output", *, overwrite: bool = False,
     Raises
     ------
     SpecError
-        ``out`` exists and is not empty, without ``overwrite``.
+        ``out`` is refused (see :func:`write`).
 
     Examples
     --------
@@ -248,14 +225,15 @@ def run_demo(out: str | Path = "sipas-demo-output", *, overwrite: bool = False,
 
     >>> path = run_demo("sipas-demo-output", quiet=True)  # doctest: +SKIP
     >>> sorted(f.name for f in path.iterdir())  # doctest: +SKIP
-    ['charts', 'provenance.json', 'sipas-report.xlsx', 'tables']
+    ['.sipas-output', 'charts', 'provenance.json', 'sipas-report.xlsx', 'tables']
     """
     pipeline = load_pipeline(demo_pipeline_path())
-    result = run(pipeline, progress=not quiet and sys.stderr.isatty())
-    path = write(result, out, overwrite=overwrite, lang=lang)
+    with output_folder(out, overwrite, inputs=pipeline_inputs(pipeline)) as folder:
+        result = run(pipeline, progress=not quiet and sys.stderr.isatty())
+        write_into(result, folder, lang=lang)
     if not quiet:
-        print(summary_text(result, path))
-    return path
+        print(summary_text(result, Path(out)))
+    return Path(out)
 
 
 def summary_text(result: RunResult, path: Path) -> str:

@@ -22,6 +22,7 @@ import pandas as pd
 from sipas.report import plots, word
 from sipas.report.disclosure import check_not_microdata, protect_tables
 from sipas.report.excel import write_workbook
+from sipas.report.files import safe_filename
 from sipas.report.methods import method_rows
 from sipas.report.tables import Lang, TableContext, flag_notes, publication_table, title_of
 
@@ -217,7 +218,7 @@ def write_charts(result: Any, tables: Mapping[str, pd.DataFrame], folder: Path,
         fig = plots.ranked_chart(rows, by, labels=ctx.domains.get(by), reference=reference,
                                  title=ctx.domain_titles.get(by, by), level=ctx.level,
                                  **common)
-        written += plots.save_figure(fig, folder / f"ranked_{by}", formats)
+        written += plots.save_figure(fig, folder / safe_filename(f"ranked_{by}"), formats)
     items = _likert_items(spec)
     if items:
         dist = plots.item_distribution(result.design, spec, items, lang)

@@ -18,8 +18,13 @@ separate from the reliability flags (``n<30`` ...), which are about precision.
   ``mode="flag"``, only the flag ``"small cell (n<10)"``).
 * **Complementary suppression**: the domain rows of one variable partition the population,
   so the published total (the overall index) and the other domains could give back a single
-  suppressed cell. If exactly one row of such a set is suppressed, the row with the next
-  smallest ``n`` is suppressed too (flag ``"suppressed (complementary)"``).
+  suppressed cell; and within one domain the overall index is a combination of its factors
+  (``overall = mean_of_factors``), so the overall and the other factors give back a single
+  suppressed factor. Every such set (a statistic across domains, the overall and factors of
+  a domain) holding exactly one suppressed row gets the row with the next smallest ``n``
+  suppressed too, until no set holds exactly one (flag ``"suppressed (complementary)"``).
+  :func:`recovery_audit` checks the result: no suppressed cell is determined by the
+  published cells and these relations.
 * Respondent-level data never goes into a report: :func:`check_not_microdata` refuses a
   table with a respondent id column, with several item columns (a wide microdata layout), or
   whose rows each count a single respondent.
@@ -37,7 +42,6 @@ Examples
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
@@ -47,7 +51,8 @@ import pandas as pd
 from sipas._validate import check_choice, message
 from sipas.errors import DisclosureError
 
-__all__ = ["DisclosureError", "check_not_microdata", "protect_tables", "suppress"]
+__all__ = ["DisclosureError", "check_not_microdata", "protect_tables", "recovery_audit",
+           "suppress"]
 
 MIN_CELL = 10
 #: statistics blanked in a suppressed row (``share_*`` columns too)
@@ -129,25 +134,113 @@ def suppress(table: pd.DataFrame, *, min_cell: int = MIN_CELL,
         return _mark(out, primary, f"small cell (n<{min_cell})", blank=False)
     second = np.zeros(len(out), dtype=bool)
     if domain is not None and domain in out.columns:
-        second = _complementary(out, n, primary, [k for k in keys if k in out.columns])
+        sets = _relation_sets(out, domain, [k for k in keys if k in out.columns])
+        second = _complementary(n, primary, sets)
     out = _mark(out, primary, f"suppressed (n<{min_cell})", blank=True)
     return _mark(out, second, "suppressed (complementary)", blank=True)
 
 
-def _complementary(table: pd.DataFrame, n: np.ndarray, primary: np.ndarray,
-                   keys: list[str]) -> np.ndarray:
-    """Next smallest row of every set of domain rows with exactly one primary suppression."""
-    second = np.zeros(len(table), dtype=bool)
+def _relation_sets(table: pd.DataFrame, domain: str, keys: list[str]) -> list[np.ndarray]:
+    """Row sets tied by a published relation: one statistic across the domains (their
+    combination is the published total), and the overall and factors of one domain."""
     groups = (table.groupby(keys, sort=False, dropna=False).indices if keys
               else {None: np.arange(len(table))})
-    for rows in groups.values():
-        rows = np.asarray(rows)
-        if primary[rows].sum() != 1 or len(rows) < 2:
-            continue
-        rest = rows[~primary[rows]]
-        order = np.argsort(np.nan_to_num(n[rest], nan=np.inf), kind="stable")
-        second[rest[order[0]]] = True
-    return second
+    sets = [np.asarray(r) for r in groups.values()]
+    if "index_level" in table.columns:
+        sets += [np.asarray(r) for r in
+                 table.groupby(domain, sort=False, dropna=False).indices.values()]
+    return [r for r in sets if len(r) >= 2]
+
+
+def _complementary(n: np.ndarray, primary: np.ndarray,
+                   sets: list[np.ndarray]) -> np.ndarray:
+    """Rows suppressed so that no relation set holds exactly one suppressed row: the row of
+    smallest ``n`` is added to such a set, until none is left."""
+    hidden = primary.copy()
+    size = np.nan_to_num(n, nan=np.inf)
+    changed = True
+    while changed:
+        changed = False
+        for rows in sets:
+            if hidden[rows].sum() != 1:
+                continue
+            rest = rows[~hidden[rows]]
+            hidden[rest[np.argsort(size[rest], kind="stable")[0]]] = True
+            changed = True
+    return hidden & ~primary
+
+
+def recovery_audit(table: pd.DataFrame, domain: str, *,
+                   keys: Sequence[str] = ("name",)) -> list[int]:
+    """Positions of the suppressed rows of a domain table that the published rows give back.
+
+    The relations an attacker can use are those of :func:`suppress`: for each statistic
+    (``keys``), a combination of the domains with positive weights (their sizes, taken as
+    known) is the published total;
+    within a domain (tables with ``index_level``), the overall index is a combination of
+    the factors. A suppressed cell is recoverable when these relations determine it from
+    the published cells, i.e. when every solution of the relations restricted to the
+    suppressed cells leaves it unchanged (its component of the null space is zero).
+
+    Parameters
+    ----------
+    table : DataFrame
+        A protected ``index_by_<domain>`` (or ``items_by_<domain>``) table: suppressed rows
+        have ``estimate`` blank and ``suppressed`` in ``flag_reason``.
+    domain : str
+        The domain column.
+    keys : list of str
+        Columns naming one statistic.
+
+    Returns
+    -------
+    list of int
+        Row positions of recoverable suppressed cells (empty when the table is safe).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"district": [1, 1, 1, 2, 2, 2],
+    ...                   "name": ["overall", "a", "b"] * 2,
+    ...                   "index_level": ["overall", "factor", "factor"] * 2,
+    ...                   "estimate": [0.8, 0.7, 0.9, 0.6, 0.5, 0.7],
+    ...                   "n": [50, 50, 4, 60, 60, 60], "flag": ""})
+    >>> recovery_audit(suppress(t, domain="district", keys=["name"]), "district")
+    []
+    """
+    keys = [k for k in keys if k in table.columns]
+    # disclosure suppression writes its reason (the reliability verdict is in ``flag``)
+    col = "flag_reason" if "flag_reason" in table.columns else "flag"
+    reasons = table[col].fillna("").astype(str).to_numpy() if col in table.columns else \
+        np.full(len(table), "")
+    hidden = np.flatnonzero(np.char.find(reasons.astype(str), "suppressed") >= 0)
+    if hidden.size == 0:
+        return []
+    # the attacker's weights of the domains: their sizes, the same for every statistic
+    counts = pd.to_numeric(table["n"], errors="coerce").fillna(1)
+    n = counts.groupby(table[domain].to_numpy()).transform("max").to_numpy(float)
+    level = table["index_level"].to_numpy() if "index_level" in table.columns else None
+    equations = []
+    for rows in _relation_sets(table, domain, keys):
+        coef = np.zeros(len(table))
+        if level is not None and len(set(table[domain].iloc[rows])) == 1:
+            over = rows[level[rows] == "overall"]
+            if over.size != 1:
+                continue
+            factors = rows[level[rows] != "overall"]
+            coef[over] = 1.0
+            coef[factors] = -1.0 / len(factors)
+        else:
+            coef[rows] = n[rows] / n[rows].sum()
+        equations.append(coef[hidden])
+    if not equations:
+        return hidden.tolist()
+    matrix = np.array(equations)
+    _, sv, vt = np.linalg.svd(matrix)
+    rank = int((sv > 1e-10 * max(sv.max(), 1.0)).sum())
+    null = vt[rank:]
+    free = np.abs(null).max(axis=0) > 1e-9 if len(null) else np.zeros(len(hidden), bool)
+    return hidden[~free].tolist()
 
 
 def _mark(table: pd.DataFrame, rows: np.ndarray, text: str, *, blank: bool) -> pd.DataFrame:
@@ -203,16 +296,23 @@ def protect_tables(tables: Mapping[str, pd.DataFrame], *, min_cell: int = MIN_CE
             out[f"ranks_{col}"] = _mark(ranks.copy(), ranks[col].isin(hidden).to_numpy(),
                                         "suppressed (domain)", blank=True)
         if f"compare_{col}" in out:
-            out[f"compare_{col}"] = _hide_comparisons(out[f"compare_{col}"], hidden)
+            out[f"compare_{col}"] = _hide_comparisons(out[f"compare_{col}"], hidden,
+                                                      index[col])
     return out
 
 
-def _hide_comparisons(table: pd.DataFrame, hidden: pd.Series) -> pd.DataFrame:
-    codes = {str(v) for v in hidden}
-    parts = [set(re.split(r" - |: ", str(c))) for c in table["comparison"]]
-    rows = np.array([bool(p & codes) for p in parts])
+def _hide_comparisons(table: pd.DataFrame, hidden: pd.Series,
+                      domains: pd.Series) -> pd.DataFrame:
+    """Comparison rows that involve a hidden domain, matched on the domain values (a label
+    holding " - " cannot hide them); a comparison naming no known pair is hidden too."""
+    known = list(dict.fromkeys(str(v) for v in domains))
+    secret = {str(v) for v in hidden}
+    involves: dict[str, set[str]] = {f"{a} - mean of domains": {a} for a in known}
+    involves.update({f"{a} - {b}": {a, b} for a in known for b in known if a != b})
+    texts = [str(c) for c in table["comparison"]]
+    rows = np.array([bool(involves.get(c, secret) & secret) for c in texts])
     out = _mark(table.copy(), rows, "suppressed (domain)", blank=True)
-    if any("mean of domains" in p for p in parts):
+    if any(c.endswith(" - mean of domains") for c in texts):
         for c in ("difference", "se", "ci_low", "ci_high", "t"):
             if c in out.columns:
                 out[c] = np.nan

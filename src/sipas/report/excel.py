@@ -53,7 +53,8 @@ ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
 def sheet_names(names: Iterable[str]) -> list[str]:
-    """Valid, unique Excel sheet names (at most 31 characters, no ``[]:*?/\\``).
+    """Valid, unique Excel sheet names (at most 31 characters, no ``[]:*?/\\`` nor control
+    characters, not ``History``; compared without case, as Excel does).
 
     >>> sheet_names(["items_by_a_very_long_domain_column_name", "items_by_a_very_long_domain_"
     ...              "column_name_2", "a/b"])
@@ -62,7 +63,10 @@ def sheet_names(names: Iterable[str]) -> list[str]:
     out: list[str] = []
     seen: set[str] = set()
     for name in names:
-        base = re.sub(r"[\[\]:*?/\\]", "_", str(name)).strip("'") or "sheet"
+        text = unicodedata.normalize("NFC", str(name))
+        base = re.sub(r"[\[\]:*?/\\\x00-\x1f\x7f]", "_", text).strip("'") or "sheet"
+        if base.casefold() == "history":  # reserved by Excel
+            base = "history_"
         candidate, k = base[:31], 1
         while candidate.lower() in seen:
             k += 1

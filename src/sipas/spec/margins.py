@@ -81,7 +81,12 @@ def margin(doc: Doc, index: int, raw: Mapping[str, Any], base: Path) -> Margin:
         source = "inline"
     else:
         file = Path(raw["file"])
-        file = file if file.is_absolute() else base / file
+        # one path rule: relative to the spec file that names it (an absolute path such
+        # as /etc/passwd is never opened, so its content is never shown)
+        if file.is_absolute():
+            raise doc.fail(path, f"margin file {raw['file']!r} must be a path relative to the "
+                                 "spec file; copy the file beside the spec.")
+        file = base / file
         targets = _csv_targets(doc, where, file, variables)
         source = str(file)
     bad = {k: v for k, v in targets.items() if not 0 < v < math.inf}

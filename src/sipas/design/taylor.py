@@ -110,9 +110,15 @@ class Linearization:
             if denom is None:
                 raise ValueError("a ratio's influence needs its denominators")
             d = denom.reshape(u.n_domains, -1)
+            # (wnum - ratio * wden) / den, zero in domains without a denominator; written in
+            # place, as the (keys x J) arrays are as large as the data for element designs
+            has = d > 0
             with np.errstate(divide="ignore", invalid="ignore"):
-                per_key = (u.wnum - est.reshape(u.n_domains, -1)[kd] * u.wden) / d[kd]
-            per_key = np.where(d[kd] > 0, per_key, 0.0)
+                ratio = np.where(has, est.reshape(u.n_domains, -1), 0.0)
+                scale = np.where(has, 1.0 / d, 0.0)
+            per_key = np.multiply(u.wden, ratio[kd])
+            np.subtract(u.wnum, per_key, out=per_key)
+            per_key *= scale[kd]
         t = u.unit_matrix(per_key)
         if self._calibration:
             group_of = {id(p): i for i, g in enumerate(self.reduction().groups) for p in g}
@@ -136,16 +142,23 @@ class Linearization:
         d = sums.n_domains
         s1, final = self._stages[0], self._stages[-1]
         if "psu_of_final" not in self._cache:
-            first = np.full(final.n_units, len(final.unit), dtype=np.int64)
-            np.minimum.at(first, final.unit, np.arange(len(final.unit)))
+            first = np.empty(final.n_units, dtype=np.int64)
+            # reversed, so the last write of each unit is its first row
+            first[final.unit[::-1]] = np.arange(len(final.unit))[::-1]
             self._cache["psu_of_final"] = s1.unit[first]
         psu_of_final = self._cache["psu_of_final"]
         present = sums.prow > 0
-        pairs = np.unique(psu_of_final[sums.key_unit()[present]] * d
-                          + sums.key_domain()[present])
-        n_psu = np.bincount(pairs % d, minlength=d)
-        strata = np.unique(s1.group[pairs // d] * d + pairs % d)
-        return (n_psu - np.bincount(strata % d, minlength=d)).astype(float)
+        psu, dom = psu_of_final[sums.key_unit()[present]], sums.key_domain()[present]
+        if len(self._stages) == 1:
+            # one stage: a key is a (PSU, domain) pair already, each at most once
+            n_psu = np.bincount(dom, minlength=d)
+        else:
+            pairs = np.unique(psu * d + dom)
+            psu, dom = pairs // d, pairs % d
+            n_psu = np.bincount(dom, minlength=d)
+        cells = np.bincount(s1.group[psu] * d + dom, minlength=s1.n_groups * d)
+        n_strata = np.count_nonzero(cells.reshape(s1.n_groups, d), axis=0)
+        return (n_psu - n_strata).astype(float)
 
     def _cross(self, p: Projection, q: Projection) -> np.ndarray:
         key = ("cross", id(p), id(q))

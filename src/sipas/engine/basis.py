@@ -315,10 +315,12 @@ def _dense(values: UnitTotals) -> np.ndarray:
 
 def _finite(values: UnitTotals) -> UnitTotals:
     if is_sparse(values):
+        if np.isfinite(values.data).all():
+            return values
         values = values.tocsr(copy=True)
         values.data = np.nan_to_num(values.data)
         return values
-    return np.nan_to_num(values)
+    return values if np.isfinite(values).all() else np.nan_to_num(values)
 
 
 @overload

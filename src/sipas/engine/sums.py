@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -92,6 +93,21 @@ class UnitSums:
         return self.unit is None
 
     @property
+    def unit_keys(self) -> bool:
+        """Whether the keys are the units themselves, in order (every unit in one domain).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> s = unit_sums(np.array([[1.0], [0.0], [1.0]]), np.ones((3, 1)), np.array([0, 0, 1]),
+        ...               2, np.array([2.0, 1.0, 1.0]), np.array([0, 1, 1]), 2)
+        >>> s.unit_keys
+        False
+        """
+        return (self.unit is not None and len(self.unit) == self.n_units
+                and bool(np.all(self.unit == np.arange(self.n_units))))
+
+    @property
     def n_vars(self) -> int:
         """Number of variables ``J``.
 
@@ -104,6 +120,29 @@ class UnitSums:
         1
         """
         return self.wnum.shape[1]
+
+    def widen(self, n_vars: int) -> UnitSums:
+        """These sums in arrays with room for ``n_vars`` variables (the first columns
+        filled), keeping fields that are the same array (``wval`` is ``wden`` for means and
+        shares) one array.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> s = unit_sums(np.ones((2, 1)), None, None, 1, np.ones(2), np.array([0, 1]), 2)
+        >>> s.widen(3).wnum.shape
+        (2, 3)
+        """
+        wide: dict[str, Any] = {}
+        for f in ("wnum", "wden", "pden", "wval", "wnum2"):
+            arr = getattr(self, f)
+            same = next((g for g in wide if getattr(self, g) is arr), None)
+            if arr is None or same is not None:
+                wide[f] = None if arr is None else wide[same]  # type: ignore[index]
+                continue
+            wide[f] = np.empty((arr.shape[0], n_vars))
+            wide[f][:, : arr.shape[1]] = arr
+        return replace(self, **wide)
 
     def key_unit(self) -> np.ndarray:
         """The unit of every key.
@@ -167,12 +206,14 @@ class UnitSums:
         if self.dense:
             shape = (self.n_units, self.n_domains, *arr.shape[1:])
             return arr.reshape(shape).sum(axis=0)
-        domain = self.key_domain()
-        if arr.ndim == 1:
-            return np.bincount(domain, weights=arr, minlength=self.n_domains)
-        return np.column_stack([np.bincount(domain, weights=arr[:, j],
-                                            minlength=self.n_domains)
-                                for j in range(arr.shape[1])])
+        return np.asarray(self._domain_matrix @ arr)
+
+    @cached_property
+    def _domain_matrix(self) -> sparse.csr_matrix:
+        # (D x keys) indicator: one sparse product sums every column in one pass
+        keys = len(self.key_domain())
+        return sparse.csr_matrix((np.ones(keys), (self.key_domain(), np.arange(keys))),
+                                 shape=(self.n_domains, keys))
 
     def unit_matrix(self, arr: np.ndarray) -> np.ndarray | sparse.csr_matrix:
         """(units x D*J) matrix of per-key values, domain-major columns.
@@ -198,6 +239,12 @@ class UnitSums:
         j = arr.shape[1]
         if self.dense:
             return arr.reshape(self.n_units, self.n_domains * j)
+        if self.unit_keys:
+            # one key per unit, in unit order: the rows of the matrix are the keys
+            cols = (self.key_domain()[:, None] * j + np.arange(j)[None, :]).ravel()
+            ptr = np.arange(0, (self.n_units + 1) * j, j)
+            return sparse.csr_matrix((np.ascontiguousarray(arr).ravel(), cols, ptr),
+                                     shape=(self.n_units, self.n_domains * j))
         rows = np.repeat(self.key_unit(), j)
         cols = (self.key_domain()[:, None] * j + np.arange(j)[None, :]).ravel()
         return sparse.csr_matrix((arr.ravel(), (rows, cols)),
@@ -221,7 +268,9 @@ class _KeySums:
     def __init__(self, key: np.ndarray, size: int) -> None:
         self.key, self.size, self.starts = key, size, None
         n = len(key)
-        if n < 2:
+        # one row per key (an element design's units): a sum is the row's value, put in place
+        self.single = n == size and n > 0 and int(np.bincount(key, minlength=size).max()) == 1
+        if n < 2 or self.single:
             return
         change = key[1:] != key[:-1]
         n_runs = 1 + int(np.count_nonzero(change))
@@ -242,6 +291,7 @@ class _KeySums:
     def compress(self) -> np.ndarray:
         """Renumber the keys to the ones present (in order of first appearance); returns
         the original key of each. With runs only the runs' keys are renumbered."""
+        self.single = False
         if self.starts is None:
             self.key, uniq = pd.factorize(self.key)
         else:
@@ -258,6 +308,10 @@ class _KeySums:
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
         """(size,) sums of the (n,) ``values`` (booleans count as 0/1)."""
+        if self.single:
+            out = np.empty(self.size)
+            out[self.key] = values
+            return out
         if self.starts is None:
             return np.bincount(self.key, weights=values, minlength=self.size)
         # dtype: booleans are added as numbers, cast chunk by chunk (no float copy)
@@ -265,6 +319,8 @@ class _KeySums:
 
     def count(self) -> np.ndarray:
         """(size,) number of rows per key."""
+        if self.single:
+            return np.ones(self.size)
         if self.starts is None:
             return np.bincount(self.key, minlength=self.size).astype("float64")
         return self._to_keys(self.lengths)
@@ -299,7 +355,8 @@ def _binary_sums(key: np.ndarray, size: int, w: np.ndarray, pos: np.ndarray | No
 def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray | None,
               n_domains: int, w: np.ndarray, unit: np.ndarray | None, n_units: int, *,
               valid: np.ndarray | None = None, second_moment: bool = True,
-              binary: bool = False, compress: bool | None = None) -> UnitSums:
+              binary: bool = False, compress: bool | None = None,
+              out: tuple[UnitSums, int] | None = None) -> UnitSums:
     """Reduce rows to sums per (unit, domain) key (see the module docstring).
 
     ``valid`` marks the non-missing values (default: ``den``, or every row); pass the same
@@ -333,6 +390,10 @@ def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray | None
     compress : bool, optional
         Keep only the keys present (default: when the dense key space is above
         ``DENSE_KEYS``); a Dask partition always compresses, so partial results stay small.
+    out : (UnitSums, int), optional
+        Sums of the same rows and keys with room for more variables (:meth:`UnitSums.widen`)
+        and the first column to fill: a block of variables is written in place, so the
+        blocks of a large element design are never held twice.
 
     Returns
     -------
@@ -350,6 +411,7 @@ def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray | None
     """
     same = valid is None or valid is den
     unit = np.zeros(len(w), dtype=np.int64) if unit is None else unit
+    inside: np.ndarray | None = None
     if domain is None:
         if n_domains != 1:
             raise ValueError("domain=None puts every row in one domain: n_domains must be 1")
@@ -364,45 +426,74 @@ def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray | None
         key = np.multiply(unit, n_domains, dtype=np.int64)
         key += domain
     size = n_units * n_domains
-    sums = _KeySums(key, size)
     key_unit = key_dom = None
-    if compress or (compress is None and size > DENSE_KEYS):
-        uniq = sums.compress()
-        size = len(uniq)
-        key_unit, key_dom = uniq // n_domains, uniq % n_domains
+    unit_domain = None
+    if compress is None and size > DENSE_KEYS and domain is not None:
+        unit_domain = _domain_of_units(unit, domain, inside, n_units)
+    if unit_domain is not None:
+        # every unit lies in one domain (an element design, or domains made of whole
+        # units): the unit is the key, and nothing needs to be searched for
+        sums = _KeySums(unit, n_units)
+        size, key_unit, key_dom = n_units, np.arange(n_units), unit_domain
+    else:
+        sums = _KeySums(key, size)
+        if compress or (compress is None and size > DENSE_KEYS):
+            uniq = sums.compress()
+            size = len(uniq)
+            key_unit, key_dom = uniq // n_domains, uniq % n_domains
     positive = w > 0
     # counts are plain counts unless some weights are zero (those rows are not counted)
     pos = None if positive.all() else positive.astype("float64")
     wden: np.ndarray | None
-    if binary and den is not None and same and not sums.runs:
+    if binary and den is not None and same and not sums.runs and not sums.single \
+            and out is None:
         wnum, wden, pden, prow = _binary_sums(sums.key, size, w, pos, np.asfortranarray(num),
                                               np.asfortranarray(den))
         return UnitSums(n_units, n_domains, key_unit, key_dom, wnum, wden, pden, wden,
                         wnum if second_moment else None, prow)
     buf = np.empty(len(w))
+    j_block = num.shape[1]
 
-    def total(mult: np.ndarray | None, values: np.ndarray) -> np.ndarray:
-        out = np.empty((size, values.shape[1]))
-        for j in range(values.shape[1]):
+    def total(field: str, mult: np.ndarray | None, values: np.ndarray) -> np.ndarray:
+        dest = np.empty((size, j_block)) if out is None else \
+            getattr(out[0], field)[:, out[1]: out[1] + j_block]
+        for j in range(j_block):
             col = values[:, j] if mult is None else np.multiply(mult, values[:, j], out=buf)
-            out[:, j] = sums(col)
-        return out
+            dest[:, j] = sums(col)
+        return dest
 
     prow = sums.count() if pos is None else sums(pos)
-    wnum = total(w, num)
-    wden = None if den is None else total(w, den)
+    wnum = total("wnum", w, num)
+    wden = None if den is None else total("wden", w, den)
     valid = den if valid is None else valid
     if valid is None:
-        pden = np.repeat(prow[:, None], num.shape[1], axis=1)
-        wval = np.repeat(sums(w)[:, None], num.shape[1], axis=1)
+        pden = np.repeat(prow[:, None], j_block, axis=1)
+        wval = np.repeat(sums(w)[:, None], j_block, axis=1)
+        if out is not None:
+            out[0].pden[:, out[1]: out[1] + j_block] = pden
+            out[0].wval[:, out[1]: out[1] + j_block] = wval
     else:
-        pden = total(pos, valid)
-        wval = wden if same and wden is not None else total(w, valid)
+        pden = total("pden", pos, valid)
+        wval = wden if same and wden is not None else total("wval", w, valid)
     wnum2 = None
     if second_moment:
-        wnum2 = wnum if binary else total(w, num * num)
+        wnum2 = wnum if binary else total("wnum2", w, num * num)
+    if out is not None:
+        return out[0]
     return UnitSums(n_units, n_domains, key_unit, key_dom, wnum, wden, pden, wval, wnum2,
                     prow)
+
+
+def _domain_of_units(unit: np.ndarray, domain: np.ndarray, inside: np.ndarray | None,
+                     n_units: int) -> np.ndarray | None:
+    """The one domain of every unit (0 for a unit without rows in any domain), or ``None``
+    when some unit has rows in two domains. Rows in no domain have weight zero already, so
+    they may share their unit's key."""
+    unit_in = unit if inside is None or inside.all() else unit[inside]
+    dom_in = domain if inside is None or inside.all() else domain[inside]
+    of_unit = np.zeros(n_units, dtype=np.int64)
+    of_unit[unit_in] = dom_in
+    return of_unit if np.array_equal(of_unit[unit_in], dom_in) else None
 
 
 _FIELDS = ("wnum", "wden", "pden", "wval", "wnum2", "prow")
@@ -488,9 +579,16 @@ def join_sums(parts: Sequence[UnitSums]) -> UnitSums:
     first = parts[0]
     if len(parts) == 1:
         return first
-    joined: dict[str, Any] = {f: None if getattr(first, f) is None else
-              np.hstack([getattr(p, f) for p in parts])
-              for f in ("wnum", "wden", "pden", "wval", "wnum2")}
+    joined: dict[str, Any] = {}
+    for f in ("wnum", "wden", "pden", "wval", "wnum2"):
+        if getattr(first, f) is None:
+            joined[f] = None
+            continue
+        # a field that is another field in every part (wval is wden, wnum2 is wnum for
+        # shares) stays that field: no second copy of a (keys x J) array
+        alias = next((g for g in joined if joined[g] is not None and all(
+            getattr(p, f) is getattr(p, g) for p in parts)), None)
+        joined[f] = joined[alias] if alias else np.hstack([getattr(p, f) for p in parts])
     return replace(first, **joined)
 
 

@@ -78,11 +78,22 @@ class FitKernel:
         plan = self.plan
         units = None if plan.stage is None else rows.units(plan.stage)
         parts: list[Reduced] = []
-        for block in self.recipe.split(BLOCK):
+        blocks = self.recipe.split(BLOCK)
+        # a recipe that splits does so variable by variable: pieces of one are its variables
+        n_vars = len(self.recipe.split(1)) if len(blocks) > 1 else 0
+        wide: UnitSums | None = None
+        at = 0
+        for block in blocks:
             num, den, valid = block(rows.frame, w)
             sums = unit_sums(num, den, dom, d, w, units, plan.n_units, valid=valid,
                              second_moment=self.second_moment, binary=self.binary,
-                             compress=True if rows.partial else None)
+                             compress=True if rows.partial else None,
+                             out=None if wide is None else (wide, at))
+            if wide is None and len(blocks) > 1 and not sums.dense:
+                # compressed keys can be as many as the rows: fill one set of arrays
+                wide = sums.widen(n_vars)
+                sums = wide
+            at += num.shape[1]
             groups = tuple(projection_sums(rows, plan.groups, _float(num),
                                            None if den is None else _float(den), dom, d, w)
                            ) if plan.groups else ()
@@ -91,7 +102,7 @@ class FitKernel:
                 reps = _replicate_sums(plan.replicates, num, den, dom, d)
             parts.append(Reduced(sums, groups, reps))
             del num, den, valid
-        return _join(parts, d)
+        return _join(parts, d, wide)
 
     def combine(self, parts: Sequence[Reduced]) -> Reduced:
         """Add the chunks' sums."""
@@ -118,11 +129,13 @@ def _replicate_sums(rep: np.ndarray, num: np.ndarray, den: np.ndarray | None, do
     return per_domain(num), None if den is None else per_domain(den)
 
 
-def _join(parts: list[Reduced], d: int) -> Reduced:
-    """The sums of blocks of variables side by side (variables in order)."""
+def _join(parts: list[Reduced], d: int, units: UnitSums | None = None) -> Reduced:
+    """The sums of blocks of variables side by side (variables in order); ``units``: the
+    unit sums already filled in place."""
     if len(parts) == 1:
         return _flat(parts[0])
-    units = join_sums([p.units for p in parts])
+    if units is None:
+        units = join_sums([p.units for p in parts])
     groups = tuple(_join_pairs([p.projections[g] for p in parts], np.hstack)
                    for g in range(len(parts[0].projections)))
     reps = None

@@ -108,7 +108,9 @@ class ColumnsMaterializer(PandasMaterializer):
             arr = raw.to_numpy(dtype="float64", na_value=np.nan)
         else:
             arr = np.asarray(raw, dtype="float64")
-        arr = np.broadcast_to(arr.reshape(-1), self._rows.shape).copy()
+        if arr.size != len(self._rows):  # a constant: one value for every row
+            arr = np.broadcast_to(arr.reshape(-1), self._rows.shape).copy()
+        arr = arr.reshape(-1)  # read only: formulaic scales it into a new column
         self._missing |= np.isnan(arr)
         return self._full(arr)
 
@@ -233,15 +235,16 @@ class BlockMatrix:
                     blocks.append(OneHot.from_columns(entries, np.array(pos), n))
                     continue
             dense_pos += pos
-        dense = np.zeros((n, len(dense_pos)), order="F")
-        drop = ~keep
+        dense = np.empty((n, len(dense_pos)), order="F")
+        drop = np.flatnonzero(~keep)
         for i, j in enumerate(dense_pos):
             col = columns[j]
             if col.nnz == n:
                 dense[:, i] = col.data
             else:
+                dense[:, i] = 0.0
                 dense[col.indices, i] = col.data
-            np.copyto(dense[:, i], 0.0, where=drop)  # also the NaN of rows left out
+            dense[drop, i] = 0.0  # also the NaN of rows left out
         return cls(dense, np.array(dense_pos, dtype=np.intp), blocks)
 
     @property
@@ -276,7 +279,10 @@ class BlockMatrix:
         dp = self.dense_pos
         g[np.ix_(dp, dp)] = np.tril(dd) + np.tril(dd, -1).T
         for i, blk in enumerate(self.blocks):
-            cross = blk.rows @ wd
+            # column by column: scipy would copy a column-major right-hand side to rows
+            cross = np.empty((blk.width, len(dp)))
+            for j in range(len(dp)):
+                cross[:, j] = blk.rows @ wd[:, j]
             g[np.ix_(blk.pos, dp)] = cross
             g[np.ix_(dp, blk.pos)] = cross.T
             m = blk.width + 1

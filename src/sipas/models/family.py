@@ -119,7 +119,8 @@ def _expit(eta: np.ndarray) -> np.ndarray:
 def _ylog(y: np.ndarray, mu: np.ndarray) -> np.ndarray:
     """``y log(y / mu)``, zero where ``y`` is zero (scipy's ``xlogy(y, y / mu)``, with numpy's
     vectorised ``log``)."""
-    ratio = np.divide(y, mu, out=np.ones_like(y), where=y != 0)  # log(1) = 0 where y = 0
+    # where y = 0 the ratio is 1 / mu, finite (mu >= tiny), and its log is multiplied by 0
+    ratio = (y + (y == 0)) / np.maximum(mu, np.finfo(float).tiny)
     return y * np.log(ratio)
 
 

@@ -161,13 +161,12 @@ def _iterate(X: BlockMatrix, y: np.ndarray, w: np.ndarray, offset: np.ndarray, f
         mu = family.linkinv(eta)
     dev_old = family.deviance(y, mu, w)
     beta: np.ndarray | None = start
-    scratch = np.empty_like(X.dense)  # the weighted dense columns of every step
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007 (the count is reported)
         me = family.mu_eta(eta)
         ww = w * me**2 / family.variance(mu)
         z = eta - offset + (y - mu) / me
-        new, bread = solve_normal(X.gram(ww, scratch), X.tdot(ww * z), names)
+        new, bread = solve_normal(X.gram(ww), X.tdot(ww * z), names)
         eta = X.dot(new) + offset
         mu = family.linkinv(eta)
         if family.link == "logit" and np.any(np.abs(eta) > 30):
@@ -191,7 +190,7 @@ def _iterate(X: BlockMatrix, y: np.ndarray, w: np.ndarray, offset: np.ndarray, f
                               "(almost) perfectly, or rescale large covariates.")
     _separation(family, y, mu, w, beta, names)
     me = family.mu_eta(eta)
-    _beta, bread = solve_normal(X.gram(w * me**2 / family.variance(mu), scratch),
+    _beta, bread = solve_normal(X.gram(w * me**2 / family.variance(mu)),
                                 np.zeros(len(beta)), names)
     return beta, bread, dev, it
 

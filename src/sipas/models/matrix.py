@@ -267,29 +267,28 @@ class BlockMatrix:
             out[blk.pos] = blk.rows @ v
         return out
 
-    def gram(self, ww: np.ndarray, scratch: np.ndarray | None = None) -> np.ndarray:
-        """``X' diag(ww) X``: the dense part by BLAS, each block's diagonal and its products
-        with the dense columns and the other blocks from its nonzeros only.
+    def gram(self, ww: np.ndarray) -> np.ndarray:
+        """``X' diag(ww) X``.
 
-        ``scratch`` (shaped as ``dense``) receives the weighted dense columns: an iteration
-        that passes the same array every step allocates (and faults in) no new memory."""
+        The dense part ``D' W D`` by BLAS on chunks of rows small enough for the cache (the
+        weighted chunk is made and used there, not written to memory); a block's diagonal,
+        its products with the dense columns and with the other blocks from its nonzeros only
+        (its rows weighted once: ``(w v)' D`` column by column)."""
         g = np.empty((self.k, self.k))
-        wd = np.multiply(self.dense, ww[:, None], out=scratch)
-        dd = self.dense.T @ wd
         dp = self.dense_pos
+        dd = _dense_gram(self.dense, ww)
         g[np.ix_(dp, dp)] = np.tril(dd) + np.tril(dd, -1).T
         for i, blk in enumerate(self.blocks):
-            # column by column: scipy would copy a column-major right-hand side to rows
+            weighted = blk.rows.copy()
+            weighted.data *= ww[blk.rows.indices]
             cross = np.empty((blk.width, len(dp)))
-            for j in range(len(dp)):
-                cross[:, j] = blk.rows @ wd[:, j]
+            for j in range(len(dp)):  # column by column: scipy copies a column-major matrix
+                cross[:, j] = weighted @ self.dense[:, j]
             g[np.ix_(blk.pos, dp)] = cross
             g[np.ix_(dp, blk.pos)] = cross.T
-            m = blk.width + 1
-            diag = np.bincount(blk.code, weights=ww * blk.value**2, minlength=m)[:-1]
-            g[np.ix_(blk.pos, blk.pos)] = np.diag(diag)
+            g[np.ix_(blk.pos, blk.pos)] = np.diag(weighted @ blk.value)
             for other in self.blocks[:i]:
-                mo = other.width + 1
+                m, mo = blk.width + 1, other.width + 1
                 both = np.bincount(blk.code * mo + other.code,
                                    weights=ww * blk.value * other.value,
                                    minlength=m * mo).reshape(m, mo)[:-1, :-1]
@@ -361,6 +360,27 @@ class BlockMatrix:
                 blocks.append(OneHot.from_columns([blk.column(int(lv)) for lv in levels],
                                                   new[blk.pos[levels]], self.n))
         return BlockMatrix(self.dense[:, keep_dense], new[self.dense_pos[keep_dense]], blocks)
+
+
+#: bytes of the weighted chunk of dense columns in :func:`_dense_gram` (fits a core's L2 cache)
+CHUNK_BYTES = 1 << 19
+
+
+def _dense_gram(dense: np.ndarray, ww: np.ndarray) -> np.ndarray:
+    """``D' diag(ww) D`` summed over chunks of rows (lower triangle exact, upper as BLAS
+    gives it)."""
+    n, kd = dense.shape
+    out = np.zeros((kd, kd))
+    if not kd:
+        return out
+    size = max(256, CHUNK_BYTES // (8 * kd))
+    buf = np.empty((min(size, n), kd), order="F")
+    for start in range(0, n, size):
+        chunk = dense[start: start + size]
+        weighted = buf[: len(chunk)]
+        np.multiply(chunk, ww[start: start + size, None], out=weighted)
+        out += chunk.T @ weighted
+    return out
 
 
 def _entries(col: Any, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

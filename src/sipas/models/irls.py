@@ -25,12 +25,15 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 from scipy import linalg
 from scipy.linalg import lapack
+from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
 from sipas.errors import EstimationError
 from sipas.models.family import Family
@@ -40,6 +43,12 @@ __all__ = ["IrlsFit", "irls", "solve_normal"]
 
 #: pivot below this (on the unit-diagonal Gram matrix) means a column repeats the others
 COLLINEAR_TOL = 1e-11
+
+#: dense columns from which BLAS threads pay off in ``X'WX``; with fewer, every BLAS call of a
+#: fit is memory-bound (``X b``, ``X' v``, a few columns' ``D'WD``), and threads only add
+#: synchronisation, and spinning threads that slow numpy's own loops (measured: 1.5-2x slower
+#: on two cores)
+THREADED_COLUMNS = 64
 
 
 @dataclass(frozen=True, eq=False)
@@ -135,18 +144,36 @@ def irls(X: BlockMatrix, y: np.ndarray, w: np.ndarray, offset: np.ndarray, famil
     EstimationError
         Collinear terms, no convergence, or complete separation in a logistic model.
     """
-    if family.link == "identity":
-        coef, cov = solve_normal(X.gram(w), X.tdot(w * (y - offset)), names)
-        lin = X.dot(coef) + offset
-        return IrlsFit(coef, lin, lin, cov, family.deviance(y, lin, w), 1)
-    # rows of weight zero (left out, or outside a replicate) add nothing: iterate without them
-    rows = w > 0
-    whole = bool(rows.all())
-    beta, bread, dev, it = _iterate(
-        X if whole else X.take(rows), y if whole else y[rows], w if whole else w[rows],
-        offset if whole else offset[rows], family, names, start, max_iter, tol)
-    eta = X.dot(beta) + offset
+    with _blas_threads(X):
+        if family.link == "identity":
+            coef, cov = solve_normal(X.gram(w), X.tdot(w * (y - offset)), names)
+            lin = X.dot(coef) + offset
+            return IrlsFit(coef, lin, lin, cov, family.deviance(y, lin, w), 1)
+        # rows of weight zero (left out, or outside a replicate) add nothing: iterate
+        # without them
+        rows = w > 0
+        whole = bool(rows.all())
+        beta, bread, dev, it = _iterate(
+            X if whole else X.take(rows), y if whole else y[rows], w if whole else w[rows],
+            offset if whole else offset[rows], family, names, start, max_iter, tol)
+        eta = X.dot(beta) + offset
     return IrlsFit(beta, eta, family.linkinv(eta), bread, dev, it)
+
+
+@cache
+def _controller() -> ThreadpoolController:
+    """The BLAS libraries loaded (numpy's and scipy's), found once."""
+    return ThreadpoolController()
+
+
+@contextlib.contextmanager
+def _blas_threads(X: BlockMatrix) -> Iterator[None]:
+    """One BLAS thread while fitting a model of few dense columns (see THREADED_COLUMNS)."""
+    if X.dense.shape[1] >= THREADED_COLUMNS:
+        yield
+        return
+    with _controller().limit(limits=1, user_api="blas"):
+        yield
 
 
 def _iterate(X: BlockMatrix, y: np.ndarray, w: np.ndarray, offset: np.ndarray, family: Family,

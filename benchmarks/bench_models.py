@@ -8,9 +8,14 @@ given the finished model matrix. Targets (issue 16): within 3x of the WLS solve,
 20x faster than R ``svyglm`` on the same data (``bench_models.R``, run when ``Rscript`` and
 the survey package are installed; ``--no-r`` skips it).
 
+A run with ``OPENBLAS_NUM_THREADS`` set writes its own section (``1,000,000 rows,
+OPENBLAS_NUM_THREADS=1``), so the file holds the default (all cores) and the one-thread
+numbers side by side.
+
 Usage::
 
     python benchmarks/bench_models.py            # writes results/models.md
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_models.py --no-r
     python benchmarks/bench_models.py --n 100000 --tag _small
 """
 
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -93,7 +99,9 @@ def main() -> None:
                 mine["r_s"], mine["r_over_sipas"] = rr["best_s"], rr["best_s"] / mine["sipas_s"]
                 mine["q02_rel_diff"] = abs(res_coef[rr["family"]] - rr["coef_q02"]) / abs(
                     rr["coef_q02"])
-    body = (f"`{command_line()}` · {machine_note()} · {r_note}\n\n"
+    threads = os.environ.get("OPENBLAS_NUM_THREADS")
+    blas = f"OPENBLAS_NUM_THREADS={threads}" if threads else "BLAS threads: default"
+    body = (f"`{command_line()}` · {machine_note()} · {blas} · {r_note}\n\n"
             f"Model: `{MODELS['gaussian']}` (and `I(q01 >= 4) ~ ...` quasibinomial); "
             "sipas: the whole `sipas.glm` call with Taylor SEs (stratified cluster design); "
             "WLS: `statsmodels.WLS(y, X, weights=w).fit()` and `numpy.linalg.lstsq` on the "
@@ -105,8 +113,9 @@ def main() -> None:
                            ("vs_wls", "sipas / WLS"), ("vs_lstsq", "sipas / lstsq"),
                            ("r_s", "R svyglm s"), ("r_over_sipas", "R / sipas"),
                            ("q02_rel_diff", "q02 coef rel. diff vs R")]))
+    heading = f"{args.n:,} rows" + (f", OPENBLAS_NUM_THREADS={threads}" if threads else "")
     write_section(HERE / "results" / f"models{args.tag}.md", "Survey GLMs (bench_models.py)",
-                  f"{args.n:,} rows", body)
+                  heading, body)
 
 
 if __name__ == "__main__":

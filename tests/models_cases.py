@@ -103,7 +103,7 @@ def r_penultimate(case: dict[str, Any]) -> bool:
 def r_style_se(result: Any, design: Any) -> np.ndarray:
     """R's SEs: the sandwich with the working weights of the penultimate IRLS iterate
     (R glm.fit's returned weights), started as R starts (family$initialize)."""
-    from sipas.models.irls import _gram, solve_normal
+    from sipas.models.irls import solve_normal
     from sipas.models.sandwich import taylor_basis
 
     st = result._model_frame
@@ -115,8 +115,8 @@ def r_style_se(result: Any, design: Any) -> np.ndarray:
         me = fam.mu_eta(eta)
         ww = w * me**2 / fam.variance(mu)
         z = eta - mf.offset + (mf.y - mu) / me
-        beta, bread = solve_normal(_gram(mf.X, ww), mf.X.T @ (ww * z), mf.names)
-        eta = mf.X @ beta + mf.offset
+        beta, bread = solve_normal(mf.X.gram(ww), mf.X.tdot(ww * z), mf.names)
+        eta = mf.X.dot(beta) + mf.offset
         mu = fam.linkinv(eta)
         dev = fam.deviance(mf.y, mu, w)
         if abs(dev - dev_old) / (abs(dev) + 0.1) < 1e-15:
@@ -124,7 +124,7 @@ def r_style_se(result: Any, design: Any) -> np.ndarray:
         dev_old = dev
     with np.errstate(divide="ignore", invalid="ignore"):
         per_weight = np.where(w > 0, ww / w, 0.0)
-    scores = mf.X * ((mf.y - mu) / fam.mu_eta(eta) * per_weight)[:, None]
+    r = (mf.y - mu) / fam.mu_eta(eta) * per_weight
     wd = design.weight_array
-    basis = taylor_basis(design, scores, bread / wd[wd > 0].mean(), beta)
+    basis = taylor_basis(design, mf.X.score_columns(r), bread / wd[wd > 0].mean(), beta)
     return np.sqrt(np.diag(basis.cov()))

@@ -48,7 +48,7 @@ class Family:
         if self.link == "identity":
             return eta
         if self.link == "logit":
-            return special.expit(eta)
+            return _expit(eta)
         return np.exp(eta)
 
     def mu_eta(self, eta: np.ndarray) -> np.ndarray:
@@ -56,7 +56,7 @@ class Family:
         if self.link == "identity":
             return np.ones_like(eta)
         if self.link == "logit":
-            p = special.expit(eta)
+            p = _expit(eta)
             return np.maximum(p * (1 - p), np.finfo(float).eps)
         return np.maximum(np.exp(eta), np.finfo(float).eps)
 
@@ -90,11 +90,10 @@ class Family:
         if self.link == "identity":
             return float(w @ (y - mu) ** 2)
         if self.link == "logit":
-            with np.errstate(divide="ignore", invalid="ignore"):
-                dev = special.xlogy(y, y / mu) + special.xlogy(1 - y, (1 - y) / (1 - mu))
+            dev = _ylog(y, mu) + _ylog(1 - y, 1 - mu)
             dev = np.where(w > 0, dev, 0.0)
             return float(2 * w @ dev)
-        return float(2 * w @ (special.xlogy(y, y / mu) - (y - mu)))
+        return float(2 * w @ (_ylog(y, mu) - (y - mu)))
 
     def check(self, y: np.ndarray, response: str) -> None:
         """Refuse responses outside the family's range (named, with what to do)."""
@@ -110,6 +109,19 @@ class Family:
                 f"response {response!r} must be a count or rate >= 0 for family "
                 f"{self.name!r}; got values such as {bad[:5].tolist()}. Use "
                 "family='gaussian' for a response that can be negative.")
+
+
+def _expit(eta: np.ndarray) -> np.ndarray:
+    """``1 / (1 + exp(-eta))`` (scipy's ``expit``, with numpy's vectorised ``exp``)."""
+    return 1.0 / (1.0 + np.exp(-eta))
+
+
+def _ylog(y: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """``y log(y / mu)``, zero where ``y`` is zero (scipy's ``xlogy(y, y / mu)``, with numpy's
+    vectorised ``log``)."""
+    # where y = 0 the ratio is 1 / mu, finite (mu >= tiny), and its log is multiplied by 0
+    ratio = (y + (y == 0)) / np.maximum(mu, np.finfo(float).tiny)
+    return y * np.log(ratio)
 
 
 FAMILIES: dict[str, Family] = {

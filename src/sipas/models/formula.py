@@ -2,10 +2,13 @@
 fits, with one readable name per coefficient.
 
 formulaic builds the model matrix (numeric terms, categorical terms with treatment coding,
-interactions). sipas adds what R's ``glm`` formulas have and formulaic lacks: ``offset(...)``
-terms, the reference level of a categorical (``reference={"stype": "M"}``), rows with a
-missing model variable left out as a domain (R ``na.omit`` on a survey design), and the
-coefficient names of the oracle: ``(Intercept)``, ``meals``, ``stype=H``, ``stype=H:meals``.
+interactions), column by column (:class:`sipas.models.matrix.ColumnsMaterializer`); sipas
+keeps it as dense columns and one-hot blocks (:class:`sipas.models.matrix.BlockMatrix`), so
+a categorical of many levels costs no more than one numeric column. sipas adds what R's
+``glm`` formulas have and formulaic lacks: ``offset(...)`` terms, the reference level of a
+categorical (``reference={"stype": "M"}``), rows with a missing model variable left out as a
+domain (R ``na.omit`` on a survey design), and the coefficient names of the oracle:
+``(Intercept)``, ``meals``, ``stype=H``, ``stype=H:meals``.
 
 Examples
 --------
@@ -31,6 +34,7 @@ from formulaic.errors import FormulaicError  # type: ignore[import-untyped]
 
 from sipas._validate import plain, require_columns
 from sipas.errors import DesignError, EstimationError
+from sipas.models.matrix import BlockMatrix, ColumnsMaterializer
 
 __all__ = ["ModelFrame", "canonical_term", "model_frame"]
 
@@ -51,8 +55,9 @@ class ModelFrame:
         The response expression (left-hand side).
     y : numpy.ndarray
         Response per row.
-    X : numpy.ndarray
-        (rows x coefficients) model matrix.
+    X : BlockMatrix
+        (rows x coefficients) model matrix, zero on rows left out (``X.toarray()`` is the
+        dense array).
     offset : numpy.ndarray
         Offset per row (zeros when the formula has none).
     used : numpy.ndarray of bool
@@ -70,7 +75,7 @@ class ModelFrame:
     formula: str
     response: str
     y: np.ndarray
-    X: np.ndarray
+    X: BlockMatrix
     offset: np.ndarray
     used: np.ndarray
     names: tuple[str, ...]
@@ -78,17 +83,23 @@ class ModelFrame:
     spec: ModelSpec
     data: pd.DataFrame
 
-    def matrix(self, data: pd.DataFrame) -> np.ndarray:
-        """The model matrix of other data with this model's coding (levels, reference)."""
-        mm = self.spec.get_model_matrix(data, na_action="ignore")
-        return np.asarray(mm, dtype="float64")
+    def matrix(self, data: pd.DataFrame) -> BlockMatrix:
+        """The model matrix of other data (same rows) with this model's coding (levels,
+        reference), zero on the rows the model leaves out and where ``data`` has a missing
+        factor."""
+        cols = self.spec.get_model_matrix(data, na_action="ignore")
+        return BlockMatrix.from_columns(cols, list(self.spec.term_indices.values()),
+                                        self.used & ~cols.missing)
 
     def without(self, positions: tuple[int, ...]) -> ModelFrame:
         """The same model without some coefficients (the reduced model of a test)."""
-        keep = [j for j in range(self.X.shape[1]) if j not in set(positions)]
-        names = tuple(self.names[j] for j in keep)
-        return ModelFrame(self.formula, self.response, self.y, self.X[:, keep], self.offset,
-                          self.used, names, {}, self.spec, self.data)
+        drop = set(positions)
+        keep = [j for j in range(len(self.names)) if j not in drop]
+        new = {old: i for i, old in enumerate(keep)}
+        terms = {t: tuple(new[j] for j in idx if j in new) for t, idx in self.terms.items()}
+        return ModelFrame(self.formula, self.response, self.y, self.X.without(positions),
+                          self.offset, self.used, tuple(self.names[j] for j in keep),
+                          {t: idx for t, idx in terms.items() if idx}, self.spec, self.data)
 
 
 def canonical_term(term: str) -> str:
@@ -139,38 +150,38 @@ def model_frame(frame: pd.DataFrame, formula: str, *,
     for var, level in dict(reference or {}).items():
         data[var] = _with_reference(data, var, level)
     try:
-        mm = model_matrix(rhs_text, data, na_action="drop")
+        # every row is kept (na_action="ignore"); the materializer marks the rows where a
+        # factor is missing, which are left out below (R's na.omit)
+        mm = model_matrix(rhs_text, data, na_action="ignore", output="sparse",
+                          materializer=ColumnsMaterializer)
     except FormulaicError as exc:
         raise DesignError(f"formula {formula!r} cannot be read: {exc}") from exc
-    if not mm.lhs.shape[1]:
+    if not mm.lhs.names:
         raise DesignError(f"formula {formula!r} has no response; write 'y ~ x'.")
-    if mm.lhs.shape[1] != 1:
+    if len(mm.lhs.names) != 1:
         raise DesignError(f"the response of {formula!r} must be one numeric column; got "
-                          f"{list(mm.lhs.columns)}. Code a categorical response as 0/1 "
+                          f"{list(mm.lhs.names)}. Code a categorical response as 0/1 "
                           "(binomial) or use sipas.ordinal for ordered answers.")
     n = len(data)
-    used = np.zeros(n, dtype=bool)
-    used[mm.rhs.index.to_numpy()] = True
     # an expression of a missing value can be a number (I(q == 1) is False for NaN): a row
     # missing any variable the formula reads is left out, as R's na.omit does
-    used &= data.notna().all(axis=1).to_numpy()
+    used = ~mm.rhs.missing & data.notna().all(axis=1).to_numpy()
     off = np.zeros(n)
     for expr in offsets:
         values = np.asarray(model_matrix(f"0 + {expr}", data, na_action="ignore"),
                             dtype="float64")[:, 0]
         used &= np.isfinite(values)
         off += np.where(np.isfinite(values), values, 0.0)
-    x = np.zeros((n, mm.rhs.shape[1]), order="F")
-    x[mm.rhs.index.to_numpy()] = np.asarray(mm.rhs, dtype="float64")
+    response = mm.lhs.columns[0]
     y = np.zeros(n)
-    y[mm.lhs.index.to_numpy()] = np.asarray(mm.lhs, dtype="float64")[:, 0]
-    x[~used] = 0.0
+    y[response.indices] = response.data
     y[~used] = 0.0
     spec = mm.rhs.model_spec
+    x = BlockMatrix.from_columns(mm.rhs, list(spec.term_indices.values()), used)
     terms = {canonical_term(str(t)): tuple(idx) for t, idx in spec.term_indices.items()
              if str(t) != "1"}
-    return ModelFrame(formula, str(mm.lhs.columns[0]), y, x, off, used,
-                      tuple(_name(c) for c in mm.rhs.columns), terms, spec, data)
+    return ModelFrame(formula, mm.lhs.names[0], y, x, off, used,
+                      tuple(_name(c) for c in mm.rhs.names), terms, spec, data)
 
 
 def _split_offsets(formula: str) -> tuple[str, list[str]]:
@@ -244,7 +255,7 @@ def check_levels(mf: ModelFrame, w: np.ndarray) -> None:
     if not active.any():
         raise EstimationError("no row with positive weight has every model variable; check "
                               "the subset and the missing values of the model's columns.")
-    empty = ~np.any(mf.X[active] != 0, axis=0)
+    empty = ~mf.X.nonzero_columns(active)
     for j in np.flatnonzero(empty):
         name = mf.names[j]
         raise EstimationError(f"coefficient {name!r} has no respondents (its column is zero "

@@ -117,9 +117,9 @@ def glm(design: SurveyDesign, formula: str, family: FamilyName = "gaussian", *,
             mf.used, state.fit.beta)
         variance = "replicate (refitted)"
     else:
-        scores = state.fit.scores(mf.X, mf.y, fam)
+        r = np.where(mf.used, state.fit.residual(mf.y, fam), 0.0)
         bread = state.fit.bread / _scale(design.weight_array)
-        basis = taylor_basis(design, scores, bread, state.fit.beta)
+        basis = taylor_basis(design, mf.X.score_columns(r), bread, state.fit.beta)
         variance = "Taylor (sandwich)"
     info = {"deviance": state.fit.deviance, "iterations": state.fit.iterations,
             "variance": variance}

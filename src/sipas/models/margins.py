@@ -96,10 +96,10 @@ def margins(result: ModelResult, by: str) -> Estimate:
         data = mf.data.copy()
         data[by] = pd.Categorical([level] * len(data), categories=col.cat.categories) \
             if isinstance(col.dtype, pd.CategoricalDtype) else level
-        x = np.nan_to_num(mf.matrix(data))
-        eta = x @ beta + mf.offset
+        x = mf.matrix(data)
+        eta = x.dot(beta) + mf.offset
         fits[:, j] = np.where(mf.used, fam.linkinv(eta), 0.0)
-        grad[:, j] = (w * fam.mu_eta(eta)) @ x / w.sum()
+        grad[:, j] = x.tdot(w * fam.mu_eta(eta)) / w.sum()
     valid = np.repeat(mf.used[:, None], len(levels), axis=1)
     part = fit(design, ArrayRecipe(fits, valid.astype("float64"), valid), design.domains(None))
     est = part.basis.full

@@ -32,7 +32,7 @@ from sipas.errors import DesignError, EstimationError
 from sipas.models.formula import ModelFrame, check_levels, model_frame
 from sipas.models.irls import solve_normal
 from sipas.models.result import ModelResult, build_model_result
-from sipas.models.sandwich import replicate_basis, taylor_basis
+from sipas.models.sandwich import ScoreColumns, replicate_basis, taylor_basis
 
 __all__ = ["ordinal"]
 
@@ -106,11 +106,11 @@ def ordinal(design: SurveyDesign, formula: str, *,
     if mf.names[:1] != ("(Intercept)",):
         raise DesignError(f"formula {formula!r} must keep the intercept (the thresholds "
                           "replace it); remove '- 1' or '0 +'.")
-    mf = dataclasses.replace(mf, X=np.asarray(mf.X[:, 1:], order="F"), names=mf.names[1:],
-                             terms={k: tuple(i - 1 for i in v) for k, v in mf.terms.items()})
+    mf = mf.without((0,))
     w = np.where(mf.used, design.weight_array, 0.0)
-    if mf.X.shape[1]:
+    if mf.X.k:
         check_levels(mf, w)
+    X = mf.X.toarray()
     y = mf.y.astype(np.int64)
     present = np.unique(y[w > 0])
     if len(present) < 3:
@@ -124,18 +124,19 @@ def ordinal(design: SurveyDesign, formula: str, *,
     scale = float(w[w > 0].mean())
     names = (*mf.names, *(f"{plain(labels[k])}|{plain(labels[k + 1])}"
                           for k in range(len(labels) - 1)))
-    theta, hess = _newton(mf.X, y, w / scale, len(labels), names)
+    theta, hess = _newton(X, y, w / scale, len(labels), names)
     if design.replicated:
-        basis = replicate_basis(design, lambda wr: _newton(mf.X, y, wr, len(labels), names,
+        basis = replicate_basis(design, lambda wr: _newton(X, y, wr, len(labels), names,
                                                            theta)[0], mf.used, theta)
         variance = "replicate (refitted)"
     else:
-        scores = _scores(mf.X, y, theta, len(labels))
-        basis = taylor_basis(design, scores, np.linalg.inv(hess) / scale, theta)
+        scores = _scores(X, y, theta, len(labels))
+        basis = taylor_basis(design, [ScoreColumns(scores, np.arange(len(theta)))],
+                             np.linalg.inv(hess) / scale, theta)
         variance = "Taylor (sandwich)"
-    df = float(design.domain_df(w > 0)) - mf.X.shape[1]
-    kinds = ("coefficient",) * mf.X.shape[1] + ("threshold",) * (len(labels) - 1)
-    dev = -2 * float(_loglik(mf.X, y, w / scale, theta, len(labels)))
+    df = float(design.domain_df(w > 0)) - X.shape[1]
+    kinds = ("coefficient",) * X.shape[1] + ("threshold",) * (len(labels) - 1)
+    dev = -2 * float(_loglik(X, y, w / scale, theta, len(labels)))
     return build_model_result(model="ordinal", formula=formula, family="ordinal",
                               link="logit", terms=names, basis=basis, df_residual=df,
                               level=level, n=int(np.count_nonzero(w > 0)),

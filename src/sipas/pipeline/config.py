@@ -53,6 +53,8 @@ __all__ = ["FORMATS", "SCHEMA", "SECTIONS", "IndicesOptions", "Pipeline", "Repor
 FORMATS = ("csv", "parquet", "xlsx", "png", "svg", "docx")
 ITEM_CI = ("logit", "wald", "beta", "wilson", "asin", "xlogit", "mean")
 ADJUST = ("holm", "fdr_bh", "bonferroni", "none")
+#: the most simulations a pipeline may ask for (rank sets, PAR ranks): beyond, memory
+MAX_SIM = 1_000_000
 #: every key a pipeline file may hold (docs/pipeline.md documents them); the sections whose
 #: options are passed on as given ([compare], [par], [reliability]) get no defaults here
 SCHEMA = Table({
@@ -321,16 +323,23 @@ def load_pipeline(path: str | Path) -> Pipeline:
 
 
 def _check_numbers(doc: Doc, cfg: dict[str, Any]) -> None:
-    """What the schema's types cannot say: counts and seeds that must be positive."""
-    checks = [("report", "decimals", 0, "from 0 (whole numbers) up"),
-              ("report", "min_cell", 1, "a positive number of respondents"),
-              ("compare", "n_sim", 1, "a positive number of simulations"),
-              ("compare", "seed", 0, "a non-negative integer"),
-              ("par", "n_sim", 1, "a positive number of simulations"),
-              ("par", "seed", 0, "a non-negative integer")]
-    for section, key, low, expectation in checks:
+    """What the schema's types cannot say: counts and seeds in their range (a negative seed
+    or a billion simulations would otherwise fail deep inside the run)."""
+    seed = ("a non-negative integer", 0, None)
+    checks = {("report", "decimals"): ("from 0 (whole numbers) up", 0, None),
+              ("report", "min_cell"): ("a positive number of respondents", 1, None),
+              ("compare", "n_sim"): ("from 1000 to 1000000 simulations", 1000, MAX_SIM),
+              ("compare", "seed"): seed,
+              ("par", "n_sim"): ("0 (no simulation) or from 100 to 1000000", 0, MAX_SIM),
+              ("par", "seed"): seed,
+              ("drivers", "replicates"): ("from 2 to 10000 replicates", 2, 10_000),
+              ("drivers", "seed"): seed, ("multiple", "seed"): seed}
+    for (section, key), (expectation, low, high) in checks.items():
         value = cfg[section].get(key)
-        if value is not None and value < low:
+        if value is None:
+            continue
+        gap = (section, key) == ("par", "n_sim") and 0 < value < 100
+        if value < low or gap or (high is not None and value > high):
             raise doc.fail((section,), message(key, expectation, value))
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from sipas._validate import did_you_mean
 from sipas.design.design import Design
 from sipas.errors import SpecError
 from sipas.indices.satisfaction import satisfaction_index
@@ -112,10 +113,7 @@ def validate(pipeline: Pipeline) -> list[str]:
     checked.append("design columns")
     validate_plan(pipeline.steps, spec, where=str(pipeline.path))
     checked.append(f"weighting plan ({len(pipeline.steps)} steps)")
-    missing = [b for b in pipeline.indices.by if b not in data.frame.columns]
-    if missing:
-        raise Doc(str(pipeline.path), pipeline.raw).fail(
-            ("indices",), f"by column(s) {missing} are not in the data.")
+    _check_by(pipeline, data.frame.columns)
     if pipeline.published:
         from sipas.reproduction import published_figures
 
@@ -176,6 +174,7 @@ def run(pipeline: Pipeline, *, progress: bool = False) -> RunResult:
     res = RunResult(pipeline, None, None)
     with _timed(res, "read"):
         data = read_survey(pipeline.data, spec=spec, sheet=pipeline.sheet)
+        _check_by(pipeline, data.frame.columns)
     res.data = data
     bar.update()
     with _timed(res, "weighting"):
@@ -220,6 +219,18 @@ def run(pipeline: Pipeline, *, progress: bool = False) -> RunResult:
             _plan(res, design, pipeline)
     bar.close()
     return res
+
+
+def _check_by(pipeline: Pipeline, columns: Any) -> None:
+    """Domain columns of ``[indices]`` and ``[multiple]`` that the data lack, named with the
+    pipeline file and the column each most resembles (before anything is computed)."""
+    doc = Doc(str(pipeline.path), pipeline.raw)
+    for section, names in (("indices", pipeline.indices.by),
+                           ("multiple", (pipeline.multiple or {}).get("by", ()))):
+        missing = [b for b in names if b not in columns]
+        if missing:
+            raise doc.fail((section,), f"by column(s) {missing} are not in the data."
+                                       f"{did_you_mean(missing, columns)}")
 
 
 def _plan(res: RunResult, design: Any, pipeline: Pipeline) -> None:

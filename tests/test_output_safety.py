@@ -400,3 +400,105 @@ def test_running_out_of_memory_is_one_line(tmp_path, capsys, monkeypatch):
     code, err = run_cli(capsys, job(tmp_path), "--out", out)
     assert code == 2 and len(err.splitlines()) == 1 and "not enough memory" in err, err
     assert not out.exists() and _hidden(tmp_path) == []
+
+
+# ----------------------------------------------------- one path rule (issue 19 item 6)
+
+SPECS = Path(str(resources.files("sipas.datasets") / "specs"))
+MARGINS = ("sex", "age_group", "ethnicity", "district")
+
+
+def _job_with_spec_folder(tmp: Path, margin_path: str = "../margins/{m}.csv",
+                          allow: bool = False) -> Path:
+    """job/pipeline.toml, job/spec/spec.toml naming ``margin_path``, job/margins/*.csv."""
+    folder = tmp / "job"
+    (folder / "spec").mkdir(parents=True)
+    (folder / "margins").mkdir()
+    shutil.copy(DATA / "demo.sav", folder / "demo.sav")
+    text = (SPECS / "demo.toml").read_text(encoding="utf-8")
+    for m in MARGINS:
+        shutil.copy(DATA / f"demo_margins_{m}.csv", folder / "margins" / f"{m}.csv")
+        text = text.replace(f'file = "../data/demo_margins_{m}.csv"',
+                            f'file = "{margin_path.format(m=m)}"')
+    (folder / "spec" / "spec.toml").write_text(text, encoding="utf-8")
+    pipeline = QUICK.replace('spec = "demo"', 'spec = "spec/spec.toml"').format(
+        by='"district"') + '[[weighting.steps]]\nmethod = "rake"\nmargins = ["sex", "district"]\n'
+    if allow:
+        pipeline = "[pipeline]\nallow_absolute_paths = true\n" + pipeline
+    (folder / "pipeline.toml").write_text(pipeline, encoding="utf-8")
+    return folder / "pipeline.toml"
+
+
+def test_margin_files_are_relative_to_the_spec_from_any_working_folder(tmp_path, capsys,
+                                                                      monkeypatch):
+    """A spec in job/spec/ names ../margins/age.csv; the run starts in another folder."""
+    from sipas.pipeline import load_pipeline, pipeline_inputs
+
+    _job_with_spec_folder(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    spec = load_pipeline(Path("../job/pipeline.toml")).load_spec()
+    assert [m.source for m in spec.margins] == [
+        str((tmp_path / "job" / "margins" / f"{m}.csv").resolve()) for m in MARGINS]
+    inputs = pipeline_inputs(load_pipeline(Path("../job/pipeline.toml")))
+    assert (tmp_path / "job" / "margins" / "age_group.csv").resolve() in inputs
+    code, err = run_cli(capsys, "../job/pipeline.toml", "--out", "out")
+    assert code == 0, err
+    margins = pd.read_csv(elsewhere / "out" / "tables" / "weighting_margins.csv")
+    assert set(margins["margin"]) == {"sex", "district"}
+    # the margin files are inputs: an output folder holding them is refused
+    code, err = run_cli(capsys, "../job/pipeline.toml", "--out", "../job/margins", "--overwrite")
+    assert code == 2 and "holds the input" in err and "margins/sex.csv" in err, err
+
+
+def test_a_spec_read_alone_keeps_its_margins_in_its_folder(tmp_path):
+    """Without a pipeline the spec's folder is the limit; root= widens it."""
+    import sipas
+
+    _job_with_spec_folder(tmp_path)
+    spec_path = tmp_path / "job" / "spec" / "spec.toml"
+    with pytest.raises(sipas.SpecError, match=r"path '../margins/sex.csv' leaves the spec's "
+                                              r"folder .* root="):
+        sipas.load_spec(spec_path)
+    spec = sipas.load_spec(spec_path, root=tmp_path / "job")
+    assert spec.margin("sex").targets
+
+
+@pytest.mark.parametrize("escape", ["../../../../../../../../../../etc/passwd",
+                                    "../../secret.csv"])
+def test_a_margin_file_outside_the_job_is_never_opened(tmp_path, capsys, escape):
+    """Before: the file was read and its first line printed in the message."""
+    secret = tmp_path / "secret.csv"
+    secret.write_text("password: hunter2\n", encoding="utf-8")
+    pipeline = _job_with_spec_folder(tmp_path, escape)
+    assert main(["validate", str(pipeline)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "leaves its job's folder" in err, err
+    assert "root:" not in err and "hunter2" not in err
+
+
+def test_a_margin_file_that_is_not_one_never_shows_its_content(tmp_path, capsys):
+    """Inside the job but not a margin file: the message lists what is missing, not the
+    file's first line."""
+    pipeline = _job_with_spec_folder(tmp_path)
+    (tmp_path / "job" / "margins" / "sex.csv").write_text("password: hunter2\n1\n",
+                                                            encoding="utf-8")
+    assert main(["validate", str(pipeline)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "it lacks ['sex', 'population']" in err and "hunter2" not in err, err
+
+
+def test_allow_absolute_paths_also_admits_absolute_margin_files(tmp_path, capsys):
+    """Before: an absolute margin file was refused even with allow_absolute_paths = true."""
+    from sipas.pipeline import load_pipeline
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    for m in MARGINS:
+        shutil.copy(DATA / f"demo_margins_{m}.csv", shared / f"{m}.csv")
+    pipeline = _job_with_spec_folder(tmp_path, str(shared / "{m}.csv"), allow=True)
+    assert load_pipeline(pipeline).load_spec().margin("sex").source == str(shared / "sex.csv")
+    strict = _job_with_spec_folder(tmp_path / "strict", str(shared / "{m}.csv"))
+    assert main(["validate", str(strict)]) == 2
+    assert "absolute path" in capsys.readouterr().err

@@ -123,7 +123,7 @@ CASES = [
          edited('data = "demo.sav"', 'data = "/data/demo.sav"'), SpecError,
          ("absolute path '/data/demo.sav' is not allowed", "allow_absolute_paths")),
     Case(AREA, "input_is_folder", "data = \".\" (the pipeline's own folder)",
-         edited('data = "demo.sav"', 'data = "."'), SpecError, ("input '.' is a folder",)),
+         edited('data = "demo.sav"', 'data = "."'), SpecError, ("input file '.' is a folder",)),
     Case(AREA, "input_without_data", "[input] without data =",
          edited('data = "demo.sav"\n', ""), SpecError,
          ("[input]: required key 'data' is missing; it must be a string", 'data = "survey.sav"')),

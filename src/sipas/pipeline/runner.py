@@ -28,7 +28,6 @@ from sipas.indices.satisfaction import satisfaction_index
 from sipas.io import read_survey
 from sipas.pipeline.config import Pipeline
 from sipas.schema import Doc
-from sipas.spec import load_spec
 from sipas.weighting.diagnostics import weighting_report
 
 __all__ = ["RunResult", "run", "validate"]
@@ -104,7 +103,7 @@ def validate(pipeline: Pipeline) -> list[str]:
     from sipas.weighting.plan import validate_plan
 
     checked = [f"pipeline {pipeline.path}"]
-    spec = load_spec(pipeline.spec)
+    spec = pipeline.load_spec()
     shape = f"{len(spec.nodes)} index nodes" if spec.nodes else f"{len(spec.factors)} factors"
     checked.append(f"spec {spec.name} ({len(spec.items)} items, {shape})")
     data = read_survey(pipeline.data, spec=spec, sheet=pipeline.sheet)
@@ -169,7 +168,7 @@ def run(pipeline: Pipeline, *, progress: bool = False) -> RunResult:
     from tqdm.auto import tqdm
 
 
-    spec = load_spec(pipeline.spec)
+    spec = pipeline.load_spec()
     bar = tqdm(total=6, desc="sipas", disable=not progress, leave=False)
     res = RunResult(pipeline, None, None)
     with _timed(res, "read"):
@@ -327,7 +326,7 @@ def _comparisons(res: RunResult, spec: Any, pipeline: Pipeline) -> None:
         res.tables[f"ranks_{rank_by}"] = rank_domains(est, n_sim=int(cfg.get("n_sim", 2000)),
                                                       rng=cfg.get("seed", 20201231))
     if cfg.get("previous_data"):
-        prev_spec = load_spec(cfg.get("previous_spec", pipeline.spec))
+        prev_spec = pipeline.load_spec("previous_spec")
         prev = read_survey(cfg["previous_data"], spec=prev_spec)
         from sipas.weighting.plan import apply_plan
 

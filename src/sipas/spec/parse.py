@@ -127,13 +127,20 @@ SPEC = Table({
 })
 
 
-def load_spec(path_or_name: str | Path) -> Spec:
+def load_spec(path_or_name: str | Path, *, root: str | Path | None = None,
+              allow_absolute_paths: bool = False) -> Spec:
     """Read and validate a questionnaire spec.
 
     Parameters
     ----------
     path_or_name : str or Path
         A ``.toml`` file, or the name of a spec bundled with sipas (``"demo"``).
+    root : str or Path, optional
+        The folder margin files must stay in (they are relative to the spec file): by
+        default the spec's folder; a pipeline passes its own folder, so a spec in
+        ``job/spec/`` may name ``../margins/age.csv``.
+    allow_absolute_paths : bool
+        Accept margin files named by an absolute path or outside ``root``.
 
     Returns
     -------
@@ -160,16 +167,20 @@ def load_spec(path_or_name: str | Path) -> Spec:
             raise SpecError(message("spec", f"a .toml file or a bundled spec name {names}",
                                     str(path_or_name)))
         path = Path(str(bundled))
+        root = path.parents[1]  # the bundled specs name the bundled data beside them
     data, raw = read_toml(path, "spec")
-    return parse_spec(data, source=path, sha256=hashlib.sha256(raw).hexdigest())
+    return parse_spec(data, source=path, sha256=hashlib.sha256(raw).hexdigest(), root=root,
+                      allow_absolute_paths=allow_absolute_paths)
 
 
 def parse_spec(data: Mapping[str, Any], source: str | Path | None = None,
-               sha256: str | None = None) -> Spec:
+               sha256: str | None = None, *, root: str | Path | None = None,
+               allow_absolute_paths: bool = False) -> Spec:
     """Validate a spec given as a (TOML-like) mapping. See :func:`load_spec`.
 
-    Relative margin files are resolved against the folder of ``source`` (the current
-    folder without it).
+    Margin files follow the one path rule (:func:`sipas.schema.resolve_path`): relative to
+    the folder of ``source`` (the current folder without it), inside ``root`` (default: that
+    folder), never absolute, unless ``allow_absolute_paths``.
 
     Parameters
     ----------
@@ -181,6 +192,10 @@ def parse_spec(data: Mapping[str, Any], source: str | Path | None = None,
         Where the spec came from (named in messages; base folder of margin files).
     sha256 : str, optional
         Hash of the file, kept for provenance.
+    root : str or Path, optional
+        The folder margin files must stay in (see :func:`load_spec`).
+    allow_absolute_paths : bool
+        Accept margin files anywhere.
 
     Returns
     -------
@@ -222,7 +237,9 @@ def parse_spec(data: Mapping[str, Any], source: str | Path | None = None,
     index = _index(doc, spec["index"], [f.name for f in factors], overall_item,
                    explicit="overall" in (data.get("index") or {}))
     base = Path(source).parent if source else Path.cwd()
-    margins = tuple(margin(doc, i, raw, base) for i, raw in enumerate(spec["margins"]))
+    margins = tuple(margin(doc, i, raw, base, root=Path(root) if root is not None else None,
+                           allow_absolute=allow_absolute_paths)
+                    for i, raw in enumerate(spec["margins"]))
     _check_unique(doc, ("margins",), [m.name for m in margins], "margin name")
     sets = tuple(question_set(doc, i, raw) for i, raw in enumerate(spec["question_sets"]))
     _check_unique(doc, ("question_sets",), [q.name for q in sets], "question set name")

@@ -49,6 +49,21 @@ def changed(change: Callable[[dict], Any]) -> Callable[[Path], Any]:
     return build
 
 
+def _mixed(rescale: str | None = None, *, measure: str = "mean",
+           second: bool = False) -> Callable[[dict], None]:
+    """BASE under ``measure`` with a yes/no item in factor f1 (rescaled when given)."""
+    def change(d: dict) -> None:
+        d["scales"]["yn"] = {"codes": [1, 2], "satisfied": [1]}
+        d["items"].append({"name": "yn", "scale": "yn"})
+        d["factors"][0]["items"] = ["q1", "yn"]
+        if rescale:
+            d["factors"][0]["rescale"] = rescale
+        if second:
+            d["factors"].append({"name": "f2", "items": ["q3"]})
+        d["index"] = {"measure": measure}
+    return change
+
+
 def spec_file(text: str, encoding: str = "utf-8") -> Callable[[Path], Any]:
     def build(tmp: Path) -> Any:
         path = tmp / "survey.toml"
@@ -287,6 +302,22 @@ CASES = [
     Case(AREA, "margin_file_absolute", "margins file = \"/etc/passwd\" (never opened)",
          margin_file(None, name="/etc/passwd"), SpecError,
          ("absolute path '/etc/passwd' is not allowed",)),
+    Case(AREA, "mean_factor_mixed_scales", "a mean factor of a 1-5 item and a yes/no share",
+         changed(_mixed()), SpecError,
+         ("[[factors]] #1 (name 'f1'): factor 'f1' averages the means of items on different "
+          "scales", "q1 on scale 's5' (1-5); yn on scale 'yn' (a yes/no share, 0-1)",
+          'Add rescale = "pct_of_range" to the factor')),
+    Case(AREA, "mean_overall_mixed_scales", "one factor rescaled to 0-1, another a 1-5 mean",
+         changed(_mixed("pct_of_range", second=True)), SpecError,
+         ("[index]: the overall index (mean_of_factors) combines indices on different "
+          "scales: 'f1' on 0-1, 'f2' on 1-5",)),
+    Case(AREA, "rescale_without_mean", "rescale under measure = \"top_box\"",
+         changed(_mixed("pct_of_range", measure="top_box")), SpecError,
+         ("[[factors]] #1 (name 'f1'): rescale = 'pct_of_range' maps item means to 0-1",
+          "Remove rescale")),
+    Case(AREA, "rescale_unknown", "rescale = \"zscore\"",
+         changed(_mixed("zscore")), SpecError,
+         ("rescale must be one of 'pct_of_range', 'pct_of_max'; got 'zscore'",)),
     Case(AREA, "margin_file_leaves_folder", "margins file = \"../../etc/passwd\" (never opened)",
          margin_file(None, name="../../../../../../../../etc/passwd"), SpecError,
          ("path '../../../../../../../../etc/passwd' leaves the spec's folder", "root=",

@@ -192,9 +192,125 @@ def test_a_spec_without_factors_compares_waves_on_the_overall_index(tmp_path):
     assert now.factor_estimate is None and now.factors.empty
     pipeline = SimpleNamespace(compare={"previous_data": sipas.datasets.demo_path(),
                                         "previous_spec": path},
-                               indices=SimpleNamespace(by=()), spec=path, steps=[], rules=None)
+                               indices=SimpleNamespace(by=()), spec=path, steps=[], rules=None,
+                               load_spec=lambda key="spec": sipas.load_spec(path))
     res = SimpleNamespace(results={"index": now}, tables={})
     _comparisons(res, spec, pipeline)
     waves = res.tables["compare_waves"]
     assert waves["comparison"].tolist() == ["all: current - previous"]
     assert waves["difference"].tolist() == [0.0]  # the same data twice
+
+
+# ------------------------------------------- mean factors on mixed scales (issue 19 item 4)
+
+def _mixed(spec, rescale=None, everywhere=False, aggregate="items"):
+    """The demo spec under measure = "mean" with the yes/no item p02 added to 'access'."""
+    data = _spec_dict(spec, measure="mean", aggregate=aggregate)
+    data["factors"][0]["items"] = [*ACCESS, "p02"]
+    for f in data["factors"] if everywhere else data["factors"][:1]:
+        if rescale:
+            f["rescale"] = rescale
+    return data
+
+
+def test_a_mean_factor_on_mixed_scales_is_refused(demo):
+    """Before: 1.829 = mean(2.929, 0.729), a 1-5 mean averaged with a yes/no share."""
+    sd, _ = demo
+    with pytest.raises(sipas.SpecError) as info:
+        sipas.spec.parse_spec(_mixed(sd.spec), source="job/spec.toml")
+    text = str(info.value)
+    for words in ("job/spec.toml: [[factors]] #1 (name 'access')", "factor 'access'",
+                  "q01, q02, q03, q04 on scale 'satisfaction' (1-5)",
+                  "p02 on scale 'yes_no' (a yes/no share, 0-1)", 'rescale = "pct_of_range"'):
+        assert words in text, text
+
+
+def test_a_mean_factor_on_two_ranges_is_refused(demo):
+    sd, _ = demo
+    data = _spec_dict(sd.spec, measure="mean")
+    data["scales"]["seven"] = {"min": 0, "max": 6, "satisfied": [5, 6]}
+    data["items"].append({"name": "q24", "scale": "seven"})
+    data["factors"][1]["items"].append("q24")
+    with pytest.raises(sipas.SpecError, match=r"factor 'procedures' averages .* q24 on scale "
+                                              r"'seven' \(0-6\)"):
+        sipas.spec.parse_spec(data)
+
+
+def test_a_rescaled_factor_beside_mean_factors_is_refused_at_the_overall_index(demo):
+    sd, _ = demo
+    with pytest.raises(sipas.SpecError, match=r"\[index\]: the overall index "
+                                              r"\(mean_of_factors\) combines indices on "
+                                              r"different scales: 'access' on 0-1, "
+                                              r"'procedures' on 1-5"):
+        sipas.spec.parse_spec(_mixed(sd.spec, "pct_of_range"))
+
+
+def test_rescale_is_only_for_mean(demo):
+    sd, _ = demo
+    data = _mixed(sd.spec, "pct_of_range", everywhere=True)
+    data["index"]["measure"] = "top_box"
+    with pytest.raises(sipas.SpecError, match="under measure = 'top_box' every item index "
+                                              "is in \\[0, 1\\] already"):
+        sipas.spec.parse_spec(data)
+
+
+def _rescaled_columns(d, items, rescale):
+    frame = d.frame
+    cols = {}
+    for it in items:
+        y = frame[it].to_numpy(dtype=float)
+        if it == "p02":  # yes/no: a share under every measure
+            cols[f"{it}_r"] = np.where(np.isnan(y), np.nan, (y == 1).astype(float))
+        elif rescale == "pct_of_range":
+            cols[f"{it}_r"] = (y - 1) / 4
+        else:
+            cols[f"{it}_r"] = y / 5
+    return cols
+
+
+@pytest.mark.parametrize("rescale", ["pct_of_range", "pct_of_max"])
+@pytest.mark.parametrize("by", [None, "urban"])
+def test_a_rescaled_factor_is_the_mean_of_the_rescaled_items(demo, rescale, by):
+    """Estimate and SE against sipas.mean on hand-rescaled columns (the map is affine, so
+    the linearization holds): the factor is the average of the item means."""
+    sd, d = demo
+    spec = sipas.spec.parse_spec(_mixed(sd.spec, rescale, everywhere=True))
+    res = sipas.satisfaction_index(d, spec, by=by)
+    cols = _rescaled_columns(d, [*ACCESS, "p02"], rescale)
+    ref = sipas.mean(d.with_columns(cols), list(cols), by=by)
+    theta, vcov = ref.to_frame()["estimate"].to_numpy(), ref.vcov().to_numpy()
+    n_dom = len(theta) // len(cols)
+    load = np.kron(np.eye(n_dom), np.full((len(cols), 1), 1 / len(cols)))
+    got = res.factors[res.factors["name"] == "access"]
+    np.testing.assert_allclose(got["estimate"], load.T @ theta, rtol=1e-9, atol=0)
+    np.testing.assert_allclose(got["se"], np.sqrt(np.diag(load.T @ vcov @ load)), rtol=1e-9)
+    assert (got["estimate"] < 1).all() and (got["ci_high"] <= 1).all()
+    # the item table keeps the spec's measure: q01 on 1-5, p02 a share
+    items = res.items.drop_duplicates("name").set_index("name")
+    assert items.loc["q01", "estimate"] > 1 and items.loc["p02", "estimate"] < 1
+
+
+def test_a_rescaled_factor_by_respondents(demo):
+    """aggregate = "respondents": each respondent's mean of the rescaled scores, then their
+    weighted mean: sipas.mean of that column."""
+    sd, d = demo
+    spec = sipas.spec.parse_spec(_mixed(sd.spec, "pct_of_range", everywhere=True,
+                                        aggregate="respondents"))
+    res = sipas.satisfaction_index(d, spec)
+    cols = pd.DataFrame(_rescaled_columns(d, [*ACCESS, "p02"], "pct_of_range"))
+    ref = sipas.mean(d.with_columns({"access_r": cols.mean(axis=1, skipna=True).to_numpy()}),
+                     "access_r").to_frame()
+    got = res.factors.set_index("name").loc["access"]
+    assert got["estimate"] == pytest.approx(ref["estimate"].item(), rel=1e-9)
+    assert got["se"] == pytest.approx(ref["se"].item(), rel=1e-9)
+
+
+def test_a_rescaled_index_is_published_as_a_percentage(demo):
+    from sipas.report.tables import share_rows
+
+    sd, d = demo
+    spec = sipas.spec.parse_spec(_mixed(sd.spec, "pct_of_range", everywhere=True))
+    res = sipas.satisfaction_index(d, spec)
+    assert share_rows(res.factors).all() and share_rows(res.overall).all()
+    assert "measure=mean rescaled to 0-1;" in res.factors["definition"].iloc[0]
+    assert not share_rows(res.items.set_index("name").loc[["q01"]]).any()

@@ -217,3 +217,288 @@ def test_a_file_size_limit_ends_in_one_line_and_leaves_nothing(tmp_path):
     assert proc.returncode == 2 and len(err.splitlines()) == 1, err
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+# --------------------------------------------------------------- issue 19 item 8 (the rest)
+
+def _parquet_job(tmp: Path, frame: pd.DataFrame, by: list[str], extra: str = "") -> Path:
+    folder = tmp / "job"
+    folder.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(folder / "demo.parquet")
+    text = QUICK.format(by=", ".join(json.dumps(b) for b in by)).replace(
+        "demo.sav", "demo.parquet").replace("[report]", f"{extra}\n[report]")
+    path = folder / "pipeline.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _hidden(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".sipas-"))
+
+
+@pytest.mark.parametrize(("extra", "words"), [
+    ("[drivers]\nseed = -1", "[drivers]: seed must be a non-negative integer; got -1"),
+    ("[multiple]\nseed = -1", "[multiple]: seed must be a non-negative integer; got -1"),
+    ('[compare]\nrank_by = "district"\nn_sim = 1000000000',
+     "[compare]: n_sim must be from 1000 to 1000000 simulations"),
+    ("[drivers]\nreplicates = 100000000", "[drivers]: replicates must be from 2 to 10000"),
+], ids=["drivers_seed", "multiple_seed", "n_sim_billion", "replicates_hundred_million"])
+def test_numbers_out_of_range_are_one_line_before_computing(tmp_path, capsys, monkeypatch,
+                                                            extra, words):
+    """Before: a numpy ValueError (negative seed) or MemoryError traceback, after the run."""
+    import sipas.pipeline
+
+    monkeypatch.setattr(sipas.pipeline, "run", lambda *a, **k: pytest.fail("computed"))
+    pipeline = _parquet_job(tmp_path, _demo_frame(), ["district"], extra)
+    code, err = run_cli(capsys, pipeline, "--out", tmp_path / "out")
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert words in err and "pipeline.toml" in err
+    assert not (tmp_path / "out").exists() and _hidden(tmp_path) == []
+
+
+def test_library_seeds_must_be_non_negative():
+    import sipas
+    from sipas.errors import DesignError
+
+    design = sipas.Design.from_spec(sipas.datasets.load_demo())
+    with pytest.raises(DesignError, match="rng must be a non-negative integer seed"):
+        sipas.replicate(design, "bootstrap", replicates=5, rng=-1)
+
+
+@pytest.mark.parametrize("value", [{"a": 1}, [1, 2]], ids=["struct", "list"])
+def test_describe_a_nested_parquet_column_is_one_line(tmp_path, capsys, value):
+    """Before: TypeError (unhashable dict) or ValueError (truth value of an array)."""
+    path = tmp_path / "nested.parquet"
+    pd.DataFrame({"id": [1, 2], "s": [value, value]}).to_parquet(path)
+    assert main(["describe", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "'s (" in err and "nested values" in err, err
+
+
+def test_out_the_current_folder_is_refused(tmp_path, capsys, monkeypatch):
+    """Before: exit 0, the shell's current folder replaced by a new one under its feet."""
+    pipeline = job(tmp_path)
+    here = tmp_path / "empty"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    inode = here.stat().st_ino
+    code, err = run_cli(capsys, pipeline, "--out", ".")
+    assert code == 2 and len(err.splitlines()) == 1 and "current folder" in err, err
+    assert here.stat().st_ino == inode and list(here.iterdir()) == []
+    assert _hidden(tmp_path) == []
+
+
+def test_a_long_name_inside_out_says_so(tmp_path, capsys):
+    """Before: 'cannot write ...: File name too long. Free space or choose another --out.'"""
+    code, err = run_cli(capsys, job(tmp_path), "--out", tmp_path / ("o" * 300) / "out")
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert "longer than 255 bytes" in err and "Free space" not in err and len(err) < 400
+
+
+def test_describe_out_name_too_long_says_so(tmp_path, capsys):
+    shutil.copy(DATA / "demo.sav", tmp_path / "demo.sav")
+    assert main(["describe", str(tmp_path / "demo.sav"), "--out",
+                 str(tmp_path / ("c" * 300 + ".csv"))]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Choose a shorter" in err and len(err) < 400, err
+
+
+@pytest.mark.parametrize("command", ["run", "validate"])
+def test_a_misspelt_by_column_gets_a_hint(tmp_path, capsys, command):
+    """Before: the columns were listed (or not) without the one meant."""
+    pipeline = _parquet_job(tmp_path, _demo_frame(), ["Distrct"])
+    args = [command, str(pipeline)] + (["--out", str(tmp_path / "out"), "--quiet"]
+                                       if command == "run" else [])
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "pipeline.toml: [indices]" in err, err
+    assert "Did you mean 'district' (for 'Distrct')?" in err
+
+
+def test_a_spec_column_missing_from_the_data_gets_a_hint(tmp_path):
+    import sipas
+    from sipas.errors import ReadError
+
+    frame = _demo_frame().rename(columns={"q01": "Q 01"})
+    frame.to_parquet(tmp_path / "d.parquet")
+    with pytest.raises(ReadError, match=r"Did you mean 'Q 01' \(for 'q01'\)\?"):
+        sipas.read_survey(tmp_path / "d.parquet", spec="demo")
+
+
+@pytest.mark.parametrize("case", ["by_one_value", "rank_one_domain"])
+def test_one_domain_is_a_run_not_a_traceback(tmp_path, capsys, case):
+    extra = '[compare]\nrank_by = "one"\nn_sim = 1000' if case == "rank_one_domain" else ""
+    pipeline = _parquet_job(tmp_path, _demo_frame().assign(one=1.0), ["one"], extra)
+    out = tmp_path / "out"
+    code, err = run_cli(capsys, pipeline, "--out", out)
+    assert code == 0, err
+    table = pd.read_csv(out / "tables" / "index_by_one.csv")
+    assert set(table["one"]) == {1}
+    if case == "rank_one_domain":
+        ranks = pd.read_csv(out / "tables" / "ranks_one.csv")
+        assert ranks[["rank", "rank_low", "rank_high"]].to_numpy().tolist() == [[1, 1, 1]]
+
+
+def test_an_unwritable_out_is_refused_before_computing(tmp_path, capsys, monkeypatch):
+    """A folder nobody may write (simulated: root may write anywhere); the run never starts."""
+    import errno
+
+    import sipas.pipeline
+
+    monkeypatch.setattr(sipas.pipeline, "run", lambda *a, **k: pytest.fail("computed"))
+    pipeline = job(tmp_path)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real = Path.mkdir
+
+    def mkdir(self, *args, **kwargs):
+        if Path(self).parent == locked:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    code, err = run_cli(capsys, pipeline, "--out", locked / "out")
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert "Permission denied" in err and list(locked.iterdir()) == []
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes anywhere")
+def test_an_unwritable_out_is_refused_before_computing_for_real(tmp_path, capsys):
+    pipeline = job(tmp_path)
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    try:
+        code, err = run_cli(capsys, pipeline, "--out", locked / "out")
+    finally:
+        locked.chmod(0o755)
+    assert code == 2 and len(err.splitlines()) == 1, err
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import sipas.report.files
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(sipas.report.files, "write_csv", full)
+    out = tmp_path / "out"
+    code, err = run_cli(capsys, job(tmp_path), "--out", out)
+    assert code == 2 and len(err.splitlines()) == 1 and "No space left" in err, err
+    assert not out.exists() and _hidden(tmp_path) == []
+
+
+def test_running_out_of_memory_is_one_line(tmp_path, capsys, monkeypatch):
+    import sipas.pipeline
+
+    def huge(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(sipas.pipeline, "run", huge)
+    out = tmp_path / "out"
+    code, err = run_cli(capsys, job(tmp_path), "--out", out)
+    assert code == 2 and len(err.splitlines()) == 1 and "not enough memory" in err, err
+    assert not out.exists() and _hidden(tmp_path) == []
+
+
+# ----------------------------------------------------- one path rule (issue 19 item 6)
+
+SPECS = Path(str(resources.files("sipas.datasets") / "specs"))
+MARGINS = ("sex", "age_group", "ethnicity", "district")
+
+
+def _job_with_spec_folder(tmp: Path, margin_path: str = "../margins/{m}.csv",
+                          allow: bool = False) -> Path:
+    """job/pipeline.toml, job/spec/spec.toml naming ``margin_path``, job/margins/*.csv."""
+    folder = tmp / "job"
+    (folder / "spec").mkdir(parents=True)
+    (folder / "margins").mkdir()
+    shutil.copy(DATA / "demo.sav", folder / "demo.sav")
+    text = (SPECS / "demo.toml").read_text(encoding="utf-8")
+    for m in MARGINS:
+        shutil.copy(DATA / f"demo_margins_{m}.csv", folder / "margins" / f"{m}.csv")
+        text = text.replace(f'file = "../data/demo_margins_{m}.csv"',
+                            f'file = "{margin_path.format(m=m)}"')
+    (folder / "spec" / "spec.toml").write_text(text, encoding="utf-8")
+    pipeline = QUICK.replace('spec = "demo"', 'spec = "spec/spec.toml"').format(
+        by='"district"') + '[[weighting.steps]]\nmethod = "rake"\nmargins = ["sex", "district"]\n'
+    if allow:
+        pipeline = "[pipeline]\nallow_absolute_paths = true\n" + pipeline
+    (folder / "pipeline.toml").write_text(pipeline, encoding="utf-8")
+    return folder / "pipeline.toml"
+
+
+def test_margin_files_are_relative_to_the_spec_from_any_working_folder(tmp_path, capsys,
+                                                                      monkeypatch):
+    """A spec in job/spec/ names ../margins/age.csv; the run starts in another folder."""
+    from sipas.pipeline import load_pipeline, pipeline_inputs
+
+    _job_with_spec_folder(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    spec = load_pipeline(Path("../job/pipeline.toml")).load_spec()
+    assert [m.source for m in spec.margins] == [
+        str((tmp_path / "job" / "margins" / f"{m}.csv").resolve()) for m in MARGINS]
+    inputs = pipeline_inputs(load_pipeline(Path("../job/pipeline.toml")))
+    assert (tmp_path / "job" / "margins" / "age_group.csv").resolve() in inputs
+    code, err = run_cli(capsys, "../job/pipeline.toml", "--out", "out")
+    assert code == 0, err
+    margins = pd.read_csv(elsewhere / "out" / "tables" / "weighting_margins.csv")
+    assert set(margins["margin"]) == {"sex", "district"}
+    # the margin files are inputs: an output folder holding them is refused
+    code, err = run_cli(capsys, "../job/pipeline.toml", "--out", "../job/margins", "--overwrite")
+    assert code == 2 and "holds the input" in err and "margins/sex.csv" in err, err
+
+
+def test_a_spec_read_alone_keeps_its_margins_in_its_folder(tmp_path):
+    """Without a pipeline the spec's folder is the limit; root= widens it."""
+    import sipas
+
+    _job_with_spec_folder(tmp_path)
+    spec_path = tmp_path / "job" / "spec" / "spec.toml"
+    with pytest.raises(sipas.SpecError, match=r"path '../margins/sex.csv' leaves the spec's "
+                                              r"folder .* root="):
+        sipas.load_spec(spec_path)
+    spec = sipas.load_spec(spec_path, root=tmp_path / "job")
+    assert spec.margin("sex").targets
+
+
+@pytest.mark.parametrize("escape", ["../../../../../../../../../../etc/passwd",
+                                    "../../secret.csv"])
+def test_a_margin_file_outside_the_job_is_never_opened(tmp_path, capsys, escape):
+    """Before: the file was read and its first line printed in the message."""
+    secret = tmp_path / "secret.csv"
+    secret.write_text("password: hunter2\n", encoding="utf-8")
+    pipeline = _job_with_spec_folder(tmp_path, escape)
+    assert main(["validate", str(pipeline)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "leaves its job's folder" in err, err
+    assert "root:" not in err and "hunter2" not in err
+
+
+def test_a_margin_file_that_is_not_one_never_shows_its_content(tmp_path, capsys):
+    """Inside the job but not a margin file: the message lists what is missing, not the
+    file's first line."""
+    pipeline = _job_with_spec_folder(tmp_path)
+    (tmp_path / "job" / "margins" / "sex.csv").write_text("password: hunter2\n1\n",
+                                                            encoding="utf-8")
+    assert main(["validate", str(pipeline)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "it lacks ['sex', 'population']" in err and "hunter2" not in err, err
+
+
+def test_allow_absolute_paths_also_admits_absolute_margin_files(tmp_path, capsys):
+    """Before: an absolute margin file was refused even with allow_absolute_paths = true."""
+    from sipas.pipeline import load_pipeline
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    for m in MARGINS:
+        shutil.copy(DATA / f"demo_margins_{m}.csv", shared / f"{m}.csv")
+    pipeline = _job_with_spec_folder(tmp_path, str(shared / "{m}.csv"), allow=True)
+    assert load_pipeline(pipeline).load_spec().margin("sex").source == str(shared / "sex.csv")
+    strict = _job_with_spec_folder(tmp_path / "strict", str(shared / "{m}.csv"))
+    assert main(["validate", str(strict)]) == 2
+    assert "absolute path" in capsys.readouterr().err

@@ -429,15 +429,15 @@ def _margin_spec(tmp_path, csv_text, variables=("sex",)):
 
 MARGIN_FILE_REFUSALS = {
     "file missing": (None, ["(name 'm')", "margin file", "m.csv", "does not exist"]),
-    "bad columns": ("gender,pop\n1,5\n", ["m.csv", "the header must be the columns "
-                                          "['sex', 'population']", "['gender', 'pop']"]),
+    "bad columns": ("gender,pop\n1,5\n", ["m.csv", "the header must name the columns "
+                                          "['sex', 'population']", "lacks ['sex', 'population']"]),
     "non-numeric population": ("sex,population\n1,5\n2,abc\n",
                                ["m.csv", "line 3", "population must be a number; got 'abc'"]),
     "thousands separator": ('sex,population\n1,"40,103"\n', ["line 2", "'40,103'"]),
     "duplicate cells": ("sex,population\n1,5\n2,6\n1.0,7\n", ["m.csv", "line 4",
                                                               "cell (1,) appears twice"]),
     "header only": ("sex,population\n", ["m.csv", "no data rows"]),
-    "empty file": ("", ["m.csv", "the header must be the columns", "got []"]),
+    "empty file": ("", ["m.csv", "the header must name the columns", "has 0 cell(s)"]),
     "short row": ("sex,population\n1\n", ["line 2", "2 cells like the header", "['1']"]),
     "empty code": ("sex,population\n,5\n", ["line 2", "every code must be non-empty"]),
     "infinite population": ("sex,population\n1,inf\n", ["positive finite numbers", "inf"]),

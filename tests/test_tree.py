@@ -24,7 +24,7 @@ NODES = [
     {"name": "officials", "items": ["q10", "q11", "q12", "q13", "q14"]},
     {"name": "results", "items": ["q15", "q16", "q17", "q18"]},
     {"name": "feedback", "items": ["q19", "q20", "q21", "q22"]},
-    {"name": "perception", "items": ["p02", "p03"], "measure": "mean"},
+    {"name": "perception", "items": ["p03"], "measure": "mean"},
     {"name": "service", "children": ["access", "procedures", "officials"],
      "weights": [2, 1, 1]},
     {"name": "outcome", "children": ["results", "feedback", "perception"],
@@ -58,7 +58,7 @@ def hand_weights() -> dict[str, np.ndarray]:
         "officials": on(SAT[9:14], [1 / 5] * 5),
         "results": on(SAT[14:18], [1 / 4] * 4),
         "feedback": on(SAT[18:22], [1 / 4] * 4),
-        "perception": on(["p02", "p03"], [1 / 2, 1 / 2]),
+        "perception": on(["p03"], [1.0]),
     }
     out["service"] = out["access"] / 2 + out["procedures"] / 4 + out["officials"] / 4
     out["outcome"] = out["results"] / 2 + out["feedback"] / 2
@@ -193,3 +193,52 @@ def test_a_node_with_its_own_measure_keeps_the_covariances(demo):
     assert top["se"] == pytest.approx(se, rel=1e-9)
     # the item table keeps the spec's measure
     assert res.items.set_index("name").loc["q01", "estimate"] < 1
+
+
+def mean_tree_spec(sd, nodes):
+    data = tomllib.loads(Path(sd.spec.source).read_text(encoding="utf-8"))
+    data.pop("factors")
+    data["margins"] = []
+    data["nodes"] = nodes
+    data["index"] = {"measure": "mean"}
+    return sipas.spec.parse_spec(data)
+
+
+@pytest.mark.parametrize(("nodes", "words"), [
+    ([{"name": "a", "items": ["p02", "p03"]}, {"name": "top", "children": ["a"]}],
+     ["node 'a' averages the means of items on different scales",
+      "p02 on scale 'yes_no' (a yes/no share, 0-1); p03 on scale 'agreement' (1-5)"]),
+    ([{"name": "a", "items": ["p02", "p03"], "rescale": "pct_of_range"},
+      {"name": "b", "items": ["q01"]}, {"name": "top", "children": ["a", "b"]}],
+     ["node 'top' combines indices on different scales: 'a' on 0-1, 'b' on 1-5"]),
+    ([{"name": "a", "items": ["p03"], "rescale": "pct_of_range", "measure": "mean"},
+      {"name": "top", "children": ["a"]}], ["[[nodes]] #1 (name 'a')", "without measure"]),
+])
+def test_a_mean_node_on_mixed_scales_names_the_node(demo, nodes, words):
+    with pytest.raises(SpecError) as exc:
+        mean_tree_spec(demo, nodes)
+    for w in words:
+        assert w in str(exc.value), str(exc.value)
+
+
+def test_a_rescaled_node_of_mixed_items(demo):
+    """The node's items rescaled to 0-1 ((x - 1)/4 for p03, the yes/no share for p02); a
+    parent of it and of a rescaled node of 1-5 items is on 0-1 too."""
+    sd = demo
+    d = designs(sd)["taylor"]
+    spec = mean_tree_spec(sd, [
+        {"name": "a", "items": ["p02", "p03"], "rescale": "pct_of_range"},
+        {"name": "b", "items": ["q01"], "rescale": "pct_of_range"},
+        {"name": "top", "children": ["a", "b"], "weights": [1, 3]}])
+    res = sipas.satisfaction_index(d, spec)
+    frame = d.frame
+    cols = {"p02_r": np.where(frame["p02"].isna(), np.nan, (frame["p02"] == 1).astype(float)),
+            "p03_r": (frame["p03"] - 1) / 4, "q01_r": (frame["q01"] - 1) / 4}
+    ref = sipas.mean(d.with_columns(cols), list(cols))
+    theta, vcov = ref.to_frame()["estimate"].to_numpy(), ref.vcov().to_numpy()
+    nodes = res.nodes.set_index("name")
+    for name, a in {"a": [0.5, 0.5, 0], "b": [0, 0, 1],
+                    "top": [0.125, 0.125, 0.75]}.items():
+        a = np.asarray(a)
+        assert nodes.loc[name, "estimate"] == pytest.approx(a @ theta, rel=1e-9)
+        assert nodes.loc[name, "se"] == pytest.approx(np.sqrt(a @ vcov @ a), rel=1e-9)

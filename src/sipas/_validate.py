@@ -5,10 +5,13 @@ The wording is ``"{name} must be {expectation}; got {value!r}."`` followed by a 
 
 from __future__ import annotations
 
+import difflib
 import math
 import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
+
+import numpy as np
 
 from sipas.errors import DesignError, SipasError
 
@@ -68,6 +71,29 @@ def check_df(df: float | None) -> float | None:
     return float(df)
 
 
+def generator(rng: Any, error: type[SipasError] = DesignError,
+              name: str = "rng") -> np.random.Generator:
+    """A numpy random generator from a seed (a non-negative integer), a generator or None.
+
+    >>> int(generator(1).integers(10)) == int(generator(1).integers(10))
+    True
+    >>> generator(-1)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    sipas.errors.DesignError: rng must be a non-negative integer seed, ...; got -1.
+    """
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is not None and (isinstance(rng, bool) or not isinstance(rng, (int, np.integer))
+                            or rng < 0):
+        raise error(message(name, "a non-negative integer seed, a numpy Generator or None",
+                            plain(rng)))
+    return np.random.default_rng(rng)
+
+
+def _fold(name: str) -> str:
+    return "".join(name.casefold().split()).replace("_", "")
+
+
 def as_name_list(name: str, value: str | Sequence[str] | None) -> list[str]:
     """Normalise ``None``, one column name or a list of names to a list of names."""
     if value is None:
@@ -86,10 +112,31 @@ def require_columns(frame_columns: Iterable[str], names: Iterable[str], role: st
     missing = [n for n in names if n not in present]
     if missing:
         close = sorted(present)[:12]
+        hint = did_you_mean(missing, present)
         raise error(
             f"{role} column(s) {missing} not found in {where}. "
             f"Available columns include: {close}{' ...' if len(present) > 12 else ''}"
+            f"{'.' + hint if hint else ''}"
         )
+
+
+def did_you_mean(missing: Iterable[str], present: Iterable[str]) -> str:
+    """A hint naming, for each missing column, the present one it most resembles ("" if
+    none is close): a misspelling, another case, a space inside the name.
+
+    >>> did_you_mean(["distrct", "zzz"], ["district", "commune"])
+    " Did you mean 'district' (for 'distrct')?"
+    """
+    present = [str(p) for p in present]
+    folded = {_fold(p): p for p in present}
+    pairs = []
+    for name in missing:
+        same = folded.get(_fold(str(name)))
+        close = [same] if same else difflib.get_close_matches(str(name), present, n=1,
+                                                               cutoff=0.75)
+        if close:
+            pairs.append(f"{close[0]!r} (for {name!r})")
+    return f" Did you mean {', '.join(pairs)}?" if pairs else ""
 
 
 def deprecated_alias(old_name: str, old_value: Any, new_name: str, new_value: T,

@@ -71,15 +71,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"sipas: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     except OSError as exc:  # a full disk, a file-size limit, a folder that went away
-        where = f" ({exc.filename})" if exc.filename else ""
-        print(f"sipas: error: cannot write{where}: {exc.strerror or exc}. Free space or "
-              "choose another --out.", file=sys.stderr)
+        print(f"sipas: error: {_os_error(exc)}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("sipas: error: not enough memory for this run; ask for fewer simulations or "
+              "replicates, fewer domains, or run on a machine with more memory.",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("sipas: interrupted; no partial output was kept.", file=sys.stderr)
         return 130
     finally:
         _restore(previous)
+
+
+def _os_error(exc: OSError) -> str:
+    """One line for a file the operating system refused, with what to do about it."""
+    import errno
+
+    where = f" {_short(str(exc.filename))!r}" if exc.filename else ""
+    advice = {errno.ENAMETOOLONG: "Choose a shorter file or folder name.",
+              errno.EACCES: "Choose a location you may write to.",
+              errno.EPERM: "Choose a location you may write to.",
+              errno.EROFS: "Choose a location on a writable disk."}
+    todo = advice.get(exc.errno or 0, "Free space (or raise the file-size limit) or choose "
+                      "another --out.")
+    return f"cannot write{where}: {exc.strerror or type(exc).__name__}. {todo}"
+
+
+def _short(text: str, limit: int = 120) -> str:
+    """A long path shortened in the middle, so that a message stays readable."""
+    return text if len(text) <= limit else f"{text[:limit // 2]}…{text[-limit // 2:]}"
 
 
 def _terminate_like_interrupt() -> _Handler:

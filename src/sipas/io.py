@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from sipas._cells import check_short_rows, check_spreadsheet_cells, normalise_text
-from sipas._validate import message, plain
+from sipas._validate import did_you_mean, message, plain
 from sipas.errors import ReadError, SpecError
 from sipas.spec import MISSING_KINDS, Spec, load_spec
 from sipas.spec.domains import check_domain_labels
@@ -371,7 +371,9 @@ def _read_parquet(path: Path, sheet: Any, text_columns: tuple[str, ...]) -> tupl
     import pyarrow.parquet as pq
 
     try:
-        _check_header(list(pq.read_schema(path).names), path)
+        schema = pq.read_schema(path)
+        _check_header(list(schema.names), path)
+        _check_flat(schema, path)
         frame = pd.read_parquet(path)
     except ReadError:
         raise
@@ -379,6 +381,18 @@ def _read_parquet(path: Path, sheet: Any, text_columns: tuple[str, ...]) -> tupl
         raise ReadError(f"Cannot read {str(path)!r} as Parquet ({_one_line(exc)}). "
                         "The file may be truncated: write it again.") from exc
     return frame, {}, {}, {}
+
+
+def _check_flat(schema: Any, path: Path) -> None:
+    """Survey data hold one value per cell: lists, structs and maps are refused by name."""
+    import pyarrow as pa
+
+    nested = [f"{f.name} ({str(f.type).split('<')[0]})" for f in schema
+              if pa.types.is_nested(f.type)]
+    if nested:
+        raise ReadError(f"{str(path)!r}: column(s) {nested[:_MAX_LISTED]} hold nested values; "
+                        "survey data need one value per cell. Flatten them into columns of "
+                        "their own (pyarrow Table.flatten) or drop them before reading.")
 
 
 _READERS = {"sav": _read_spss_stata, "dta": _read_spss_stata, "csv": _read_csv,
@@ -569,7 +583,8 @@ def _require(frame: pd.DataFrame, names: list[str], role: str, spec: Spec, where
         raise ReadError(f"{where}: {role} column(s) {absent} named by spec {spec.name!r} are not "
                         f"in the file. Columns found: {list(frame.columns)[:15]}"
                         f"{f' and {frame.shape[1] - 15} more' if frame.shape[1] > 15 else ''}. "
-                        "Rename the columns or fix the spec.")
+                        "Rename the columns or fix the spec."
+                        f"{did_you_mean(absent, set(frame.columns) - set(spec.item_names))}")
 
 
 def _numeric_column(values: pd.Series, col: str, role: str, ids: pd.Series,

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sipas._validate import as_name_list, check_level, message, require_columns
+from sipas._validate import as_name_list, check_level, generator, message, require_columns
 from sipas.design.protocol import SurveyDesign
 from sipas.engine.ranks import rank_sets
 from sipas.errors import DesignError, EstimationError
@@ -295,7 +295,7 @@ def _ranks(est: Estimate, options: list[str], level: float, simultaneous: bool, 
            rng: int | np.random.Generator | None) -> pd.DataFrame:
     t = est.to_frame()
     k = len(options)
-    gen = np.random.default_rng(rng)
+    gen = generator(rng)
     out = t[list(est.by)].copy()
     out["option"] = options * (len(t) // k)
     out["estimate"] = t["estimate"].to_numpy()

@@ -43,8 +43,8 @@ from sipas._validate import message
 from sipas.errors import SipasError, SpecError
 
 __all__ = ["ANY", "BOOL", "FLOAT", "INT", "NAME", "STR", "Choice", "Doc", "Either", "Key",
-           "KeyPath", "ListOf", "Table", "TableOf", "Tagged", "Type", "read_toml", "suggest",
-           "validate"]
+           "KeyPath", "ListOf", "Table", "TableOf", "Tagged", "Type", "read_toml", "resolve_path",
+           "suggest", "validate"]
 
 #: keys that name an entry of an array of tables in messages, in order of preference
 NAMING_KEYS = ("name", "code", "method")
@@ -107,6 +107,78 @@ def _place(data: Any, path: KeyPath) -> str:
     if pending:  # an array of tables is written [[...]] even when no entry is meant
         pieces.append(f"[[{_header(keys)}]]" if isinstance(node, list) else f"[{_header(keys)}]")
     return " ".join(pieces)
+
+
+def resolve_path(doc: Doc, where: KeyPath, name: str, *, base: Path, root: Path | None = None,
+                 allow_absolute: bool = False, what: str = "input file",
+                 folder: str = "the pipeline's folder",
+                 escape: str = "set [pipeline] allow_absolute_paths = true") -> Path:
+    """The one path rule for every file a TOML file names (data, spec, margin files,
+    published figures, previous wave, PAR tables).
+
+    A relative ``name`` starts at ``base``, the folder of the file that names it, and may
+    not leave ``root`` (by default ``base``; the pipeline's folder for a spec read by a
+    pipeline); an absolute one is refused. ``allow_absolute`` (``[pipeline]
+    allow_absolute_paths = true``) lifts both limits. Nothing is opened here, so a refused
+    path is never read and its content never shown.
+
+    Parameters
+    ----------
+    doc : Doc
+        The naming file (named in messages); ``where`` the table of the key.
+    where : tuple
+        Where the key is in ``doc``.
+    name : str
+        The path as written.
+    base, root : Path
+        The naming file's folder; the folder the path must stay in.
+    allow_absolute : bool
+        Accept absolute paths and paths outside ``root``.
+    what, folder, escape : str
+        How messages call the file and ``root``, and the way out of ``root``.
+
+    Returns
+    -------
+    Path
+        The file, absolute (``..`` and symbolic links resolved).
+
+    Raises
+    ------
+    SpecError
+        (``doc.error``) An absolute path or one leaving ``root`` without
+        ``allow_absolute``; a folder; no such file.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> job = pathlib.Path(tempfile.mkdtemp())
+    >>> (job / "spec").mkdir(); _ = (job / "m.csv").write_text("x", encoding="utf-8")
+    >>> doc = Doc("spec/spec.toml")
+    >>> resolve_path(doc, (), "../m.csv", base=job / "spec", root=job).name
+    'm.csv'
+    >>> resolve_path(doc, (), "../m.csv", base=job / "spec")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    sipas.errors.SpecError: spec/spec.toml: path '../m.csv' leaves ...
+    """
+    root = base if root is None else root
+    candidate = Path(name)
+    if candidate.is_absolute():
+        if not allow_absolute:
+            raise doc.fail(where, f"absolute path {name!r} is not allowed; use a path relative "
+                                  f"to {Path(doc.name).name} or set [pipeline] "
+                                  "allow_absolute_paths = true.")
+        resolved = candidate.resolve()
+    else:
+        resolved = (base / candidate).resolve()
+        if not allow_absolute and not resolved.is_relative_to(root.resolve()):
+            raise doc.fail(where, f"path {name!r} leaves {folder} ({str(root.resolve())!r}); "
+                                  f"keep the file inside it, or {escape}.")
+    if resolved.is_dir():
+        raise doc.fail(where, f"{what} {name!r} is a folder ({resolved}); name a file.")
+    if not resolved.is_file():
+        raise doc.fail(where, f"{what} {name!r} does not exist ({resolved}). Paths are "
+                              f"relative to the file that names them ({Path(doc.name).name}).")
+    return resolved
 
 
 def suggest(word: str, choices: Any) -> str | None:

@@ -77,6 +77,23 @@ def written_to(out: str, *, overwrite: bool = False, mine: bool = False
     return build
 
 
+def _out_here(tmp: Path) -> Any:
+    """--out "." while the current folder is an empty folder beside the job."""
+    import os
+
+    from sipas.pipeline import output_folder, pipeline_inputs
+
+    pipeline = load_pipeline(job(tmp, DEMO))
+    (tmp / "here").mkdir()
+    before = Path.cwd()
+    os.chdir(tmp / "here")
+    try:
+        with output_folder(".", inputs=pipeline_inputs(pipeline)):
+            return "not refused"
+    finally:
+        os.chdir(before)
+
+
 def spec_named_absolute(tmp: Path):
     """spec = a suffix-less absolute path (was taken for a bundled name, never checked)."""
     return load_pipeline(job(tmp, DEMO.replace('spec = "demo"', 'spec = "/etc/passwd"')))
@@ -106,7 +123,7 @@ CASES = [
          edited('data = "demo.sav"', 'data = "/data/demo.sav"'), SpecError,
          ("absolute path '/data/demo.sav' is not allowed", "allow_absolute_paths")),
     Case(AREA, "input_is_folder", "data = \".\" (the pipeline's own folder)",
-         edited('data = "demo.sav"', 'data = "."'), SpecError, ("input '.' is a folder",)),
+         edited('data = "demo.sav"', 'data = "."'), SpecError, ("input file '.' is a folder",)),
     Case(AREA, "input_without_data", "[input] without data =",
          edited('data = "demo.sav"\n', ""), SpecError,
          ("[input]: required key 'data' is missing; it must be a string", 'data = "survey.sav"')),
@@ -180,6 +197,25 @@ CASES = [
          SpecError, ("[report]: decimals must be from 0", "got -2")),
     Case(AREA, "min_cell_zero", "min_cell = 0", edited("min_cell = 10", "min_cell = 0"),
          SpecError, ("[report]: min_cell must be a positive number of respondents; got 0",)),
+    Case(AREA, "drivers_seed_negative", "[drivers] seed = -1",
+         edited("seed = 2020\n", "seed = -1\n"), SpecError,
+         ("[drivers]: seed must be a non-negative integer; got -1",)),
+    Case(AREA, "n_sim_billion", "[compare] n_sim = 1000000000 (a memory error deep in the run)",
+         edited("n_sim = 4000", "n_sim = 1000000000"), SpecError,
+         ("[compare]: n_sim must be from 1000 to 1000000 simulations; got 1000000000",)),
+    Case(AREA, "replicates_too_many", "[drivers] replicates = 100000000",
+         edited("replicates = 50", "replicates = 100000000"), SpecError,
+         ("[drivers]: replicates must be from 2 to 10000 replicates",)),
+    Case(AREA, "by_misspelt", "by = a misspelt column name",
+         lambda tmp: validate(load_pipeline(job(tmp, DEMO.replace(
+             'by = ["district", "urban", "service"]', 'by = ["District", "urban"]').replace(
+             'rank_by = "district"', 'rank_by = "District"')))), SpecError,
+         ("[indices]: by column(s) ['District'] are not in the data",
+          "Did you mean 'district' (for 'District')?")),
+    Case(AREA, "out_is_current_folder", "--out . from an empty folder (the shell's own)",
+         lambda tmp: _out_here(tmp), SpecError, ("is (or holds) the current folder",)),
+    Case(AREA, "out_name_inside_too_long", "--out a path with a 300-byte folder in it",
+         written_to("o" * 300 + "/out"), SpecError, ("longer than 255 bytes",)),
     Case(AREA, "published_not_utf8", "the published-figures CSV saved in Windows-1258",
          published_not_utf8, ReadError,
          ("published_cao-bang-2020.csv", "must be UTF-8 text", "CSV UTF-8")),

@@ -53,6 +53,12 @@ def xlsx(tmp: Path, name: str, frame: pd.DataFrame) -> Path:
     return tmp / name
 
 
+def _nested(tmp: Path) -> Path:
+    path = tmp / "nested.parquet"
+    FRAME.assign(s=[{"a": i} for i in range(len(FRAME))]).to_parquet(path)
+    return path
+
+
 def whole(tmp: Path, fmt: str, frame: pd.DataFrame = FRAME) -> Path:
     """A valid file of the format, written by the library users export with."""
     path = tmp / f"whole.{fmt}"
@@ -291,6 +297,13 @@ CASES = [
          user_missing_unknown, ReadError,
          ("item 'q1'", "declares code 6 as user-missing", "no missing kind",
           "dont_know = [6]")),
+    Case(AREA, "parquet_nested_column", "a Parquet column of structs (one dict per cell)",
+         lambda tmp: read(_nested(tmp), spec=False), ReadError,
+         ("nested.parquet", "column(s) ['s (struct)'] hold nested values",
+          "one value per cell", "Flatten them")),
+    Case(AREA, "spec_column_other_case", "the file has Q 2 where the spec names q2",
+         lambda tmp: read(whole(tmp, "parquet", FRAME.rename(columns={"q2": "Q 2"}))),
+         ReadError, ("item column(s) ['q2']", "Did you mean 'Q 2' (for 'q2')?")),
     Case(AREA, "not_a_path", "a number instead of a path",
          lambda tmp: sipas.read_survey(42), ReadError,
          ("path must be a file path (str or Path); got 'int'",)),

@@ -49,6 +49,21 @@ def changed(change: Callable[[dict], Any]) -> Callable[[Path], Any]:
     return build
 
 
+def _mixed(rescale: str | None = None, *, measure: str = "mean",
+           second: bool = False) -> Callable[[dict], None]:
+    """BASE under ``measure`` with a yes/no item in factor f1 (rescaled when given)."""
+    def change(d: dict) -> None:
+        d["scales"]["yn"] = {"codes": [1, 2], "satisfied": [1]}
+        d["items"].append({"name": "yn", "scale": "yn"})
+        d["factors"][0]["items"] = ["q1", "yn"]
+        if rescale:
+            d["factors"][0]["rescale"] = rescale
+        if second:
+            d["factors"].append({"name": "f2", "items": ["q3"]})
+        d["index"] = {"measure": measure}
+    return change
+
+
 def spec_file(text: str, encoding: str = "utf-8") -> Callable[[Path], Any]:
     def build(tmp: Path) -> Any:
         path = tmp / "survey.toml"
@@ -258,11 +273,12 @@ CASES = [
          changed(top(margins=[{"variables": ["sex"], "targets": {"1": 5}, "file": "s.csv"}])),
          SpecError, ("exactly one of targets",)),
     Case(AREA, "margin_file_missing", "margins file that does not exist", margin_file(None),
-         SpecError, ("margin file", "sex.csv", "does not exist", "relative to the spec file")),
+         SpecError, ("margin file", "sex.csv", "does not exist",
+                     "relative to the file that names them")),
     Case(AREA, "margin_file_header", "margins file with the wrong header",
          margin_file("gender,population\n1,5\n"), SpecError,
-         ("sex.csv", "the header must be the columns ['sex', 'population']",
-          "got ['gender', 'population']")),
+         ("sex.csv", "the header must name the columns ['sex', 'population']",
+          "it lacks ['sex']")),
     Case(AREA, "margin_file_thousands", "population written \"36,831\"",
          margin_file('sex,population\n1,"36,831"\n2,40103\n'), SpecError,
          ("sex.csv' line 2", "got '36,831'", "no thousands separators")),
@@ -285,9 +301,33 @@ CASES = [
          ("sex.csv", "must be UTF-8 text", "Save it as UTF-8")),
     Case(AREA, "margin_file_absolute", "margins file = \"/etc/passwd\" (never opened)",
          margin_file(None, name="/etc/passwd"), SpecError,
-         ("margin file '/etc/passwd' must be a path relative to the spec file",)),
+         ("absolute path '/etc/passwd' is not allowed",)),
+    Case(AREA, "mean_factor_mixed_scales", "a mean factor of a 1-5 item and a yes/no share",
+         changed(_mixed()), SpecError,
+         ("[[factors]] #1 (name 'f1'): factor 'f1' averages the means of items on different "
+          "scales", "q1 on scale 's5' (1-5); yn on scale 'yn' (a yes/no share, 0-1)",
+          'Add rescale = "pct_of_range" to the factor')),
+    Case(AREA, "mean_overall_mixed_scales", "one factor rescaled to 0-1, another a 1-5 mean",
+         changed(_mixed("pct_of_range", second=True)), SpecError,
+         ("[index]: the overall index (mean_of_factors) combines indices on different "
+          "scales: 'f1' on 0-1, 'f2' on 1-5",)),
+    Case(AREA, "rescale_without_mean", "rescale under measure = \"top_box\"",
+         changed(_mixed("pct_of_range", measure="top_box")), SpecError,
+         ("[[factors]] #1 (name 'f1'): rescale = 'pct_of_range' maps item means to 0-1",
+          "Remove rescale")),
+    Case(AREA, "rescale_unknown", "rescale = \"zscore\"",
+         changed(_mixed("zscore")), SpecError,
+         ("rescale must be one of 'pct_of_range', 'pct_of_max'; got 'zscore'",)),
+    Case(AREA, "margin_file_leaves_folder", "margins file = \"../../etc/passwd\" (never opened)",
+         margin_file(None, name="../../../../../../../../etc/passwd"), SpecError,
+         ("path '../../../../../../../../etc/passwd' leaves the spec's folder", "root=",
+          "allow_absolute_paths")),
+    Case(AREA, "margin_file_not_a_margin", "margins file = a file that is not one (content "
+         "never shown)", margin_file("user: secret\n1\n"), SpecError,
+         ("the header must name the columns ['sex', 'population']",
+          "it lacks ['sex', 'population'] (its first line has 1 cell(s))")),
     Case(AREA, "margin_file_is_folder", "margins file = \".\" (a folder)",
-         margin_file(None, name="."), SpecError, ("It is a folder",)),
+         margin_file(None, name="."), SpecError, ("margin file '.' is a folder",)),
     Case(AREA, "spec_bad_toml", "an unclosed string in the TOML file",
          spec_file(TOML.replace('name = "t"', 'name = "t')), SpecError,
          ("survey.toml: line 2, column 10: not valid TOML", "Check quotes")),

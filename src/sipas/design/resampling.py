@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from sipas._validate import check_choice, message
+from sipas._validate import check_choice, generator, message
 from sipas.design.design import Design
 from sipas.design.replicate import ReplicateDesign, RepMethod
 from sipas.errors import DesignError
@@ -123,7 +123,7 @@ def replicate(design: Design, method: RepMethod = "jkn", *, replicates: int | No
         factors, scale = _brr(s1, fay_rho if method == "fay" else 0.0)
         rscales = np.ones(factors.shape[0])
     else:
-        factors = _bootstrap(s1, replicates or 200, np.random.default_rng(rng))
+        factors = _bootstrap(s1, replicates or 200, generator(rng))
         scale, rscales = 1.0 / (factors.shape[0] - 1), np.ones(factors.shape[0])
     return ReplicateDesign.from_factors(design.backend, factors, method=method, scale=scale,
                                         rscales=rscales, mse=mse, weights=design.weights,

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import rankdata
 
+from sipas._validate import generator
 from sipas.errors import EstimationError
 
 __all__ = ["RankSets", "rank_sets"]
@@ -116,7 +117,7 @@ def rank_sets(est: np.ndarray, cov: np.ndarray, *, level: float = 0.95,
     var = np.diag(cov)
     pair_var = var[:, None] + var[None, :] - 2 * cov
     se = np.sqrt(np.maximum(pair_var, 0.0))
-    draws = _draws(cov, df, n_sim, np.random.default_rng(rng))
+    draws = _draws(cov, df, n_sim, generator(rng, EstimationError))
     off = ~np.eye(p, dtype=bool)
     inv_se = np.where(se > 0, 1.0 / np.where(se > 0, se, 1.0), 0.0)  # no variance: no deviation
     worst = np.empty((n_sim, p))  # per draw and unit: its largest standardised deviation

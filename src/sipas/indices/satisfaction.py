@@ -239,7 +239,7 @@ def satisfaction_index(design: SurveyDesign, spec: Spec, *,
     nodes = _node_table(tree, parts)
     for table in (items, factors, overall, nodes):
         if len(table):
-            table["definition"] = text
+            table["definition"] = _definitions(table, text, plan, definition.measure)
     if overall_est is None:  # the spec's parser requires one top node
         raise SpecError("the index tree has no top node.")
     return IndexResult(items=items, factors=factors, overall=overall, definition=text,
@@ -272,6 +272,15 @@ def _interval_methods(ci: str | Mapping[str, str] | None, item_ci: str | None,
     item = chosen["item"] or "logit"
     check_choice("ci", item, ("logit", "wald", "mean", "xlogit", "asin", "beta", "wilson"))
     return (item if measure != "mean" else "wald"), interval_method(chosen["index"], measure)
+
+
+def _definitions(table: pd.DataFrame, text: str, plan: TreePlan, measure: str) -> list[str]:
+    """The definition of every row: under ``measure = "mean"`` an index whose items were
+    rescaled to 0-1 says so (reports then show it as a percentage, not a scale mean)."""
+    on_scale = dict(zip(plan.names, plan.uses_mean.tolist()))
+    rescaled = text.replace("measure=mean;", "measure=mean rescaled to 0-1;")
+    return [text if measure != "mean" or on_scale.get(n, True) else rescaled
+            for n in table["name"]]
 
 
 def _by_method(nodes: list[str], plan: TreePlan) -> tuple[list[str], list[str]]:

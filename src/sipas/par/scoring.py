@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
-from sipas._validate import message
+from sipas._validate import generator, message
 from sipas.engine.basis import VarBasis
 from sipas.engine.intervals import t_quantile
 from sipas.engine.ranks import rank_sets
@@ -502,10 +502,7 @@ def _draw_values(table, covs, provinces, n_sim, gen) -> dict[str, tuple[list[str
 def _simulate(scheme, provinces, values, app, table, covs, totals, n_sim, rng, level):
     if not (isinstance(n_sim, int) and n_sim >= 100):
         raise ScoringError(message("n_sim", "0 or an integer >= 100", n_sim))
-    if rng is not None and (isinstance(rng, bool)
-                            or not isinstance(rng, (int, np.integer, np.random.Generator))):
-        raise ScoringError(message("rng", "an integer seed, a numpy Generator or None", rng))
-    gen = np.random.default_rng(rng)
+    gen = generator(rng, ScoringError)
     draws = _draw_values(table, covs, provinces, n_sim, gen)
     sims = np.zeros((n_sim, len(provinces)))
     for j, prov in enumerate(provinces):

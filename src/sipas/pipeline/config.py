@@ -34,12 +34,13 @@ from sipas.schema import (
     Doc,
     Either,
     Key,
-    KeyPath,
     ListOf,
     Table,
     read_toml,
+    resolve_path,
     validate,
 )
+from sipas.spec import Spec, load_spec
 from sipas.weighting.plan import STEP
 
 RELIABILITY_THRESHOLDS = ("min_neff", "ok_width", "max_width", "max_rel_width", "min_df",
@@ -53,6 +54,8 @@ __all__ = ["FORMATS", "SCHEMA", "SECTIONS", "IndicesOptions", "Pipeline", "Repor
 FORMATS = ("csv", "parquet", "xlsx", "png", "svg", "docx")
 ITEM_CI = ("logit", "wald", "beta", "wilson", "asin", "xlogit", "mean")
 ADJUST = ("holm", "fdr_bh", "bonferroni", "none")
+#: the most simulations a pipeline may ask for (rank sets, PAR ranks): beyond, memory
+MAX_SIM = 1_000_000
 #: every key a pipeline file may hold (docs/pipeline.md documents them); the sections whose
 #: options are passed on as given ([compare], [par], [reliability]) get no defaults here
 SCHEMA = Table({
@@ -193,6 +196,8 @@ class Pipeline:
         ``[plan]``: next wave's sample plan (see :func:`sipas.plan.plan_sample`).
     raw : mapping
         The file as parsed (kept in ``provenance.json``).
+    allow_absolute_paths : bool
+        ``[pipeline] allow_absolute_paths``: input and margin files may lie anywhere.
 
     Examples
     --------
@@ -217,6 +222,21 @@ class Pipeline:
     report: ReportOptions = field(default_factory=ReportOptions)
     plan: Mapping[str, Any] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict)
+    allow_absolute_paths: bool = False
+
+    def load_spec(self, key: str = "spec") -> Spec:
+        """The spec (``key="previous_spec"``: the previous wave's, default this wave's), its
+        margin files under the pipeline's path rule: relative to the spec, inside the
+        pipeline's folder unless ``[pipeline] allow_absolute_paths = true``.
+
+        Examples
+        --------
+        >>> load_pipeline(demo_pipeline_path()).load_spec().name
+        'demo'
+        """
+        name = self.compare.get(key, self.spec) if key == "previous_spec" else self.spec
+        return load_spec(name, root=self.path.parent,
+                         allow_absolute_paths=self.allow_absolute_paths)
 
 
 def demo_pipeline_path(name: str = "demo") -> Path:
@@ -292,13 +312,17 @@ def load_pipeline(path: str | Path) -> Pipeline:
     _check_numbers(doc, cfg)
     allow_abs = cfg["pipeline"]["allow_absolute_paths"]
 
+    def file(section: str, value: str) -> Path:
+        """The one path rule (:func:`sipas.schema.resolve_path`): relative to this file."""
+        return resolve_path(doc, (section,), value, base=path.parent, allow_absolute=allow_abs)
+
     def resolve(section: str, value: str) -> str:
         """A path in the file (resolved against its folder, checked), or a bundled name: a
         bare word without suffix or separator that names no file beside the pipeline."""
         bare = Path(value).name == value and not Path(value).suffix
         if bare and not (path.parent / value).exists():
             return value
-        return str(_resolve(doc, (section,), path.parent, value, allow_abs))
+        return str(file(section, value))
 
     inp, published = cfg["input"], cfg["reproduce"].get("published")
     par = {k: resolve("par", v) if k in ("scheme", "appraisal", "officials", "survey") else v
@@ -307,7 +331,7 @@ def load_pipeline(path: str | Path) -> Pipeline:
                for k, v in cfg["compare"].items()}
     return Pipeline(
         path=path, name=cfg["pipeline"].get("name", path.stem),
-        data=_resolve(doc, ("input",), path.parent, inp["data"], allow_abs),
+        data=file("input", inp["data"]),
         spec=resolve("input", inp["spec"]), sheet=inp["sheet"],
         steps=tuple((raw.get("weighting") or {}).get("steps", [])),
         indices=IndicesOptions(tuple(ind["by"]), float(ind["level"]), _ci(ind, path)),
@@ -317,42 +341,28 @@ def load_pipeline(path: str | Path) -> Pipeline:
         multiple=dict(cfg["multiple"]) if "multiple" in raw else None,
         report=ReportOptions(rep["lang"], rep["decimals"], tuple(rep["formats"]),
                              rep["min_cell"], rep["suppression"]),
-        plan=dict(cfg["plan"]), raw=raw)
+        plan=dict(cfg["plan"]), raw=raw, allow_absolute_paths=allow_abs)
 
 
 def _check_numbers(doc: Doc, cfg: dict[str, Any]) -> None:
-    """What the schema's types cannot say: counts and seeds that must be positive."""
-    checks = [("report", "decimals", 0, "from 0 (whole numbers) up"),
-              ("report", "min_cell", 1, "a positive number of respondents"),
-              ("compare", "n_sim", 1, "a positive number of simulations"),
-              ("compare", "seed", 0, "a non-negative integer"),
-              ("par", "n_sim", 1, "a positive number of simulations"),
-              ("par", "seed", 0, "a non-negative integer")]
-    for section, key, low, expectation in checks:
+    """What the schema's types cannot say: counts and seeds in their range (a negative seed
+    or a billion simulations would otherwise fail deep inside the run)."""
+    seed = ("a non-negative integer", 0, None)
+    checks = {("report", "decimals"): ("from 0 (whole numbers) up", 0, None),
+              ("report", "min_cell"): ("a positive number of respondents", 1, None),
+              ("compare", "n_sim"): ("from 1000 to 1000000 simulations", 1000, MAX_SIM),
+              ("compare", "seed"): seed,
+              ("par", "n_sim"): ("0 (no simulation) or from 100 to 1000000", 0, MAX_SIM),
+              ("par", "seed"): seed,
+              ("drivers", "replicates"): ("from 2 to 10000 replicates", 2, 10_000),
+              ("drivers", "seed"): seed, ("multiple", "seed"): seed}
+    for (section, key), (expectation, low, high) in checks.items():
         value = cfg[section].get(key)
-        if value is not None and value < low:
+        if value is None:
+            continue
+        gap = (section, key) == ("par", "n_sim") and 0 < value < 100
+        if value < low or gap or (high is not None and value > high):
             raise doc.fail((section,), message(key, expectation, value))
-
-
-def _resolve(doc: Doc, where: KeyPath, base: Path, name: str, allow_abs: bool) -> Path:
-    candidate = Path(name)
-    if candidate.is_absolute():
-        if not allow_abs:
-            raise doc.fail(where, f"absolute path {name!r} is not allowed; use a path relative "
-                                  "to the pipeline file or set [pipeline] allow_absolute_paths "
-                                  "= true.")
-        resolved = candidate.resolve()
-    else:
-        resolved = (base / candidate).resolve()
-        if not allow_abs and not resolved.is_relative_to(base.resolve()):
-            raise doc.fail(where, f"path {name!r} leaves the pipeline's folder; keep inputs "
-                                  "beside the pipeline file or set [pipeline] "
-                                  "allow_absolute_paths = true.")
-    if resolved.is_dir():
-        raise doc.fail(where, f"input {name!r} is a folder ({resolved}); name a file.")
-    if not resolved.is_file():
-        raise doc.fail(where, f"input file {name!r} does not exist ({resolved}).")
-    return resolved
 
 
 def _ci(indices: dict[str, Any], path: Path) -> str:

@@ -63,8 +63,9 @@ def check_location(out: str | Path, inputs: Iterable[str | Path]) -> Path:
     Raises
     ------
     SpecError
-        ``out`` is an input, a folder holding one, or lies inside one; its name is empty
-        or longer than 255 bytes; its parent is a file.
+        ``out`` is an input, a folder holding one, or lies inside one; it is (or holds) the
+        current folder or the root; a name in it is longer than 255 bytes; its parent is a
+        file.
 
     Examples
     --------
@@ -77,13 +78,15 @@ def check_location(out: str | Path, inputs: Iterable[str | Path]) -> Path:
     Traceback (most recent call last):
     sipas.errors.SpecError: --out ... holds the input ...survey.csv...
     """
+    long = [part for part in Path(out).parts if len(os.fsencode(part)) > _MAX_NAME]
+    if long:  # checked before resolving: the system refuses to look such a path up
+        raise SpecError(f"--out {_shown(out)!r}: the name {_shown(long[0], 40)!r} is longer "
+                        f"than {_MAX_NAME} bytes, more than file systems allow; choose a "
+                        "shorter name.")
     target = Path(out).resolve()
     if not target.name:
         raise SpecError(f"--out {str(out)!r} is the root of the file system; name a new "
                         "folder for the outputs.")
-    if len(os.fsencode(target.name)) > _MAX_NAME:
-        raise SpecError(f"--out {str(out)!r}: the folder name is longer than {_MAX_NAME} "
-                        "bytes, more than file systems allow; choose a shorter name.")
     for given in inputs:
         path = Path(given).resolve()
         if path == target:
@@ -96,6 +99,13 @@ def check_location(out: str | Path, inputs: Iterable[str | Path]) -> Path:
             continue
         raise SpecError(f"--out {str(out)!r} {what} {str(path)!r}; the outputs would replace "
                         "it. Choose a new folder outside the run's inputs.")
+    with contextlib.suppress(OSError):  # a current folder that was removed: nothing to pull
+        here = Path.cwd().resolve()
+        if here.is_relative_to(target):
+            raise SpecError(f"--out {str(out)!r} is (or holds) the current folder; the run "
+                            "puts its output folder in place as a whole, which would pull the "
+                            "folder from under your shell. Choose a new folder, e.g. --out "
+                            "results.")
     for parent in target.parents:
         if parent.exists():
             if not parent.is_dir():
@@ -103,6 +113,12 @@ def check_location(out: str | Path, inputs: Iterable[str | Path]) -> Path:
                                 "folder; choose another --out.")
             break
     return target
+
+
+def _shown(path: str | Path, limit: int = 120) -> str:
+    """A path as a message shows it: shortened in the middle when very long."""
+    text = str(path)
+    return text if len(text) <= limit else f"{text[:limit // 2]}…{text[-limit // 2:]}"
 
 
 @contextlib.contextmanager

@@ -37,9 +37,8 @@ def pipeline_inputs(pipeline: Pipeline) -> list[Path]:
     The pipeline file, the data, the spec file and its margin files, the published figures,
     the previous wave and its spec, and the PAR files; bundled names are not files.
     """
-    from sipas.spec import load_spec
 
-    spec = load_spec(pipeline.spec)
+    spec = pipeline.load_spec()
     named = [pipeline.path, pipeline.data, spec.source or "",
              *(m.source for m in spec.margins if m.source != "inline"),
              pipeline.published or "", *map(str, pipeline.compare.values()),

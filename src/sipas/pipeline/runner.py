@@ -21,13 +21,13 @@ from typing import Any
 
 import pandas as pd
 
+from sipas._validate import did_you_mean
 from sipas.design.design import Design
 from sipas.errors import SpecError
 from sipas.indices.satisfaction import satisfaction_index
 from sipas.io import read_survey
 from sipas.pipeline.config import Pipeline
 from sipas.schema import Doc
-from sipas.spec import load_spec
 from sipas.weighting.diagnostics import weighting_report
 
 __all__ = ["RunResult", "run", "validate"]
@@ -103,7 +103,7 @@ def validate(pipeline: Pipeline) -> list[str]:
     from sipas.weighting.plan import validate_plan
 
     checked = [f"pipeline {pipeline.path}"]
-    spec = load_spec(pipeline.spec)
+    spec = pipeline.load_spec()
     shape = f"{len(spec.nodes)} index nodes" if spec.nodes else f"{len(spec.factors)} factors"
     checked.append(f"spec {spec.name} ({len(spec.items)} items, {shape})")
     data = read_survey(pipeline.data, spec=spec, sheet=pipeline.sheet)
@@ -112,10 +112,7 @@ def validate(pipeline: Pipeline) -> list[str]:
     checked.append("design columns")
     validate_plan(pipeline.steps, spec, where=str(pipeline.path))
     checked.append(f"weighting plan ({len(pipeline.steps)} steps)")
-    missing = [b for b in pipeline.indices.by if b not in data.frame.columns]
-    if missing:
-        raise Doc(str(pipeline.path), pipeline.raw).fail(
-            ("indices",), f"by column(s) {missing} are not in the data.")
+    _check_by(pipeline, data.frame.columns)
     if pipeline.published:
         from sipas.reproduction import published_figures
 
@@ -171,11 +168,12 @@ def run(pipeline: Pipeline, *, progress: bool = False) -> RunResult:
     from tqdm.auto import tqdm
 
 
-    spec = load_spec(pipeline.spec)
+    spec = pipeline.load_spec()
     bar = tqdm(total=6, desc="sipas", disable=not progress, leave=False)
     res = RunResult(pipeline, None, None)
     with _timed(res, "read"):
         data = read_survey(pipeline.data, spec=spec, sheet=pipeline.sheet)
+        _check_by(pipeline, data.frame.columns)
     res.data = data
     bar.update()
     with _timed(res, "weighting"):
@@ -220,6 +218,18 @@ def run(pipeline: Pipeline, *, progress: bool = False) -> RunResult:
             _plan(res, design, pipeline)
     bar.close()
     return res
+
+
+def _check_by(pipeline: Pipeline, columns: Any) -> None:
+    """Domain columns of ``[indices]`` and ``[multiple]`` that the data lack, named with the
+    pipeline file and the column each most resembles (before anything is computed)."""
+    doc = Doc(str(pipeline.path), pipeline.raw)
+    for section, names in (("indices", pipeline.indices.by),
+                           ("multiple", (pipeline.multiple or {}).get("by", ()))):
+        missing = [b for b in names if b not in columns]
+        if missing:
+            raise doc.fail((section,), f"by column(s) {missing} are not in the data."
+                                       f"{did_you_mean(missing, columns)}")
 
 
 def _plan(res: RunResult, design: Any, pipeline: Pipeline) -> None:
@@ -316,7 +326,7 @@ def _comparisons(res: RunResult, spec: Any, pipeline: Pipeline) -> None:
         res.tables[f"ranks_{rank_by}"] = rank_domains(est, n_sim=int(cfg.get("n_sim", 2000)),
                                                       rng=cfg.get("seed", 20201231))
     if cfg.get("previous_data"):
-        prev_spec = load_spec(cfg.get("previous_spec", pipeline.spec))
+        prev_spec = pipeline.load_spec("previous_spec")
         prev = read_survey(cfg["previous_data"], spec=prev_spec)
         from sipas.weighting.plan import apply_plan
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from sipas._validate import check_choice, message, plain
+from sipas._validate import check_choice, generator, message, plain
 from sipas.errors import PlanError
 
 __all__ = ["Selection", "inclusion_probabilities", "select"]
@@ -174,7 +174,7 @@ def select(frame: pd.DataFrame, n: int | Mapping[Any, int] | pd.Series, *,
     [[1, True]]
     """
     check_choice("method", method, ("pps", "srs", "systematic"), PlanError)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = generator(seed, PlanError, "seed")
     f = frame.reset_index(drop=True)
     prior = np.ones(len(f))
     stage = 1

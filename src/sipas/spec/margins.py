@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sipas._validate import message
-from sipas.schema import FLOAT, NAME, Doc, Either, Key, ListOf, Table, TableOf
+from sipas._validate import did_you_mean, message
+from sipas.schema import FLOAT, NAME, Doc, Either, Key, ListOf, Table, TableOf, resolve_path
 from sipas.spec.model import Margin
 
 __all__ = ["MARGIN", "margin"]
@@ -32,7 +32,8 @@ MARGIN = Table({
 })
 
 
-def margin(doc: Doc, index: int, raw: Mapping[str, Any], base: Path) -> Margin:
+def margin(doc: Doc, index: int, raw: Mapping[str, Any], base: Path, *,
+           root: Path | None = None, allow_absolute: bool = False) -> Margin:
     """The margin of ``[[margins]]`` entry ``index`` (validated against :data:`MARGIN`).
 
     Parameters
@@ -45,6 +46,11 @@ def margin(doc: Doc, index: int, raw: Mapping[str, Any], base: Path) -> Margin:
         The entry, checked against :data:`MARGIN`.
     base : Path
         Folder that a relative ``file`` starts at (the spec's).
+    root : Path, optional
+        Folder the file must stay in (default ``base``), unless ``allow_absolute``.
+    allow_absolute : bool
+        Accept an absolute ``file``, or one outside ``root``
+        (``[pipeline] allow_absolute_paths``).
 
     Returns
     -------
@@ -80,13 +86,14 @@ def margin(doc: Doc, index: int, raw: Mapping[str, Any], base: Path) -> Margin:
         targets = _inline_targets(doc, path, raw["targets"], variables)
         source = "inline"
     else:
-        file = Path(raw["file"])
-        # one path rule: relative to the spec file that names it (an absolute path such
-        # as /etc/passwd is never opened, so its content is never shown)
-        if file.is_absolute():
-            raise doc.fail(path, f"margin file {raw['file']!r} must be a path relative to the "
-                                 "spec file; copy the file beside the spec.")
-        file = base / file
+        # one path rule: relative to the spec file that names it, inside root (an absolute
+        # path such as /etc/passwd is never opened, so its content is never shown)
+        file = resolve_path(doc, path, raw["file"], base=base, root=root,
+                            allow_absolute=allow_absolute, what="margin file",
+                            folder="the spec's folder" if root is None else "its job's folder",
+                            escape="load the spec with root= a folder holding both (a "
+                                   "pipeline passes its own), or set [pipeline] "
+                                   "allow_absolute_paths = true")
         targets = _csv_targets(doc, where, file, variables)
         source = str(file)
     bad = {k: v for k, v in targets.items() if not 0 < v < math.inf}
@@ -123,12 +130,6 @@ def _inline_targets(doc: Doc, path: tuple[str | int, ...], raw: Mapping[str, flo
 
 def _csv_targets(doc: Doc, where: str, path: Path,
                  variables: tuple[str, ...]) -> dict[tuple, float]:
-    if path.is_dir():
-        raise doc.error(f"{where}: " + message("file", "a CSV file", str(path),
-                                               "It is a folder."))
-    if not path.is_file():
-        raise doc.error(f"{where}: margin file {str(path)!r} does not exist. Paths are "
-                        "relative to the spec file.")
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:
             rows = list(csv.reader(fh))
@@ -137,9 +138,11 @@ def _csv_targets(doc: Doc, where: str, path: Path,
                         f"{exc.object[exc.start:exc.start + 1]!r}. Save it as UTF-8.") from None
     header = [h.strip() for h in rows[0]] if rows else []
     need = [*variables, "population"]
-    if any(c not in header for c in need):
-        raise doc.error(f"{where}: margin file {str(path)!r}: " + message(
-            "the header", f"the columns {need}", header))
+    lacks = [c for c in need if c not in header]
+    if lacks:  # the header's cells are not shown: the file may not be a margin file at all
+        raise doc.error(f"{where}: margin file {str(path)!r}: the header must name the "
+                        f"columns {need}; it lacks {lacks} (its first line has "
+                        f"{len(header)} cell(s)).{did_you_mean(lacks, header)}")
     if len(rows) < 2:
         raise doc.error(f"{where}: margin file {str(path)!r} has no data rows.")
     out: dict[tuple, float] = {}

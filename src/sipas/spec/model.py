@@ -185,6 +185,11 @@ class Factor:
         Language -> label.
     items : tuple of str
         Its items, in order.
+    rescale : {"pct_of_range", "pct_of_max"} or None
+        Under ``[index] measure = "mean"``: each item's mean is mapped to 0-1 first
+        (``(x - min)/(max - min)`` or ``x/max``), so items on different scales can be
+        combined; the factor is then in [0, 1]. None: the items' means as they are (they
+        must share one scale).
 
     Examples
     --------
@@ -196,6 +201,7 @@ class Factor:
     name: str
     label: Mapping[str, str]
     items: tuple[str, ...]
+    rescale: str | None = None
 
 
 @dataclass(frozen=True)
@@ -381,7 +387,7 @@ class Spec:
         """
         if self.nodes:
             return IndexTree(self.nodes)
-        return factor_tree([(f.name, f.label, f.items) for f in self.factors],
+        return factor_tree([(f.name, f.label, f.items, f.rescale) for f in self.factors],
                            self.index.overall, self.overall_item, self.index.factor_weights)
 
     def item(self, name: str) -> Item:

@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, get_args
 
-from sipas._validate import message
+from sipas._validate import message, plain
 from sipas.errors import SpecError
 from sipas.schema import (
     ANY,
@@ -59,7 +59,7 @@ from sipas.spec.model import (
     Spec,
 )
 from sipas.spec.questionsets import QUESTION_SET, question_set
-from sipas.spec.tree import IndexNode, IndexTree
+from sipas.spec.tree import IndexNode, IndexTree, factor_tree
 
 __all__ = ["SPEC", "load_spec", "parse_spec"]
 
@@ -81,14 +81,16 @@ ITEM = Table({
     "kind": Key(Choice(*get_args(ItemKind)), default="satisfaction"),
     "missing": Key(MISSING, default={}),
 })
+#: the maps that put an item's mean on 0-1 (``rescale`` of a factor or node)
+RESCALE = Choice("pct_of_range", "pct_of_max")
 FACTOR = Table({"name": Key(NAME, required=True), "label": LABEL,
                 "items": Key(Either(NAME, ListOf(NAME), what="a list of item names"),
-                             required=True)})
+                             required=True), "rescale": RESCALE})
 NODE = Table({"name": Key(NAME, required=True), "label": LABEL,
               "items": Either(NAME, ListOf(NAME), what="a list of item names"),
               "children": Either(NAME, ListOf(NAME), what="a list of node names"),
               "weights": ListOf(FLOAT, what="a list of weights, one per item or child"),
-              "measure": Choice(*get_args(Measure)), "part": STR})
+              "measure": Choice(*get_args(Measure)), "rescale": RESCALE, "part": STR})
 DESIGN = Table({
     "ids": Key(COLUMNS, default=[]), "strata": COLUMN, "weights": COLUMN, "probs": COLUMN,
     "fpc": Key(COLUMNS, default=[]), "nest": Key(BOOL, default=False),
@@ -127,13 +129,20 @@ SPEC = Table({
 })
 
 
-def load_spec(path_or_name: str | Path) -> Spec:
+def load_spec(path_or_name: str | Path, *, root: str | Path | None = None,
+              allow_absolute_paths: bool = False) -> Spec:
     """Read and validate a questionnaire spec.
 
     Parameters
     ----------
     path_or_name : str or Path
         A ``.toml`` file, or the name of a spec bundled with sipas (``"demo"``).
+    root : str or Path, optional
+        The folder margin files must stay in (they are relative to the spec file): by
+        default the spec's folder; a pipeline passes its own folder, so a spec in
+        ``job/spec/`` may name ``../margins/age.csv``.
+    allow_absolute_paths : bool
+        Accept margin files named by an absolute path or outside ``root``.
 
     Returns
     -------
@@ -160,16 +169,20 @@ def load_spec(path_or_name: str | Path) -> Spec:
             raise SpecError(message("spec", f"a .toml file or a bundled spec name {names}",
                                     str(path_or_name)))
         path = Path(str(bundled))
+        root = path.parents[1]  # the bundled specs name the bundled data beside them
     data, raw = read_toml(path, "spec")
-    return parse_spec(data, source=path, sha256=hashlib.sha256(raw).hexdigest())
+    return parse_spec(data, source=path, sha256=hashlib.sha256(raw).hexdigest(), root=root,
+                      allow_absolute_paths=allow_absolute_paths)
 
 
 def parse_spec(data: Mapping[str, Any], source: str | Path | None = None,
-               sha256: str | None = None) -> Spec:
+               sha256: str | None = None, *, root: str | Path | None = None,
+               allow_absolute_paths: bool = False) -> Spec:
     """Validate a spec given as a (TOML-like) mapping. See :func:`load_spec`.
 
-    Relative margin files are resolved against the folder of ``source`` (the current
-    folder without it).
+    Margin files follow the one path rule (:func:`sipas.schema.resolve_path`): relative to
+    the folder of ``source`` (the current folder without it), inside ``root`` (default: that
+    folder), never absolute, unless ``allow_absolute_paths``.
 
     Parameters
     ----------
@@ -181,6 +194,10 @@ def parse_spec(data: Mapping[str, Any], source: str | Path | None = None,
         Where the spec came from (named in messages; base folder of margin files).
     sha256 : str, optional
         Hash of the file, kept for provenance.
+    root : str or Path, optional
+        The folder margin files must stay in (see :func:`load_spec`).
+    allow_absolute_paths : bool
+        Accept margin files anywhere.
 
     Returns
     -------
@@ -216,13 +233,17 @@ def parse_spec(data: Mapping[str, Any], source: str | Path | None = None,
     if survey["respondent_id"] in {it.name for it in items}:
         raise doc.fail(("survey",), message("respondent_id", "a column that is not an item",
                                             survey["respondent_id"]))
-    factors = _factors(doc, spec["factors"], items)
-    nodes = _nodes(doc, spec["nodes"], items, factors, data.get("index") or {})
+    measure = spec["index"]["measure"]
+    factors = _factors(doc, spec["factors"], items, measure)
+    nodes = _nodes(doc, spec["nodes"], items, factors, data.get("index") or {}, measure)
     overall_item = _overall(doc, spec["overall"], items, factors)
     index = _index(doc, spec["index"], [f.name for f in factors], overall_item,
                    explicit="overall" in (data.get("index") or {}))
+    _check_scales(doc, scales, items, factors, nodes, index, overall_item)
     base = Path(source).parent if source else Path.cwd()
-    margins = tuple(margin(doc, i, raw, base) for i, raw in enumerate(spec["margins"]))
+    margins = tuple(margin(doc, i, raw, base, root=Path(root) if root is not None else None,
+                           allow_absolute=allow_absolute_paths)
+                    for i, raw in enumerate(spec["margins"]))
     _check_unique(doc, ("margins",), [m.name for m in margins], "margin name")
     sets = tuple(question_set(doc, i, raw) for i, raw in enumerate(spec["question_sets"]))
     _check_unique(doc, ("question_sets",), [q.name for q in sets], "question set name")
@@ -268,7 +289,8 @@ def _items(doc: Doc, raw: list[dict[str, Any]], scales: Mapping[str, Scale],
     return tuple(items)
 
 
-def _factors(doc: Doc, raw: list[dict[str, Any]], items: tuple[Item, ...]) -> tuple[Factor, ...]:
+def _factors(doc: Doc, raw: list[dict[str, Any]], items: tuple[Item, ...],
+             measure: str) -> tuple[Factor, ...]:
     """The [[factors]]: known items, unique names, each item in at most one factor."""
     item_names = {it.name for it in items}
     factors = []
@@ -283,7 +305,8 @@ def _factors(doc: Doc, raw: list[dict[str, Any]], items: tuple[Item, ...]) -> tu
                                  "defined in [[items]].")
         _check_unique(doc, path, names, "item")
         factors.append(Factor(name=entry["name"], label=_labels(entry.get("label")),
-                              items=tuple(names)))
+                              items=tuple(names),
+                              rescale=_rescale(doc, path, entry.get("rescale"), measure)))
     _check_unique(doc, ("factors",), [f.name for f in factors], "factor name")
     seen: dict[str, str] = {}
     for f in factors:
@@ -297,7 +320,8 @@ def _factors(doc: Doc, raw: list[dict[str, Any]], items: tuple[Item, ...]) -> tu
 
 
 def _nodes(doc: Doc, raw: list[dict[str, Any]], items: tuple[Item, ...],
-           factors: tuple[Factor, ...], index: Mapping[str, Any]) -> tuple[IndexNode, ...]:
+           factors: tuple[Factor, ...], index: Mapping[str, Any],
+           measure: str) -> tuple[IndexNode, ...]:
     """The [[nodes]] of an index tree: known items, one tree, no cycle, no empty node."""
     if not raw:
         return ()
@@ -308,11 +332,16 @@ def _nodes(doc: Doc, raw: list[dict[str, Any]], items: tuple[Item, ...],
     item_names = {it.name for it in items}
     nodes = []
     for i, entry in enumerate(raw):
+        if "rescale" in entry and ("measure" in entry or "children" in entry):
+            raise doc.fail(("nodes", i), "rescale applies to the items of a node under "
+                                         "measure = 'mean'; give it without measure and "
+                                         "children.")
+        own = _rescale(doc, ("nodes", i), entry.get("rescale"), measure)
         node = IndexNode(entry["name"], items=tuple(_names(entry.get("items", []))),
                          children=tuple(_names(entry.get("children", []))),
                          weights=tuple(float(w) for w in entry.get("weights", [])),
-                         measure=entry.get("measure"), label=_labels(entry.get("label")),
-                         part=entry.get("part"))
+                         measure=own or entry.get("measure"),
+                         label=_labels(entry.get("label")), part=entry.get("part"))
         unknown = [it for it in node.items if it not in item_names]
         if unknown:
             raise doc.fail(("nodes", i), f"node {node.name!r} names unknown item(s) {unknown}. "
@@ -330,6 +359,64 @@ def _nodes(doc: Doc, raw: list[dict[str, Any]], items: tuple[Item, ...],
                                    f"{list(tree.roots) or '(none)'}; exactly one node (the "
                                    "overall index) must be no node's child.")
     return tuple(nodes)
+
+
+def _rescale(doc: Doc, path: KeyPath, rescale: str | None, measure: str) -> str | None:
+    """``rescale`` of a factor or node: only under ``measure = "mean"``."""
+    if rescale is not None and measure != "mean":
+        raise doc.fail(path, f"rescale = {rescale!r} maps item means to 0-1 under [index] "
+                             f"measure = 'mean'; under measure = {measure!r} every item index "
+                             "is in [0, 1] already. Remove rescale.")
+    return rescale
+
+
+def _check_scales(doc: Doc, scales: Mapping[str, Scale], items: tuple[Item, ...],
+                  factors: tuple[Factor, ...], nodes: tuple[IndexNode, ...],
+                  index: IndexDefinition, overall_item: str | None) -> None:
+    """Every index combines values on one scale: a node of means may not average a 1-5
+    item with a 1-10 one or with a yes/no share (1.829 = mean(2.929, 0.729) means nothing),
+    nor a parent a 1-5 factor with a 0-1 one, unless the items are rescaled to 0-1."""
+    scale_of = {it.name: scales[it.scale] for it in items}
+    if nodes:
+        tree, where = IndexTree(nodes), {n.name: ("nodes", i) for i, n in enumerate(nodes)}
+    else:
+        tree = factor_tree([(f.name, f.label, f.items, f.rescale) for f in factors],
+                           index.overall, overall_item, index.factor_weights)
+        where = {f.name: ("factors", i) for i, f in enumerate(factors)}
+    what = "factor" if not nodes else "node"
+    unit: dict[str, str] = {}
+    for name in tree.order:
+        node = tree.node(name)
+        path = where.get(name, ("index",))
+        called = f"{what} {name!r}" if path != ("index",) else \
+            f"the overall index ({index.overall})"
+        if node.items:
+            on: dict[str, dict[str, list[str]]] = {}  # unit -> scale -> items
+            for it in node.items:
+                sc = scale_of[it]
+                share = len(sc.codes) == 2 or (node.measure or index.measure) != "mean"
+                key = "0-1" if share else f"{plain(sc.min)}-{plain(sc.max)}"
+                on.setdefault(key, {}).setdefault(sc.name, []).append(it)
+            unit[name] = next(iter(on))
+            if len(on) > 1:
+                listed = "; ".join(
+                    f"{', '.join(its)} on scale {sc!r} "
+                    f"({'a yes/no share, ' if len(scales[sc].codes) == 2 else ''}{key})"
+                    for key, by_scale in on.items() for sc, its in by_scale.items())
+                raise doc.fail(path, f"{called} averages the means of items on different "
+                                     f"scales: {listed}; their mean is on no scale. Add "
+                                     f"rescale = \"pct_of_range\" to the {what} (each item "
+                                     "mapped to 0-1 by (x - min)/(max - min)), or use "
+                                     "[index] measure = \"pct_of_range\".")
+        else:
+            kids = {c: unit[c] for c, w in zip(node.children, tree.weights_of(name)) if w > 0}
+            unit[name] = next(iter(kids.values()), "0-1")
+            if len(set(kids.values())) > 1:
+                listed = ", ".join(f"{c!r} on {u}" for c, u in kids.items())
+                raise doc.fail(path, f"{called} combines indices on different scales: "
+                                     f"{listed}. Rescale every {what} of item means to 0-1 "
+                                     "(rescale = \"pct_of_range\"), or use [index] measure = "
+                                     "\"pct_of_range\".")
 
 
 def _overall(doc: Doc, raw: Mapping[str, Any], items: tuple[Item, ...],

@@ -164,22 +164,24 @@ class IndexTree:
         return a / a.sum()
 
 
-def factor_tree(factors: Sequence[tuple[str, Mapping[str, str], tuple[str, ...]]],
+def factor_tree(factors: Sequence[tuple[str, Mapping[str, str], tuple[str, ...], str | None]],
                 overall: str, overall_item: str | None,
                 factor_weights: Mapping[str, float]) -> IndexTree:
     """The two-level tree of a five-factor spec: factors of items under ``overall``.
 
     With ``overall="item"`` the root ``overall`` is the separately asked item and the factors
-    are trees of their own.
+    are trees of their own. A factor's ``rescale`` (the fourth element) becomes the measure
+    of its node.
 
     Examples
     --------
-    >>> t = factor_tree([("f1", {}, ("q1",)), ("f2", {}, ("q2", "q3"))], "mean_of_factors",
-    ...                 None, {})
+    >>> t = factor_tree([("f1", {}, ("q1",), None), ("f2", {}, ("q2", "q3"), None)],
+    ...                 "mean_of_factors", None, {})
     >>> t.order, t.node("overall").children
     (('f1', 'f2', 'overall'), ('f1', 'f2'))
     """
-    nodes = [IndexNode(name, items=items, label=label) for name, label, items in factors]
+    nodes = [IndexNode(name, items=items, label=label, measure=rescale)
+             for name, label, items, rescale in factors]
     label = {"vi": "Chỉ số hài lòng chung", "en": "Overall satisfaction index"}
     if overall == "item" and overall_item is not None:
         nodes.append(IndexNode("overall", items=(overall_item,), label=label))

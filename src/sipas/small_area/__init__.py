@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from sipas.small_area.fay_herriot import FayHerriot, fay_herriot
+from sipas.small_area.smoothing import smooth_variances
 
-__all__ = ["FayHerriot", "fay_herriot"]
+__all__ = ["FayHerriot", "fay_herriot", "smooth_variances"]

@@ -92,6 +92,14 @@ SCHEMA = Table({
                        "level": FLOAT, "response_rate": FLOAT, "take": FLOAT, "minimum": INT,
                        "n": INT, "method": Choice("proportional", "neyman", "power", "equal")}),
                 default={}),
+    # small-area (Fay-Herriot) estimates of one index or share by an area column
+    "small_area": Key(Table({
+        "variable": STR, "value": FLOAT, "by": STR, "covariates": STR,
+        "x": ListOf(STR, what="a list of column names"), "method": Choice("REML", "ML"),
+        "mse": Choice("prasad-rao", "bootstrap"), "replicates": INT, "seed": INT,
+        "transform": Choice("auto", "arcsin", "none"),
+        "smooth": Choice("none", "deff", "loglinear"), "benchmark": BOOL,
+        "population": STR}), default={}),
     "report": Key(Table({"lang": Key(Choice("vi", "en"), default="vi"),
                          "decimals": Key(INT, default=1),
                          "formats": Key(ListOf(Choice(*FORMATS)), default=list(FORMATS)),
@@ -194,6 +202,9 @@ class Pipeline:
         ``[report]``.
     plan : mapping
         ``[plan]``: next wave's sample plan (see :func:`sipas.plan.plan_sample`).
+    small_area : mapping or None
+        ``[small_area]``: Fay–Herriot estimates by an area column (``covariates`` resolved);
+        None when the file has no such section.
     raw : mapping
         The file as parsed (kept in ``provenance.json``).
     allow_absolute_paths : bool
@@ -221,6 +232,7 @@ class Pipeline:
     multiple: Mapping[str, Any] | None = None
     report: ReportOptions = field(default_factory=ReportOptions)
     plan: Mapping[str, Any] = field(default_factory=dict)
+    small_area: Mapping[str, Any] | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
     allow_absolute_paths: bool = False
 
@@ -341,7 +353,32 @@ def load_pipeline(path: str | Path) -> Pipeline:
         multiple=dict(cfg["multiple"]) if "multiple" in raw else None,
         report=ReportOptions(rep["lang"], rep["decimals"], tuple(rep["formats"]),
                              rep["min_cell"], rep["suppression"]),
-        plan=dict(cfg["plan"]), raw=raw, allow_absolute_paths=allow_abs)
+        plan=dict(cfg["plan"]),
+        small_area=_small_area(doc, cfg, path.parent, allow_abs) if "small_area" in raw
+        else None, raw=raw, allow_absolute_paths=allow_abs)
+
+
+def _small_area(doc: Doc, cfg: dict[str, Any], base: Path, allow_abs: bool) -> dict[str, Any]:
+    """``[small_area]``: the keys it cannot do without, the covariates file by the path rule,
+    the area column name as the data are read."""
+    sa = dict(cfg["small_area"])
+    missing = [k for k in ("variable", "by", "covariates") if k not in sa]
+    if missing:
+        raise doc.fail(("small_area",), f"required key {missing[0]!r} is missing: "
+                       "[small_area] needs variable (an index such as \"overall\" or a "
+                       "column such as \"p01\"), by (the area column, e.g. \"district\") "
+                       "and covariates (a table with one row per area).")
+    if sa.get("benchmark") and "population" not in sa:
+        raise doc.fail(("small_area",), "benchmark = true needs population = \"...\" (the "
+                       "column of the covariates table with each area's population).")
+    replicates = sa.get("replicates")
+    if replicates is not None and replicates < 2:
+        raise doc.fail(("small_area",), message("replicates", "2 or more", replicates,
+                                                "Use 200 or more for a stable MSE."))
+    sa["by"] = clean_name(sa["by"])
+    sa["covariates"] = resolve_path(doc, ("small_area",), sa["covariates"], base=base,
+                                    allow_absolute=allow_abs)
+    return sa
 
 
 def _check_numbers(doc: Doc, cfg: dict[str, Any]) -> None:

@@ -35,14 +35,16 @@ def pipeline_inputs(pipeline: Pipeline) -> list[Path]:
     """Every file a run of ``pipeline`` reads (an output folder may hold none of them).
 
     The pipeline file, the data, the spec file and its margin files, the published figures,
-    the previous wave and its spec, and the PAR files; bundled names are not files.
+    the previous wave and its spec, the PAR files and the small-area covariates; bundled
+    names are not files.
     """
 
     spec = pipeline.load_spec()
     named = [pipeline.path, pipeline.data, spec.source or "",
              *(m.source for m in spec.margins if m.source != "inline"),
              pipeline.published or "", *map(str, pipeline.compare.values()),
-             *map(str, pipeline.par.values())]
+             *map(str, pipeline.par.values()),
+             str((pipeline.small_area or {}).get("covariates", ""))]
     return [Path(p) for p in dict.fromkeys(str(p) for p in named if p) if Path(p).exists()]
 
 

@@ -123,6 +123,16 @@ def validate(pipeline: Pipeline) -> list[str]:
 
         load_scheme(pipeline.par["scheme"])
         checked.append("PAR scheme")
+    if pipeline.small_area is not None:
+        by = pipeline.small_area["by"]
+        if by not in data.frame.columns:
+            raise Doc(str(pipeline.path), pipeline.raw).fail(
+                ("small_area",), f"by column {by!r} is not in the data.")
+        covariates = read_survey(pipeline.small_area["covariates"]).frame
+        if by not in covariates.columns:
+            raise Doc(str(pipeline.path), pipeline.raw).fail(
+                ("small_area",), f"the covariates table has no area column {by!r}.")
+        checked.append(f"small-area covariates ({len(covariates)} areas)")
     return checked
 
 
@@ -152,7 +162,7 @@ def run(pipeline: Pipeline, *, progress: bool = False) -> RunResult:
     Steps: read the data with the spec; build the design and apply the weighting plan;
     satisfaction indices overall and by each ``[indices] by`` column, and factor
     reliability; domain comparisons, ranks and the change since the previous wave;
-    reproduction of published figures; PAR points.
+    reproduction of published figures; PAR points; next wave's plan; small-area estimates.
 
     Examples
     --------
@@ -216,6 +226,9 @@ def run(pipeline: Pipeline, *, progress: bool = False) -> RunResult:
     with _timed(res, "plan"):
         if pipeline.plan:
             _plan(res, design, pipeline)
+    with _timed(res, "small_area"):
+        if pipeline.small_area is not None:
+            _small_area(res, design, spec, pipeline)
     bar.close()
     return res
 
@@ -246,6 +259,28 @@ def _plan(res: RunResult, design: Any, pipeline: Pipeline) -> None:
     value = int(value) if float(value).is_integer() else value
     plan = plan_sample(design, variable, by=by, value=value, **cfg)
     res.tables.update(plan.tables())
+
+
+def _small_area(res: RunResult, design: Any, spec: Any, pipeline: Pipeline) -> None:
+    """Fay–Herriot estimates of one index or share by an area column (``[small_area]``)."""
+    from sipas.small_area.workflow import area_estimates
+
+    cfg = dict(pipeline.small_area or {})
+    if cfg["by"] not in res.data.frame.columns:
+        raise Doc(str(pipeline.path), pipeline.raw).fail(
+            ("small_area",), f"by column {cfg['by']!r} is not in the data.")
+    value = cfg.get("value", 1)
+    smooth = cfg.get("smooth", "none")
+    result = area_estimates(
+        design, cfg["variable"], by=cfg["by"], covariates=cfg["covariates"], spec=spec,
+        value=int(value) if float(value).is_integer() else value, x=cfg.get("x"),
+        method=cfg.get("method", "REML"), mse=cfg.get("mse", "prasad-rao"),
+        replicates=int(cfg.get("replicates", 200)), rng=cfg.get("seed", 1),
+        transform=cfg.get("transform", "auto"), smooth=None if smooth == "none" else smooth,
+        benchmark=bool(cfg.get("benchmark", False)), population=cfg.get("population"),
+        level=pipeline.indices.level)
+    res.results["small_area"] = result
+    res.tables.update(result.tables())
 
 
 def _indices(res: RunResult, design: Any, spec: Any, data: Any, pipeline: Pipeline) -> None:

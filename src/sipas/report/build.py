@@ -32,7 +32,8 @@ WORKBOOK = "sipas-report.xlsx"
 OVERALL_LABEL = {"vi": "Chỉ số hài lòng chung", "en": "Overall satisfaction index"}
 ORDER = ("index_overall", "index_nodes", "index_factors", "index_items", "index_by_",
          "items_by_", "compare_",
-         "ranks_", "reliability", "weighting_steps", "weighting_margins", "reproduction",
+         "ranks_", "small_area_by_", "small_area_model", "reliability", "weighting_steps",
+         "weighting_margins", "reproduction",
          "reproduction_definitions", "reproduction_candidates", "published_consistency",
          "par_")
 
@@ -57,7 +58,7 @@ def write_all(result: Any, folder: Path, lang: Lang) -> list[Path]:
         check_not_microdata(table, name, id_columns=[spec.respondent_id],
                             item_columns=spec.item_names)
     tables = protect_tables(result.tables, min_cell=opts.min_cell, mode=opts.suppression,
-                            domains=result.pipeline.indices.by)
+                            domains=[*result.pipeline.indices.by, *_area_column(result)])
     ctx = context(result, lang)
     written: list[Path] = []
     if "xlsx" in opts.formats:
@@ -81,6 +82,13 @@ def write_report(result: Any, tables: Mapping[str, pd.DataFrame], folder: Path,
     main = ["index_overall", "index_nodes" if "index_nodes" in tables else "index_factors",
             *(n for n in sheet_order(tables) if n.startswith("index_by_"))]
     pubs = [publication_table(n, tables[n], ctx, ci="text") for n in main if n in tables]
+    for by in _area_column(result):  # the small-area table, narrowed to fit a page
+        name = f"small_area_by_{by}"
+        keep = [by, "n", "direct", "estimate", "ci_low", "ci_high", "model_share",
+                "benchmarked"]
+        pubs.append(publication_table(name, tables[name][[c for c in keep
+                                                          if c in tables[name].columns]],
+                                      ctx, ci="text"))
     charts = sorted((folder / "charts").glob("*.png")) if (folder / "charts").is_dir() else []
     index = result.results["index"]
     return word.write_word(
@@ -107,14 +115,15 @@ def sheet_order(names: Iterable[str]) -> list[str]:
 def context(result: Any, lang: Lang) -> TableContext:
     """Labels, decimals and the index measure of a run, for its tables."""
     data, spec = result.data, result.data.spec
-    columns = [*result.pipeline.indices.by, *(v for m in spec.margins for v in m.variables)]
+    columns = [*result.pipeline.indices.by, *_area_column(result),
+               *(v for m in spec.margins for v in m.variables)]
     value_labels = data.meta.value_labels
     domains = {c: dict(value_labels.get(c, {})) for c in [*columns, *spec.domain_labels]}
     for column, labels in spec.domain_labels.items():  # the spec's names win over the file's
         domains[column].update({code: pair.get(lang) or pair["vi"]
                                 for code, pair in labels.items()})
     titles = {c: (data.meta.variable_labels.get(c) or c) if lang == "vi" else c
-              for c in result.pipeline.indices.by}
+              for c in [*result.pipeline.indices.by, *_area_column(result)]}
     names: dict[str, Mapping[str, str]] = {it.name: it.label for it in spec.items}
     names.update({f.name: f.label for f in spec.factors})
     names["overall"] = OVERALL_LABEL
@@ -229,6 +238,16 @@ def write_charts(result: Any, tables: Mapping[str, pd.DataFrame], folder: Path,
                               **common)
     written += plots.save_figure(fig, folder / "weights", formats)
     written += _driver_charts(tables, folder, formats, ctx.level, common)
+    for by in _area_column(result):
+        from sipas.report.area_charts import area_chart
+
+        variable = str(result.results["small_area"].variable)
+        fig = area_chart(tables[f"small_area_by_{by}"], by, labels=ctx.domains.get(by),
+                         title=ctx.domain_titles.get(by, by),
+                         name=ctx.names.get(variable, {}).get(lang, variable),
+                         survey=f"{spec.title.get(lang) or spec.name}, "
+                         f"{Path(result.data.meta.source).name}", level=ctx.level, **common)
+        written += plots.save_figure(fig, folder / safe_filename(f"small_area_{by}"), formats)
     par = _par_table(tables)
     if par is not None:
         if f"label_{lang}" in par.columns:
@@ -257,6 +276,12 @@ def _driver_charts(tables: Mapping[str, pd.DataFrame], folder: Path, formats: Se
                                 **common)
             written += plots.save_figure(fig, folder / name, formats)
     return written
+
+
+def _area_column(result: Any) -> list[str]:
+    """The area column of the run's small-area estimates (none without ``[small_area]``)."""
+    found = result.results.get("small_area")
+    return [found.by] if found is not None else []
 
 
 def _par_table(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame | None:

@@ -59,7 +59,8 @@ MIN_CELL = 10
 VALUES = ("estimate", "se", "ci_low", "ci_high", "deff", "cv", "deff_replace", "alpha",
           "omega", "computed", "difference", "best_value", "best_difference", "mean_rank",
           "rank", "rank_low", "rank_high", "p_first", "p_last", "t", "p_value", "p_adjusted",
-          "significant", "points")
+          "significant", "points", "direct", "direct_se", "direct_ci_low", "direct_ci_high",
+          "smoothed_se", "synthetic", "benchmarked")
 ID_COLUMNS = ("resp_id", "respondent_id", "respondent", "id_respondent")
 
 

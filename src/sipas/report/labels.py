@@ -18,7 +18,7 @@ from typing import Any
 from sipas.indices.reliability import ReliabilityRules
 from sipas.spec import SHARE_MEANING
 
-__all__ = ["COLUMNS", "TITLES", "flag_notes", "translate_flag"]
+__all__ = ["COLUMNS", "HEADER_OVERRIDES", "TITLES", "flag_notes", "translate_flag"]
 
 #: column -> (Vietnamese header, English header, kind); "est" follows the row (% or scale)
 COLUMNS: dict[str, tuple[str, str, str]] = {
@@ -134,6 +134,35 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
     "tolerance": ("Dung sai làm tròn", "Rounding tolerance", "pub"),
     "consistent": ("Nhất quán", "Consistent", "bool"),
     "note": ("Ghi chú", "Note", "text"),
+    "direct": ("Ước lượng trực tiếp", "Direct estimate", "est"),
+    "direct_se": ("Sai số chuẩn của ước lượng trực tiếp", "Direct estimate: standard error",
+                  "est"),
+    "direct_ci_low": ("Ước lượng trực tiếp: cận dưới KTC {lvl}%",
+                      "Direct estimate: {lvl}% CI lower", "est"),
+    "direct_ci_high": ("Ước lượng trực tiếp: cận trên KTC {lvl}%",
+                       "Direct estimate: {lvl}% CI upper", "est"),
+    "smoothed_se": ("Sai số chuẩn đã làm trơn (hàm phương sai)",
+                    "Smoothed standard error (variance function)", "est"),
+    "gamma": ("Tỷ trọng của ước lượng trực tiếp (γ)", "Weight of the direct estimate (γ)",
+              "percent"),
+    "model_share": ("Tỷ trọng của mô hình (1 − γ)", "Weight of the model (1 − γ)", "percent"),
+    "synthetic": ("Ước lượng tổng hợp từ mô hình (x'β)", "Synthetic estimate (x'β)", "est"),
+    "benchmarked": ("Ước lượng mô hình đã cân chỉnh theo toàn tỉnh",
+                    "Model estimate benchmarked to the province", "est"),
+    "term": ("Biến giải thích", "Term", "text"),
+    "z": ("Thống kê z", "z statistic", "ratio"),
+}
+#: per table family, headers that differ from COLUMNS (the model's estimate and its root MSE)
+HEADER_OVERRIDES: dict[str, dict[str, tuple[str, str]]] = {
+    "small_area_by_": {
+        "estimate": ("Ước lượng mô hình (EBLUP)", "Model estimate (EBLUP)"),
+        "se": ("Căn bậc hai MSE của ước lượng mô hình", "Root MSE of the model estimate"),
+        "ci_low": ("Ước lượng mô hình: cận dưới KTC {lvl}%", "Model estimate: {lvl}% CI lower"),
+        "ci_high": ("Ước lượng mô hình: cận trên KTC {lvl}%",
+                    "Model estimate: {lvl}% CI upper"),
+    },
+    "small_area_model": {"estimate": ("Hệ số", "Coefficient"),
+                         "se": ("Sai số chuẩn", "Standard error")},
 }
 #: per table family, columns whose kind differs from COLUMNS (coefficients, not shares)
 KIND_OVERRIDES: dict[str, dict[str, str]] = {
@@ -142,6 +171,7 @@ KIND_OVERRIDES: dict[str, dict[str, str]] = {
                      "se": "pub"},
     "weighting": {"min": "number", "max": "number", "median": "number"},
     "par_": {"se": "pub", "ci_low": "pub", "ci_high": "pub"},
+    "small_area_model": {"estimate": "coef", "se": "coef"},
 }
 DROP = {"figure"}
 DROP_INDEX = {"cv", "deff_replace", "definition", "kind", "share_system"}
@@ -176,6 +206,10 @@ TITLES: dict[str, tuple[str, str]] = {
     "par_shortfall": ("PAR INDEX: điểm bị mất theo tiêu chí", "PAR INDEX: points lost"),
     "par_what_if": ("PAR INDEX: kịch bản cải thiện", "PAR INDEX: what-if scenarios"),
     "par_": ("PAR INDEX: {}", "PAR INDEX: {}"),
+    "small_area_model": ("Ước lượng khu vực nhỏ: hệ số của mô hình Fay–Herriot",
+                         "Small-area estimates: coefficients of the Fay–Herriot model"),
+    "small_area_by_": ("Ước lượng khu vực nhỏ (mô hình Fay–Herriot) theo {}",
+                       "Small-area estimates (Fay–Herriot model) by {}"),
 }
 WORDS = {"overall": ("Chung", "Overall"), "factor": ("Yếu tố", "Factor"),
          "item": ("Câu hỏi", "Item"), "node": ("Chỉ số thành phần", "Component"),
@@ -196,6 +230,9 @@ VALUES: dict[str, dict[str, tuple[str, str]]] = {
              "mean": ("điểm trung bình", "mean")},
     "domain": {"all": ("toàn bộ mẫu", "all")},
     "code": {"TOTAL": ("TỔNG", "TOTAL")},
+    "term": {"(intercept)": ("(hệ số chặn)", "(intercept)"),
+             "random effect variance": ("phương sai của hiệu ứng khu vực (A)",
+                                        "random effect variance (A)")},
 }
 #: weighting step -> (Vietnamese, English)
 STEPS: dict[str, tuple[str, str]] = {
@@ -239,6 +276,7 @@ MEANINGS = {"mean": ("điểm trung bình", "mean score"),
             "pct_of_max": ("điểm trung bình / điểm tối đa", "mean score / maximum"),
             "pct_of_range": ("điểm trung bình quy đổi 0-100%", "mean score rescaled to 0-100%")}
 MEANINGS.update({v["en"]: (v["vi"], v["en"]) for v in SHARE_MEANING.values()})
+MEANINGS["share"] = ("tỷ lệ", "share")
 
 
 def translate_flag(flag: Any, lang: str) -> str:

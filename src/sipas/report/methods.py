@@ -139,7 +139,47 @@ def method_rows(result: Any, i: int) -> list[tuple[tuple[str, str], str]]:
             "'reproduced' when the computed value rounds to the published one at its "
             "published precision; 'within sampling error' when the published value lies in "
             "the interval; definitions are judged on the whole table")[i]))
+    if "small_area" in result.results:
+        rows.append((("Ước lượng khu vực nhỏ", "Small-area estimates"),
+                     _small_area_text(result.results["small_area"], i)))
     return rows
+
+
+def _small_area_text(area: Any, i: int) -> str:
+    """The Fay–Herriot model of the run in words."""
+    how = area.describe()
+    mse = (("bootstrap tham số (González-Manteiga và cộng sự 2008), "
+            f"{how['replicates']} lần lặp", "parametric bootstrap (González-Manteiga et "
+            f"al. 2008), {how['replicates']} replicates")[i]
+           if how["mse"] == "bootstrap" else
+           ("công thức Prasad–Rao", "Prasad–Rao formula")[i] if how["method"] == "REML" else
+           ("công thức Datta–Lahiri", "Datta–Lahiri formula")[i])
+    parts = [(f"mô hình Fay–Herriot cấp khu vực (Rao & Molina 2015, chương 6) cho "
+              f"{area.variable} theo {area.by}, {how['areas']} khu vực; phương sai của hiệu "
+              f"ứng khu vực ước lượng bằng {how['method']}; MSE: {mse}",
+              f"area-level Fay–Herriot model (Rao & Molina 2015, ch. 6) for {area.variable} "
+              f"by {area.by}, {how['areas']} areas; random-effect variance by "
+              f"{how['method']}; MSE: {mse}")[i]]
+    if how["smooth"]:
+        parts.append({"deff": ("phương sai trực tiếp làm trơn bằng hệ số thiết kế gộp: deff "
+                               "p(1-p)/n", "direct variances smoothed with a pooled design "
+                               "effect: deff p(1-p)/n"),
+                      "loglinear": ("phương sai trực tiếp làm trơn bằng hàm log-tuyến tính "
+                                    "log se² = a + b log n", "direct variances smoothed by "
+                                    "log se² = a + b log n")}[how["smooth"]][i])
+    if how["transform"] == "arcsin":
+        parts.append(("ước lượng trên thang arcsin rồi biến đổi ngược có hiệu chỉnh chệch",
+                      "fitted on the arcsine scale and back-transformed with a bias "
+                      "correction")[i])
+    if how["benchmarked"]:
+        parts.append(("cân chỉnh theo ước lượng trực tiếp toàn tỉnh (trọng số dân số)",
+                      "benchmarked to the direct estimate of the whole (population "
+                      "weights)")[i])
+    if how["variance"] == 0:
+        parts.append(("phương sai hiệu ứng khu vực ước lượng bằng 0: mọi khu vực nhận ước "
+                      "lượng tổng hợp", "random-effect variance estimated at 0: every area "
+                      "gets the synthetic estimate")[i])
+    return "; ".join(parts)
 
 
 def _flags_text(rules: Any, i: int) -> str:

@@ -37,6 +37,7 @@ from sipas.report.labels import (
     COLUMNS,
     DROP,
     DROP_INDEX,
+    HEADER_OVERRIDES,
     KIND_OVERRIDES,
     MEANINGS,
     ORDER,
@@ -206,7 +207,8 @@ def publication_table(name: str, table: pd.DataFrame, ctx: TableContext, *,
     frame = pd.DataFrame({c: [_round(v, k, ctx.decimals) for v, k in zip(t[c], kinds[c])]
                           for c in t.columns}, index=range(len(t)))
     kind_frame = pd.DataFrame({c: kinds[c] for c in t.columns}, index=range(len(t)))
-    headers = [_header(c, ctx) for c in t.columns]
+    own = next((v for k, v in HEADER_OVERRIDES.items() if name.startswith(k)), {})
+    headers = [_header(c, ctx, own) for c in t.columns]
     frame.columns = kind_frame.columns = _unique(headers)
     return PubTable(name, title_of(name, ctx), frame, kind_frame, ctx.decimals)
 
@@ -328,7 +330,10 @@ def _ci_text(t: pd.DataFrame, kinds: dict[str, list[str]],
     return t, kinds
 
 
-def _header(col: str, ctx: TableContext) -> str:
+def _header(col: str, ctx: TableContext,
+            own: Mapping[str, tuple[str, str]] | None = None) -> str:
+    if own and col in own:
+        return own[col][0 if ctx.lang == "vi" else 1].format(lvl=f"{100 * ctx.level:g}")
     if col in ctx.domain_titles:
         return ctx.domain_titles[col]
     rank = re.fullmatch(r"rank_(\d+)", str(col))

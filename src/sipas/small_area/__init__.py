@@ -3,5 +3,7 @@
 from __future__ import annotations
 
 from sipas.small_area.fay_herriot import FayHerriot, fay_herriot
+from sipas.small_area.smoothing import smooth_variances
+from sipas.small_area.workflow import AreaEstimates, area_estimates
 
-__all__ = ["FayHerriot", "fay_herriot"]
+__all__ = ["AreaEstimates", "FayHerriot", "area_estimates", "fay_herriot", "smooth_variances"]

@@ -1,11 +1,13 @@
-"""The Fay–Herriot area-level model: EBLUP, Prasad–Rao MSE, benchmarking, shrinkage.
+"""The Fay–Herriot area-level model: EBLUP, Prasad–Rao or bootstrap MSE, benchmarking.
 
 ``y_i = x_i' beta + u_i + e_i`` with ``u_i ~ N(0, A)`` and ``e_i ~ N(0, D_i)``, ``D_i`` the
 variance of area ``i``'s direct estimate (Rao & Molina 2015, *Small Area Estimation*, 2nd ed.,
-ch. 6). ``A`` is estimated by REML or ML (Fisher scoring, truncated at 0), ``beta`` by
-weighted least squares, and the EBLUP is ``gamma_i y_i + (1 - gamma_i) x_i' beta`` with
-``gamma_i = A / (A + D_i)``, the share of the direct estimate; ``1 - gamma_i`` is the share
-from the model.
+ch. 6), optionally smoothed by a generalized variance function
+(:mod:`sipas.small_area.smoothing`). ``A`` is estimated by REML or ML (Fisher scoring,
+truncated at 0), ``beta`` by weighted least squares, and the EBLUP is ``gamma_i y_i + (1 -
+gamma_i) x_i' beta`` with ``gamma_i = A / (A + D_i)``, the share of the direct estimate;
+``1 - gamma_i`` is the share from the model. The MSE is Prasad–Rao's (Datta–Lahiri's for
+ML) or the parametric bootstrap's (:mod:`sipas.small_area.bootstrap`).
 """
 
 from __future__ import annotations
@@ -13,19 +15,24 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import stats
 
 from sipas._validate import check_choice, check_level, message, plain
 from sipas.errors import SmallAreaError
+from sipas.small_area.bootstrap import bootstrap_mse, check_replicates, unarcsin
+from sipas.small_area.model import fit_model, prasad_rao_mse
+from sipas.small_area.smoothing import SMOOTHING, Smoothing, fit_gvf
 
-__all__ = ["FayHerriot", "fay_herriot"]
+__all__ = ["MSE_METHODS", "FayHerriot", "fay_herriot"]
 
 FitMethod = Literal["REML", "ML"]
+MseMethod = Literal["prasad-rao", "bootstrap"]
+MSE_METHODS = ("prasad-rao", "bootstrap")
 
 
 @dataclass(frozen=True)
@@ -33,9 +40,12 @@ class FayHerriot:
     """A fitted Fay–Herriot model.
 
     ``to_frame()`` has one row per area: ``area, direct, direct_se, estimate, se, mse,
-    ci_low, ci_high, gamma, model_share, synthetic`` (and ``benchmarked`` when asked);
+    ci_low, ci_high, gamma, model_share, synthetic`` (and ``n`` when the direct estimates
+    have it, ``smoothed_se`` with ``smooth=``, ``benchmarked`` with ``benchmark=``);
     ``estimate`` and ``se`` are the EBLUP and the root of its MSE on the scale of the direct
     estimates (proportions after the back-transformation with ``transform="arcsin"``).
+    ``mse_method`` is ``"prasad-rao"`` or ``"bootstrap"`` (with ``replicates``), and
+    ``smoothing`` the fitted variance function (empty without smoothing).
     """
 
     table: pd.DataFrame
@@ -46,6 +56,9 @@ class FayHerriot:
     loglik: float
     iterations: int
     level: float
+    mse_method: str = "prasad-rao"
+    replicates: int = 0
+    smoothing: dict[str, Any] = field(default_factory=dict)
 
     @property
     def zero_variance(self) -> bool:
@@ -63,13 +76,15 @@ class FayHerriot:
 
     def __repr__(self) -> str:
         return (f"FayHerriot(areas={len(self.table)}, method={self.method!r}, "
-                f"variance={self.variance:.4g})")
+                f"variance={self.variance:.4g}, mse={self.mse_method!r})")
 
 
 def fay_herriot(direct: pd.DataFrame, covariates: pd.DataFrame, *, area: str,
                 x: Sequence[str] | None = None, estimate: str = "estimate",
                 se: str = "se", method: FitMethod = "REML", intercept: bool = True,
                 transform: Literal["arcsin"] | None = None, n: str = "n",
+                smooth: Smoothing | None = None, mse: MseMethod = "prasad-rao",
+                replicates: int = 200, rng: int | np.random.Generator | None = None,
                 benchmark: float | None = None, population: str | None = None,
                 level: float = 0.95, tol: float = 1e-10, max_iter: int = 100) -> FayHerriot:
     """Fit the Fay–Herriot model to direct estimates and give EBLUPs with their MSE.
@@ -97,7 +112,19 @@ def fay_herriot(direct: pd.DataFrame, covariates: pd.DataFrame, *, area: str,
         ``E[sin^2 theta] = (1 - cos(2 theta) exp(-2 g1)) / 2``; estimates stay in [0, 1].
     n : str
         Column of ``direct`` with the respondents (used with ``transform`` when a share is
-        0 or 1, where the effective size cannot be computed).
+        0 or 1, where the effective size cannot be computed, and by ``smooth``).
+    smooth : {"deff", "loglinear"}, optional
+        Replace the direct variances by a generalized variance function of ``n``
+        (:func:`sipas.small_area.smoothing.smooth_variances`): ``deff`` (shares) ``deff p (1
+        - p) / n`` with a pooled share and design effect, ``loglinear`` ``log se² = a + b log
+        n``. An area whose direct SE is 0 or missing is then accepted.
+    mse : {"prasad-rao", "bootstrap"}
+        The MSE: Prasad–Rao's formula (Datta–Lahiri's for ML), or the parametric bootstrap
+        of González-Manteiga et al. (2008) with ``replicates`` refits.
+    replicates : int
+        Bootstrap replicates (``mse="bootstrap"``).
+    rng : int, numpy.random.Generator or None
+        Seed of the bootstrap: the same seed gives the same MSE.
     benchmark : float, optional
         The direct estimate of the whole: the EBLUPs are ratio-benchmarked so that their
         ``population``-weighted mean equals it (column ``benchmarked``).
@@ -115,9 +142,10 @@ def fay_herriot(direct: pd.DataFrame, covariates: pd.DataFrame, *, area: str,
     Raises
     ------
     SmallAreaError
-        An area missing from ``covariates`` (named), a variance that is zero, negative or
-        missing (the area named), fewer areas than coefficients plus one, or a singular
-        covariate matrix.
+        An area missing from ``covariates`` (named), a covariate that is not numeric, a
+        variance that is zero, negative or missing (the area named; with ``smooth``, only a
+        negative one), fewer areas than coefficients plus one, or a singular covariate
+        matrix.
 
     Notes
     -----
@@ -127,7 +155,11 @@ def fay_herriot(direct: pd.DataFrame, covariates: pd.DataFrame, *, area: str,
     the bias ``b_ML = -tr[(X'V^-1X)^-1 X'V^-2 X] / sum (A + D)^-2``. When ``A`` is estimated
     at 0 every EBLUP is the synthetic estimate ``x' beta`` (``gamma = 0``) and the MSE is
     ``g2 + 2 g3``, as R ``sae::mseFH`` gives; a warning says so. R equivalent:
-    ``sae::mseFH(y ~ x, vardir, method = "REML")``.
+    ``sae::mseFH(y ~ x, vardir, method = "REML")``; ``sae::pbmseFH`` for the bootstrap. The
+    bootstrap MSE estimates about ``g1 + g2 + g3`` (it does not correct the bias of ``g1``
+    at the estimated ``A``); with ``transform="arcsin"`` its ``mse`` column is the MSE of the
+    back-transformed share itself, and the interval ends are transformed from the arcsine
+    scale as with Prasad–Rao.
 
     Examples
     --------
@@ -138,48 +170,76 @@ def fay_herriot(direct: pd.DataFrame, covariates: pd.DataFrame, *, area: str,
     >>> fit = fay_herriot(d, c, area="a")
     >>> fit.variance > 0, bool(fit.to_frame()["model_share"].between(0, 1).all())
     (True, True)
+    >>> boot = fay_herriot(d, c, area="a", mse="bootstrap", replicates=100, rng=1)
+    >>> boot.mse_method, bool((boot.to_frame()["mse"] > 0).all())
+    ('bootstrap', True)
     """
     check_choice("method", method, ("REML", "ML"), SmallAreaError)
-    level = check_level(level)
-    y, d, xmat, names, frame = _inputs(direct, covariates, area, x, estimate, se, intercept)
+    check_choice("mse", mse, MSE_METHODS, SmallAreaError)
+    if smooth is not None:
+        check_choice("smooth", smooth, SMOOTHING, SmallAreaError)
     if transform is not None:
         check_choice("transform", transform, ("arcsin",), SmallAreaError)
-        y, d = _arcsin(frame, y, d, n, estimate)
-    a_hat, it, loglik = _fit_variance(y, d, xmat, method, tol, max_iter)
-    if a_hat == 0.0:
+    level = check_level(level)
+    if mse == "bootstrap":
+        check_replicates(replicates)
+    y, s, xmat, names, frame = _inputs(direct, covariates, area, x, estimate, se, intercept)
+    n_eff, smoothing = None, {}
+    if smooth is not None:
+        if n not in frame.columns:
+            raise SmallAreaError(f"smooth={smooth!r} needs the respondents column {n!r} in "
+                                 "the direct estimates; name it with n=.")
+        fitted = fit_gvf(y, s, frame[n].to_numpy(dtype="float64"), smooth,
+                        frame[area].to_numpy())
+        s, n_eff, smoothing = fitted.se, fitted.n_eff, {"method": smooth, **fitted.parameters}
+    _check_se(s, frame[area])
+    d = s**2
+    if transform == "arcsin":
+        y, d = _arcsin(frame, y, d, n, estimate, n_eff)
+    fit = fit_model(y, d, xmat, method, tol, max_iter)
+    if fit.variance == 0.0:
         warnings.warn("The random-effect variance is estimated at 0: every area gets the "
                       "synthetic estimate x'beta and no weight on its direct estimate.",
                       UserWarning, stacklevel=2)
-    beta, cov_beta = _beta(y, d, xmat, a_hat)
-    synthetic = xmat @ beta
-    gamma = a_hat / (a_hat + d)
-    eblup = synthetic + gamma * (y - synthetic)
-    mse = _mse(d, xmat, a_hat, cov_beta, gamma, method)
-    z = float(stats.norm.ppf(0.5 + level / 2))
-    if transform == "arcsin":
-        g1 = gamma * d
-        est = 0.5 * (1 - np.cos(2 * eblup) * np.exp(-2 * g1))
-        # delta method: d sin^2(t) / dt = sin(2t)
-        out_mse = np.sin(2 * eblup) ** 2 * mse
-        low = np.sin(np.clip(eblup - z * np.sqrt(mse), 0, math.pi / 2)) ** 2
-        high = np.sin(np.clip(eblup + z * np.sqrt(mse), 0, math.pi / 2)) ** 2
-        syn = np.sin(np.clip(synthetic, 0, math.pi / 2)) ** 2
+    gamma = fit.gamma
+    if mse == "bootstrap":
+        model_mse, share_mse = bootstrap_mse(fit, d, xmat, method, replicates=replicates,
+                                             rng=rng, arcsin=transform == "arcsin", tol=tol,
+                                             max_iter=max_iter)
     else:
-        est, out_mse, syn = eblup, mse, synthetic
-        low, high = est - z * np.sqrt(mse), est + z * np.sqrt(mse)
+        model_mse = prasad_rao_mse(d, xmat, fit.variance, fit.cov_beta, gamma, method)
+        share_mse = None
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    eblup, root = fit.eblup, np.sqrt(model_mse)
+    if transform == "arcsin":
+        est = unarcsin(eblup, gamma * d)
+        # delta method (d sin^2(t) / dt = sin(2t)), or the bootstrap's own share MSE
+        out_mse = np.sin(2 * eblup) ** 2 * model_mse if share_mse is None else share_mse
+        low = np.sin(np.clip(eblup - z * root, 0, math.pi / 2)) ** 2
+        high = np.sin(np.clip(eblup + z * root, 0, math.pi / 2)) ** 2
+        syn = np.sin(np.clip(fit.synthetic, 0, math.pi / 2)) ** 2
+    else:
+        est, out_mse, syn = eblup, model_mse, fit.synthetic
+        low, high = est - z * root, est + z * root
     table = pd.DataFrame({area: frame[area].to_numpy(), "direct": frame[estimate].to_numpy(),
                           "direct_se": frame[se].to_numpy(), "estimate": est,
                           "se": np.sqrt(out_mse), "mse": out_mse, "ci_low": low,
                           "ci_high": high, "gamma": gamma, "model_share": 1 - gamma,
                           "synthetic": syn})
+    if smooth is not None:
+        table.insert(3, "smoothed_se", s)
+    if n in frame.columns:
+        table["n"] = frame[n].to_numpy()
     if benchmark is not None:
         table["benchmarked"] = _benchmark(table["estimate"].to_numpy(), frame, population,
                                           benchmark)
-    coef_se = np.sqrt(np.diag(cov_beta))
-    coefficients = pd.DataFrame({"estimate": beta, "se": coef_se, "z": beta / coef_se,
-                                 "p": 2 * stats.norm.sf(np.abs(beta / coef_se))}, index=names)
-    return FayHerriot(table, coefficients, float(a_hat), method, transform, float(loglik),
-                      it, level)
+    coef_se = np.sqrt(np.diag(fit.cov_beta))
+    coefficients = pd.DataFrame({"estimate": fit.beta, "se": coef_se, "z": fit.beta / coef_se,
+                                 "p": 2 * stats.norm.sf(np.abs(fit.beta / coef_se))},
+                                index=names)
+    return FayHerriot(table, coefficients, float(fit.variance), method, transform,
+                      float(fit.loglik), fit.iterations, level, mse,
+                      int(replicates) if mse == "bootstrap" else 0, smoothing)
 
 
 def _inputs(direct: pd.DataFrame, covariates: pd.DataFrame, area: str,
@@ -203,131 +263,77 @@ def _inputs(direct: pd.DataFrame, covariates: pd.DataFrame, area: str,
         raise SmallAreaError(f"area {plain(dup)!r} appears twice in the covariates table.")
     keep = [area, *x, *(c for c in covariates.columns
                          if c not in direct.columns and c not in x and c != area)]
-    frame = direct.merge(covariates[keep], on=area, how="left", indicator=True,
-                         suffixes=("", "_cov"))
+    cov = covariates[keep]
+    direct = direct.drop(columns=[c for c in x if c in direct.columns and c != area])
+    if (pd.api.types.is_numeric_dtype(direct[area]) and pd.api.types.is_numeric_dtype(cov[area])
+            and direct[area].dtype != cov[area].dtype):  # codes 1 and 1.0 are one area
+        cov = cov.assign(**{area: cov[area].astype("float64")})
+        frame = direct.assign(_key=direct[area].astype("float64")).merge(
+            cov.rename(columns={area: "_key"}), on="_key", how="left", indicator=True,
+            suffixes=("", "_cov")).drop(columns="_key")
+    else:
+        frame = direct.merge(cov, on=area, how="left", indicator=True, suffixes=("", "_cov"))
     lost = frame[area][frame["_merge"] != "both"]
     if len(lost):
         raise SmallAreaError(f"area {plain(lost.iloc[0])!r} has a direct estimate but no row "
                              "in the covariates table; add its covariates or drop the area.")
     y = frame[estimate].to_numpy(dtype="float64")
-    s = frame[se].to_numpy(dtype="float64")
-    v = s**2
-    bad = ~np.isfinite(v) | (s <= 0) | ~np.isfinite(y)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise SmallAreaError(message(
-            f"the standard error of area {plain(frame[area].iloc[i])!r}",
-            "positive and finite", plain(s[i]), "A direct estimate with no variance (one "
-            "respondent, or everyone alike) cannot be weighed: smooth the variances or "
-            "merge the area."))
-    xcols = [frame[c].to_numpy(dtype="float64") for c in x]
+    if not np.isfinite(y).all():
+        i = int(np.flatnonzero(~np.isfinite(y))[0])
+        raise SmallAreaError(f"the direct estimate of area {plain(frame[area].iloc[i])!r} is "
+                             "missing; drop the area or give its estimate.")
+    s = pd.to_numeric(frame[se], errors="coerce").to_numpy(dtype="float64")
+    xcols = [_numeric(frame, c, area) for c in x]
     names = (["(intercept)"] if intercept else []) + x
     xmat = np.column_stack(([np.ones(len(y))] if intercept else []) + xcols) \
         if names else np.empty((len(y), 0))
     if not np.isfinite(xmat).all():
-        raise SmallAreaError("the covariates have missing values; fill or drop them.")
+        i = int(np.flatnonzero(~np.isfinite(xmat).all(axis=1))[0])
+        raise SmallAreaError(f"the covariates of area {plain(frame[area].iloc[i])!r} have "
+                             "missing values; fill or drop them.")
     if len(y) <= xmat.shape[1] or np.linalg.matrix_rank(xmat) < xmat.shape[1]:
         raise SmallAreaError(f"{len(y)} areas cannot fit {xmat.shape[1]} coefficients: the "
                              "covariate matrix is singular or has too few rows; drop "
                              "covariates.")
-    return y, v, xmat, names, frame
+    return y, s, xmat, names, frame
 
 
-def _arcsin(frame: pd.DataFrame, y: np.ndarray, d: np.ndarray, n: str,
-            estimate: str) -> tuple[np.ndarray, np.ndarray]:
+def _numeric(frame: pd.DataFrame, column: str, area: str) -> np.ndarray:
+    values = pd.to_numeric(frame[column], errors="coerce")
+    text = values.isna() & frame[column].notna()
+    if text.any():
+        i = int(np.flatnonzero(text.to_numpy())[0])
+        raise SmallAreaError(message(f"covariate {column!r} of area "
+                                     f"{plain(frame[area].iloc[i])!r}", "a number",
+                                     plain(frame[column].iloc[i]),
+                                     "Covariates are numbers; leave no text in the column."))
+    return values.to_numpy(dtype="float64")
+
+
+def _check_se(s: np.ndarray, areas: pd.Series) -> None:
+    bad = ~np.isfinite(s) | (s <= 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise SmallAreaError(message(
+            f"the standard error of area {plain(areas.iloc[i])!r}",
+            "positive and finite", plain(s[i]), "A direct estimate with no variance (one "
+            "respondent, or everyone alike) cannot be weighed: smooth the variances "
+            "(smooth='deff' or 'loglinear') or merge the area."))
+
+
+def _arcsin(frame: pd.DataFrame, y: np.ndarray, d: np.ndarray, n: str, estimate: str,
+            n_eff: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     if ((y < 0) | (y > 1)).any():
         raise SmallAreaError(f"transform='arcsin' needs shares in [0, 1] in {estimate!r}.")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        n_eff = y * (1 - y) / d
-    edge = (y <= 0) | (y >= 1)
-    if edge.any():
-        if n not in frame.columns:
-            raise SmallAreaError(f"a share of 0 or 1 needs the respondents column {n!r}.")
-        n_eff = np.where(edge, frame[n].to_numpy(dtype="float64"), n_eff)
+    if n_eff is None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            n_eff = y * (1 - y) / d
+        edge = (y <= 0) | (y >= 1)
+        if edge.any():
+            if n not in frame.columns:
+                raise SmallAreaError(f"a share of 0 or 1 needs the respondents column {n!r}.")
+            n_eff = np.where(edge, frame[n].to_numpy(dtype="float64"), n_eff)
     return np.arcsin(np.sqrt(y)), 1 / (4 * n_eff)
-
-
-def _gls(y: np.ndarray, d: np.ndarray, xmat: np.ndarray, a: float
-         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """beta, (X'V^-1 X)^-1 and the residuals for a given A."""
-    vi = 1 / (a + d)
-    xtvx = xmat.T @ (xmat * vi[:, None])
-    q = np.linalg.inv(xtvx)
-    beta = q @ (xmat.T @ (vi * y))
-    return beta, q, y - xmat @ beta
-
-
-def _score(y: np.ndarray, d: np.ndarray, xmat: np.ndarray, a: float, method: str
-           ) -> tuple[float, float]:
-    """The score of the (restricted) log-likelihood in ``A`` and its Fisher information."""
-    vi = 1 / (a + d)
-    _, q, r = _gls(y, d, xmat, a)
-    if method == "ML":
-        return -0.5 * vi.sum() + 0.5 * np.sum((r * vi) ** 2), 0.5 * np.sum(vi**2)
-    xv2 = xmat.T @ (xmat * (vi**2)[:, None])
-    xv3 = xmat.T @ (xmat * (vi**3)[:, None])
-    trace_p = vi.sum() - np.trace(q @ xv2)
-    trace_p2 = np.sum(vi**2) - 2 * np.trace(q @ xv3) + np.trace(q @ xv2 @ q @ xv2)
-    return -0.5 * trace_p + 0.5 * np.sum((r * vi) ** 2), 0.5 * trace_p2
-
-
-def _fit_variance(y: np.ndarray, d: np.ndarray, xmat: np.ndarray, method: str,
-                  tol: float, max_iter: int) -> tuple[float, int, float]:
-    a = float(np.median(d))
-    for iterations in range(1, min(max_iter, 30) + 1):
-        score, info = _score(y, d, xmat, a, method)
-        new = max(a + score / info, 0.0)
-        if abs(new - a) <= tol * max(1.0, a):
-            return new, iterations, _loglik(y, d, xmat, new, method)
-        a = new
-    # Fisher scoring can cycle across the boundary on a flat likelihood: find the root of
-    # the score instead (it falls through zero once where the likelihood peaks)
-    if _score(y, d, xmat, 0.0, method)[0] <= 0:
-        return 0.0, iterations, _loglik(y, d, xmat, 0.0, method)
-    high = max(float(np.var(y)), float(d.max()), 1e-12)
-    for _ in range(200):
-        if _score(y, d, xmat, high, method)[0] < 0:
-            break
-        high *= 2
-    else:
-        raise SmallAreaError(f"the {method} fit of the random-effect variance did not converge; "
-                             "check the direct estimates and their variances.")
-    root, found = optimize.brentq(
-        lambda v: _score(y, d, xmat, v, method)[0], 0.0, float(high), xtol=tol * 1e-4,
-        rtol=4 * np.finfo(float).eps, maxiter=max(max_iter, 200), full_output=True)
-    if not found.converged:
-        raise SmallAreaError(f"the {method} fit of the random-effect variance did not converge "
-                             f"in {max_iter} iterations; raise max_iter or check the data.")
-    return float(root), iterations + int(found.iterations), _loglik(y, d, xmat, root, method)
-
-
-def _loglik(y: np.ndarray, d: np.ndarray, xmat: np.ndarray, a: float, method: str) -> float:
-    v = a + d
-    _, q, r = _gls(y, d, xmat, a)
-    ll = -0.5 * (len(y) * math.log(2 * math.pi) + np.log(v).sum() + np.sum(r * r / v))
-    if method == "REML":
-        ll -= 0.5 * np.linalg.slogdet(np.linalg.inv(q))[1]
-    return float(ll)
-
-
-def _beta(y: np.ndarray, d: np.ndarray, xmat: np.ndarray, a: float
-          ) -> tuple[np.ndarray, np.ndarray]:
-    beta, q, _ = _gls(y, d, xmat, a)
-    return beta, q
-
-
-def _mse(d: np.ndarray, xmat: np.ndarray, a: float, q: np.ndarray, gamma: np.ndarray,
-         method: str) -> np.ndarray:
-    vi = 1 / (a + d)
-    g1 = gamma * d
-    g2 = (1 - gamma) ** 2 * np.einsum("ij,jk,ik->i", xmat, q, xmat)
-    vbar = 2 / np.sum(vi**2)
-    g3 = d**2 * vi**3 * vbar
-    mse = g1 + g2 + 2 * g3
-    if method == "ML":
-        bias = -np.trace(q @ (xmat.T @ (xmat * (vi**2)[:, None]))) / np.sum(vi**2)
-        mse = mse - (d * vi) ** 2 * bias
-    return mse
 
 
 def _benchmark(est: np.ndarray, frame: pd.DataFrame, population: str | None,

@@ -13,12 +13,15 @@ Examples
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from sipas._validate import plain
+from sipas.errors import SipasWarning
 from sipas.report import plots, word
 from sipas.report.disclosure import check_not_microdata, protect_tables
 from sipas.report.excel import write_workbook
@@ -26,7 +29,8 @@ from sipas.report.files import safe_filename
 from sipas.report.methods import method_rows
 from sipas.report.tables import Lang, TableContext, flag_notes, publication_table, title_of
 
-__all__ = ["context", "notes", "sheet_order", "write_all", "write_charts", "write_report"]
+__all__ = ["context", "domain_names", "notes", "sheet_order", "write_all", "write_charts",
+           "write_report"]
 
 WORKBOOK = "sipas-report.xlsx"
 OVERALL_LABEL = {"vi": "Chỉ số hài lòng chung", "en": "Overall satisfaction index"}
@@ -105,16 +109,22 @@ def sheet_order(names: Iterable[str]) -> list[str]:
 
 
 def context(result: Any, lang: Lang) -> TableContext:
-    """Labels, decimals and the index measure of a run, for its tables."""
-    data, spec = result.data, result.data.spec
-    columns = [*result.pipeline.indices.by, *(v for m in spec.margins for v in m.variables)]
-    value_labels = data.meta.value_labels
-    domains = {c: dict(value_labels.get(c, {})) for c in [*columns, *spec.domain_labels]}
-    for column, labels in spec.domain_labels.items():  # the spec's names win over the file's
-        domains[column].update({code: pair.get(lang) or pair["vi"]
-                                for code, pair in labels.items()})
-    titles = {c: (data.meta.variable_labels.get(c) or c) if lang == "vi" else c
-              for c in result.pipeline.indices.by}
+    """Labels, decimals and the index measure of a run, for its tables.
+
+    Names of domain values (:func:`domain_names`) warn, once per column, where a report not
+    in the data file's language has only the file's names to show.
+    """
+    spec = result.data.spec
+    domains, coded = domain_names(result, lang)
+    for column in coded:
+        example = plain(next(iter(result.data.meta.value_labels[column])))
+        warnings.warn(
+            f"{lang} report: the values of column {column!r} are named only by the data "
+            f"file's value labels, in {spec.language!r}; they are shown as codes "
+            f"({column} {example}). Name them in the spec: [domains.labels.{column}] "
+            f'{example} = {{ vi = "...", en = "..." }} (or one string, for a proper name).',
+            SipasWarning, stacklevel=2)
+    titles = _titles(result, lang)
     names: dict[str, Mapping[str, str]] = {it.name: it.label for it in spec.items}
     names.update({f.name: f.label for f in spec.factors})
     names["overall"] = OVERALL_LABEL
@@ -122,6 +132,46 @@ def context(result: Any, lang: Lang) -> TableContext:
     return TableContext(lang=lang, decimals=result.pipeline.report.decimals,
                         measure=spec.index.measure, level=result.pipeline.indices.level,
                         domains=domains, domain_titles=titles, names=names)
+
+
+def domain_names(result: Any, lang: Lang) -> tuple[dict[str, dict[Any, str]], list[str]]:
+    """Column -> {code: name} of the domain and margin columns of a run, in ``lang``, and the
+    columns whose file names could not be used.
+
+    The spec's ``[domains.labels]`` win; the data file's value labels are used only in a
+    report in the file's language (the spec's ``[survey] language``, Vietnamese by
+    default), so an English workbook never shows Vietnamese names taken from a ``.sav``
+    file. A code the file names but the spec does not is shown as ``"<column> <code>"``
+    (``"district 3"``) in a report in another language.
+    """
+    data, spec = result.data, result.data.spec
+    columns = [*result.pipeline.indices.by, *(v for m in spec.margins for v in m.variables)]
+    own = lang == spec.language
+    domains: dict[str, dict[Any, str]] = {}
+    coded: list[str] = []
+    for column in dict.fromkeys([*columns, *spec.domain_labels]):
+        spec_names = {code: pair.get(lang) or pair["vi"]
+                      for code, pair in spec.domain_labels.get(column, {}).items()}
+        file_names = dict(data.meta.value_labels.get(column, {}))
+        if not own:
+            named = {plain(c) for c in spec_names}
+            present = ({plain(v) for v in pd.unique(data.frame[column].dropna())}
+                       if column in data.frame.columns else set())
+            left = [c for c in file_names if plain(c) not in named and plain(c) in present]
+            file_names = {c: f"{column} {plain(c)}" for c in left}
+            if left:
+                coded.append(column)
+        domains[column] = {**file_names, **spec_names}   # the spec's names win
+    return domains, coded
+
+
+def _titles(result: Any, lang: Lang) -> dict[str, str]:
+    """Header of each domain column: the file's variable label in its own language, else
+    the column name."""
+    data = result.data
+    own = lang == data.spec.language
+    return {c: (data.meta.variable_labels.get(c) or c) if own else c
+            for c in result.pipeline.indices.by}
 
 
 def _tree_chart(spec: Any, tables: Mapping[str, pd.DataFrame], ctx: TableContext,
@@ -156,7 +206,7 @@ def notes(result: Any, lang: Lang) -> list[tuple[str, str]]:
                                                *_method_rows(result, i))]
     rows += [(("Cảnh báo: ", "Flag: ")[i] + k, v)
              for k, v in flag_notes(pipe.rules, pipe.report.min_cell, lang)]
-    ctx = TableContext(lang=lang, domain_titles=context(result, lang).domain_titles)
+    ctx = TableContext(lang=lang, domain_titles=_titles(result, lang))
     rows += [(f"{('Trang', 'Sheet')[i]} {n}", title_of(n, ctx))
              for n in sheet_order(result.tables)]
     return rows

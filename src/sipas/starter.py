@@ -188,7 +188,10 @@ class _Guesser:
                "# Keys: docs/spec.md. Walk-through: docs/your-survey.md.", "",
                "[survey]", f'name = "{name}"', f'respondent_id = "{rid}"',
                f'title = "{name}"  # {TODO}: the survey title, or {{ vi = "...", en = "..." }}',
-               'language = "vi"', ""]
+               'language = "vi"',
+               f"# year = 2026  # {TODO}: the survey's year (every chart's caption names it)",
+               '# source = "..."  # who produced the data (captions; default: the file name)',
+               ""]
         out += ["# Missing codes, from value labels such as 'Không biết'. A code whose label",
                 "# names several kinds is listed under each: its answers are counted once,",
                 "# as the combined kind (e.g. dont_know_or_not_applicable).", "[missing]"]

@@ -22,7 +22,7 @@ import pandas as pd
 
 from sipas._validate import plain
 from sipas.errors import SipasWarning
-from sipas.report import plots, word
+from sipas.report import par_charts, plots, word
 from sipas.report.disclosure import check_not_microdata, protect_tables
 from sipas.report.excel import write_workbook
 from sipas.report.files import safe_filename
@@ -250,7 +250,8 @@ def write_charts(result: Any, tables: Mapping[str, pd.DataFrame], folder: Path,
                  ctx: TableContext, formats: Sequence[str]) -> list[Path]:
     """Every chart of a run (see :mod:`sipas.report.plots`), from disclosure-checked tables."""
     spec, lang = result.data.spec, ctx.lang
-    common: dict[str, Any] = {"lang": lang, "synthetic": bool(spec.synthetic)}
+    common: dict[str, Any] = {"lang": lang, "synthetic": bool(spec.synthetic),
+                              "caption": caption(result, lang)}
     written = []
     if "index_factors" in tables and "index_overall" in tables:
         fig = plots.factor_chart(tables["index_overall"], tables["index_factors"],
@@ -274,9 +275,7 @@ def write_charts(result: Any, tables: Mapping[str, pd.DataFrame], folder: Path,
         dist = plots.item_distribution(result.design, spec, items, lang)
         fig = plots.distribution_chart(dist, **common)
         written += plots.save_figure(fig, folder / "items_distribution", formats)
-    fig = plots.weights_chart(_base_weights(result), result.design.weight_array,
-                              labels=_weight_labels(tables.get("weighting_steps"), lang),
-                              **common)
+    fig = plots.weights_chart(_base_weights(result), result.design.weight_array, **common)
     written += plots.save_figure(fig, folder / "weights", formats)
     written += _driver_charts(tables, folder, formats, ctx.level, common)
     par = _par_table(tables)
@@ -284,12 +283,27 @@ def write_charts(result: Any, tables: Mapping[str, pd.DataFrame], folder: Path,
         if f"label_{lang}" in par.columns:
             par = par.assign(area=par["area"].astype(str) + " " + par[f"label_{lang}"].astype(str))
         province = result.pipeline.par.get("province")
-        fig = plots.par_chart(par, highlight=province, **common)
+        totals = tables.get("par_totals")
+        fig = par_charts.par_chart(par, highlight=province, totals=totals, **common)
         written += plots.save_figure(fig, folder / "par_provinces", formats)
         if province and (par["province"] == province).any():
-            fig = plots.par_chart(par[par["province"] == province], **common)
+            fig = par_charts.par_chart(par[par["province"] == province], totals=totals,
+                                       **common)
             written += plots.save_figure(fig, folder / "par_areas", formats)
+        if totals is not None and "rank_low" in totals.columns:
+            fig = par_charts.par_ranks_chart(totals, highlight=province, **common)
+            written += plots.save_figure(fig, folder / "par_ranks", formats)
     return written
+
+
+def caption(result: Any, lang: Lang) -> str:
+    """The caption of every chart of a run: the survey's title, its year and the source
+    (``[survey] source``, else the data file), in ``lang``."""
+    spec = result.data.spec
+    title = spec.title.get(lang) or spec.title.get("vi") or spec.name
+    source = spec.data_source.get(lang) or spec.data_source.get("vi") or \
+        plots.file_source(Path(result.data.meta.source).name, lang)
+    return plots.caption_text(title, spec.year, source, lang)
 
 
 def _driver_charts(tables: Mapping[str, pd.DataFrame], folder: Path, formats: Sequence[str],
@@ -340,12 +354,3 @@ def _base_weights(result: Any) -> Any:
     from sipas.design.design import Design
 
     return Design.from_spec(result.data).weight_array
-
-
-def _weight_labels(steps: pd.DataFrame | None, lang: str) -> tuple[str, str]:
-    words = ("Trước gia quyền", "Sau gia quyền") if lang == "vi" else ("Before weighting",
-                                                                        "After weighting")
-    if steps is None or "kish_deff" not in steps.columns or steps.empty:
-        return words
-    first, last = steps["kish_deff"].iloc[0], steps["kish_deff"].iloc[-1]
-    return (f"{words[0]} (deff Kish {first:.2f})", f"{words[1]} (deff Kish {last:.2f})")

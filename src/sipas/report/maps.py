@@ -33,7 +33,7 @@ from matplotlib.patches import PathPatch
 from matplotlib.path import Path as MplPath
 
 from sipas.errors import ReadError, SpecError
-from sipas.report.plots import MUTED, _figure, _finish, _source
+from sipas.report.plots import MUTED, _figure, _finish
 
 __all__ = ["index_map", "read_boundaries"]
 
@@ -95,7 +95,8 @@ def read_boundaries(path: str | Path, key: str) -> dict[Any, Any]:
 def index_map(table: pd.DataFrame, key: str, *, boundaries: str | Path | Mapping | None = None,
               boundary_key: str | None = None, points: pd.DataFrame | None = None,
               value: str = "estimate", lang: str = "vi", title: str | None = None,
-              synthetic: bool = False) -> Figure:
+              synthetic: bool = False,
+                 caption: str = "") -> Figure:
     """Map of an index by unit: a choropleth on ``boundaries`` or points at ``points``.
 
     Parameters
@@ -117,6 +118,9 @@ def index_map(table: pd.DataFrame, key: str, *, boundaries: str | Path | Mapping
     title : str, optional
     synthetic : bool
         Print the synthetic-data footer.
+    caption : str
+        Survey, year and source (:func:`sipas.report.plots.caption_text`); default the sipas
+        version only.
 
     Returns
     -------
@@ -166,7 +170,7 @@ def index_map(table: pd.DataFrame, key: str, *, boundaries: str | Path | Mapping
     bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.7)
     bar.set_label("%" if shares else value)
     ax.set_title(title or TITLE[lang], loc="left", fontsize=11)
-    return _finish(fig, synthetic, _source(), HOLLOW[lang] if flagged.any() else "")
+    return _finish(fig, synthetic, caption, HOLLOW[lang] if flagged.any() else "")
 
 
 def _check_all(missing: pd.Series, units: pd.Index, what: str) -> None:

@@ -43,7 +43,8 @@ def pipeline_inputs(pipeline: Pipeline) -> list[Path]:
     named = [pipeline.path, pipeline.data, spec.source or "",
              *(m.source for m in spec.margins if m.source != "inline"),
              pipeline.published or "", *map(str, pipeline.compare.values()),
-             *map(str, pipeline.par.values())]
+             *map(str, pipeline.par.values()),
+             (pipeline.maps or {}).get("boundaries", "")]
     return [Path(p) for p in dict.fromkeys(str(p) for p in named if p) if Path(p).exists()]
 
 

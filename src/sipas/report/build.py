@@ -34,6 +34,7 @@ __all__ = ["context", "domain_names", "notes", "sheet_order", "write_all", "writ
 
 WORKBOOK = "sipas-report.xlsx"
 OVERALL_LABEL = {"vi": "Chỉ số hài lòng chung", "en": "Overall satisfaction index"}
+MAP_TITLE = {"vi": "Chỉ số hài lòng chung theo {}", "en": "Overall satisfaction index by {}"}
 ORDER = ("index_overall", "index_nodes", "index_factors", "index_items", "index_by_",
          "items_by_", "compare_",
          "ranks_", "reliability", "weighting_steps", "weighting_margins", "reproduction",
@@ -278,6 +279,7 @@ def write_charts(result: Any, tables: Mapping[str, pd.DataFrame], folder: Path,
     fig = plots.weights_chart(_base_weights(result), result.design.weight_array, **common)
     written += plots.save_figure(fig, folder / "weights", formats)
     written += _driver_charts(tables, folder, formats, ctx.level, common)
+    written += _map_charts(result, tables, folder, formats, ctx, common)
     par = _par_table(tables)
     if par is not None:
         if f"label_{lang}" in par.columns:
@@ -320,6 +322,35 @@ def _driver_charts(tables: Mapping[str, pd.DataFrame], folder: Path, formats: Se
             fig = options_chart(table, title=name.removeprefix("multiple_"), level=level,
                                 **common)
             written += plots.save_figure(fig, folder / name, formats)
+    return written
+
+
+def _map_charts(result: Any, tables: Mapping[str, pd.DataFrame], folder: Path,
+                formats: Sequence[str], ctx: TableContext,
+                common: Mapping[str, Any]) -> list[Path]:
+    """``[maps]``: the overall index by unit at the units' coordinates (``map_<by>``) and,
+    with boundaries, as a choropleth (``map_<by>_boundaries``)."""
+    from sipas.report.maps import index_map, match_boundaries, read_boundaries
+
+    units, cfg = result.results.get("map_units"), result.pipeline.maps
+    if units is None or cfg is None or f"index_by_{cfg['by']}" not in tables:
+        return []
+    by = cfg["by"]
+    rows = tables[f"index_by_{by}"]
+    rows = rows[rows["index_level"] == "overall"][[by, "estimate", "flag"]]
+    table = units.merge(rows, on=by, how="left")
+    names = dict(zip(table["code"], table["name"]))
+    title = MAP_TITLE[ctx.lang].format(ctx.domain_titles.get(by, by))
+    fig = index_map(table, "code", points=table[["code", "lon", "lat"]], names=names,
+                    title=title, **common)
+    written = plots.save_figure(fig, folder / safe_filename(f"map_{by}"), formats)
+    if cfg.get("boundaries"):
+        path = Path(cfg["boundaries"])
+        shapes = match_boundaries(read_boundaries(path, cfg["boundary_key"]), units,
+                                  source=path.name, key=cfg["boundary_key"])
+        fig = index_map(table, "code", boundaries=shapes, names=names, title=title, **common)
+        written += plots.save_figure(fig, folder / safe_filename(f"map_{by}_boundaries"),
+                                     formats)
     return written
 
 

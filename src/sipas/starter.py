@@ -266,7 +266,7 @@ class _Guesser:
             "", f"# {TODO}: weighting steps (non-response, raking to population margins):",
             "# [[weighting.steps]] ... see docs/weighting.md", "", "[indices]",
             f"by = {by}".replace("'", '"'), "", "[report]", 'lang = "vi"',
-            'formats = ["csv", "xlsx", "png"]', ""])
+            'formats = ["csv", "xlsx", "png", "docx"]', ""])
 
 
 def write_starter(path: str | Path, out: str | Path, *, overwrite: bool = False) -> list[Path]:

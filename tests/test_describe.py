@@ -84,7 +84,8 @@ def test_codebook_splits_file_user_missing_from_empty_cells(tmp_path):
 def test_distributions_count_codes_and_missing_kinds(small):
     table = distributions(small, lang="en")
     assert table["code"].tolist() == [1, 3, "dont_know", "system"]
-    assert table["label"].tolist() == ["Poor", "Good", "(missing)", "(missing)"]
+    assert table["label"].tolist() == ["Poor", "Good", "(missing: Don't know)",
+                                       "(missing: Blank)"]
     assert table["count"].tolist() == [1, 2, 1, 1]
     assert table["percent"].sum() == pytest.approx(100)
 

@@ -34,7 +34,7 @@ NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 EXPECTED_NOTEBOOKS = {"01_quickstart.ipynb", "02_weighting.ipynb", "03_indices.ipynb",
                       "04_reproduce.ipynb", "05_par.ipynb", "06_drivers.ipynb",
-                      "07_reform.ipynb", "09_small_areas.ipynb"}
+                      "07_reform.ipynb", "08_your_survey.ipynb", "09_small_areas.ipynb"}
 TIMEOUT = 300  # seconds, per notebook
 DOCS_MODULES = ("mkdocs", "mkdocstrings", "mkdocstrings_handlers.python", "material")
 DOCS_REQUIREMENTS = ('"mkdocs>=1.6" "mkdocstrings[python]>=1.0" "mkdocstrings-python>=1.19" '

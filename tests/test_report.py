@@ -24,7 +24,7 @@ import sipas
 from sipas.datasets import demo_path, load_demo
 from sipas.indices.reliability import ReliabilityRules
 from sipas.pipeline import load_pipeline, run
-from sipas.report import plots
+from sipas.report import par_charts, plots
 from sipas.report.build import write_all
 from sipas.report.disclosure import (
     DisclosureError,
@@ -362,12 +362,12 @@ def test_par_chart_takes_a_tidy_table(tmp_path):
     one = pd.DataFrame({"province": "Cao Bằng", "area": ["A1", "A2", "A2"],
                         "points": [30.0, 10.0, 12.0], "max_points": [40.0, 15.0, 15.0]})
     many = pd.concat([one, one.assign(province="Bắc Kạn", points=one["points"] - 1)])
-    for fig in (plots.par_chart(one, synthetic=True),
-                plots.par_chart(many, highlight="Cao Bằng")):
+    for fig in (par_charts.par_chart(one, synthetic=True),
+                par_charts.par_chart(many, highlight="Cao Bằng")):
         png = plots.save_figure(fig, tmp_path / "par", ["png"])[0]
         assert png.stat().st_size > 5_000
     with pytest.raises(sipas.SipasError, match="max_points"):
-        plots.par_chart(one.drop(columns="max_points"))
+        par_charts.par_chart(one.drop(columns="max_points"))
 
 
 # ---------------------------------------------------------------------- methods text

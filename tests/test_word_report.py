@@ -13,6 +13,7 @@ import openpyxl
 import pytest
 
 from sipas.cli import main
+from sipas.errors import SipasWarning
 from sipas.pipeline import demo_pipeline_path, load_pipeline, run, write
 
 #: words sipas itself writes in English (headers, levels, statuses, notes)
@@ -20,10 +21,14 @@ ENGLISH = ["index_level", "percent", "percent_of_max", "reproduced", "no data", 
            "Overall", "Factor", "Component", "Estimate", "Standard error", "Sheet",
            "nonresponse", "rake", "final", "Reliability flag", "Respondents", "Index tree",
            "Satisfaction indices", "design weights", "Taylor linearization"]
-#: the same in Vietnamese
+#: the same in Vietnamese, and Vietnamese words of the data files' value labels (an English
+#: workbook names domain values from the spec, never from the Vietnamese .sav labels)
 VIETNAMESE = ["Cấp chỉ số", "Chung", "Yếu tố", "Chỉ số thành phần", "Ước lượng",
               "Sai số chuẩn", "Trang", "điều chỉnh không trả lời", "trọng số cuối cùng",
-              "Cảnh báo độ tin cậy", "Số người trả lời", "Cây chỉ số", "tuyến tính hóa"]
+              "Cảnh báo độ tin cậy", "Số người trả lời", "Cây chỉ số", "tuyến tính hóa",
+              "không có dữ liệu", "toàn bộ mẫu", "TỔNG", "Thành phố", "Phường", "Xã",
+              "Nữ", "Thành thị", "Nông thôn", "Trực tiếp", "Trực tuyến",
+              "dân tộc", "Đất đai", "Cấp xã", "Hoàn thành"]
 
 
 @pytest.fixture(scope="module")
@@ -99,14 +104,43 @@ def test_vietnamese_workbook_has_no_english_words(demo, sub):
     assert hits(demo / sub / "sipas-report.xlsx", ENGLISH) == []
 
 
-def test_english_workbook_has_no_vietnamese_words(tmp_path):
-    result = run(load_pipeline(demo_pipeline_path("demo2026")))
-    write(result, tmp_path / "en", lang="en")
+@pytest.fixture(scope="module")
+def runs():
+    return {name: run(load_pipeline(demo_pipeline_path(name)))
+            for name in ("demo", "demo2026")}
+
+
+@pytest.mark.parametrize("name", ["demo", "demo2026"])
+def test_english_workbook_has_no_vietnamese_words(runs, name, tmp_path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SipasWarning)   # the demo specs name every value
+        write(runs[name], tmp_path / "en", lang="en")
     assert hits(tmp_path / "en" / "sipas-report.xlsx", VIETNAMESE) == []
     d = docx.Document(str(tmp_path / "en" / "sipas-report.docx"))
     text = "\n".join(p.text for p in d.paragraphs)
     assert "4. Methods" in text and "Taylor linearization" in text
     assert not any(w in text for w in VIETNAMESE)
+
+
+def test_an_english_report_shows_codes_where_only_the_file_names_values(runs):
+    """The .sav names channels in Vietnamese only: an English report shows the codes and
+    says how to name them; the Vietnamese report keeps the file's names."""
+    import dataclasses
+
+    from sipas.report.build import context
+
+    result = runs["demo2026"]
+    spec = dataclasses.replace(result.data.spec, domain_labels={
+        c: v for c, v in result.data.spec.domain_labels.items() if c != "channel"})
+    bare = dataclasses.replace(result, data=dataclasses.replace(result.data, spec=spec))
+    with pytest.warns(SipasWarning, match=r"column 'channel' .* shown as codes \(channel 1\)"
+                      r".*\[domains.labels.channel\]"):
+        en = context(bare, "en")
+    assert en.domains["channel"] == {1.0: "channel 1", 2.0: "channel 2"}
+    assert en.domains["commune"][102] == "Ward 02"
+    assert context(bare, "vi").domains["channel"] == {1.0: "Trực tiếp", 2.0: "Trực tuyến"}
 
 
 def test_weights_chart_compares_the_same_respondents():

@@ -20,8 +20,11 @@ import pandas as pd
 from sipas._validate import as_name_list, require_columns
 from sipas.errors import ReadError
 from sipas.io import SurveyData
+from sipas.spec.missing import kind_label
 
 __all__ = ["codebook", "distributions"]
+
+MISSING_WORD = ("missing", "thiếu")
 
 
 def codebook(data: SurveyData, lang: str = "vi") -> pd.DataFrame:
@@ -98,7 +101,9 @@ def distributions(data: SurveyData, columns: str | Sequence[str] | None = None,
     Returns
     -------
     pandas.DataFrame
-        Columns ``variable, code, label, count, percent``; percentages of all rows.
+        Columns ``variable, code, label, count, percent``; percentages of all rows. Missing
+        answers have their kind as the code and its label (``"(missing: Don't know / Not
+        applicable)"`` for a code the spec gives both kinds) as the label.
 
     Raises
     ------
@@ -132,7 +137,8 @@ def distributions(data: SurveyData, columns: str | Sequence[str] | None = None,
                          "label": labels.get(code, ""), "count": int(count),
                          "percent": 100 * count / total})
         for kind, count in _missing_by_kind(data, col).items():
-            rows.append({"variable": col, "code": kind, "label": "(missing)",
+            rows.append({"variable": col, "code": kind,
+                         "label": f"({MISSING_WORD[lang == 'vi']}: {kind_label(kind, lang)})",
                          "count": count, "percent": 100 * count / total})
     return pd.DataFrame(rows, columns=["variable", "code", "label", "count", "percent"])
 

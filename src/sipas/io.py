@@ -31,7 +31,7 @@ import pandas as pd
 from sipas._cells import check_short_rows, check_spreadsheet_cells, normalise_text
 from sipas._validate import did_you_mean, message, plain
 from sipas.errors import ReadError, SpecError
-from sipas.spec import MISSING_KINDS, Spec, load_spec
+from sipas.spec import Spec, load_spec
 from sipas.spec.domains import check_domain_labels
 
 __all__ = ["SurveyData", "SurveyMeta", "read_survey", "validate_frame"]
@@ -94,8 +94,9 @@ class SurveyData:
         Provenance, file labels and missing-code counts.
     missing : pandas.DataFrame
         For each item with a spec, the kind of missing answer per row (``dont_know``,
-        ``not_applicable``, ``refused``, ``not_asked``, ``system`` for an empty cell) or NA
-        where the item was answered. Empty without a spec.
+        ``not_applicable``, ``refused``, ``not_asked``, the combined kind of a code declared
+        under several such as ``dont_know_or_not_applicable``, ``system`` for an empty cell)
+        or NA where the item was answered. Empty without a spec.
 
     Examples
     --------
@@ -514,13 +515,13 @@ def validate_frame(frame: pd.DataFrame, spec: Spec, *,
         col = item.name
         values = _numeric_column(frame[col], col, "item", ids, where)
         _check_file_missing(col, file_missing.get(col, ()), spec, where)
-        kind, bad = _missing_kinds(values, spec.missing_codes(col), spec.scale_of(col).codes)
+        kind, bad = _missing_kinds(values, spec.missing_kinds(col), spec.scale_of(col).codes)
         n_problems += int(bad.sum())
         problems += [(int(r), col, values.iloc[r]) for r in np.flatnonzero(bad)]
         problems = problems[:_MAX_LISTED]
         frame[col] = values.where(kind.isna().to_numpy())
-        kinds[col] = pd.Categorical(kind, categories=[*MISSING_KINDS, "system"])
-        counts[col] = {k: int((kind == k).sum()) for k in (*MISSING_KINDS, "system")
+        kinds[col] = pd.Categorical(kind, categories=[*spec.missing_kind_names, "system"])
+        counts[col] = {k: int((kind == k).sum()) for k in kinds[col].cat.categories
                        if (kind == k).any()}
     if n_problems:
         listed = "; ".join(f"{_row(r, ids)}: {c}={plain(v)!r}" for r, c, v in problems)
@@ -532,12 +533,13 @@ def validate_frame(frame: pd.DataFrame, spec: Spec, *,
     return frame, kinds, counts
 
 
-def _missing_kinds(values: pd.Series, codes: Mapping[str, tuple],
+def _missing_kinds(values: pd.Series, codes: Mapping[int | float, str],
                    valid: tuple) -> tuple[pd.Series, np.ndarray]:
-    """Kind of missing answer per row (NA if answered) and the rows with unknown codes."""
+    """Kind of missing answer per row (NA if answered) and the rows with unknown codes; a
+    code of several kinds gives their combined kind (``dont_know_or_not_applicable``)."""
     kind = pd.Series(pd.NA, index=values.index, dtype="object")
-    for k in MISSING_KINDS:
-        kind[values.isin(codes.get(k, ())).to_numpy()] = k
+    for code, k in codes.items():
+        kind[(values == code).to_numpy()] = k
     kind[values.isna().to_numpy()] = "system"
     bad = ~(values.isin(valid).to_numpy() | kind.notna().to_numpy())
     return kind, bad

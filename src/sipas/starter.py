@@ -132,6 +132,14 @@ class _Guesser:
                         codes[plain(code)].append(kind)
         return codes
 
+    def _missing_label(self, code: float) -> str:
+        """The first value label of ``code`` among the answer columns."""
+        for col in self._answer_columns():
+            for c, text in self.meta.value_labels[col].items():
+                if plain(c) == code:
+                    return str(text).replace('"', "'")
+        return ""
+
     def spec(self, name: str) -> str:
         rid = self._id()
         missing = self._missing()
@@ -180,15 +188,20 @@ class _Guesser:
                "# Keys: docs/spec.md. Walk-through: docs/your-survey.md.", "",
                "[survey]", f'name = "{name}"', f'respondent_id = "{rid}"',
                f'title = "{name}"  # {TODO}: the survey title, or {{ vi = "...", en = "..." }}',
-               'language = "vi"', ""]
-        out += ["# Missing codes, from value labels such as 'Không biết' (one kind per code;",
-                "# a code whose label names several kinds is listed under the first).", "[missing]"]
+               'language = "vi"',
+               f"# year = 2026  # {TODO}: the survey's year (every chart's caption names it)",
+               '# source = "..."  # who produced the data (captions; default: the file name)',
+               ""]
+        out += ["# Missing codes, from value labels such as 'Không biết'. A code whose label",
+                "# names several kinds is listed under each: its answers are counted once,",
+                "# as the combined kind (e.g. dont_know_or_not_applicable).", "[missing]"]
         by_kind: dict[str, list[float]] = {}
         for code, kinds in sorted(missing.items()):
-            by_kind.setdefault(kinds[0], []).append(code)
+            for kind in kinds:
+                by_kind.setdefault(kind, []).append(code)
             if len(kinds) > 1:
-                out.append(f"# {TODO}: code {code} is labelled as {' and '.join(kinds)}; "
-                           f"it is counted as {kinds[0]}.")
+                out.append(f'# code {code} ("{self._missing_label(code)}") means '
+                           f"{' or '.join(kinds)}: listed under each.")
         out += [f"{k} = {sorted(v)}" for k, v in by_kind.items()]
         if by_kind:
             self.guesses.append(f"missing codes: {by_kind} (value labels)")
@@ -253,7 +266,7 @@ class _Guesser:
             "", f"# {TODO}: weighting steps (non-response, raking to population margins):",
             "# [[weighting.steps]] ... see docs/weighting.md", "", "[indices]",
             f"by = {by}".replace("'", '"'), "", "[report]", 'lang = "vi"',
-            'formats = ["csv", "xlsx", "png"]', ""])
+            'formats = ["csv", "xlsx", "png", "docx"]', ""])
 
 
 def write_starter(path: str | Path, out: str | Path, *, overwrite: bool = False) -> list[Path]:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from bad_inputs.catalogue import Case, check, params
-from sipas.errors import ReadError, SpecError
+from sipas.errors import ReadError, SpecError, UnitError
 from sipas.pipeline import load_pipeline, validate
 
 DATA = Path(str(resources.files("sipas.datasets") / "data"))
@@ -219,6 +219,15 @@ CASES = [
     Case(AREA, "published_not_utf8", "the published-figures CSV saved in Windows-1258",
          published_not_utf8, ReadError,
          ("published_cao-bang-2020.csv", "must be UTF-8 text", "CSV UTF-8")),
+    Case(AREA, "maps_by_not_a_domain", "[maps] by a column that is not among [indices] by",
+         edited("[report]", '[maps]\nby = "commune"\n\n[report]'), SpecError,
+         ("pipeline.toml: [maps]: by must be one of [indices] by", "got 'commune'",
+          "Add it to [indices] by")),
+    Case(AREA, "map_unit_not_a_unit", "[maps] by district, whose names are not communes",
+         edited("[report]", '[maps]\nby = "district"\nprovince = "Cao Bằng"\n\n[report]',
+                check_inputs=True), UnitError,
+         ("'Thành phố Cao Bằng' matches no unit; it must be a commune of the new era in "
+          "'Cao Bằng'",)),
 ]
 
 

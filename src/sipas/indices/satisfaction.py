@@ -136,7 +136,8 @@ def satisfaction_index(design: SurveyDesign, spec: Spec, *,
     missing_kinds : DataFrame, optional
         ``SurveyData.missing``: per row and item the kind of missing answer; with it the
         weighted share of each kind (don't know, not applicable, ...) is reported beside
-        each item.
+        each item (``share_<kind>``; a code the spec gives several kinds has one column of
+        its own, e.g. ``share_dont_know_or_not_applicable``, and is in no other).
     level : float
         Confidence level of the intervals, in (0, 1).
     df : float, optional
@@ -319,7 +320,7 @@ def _item_table(est: Estimate, spec: Spec, design: SurveyDesign, build: IndexBui
     w, codes = rows.weights(), build.domains.codes(rows)
     pos = w > 0
     totals = np.bincount(codes[pos], weights=w[pos], minlength=len(build.labels))
-    for kind in ("dont_know", "not_applicable", "refused", "not_asked", "system"):
+    for kind in (*spec.missing_kind_names, "system"):   # combined kinds too
         shares = []
         for item in spec.item_names:
             if item not in kinds.columns:

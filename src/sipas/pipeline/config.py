@@ -15,7 +15,7 @@ Examples
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -100,6 +100,13 @@ SCHEMA = Table({
         "transform": Choice("auto", "arcsin", "none"),
         "smooth": Choice("none", "deff", "loglinear"), "benchmark": BOOL,
         "population": STR}), default={}),
+    # indices by unit on a map: points at the units' coordinates, a choropleth on boundaries
+    "maps": Key(Table({"by": STR, "level": Key(Choice("commune", "province"), default="commune"),
+                       "era": Key(Choice("new", "old"), default="new"),
+                       "province": Either(STR, INT, what="a province name or code"),
+                       "match": Key(Choice("name", "code"), default="name"),
+                       "boundaries": STR, "boundary_key": Key(STR, default="code")}),
+                default={}),
     "report": Key(Table({"lang": Key(Choice("vi", "en"), default="vi"),
                          "decimals": Key(INT, default=1),
                          "formats": Key(ListOf(Choice(*FORMATS)), default=list(FORMATS)),
@@ -195,9 +202,10 @@ class Pipeline:
         Published figures to reproduce (a path or a bundled name).
     par : mapping
         ``[par]`` (paths resolved).
-    drivers, multiple : mapping or None
-        ``[drivers]`` (key drivers) and ``[multiple]`` (multiple-response questions); None
-        when the file has no such section.
+    drivers, multiple, maps : mapping or None
+        ``[drivers]`` (key drivers), ``[multiple]`` (multiple-response questions) and
+        ``[maps]`` (indices by unit on a map, ``boundaries`` resolved); None when the file
+        has no such section.
     report : ReportOptions
         ``[report]``.
     plan : mapping
@@ -230,6 +238,7 @@ class Pipeline:
     par: Mapping[str, Any] = field(default_factory=dict)
     drivers: Mapping[str, Any] | None = None
     multiple: Mapping[str, Any] | None = None
+    maps: Mapping[str, Any] | None = None
     report: ReportOptions = field(default_factory=ReportOptions)
     plan: Mapping[str, Any] = field(default_factory=dict)
     small_area: Mapping[str, Any] | None = None
@@ -351,6 +360,8 @@ def load_pipeline(path: str | Path) -> Pipeline:
         published=resolve("reproduce", published) if published else published, par=par,
         drivers=dict(cfg["drivers"]) if "drivers" in raw else None,
         multiple=dict(cfg["multiple"]) if "multiple" in raw else None,
+        maps=_maps(doc, cfg["maps"], ind["by"], lambda v: str(file("maps", v)))
+        if "maps" in raw else None,
         report=ReportOptions(rep["lang"], rep["decimals"], tuple(rep["formats"]),
                              rep["min_cell"], rep["suppression"]),
         plan=dict(cfg["plan"]),
@@ -379,6 +390,28 @@ def _small_area(doc: Doc, cfg: dict[str, Any], base: Path, allow_abs: bool) -> d
     sa["covariates"] = resolve_path(doc, ("small_area",), sa["covariates"], base=base,
                                     allow_absolute=allow_abs)
     return sa
+
+
+def _maps(doc: Doc, cfg: dict[str, Any], by: list[str],
+          resolve: Callable[[str], str]) -> dict[str, Any]:
+    """``[maps]``: a column of ``[indices] by``; a boundary file needs geopandas."""
+    if "by" not in cfg:
+        raise doc.fail(("maps",), f"required key 'by' is missing: the column of [indices] by "
+                                  f"whose values are the units to map, one of {by}.")
+    cfg["by"] = clean_name(cfg["by"])
+    if cfg["by"] not in by:
+        raise doc.fail(("maps",), message("by", f"one of [indices] by {by}", cfg["by"],
+                                          "Add it to [indices] by."))
+    if "boundaries" in cfg:
+        try:
+            import geopandas  # noqa: F401
+        except ImportError:
+            raise doc.fail(("maps",), f"boundaries = {cfg['boundaries']!r} needs geopandas, "
+                                      "which is not installed: install the maps extra (pip "
+                                      "install \"sipas[maps]\"), or remove boundaries to draw "
+                                      "the point map only.") from None
+        cfg["boundaries"] = resolve(cfg["boundaries"])
+    return cfg
 
 
 def _check_numbers(doc: Doc, cfg: dict[str, Any]) -> None:

@@ -44,7 +44,8 @@ def pipeline_inputs(pipeline: Pipeline) -> list[Path]:
              *(m.source for m in spec.margins if m.source != "inline"),
              pipeline.published or "", *map(str, pipeline.compare.values()),
              *map(str, pipeline.par.values()),
-             str((pipeline.small_area or {}).get("covariates", ""))]
+             str((pipeline.small_area or {}).get("covariates", "")),
+             (pipeline.maps or {}).get("boundaries", "")]
     return [Path(p) for p in dict.fromkeys(str(p) for p in named if p) if Path(p).exists()]
 
 

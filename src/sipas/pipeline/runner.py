@@ -14,7 +14,7 @@ Examples
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +30,7 @@ from sipas.pipeline.config import Pipeline
 from sipas.schema import Doc
 from sipas.weighting.diagnostics import weighting_report
 
-__all__ = ["RunResult", "run", "validate"]
+__all__ = ["RunResult", "map_units", "run", "validate"]
 
 
 @dataclass
@@ -84,7 +84,7 @@ def validate(pipeline: Pipeline) -> list[str]:
     -------
     list of str
         One line per check passed: pipeline, spec, data, design columns, weighting plan,
-        published figures and PAR scheme (when configured).
+        map units, published figures and PAR scheme (when configured).
 
     Raises
     ------
@@ -113,6 +113,9 @@ def validate(pipeline: Pipeline) -> list[str]:
     validate_plan(pipeline.steps, spec, where=str(pipeline.path))
     checked.append(f"weighting plan ({len(pipeline.steps)} steps)")
     _check_by(pipeline, data.frame.columns)
+    if pipeline.maps:
+        units = map_units(data, pipeline.maps)
+        checked.append(f"map units ({len(units)} {pipeline.maps['level']}s located)")
     if pipeline.published:
         from sipas.reproduction import published_figures
 
@@ -198,6 +201,8 @@ def run(pipeline: Pipeline, *, progress: bool = False) -> RunResult:
     bar.update()
     with _timed(res, "indices"):
         _indices(res, design, spec, data, pipeline)
+        if pipeline.maps:
+            res.results["map_units"] = map_units(data, pipeline.maps)
     bar.update()
     with _timed(res, "compare"):
         _comparisons(res, spec, pipeline)
@@ -243,6 +248,40 @@ def _check_by(pipeline: Pipeline, columns: Any) -> None:
         if missing:
             raise doc.fail((section,), f"by column(s) {missing} are not in the data."
                                        f"{did_you_mean(missing, columns)}")
+
+
+def map_units(data: Any, cfg: Mapping[str, Any]) -> pd.DataFrame:
+    """The unit of every value of the ``[maps] by`` column, with its code and coordinates.
+
+    Values are matched by their names (``match = "name"``: the spec's domain labels, else
+    the data file's value labels, else the values themselves) or as GSO codes (``match =
+    "code"``) among the units of ``level``, ``era`` and ``province``
+    (:func:`sipas.units.locate`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``<by>, value, code, name, full_name, lat, lon``: one row per value in the data.
+
+    Raises
+    ------
+    UnitError
+        A value names no unit or several; the units package is not installed.
+    """
+    from sipas.spec.domains import domain_label
+    from sipas.units import locate
+
+    by = cfg["by"]
+    values = sorted(pd.unique(data.frame[by].dropna()), key=str)
+    keys = values
+    if cfg["match"] == "name":
+        file_names = data.meta.value_labels.get(by, {})
+        keys = [domain_label(data.spec.domain_labels, by, v, "vi") for v in values]
+        keys = [file_names.get(v, v) if k == v else k for k, v in zip(keys, values)]
+    units = locate(keys, cfg["level"], cfg["era"], province=cfg.get("province"),
+                   by=cfg["match"])
+    units.insert(0, by, values)
+    return units
 
 
 def _plan(res: RunResult, design: Any, pipeline: Pipeline) -> None:

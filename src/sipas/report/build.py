@@ -13,23 +13,28 @@ Examples
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from sipas.report import plots, word
+from sipas._validate import plain
+from sipas.errors import SipasWarning
+from sipas.report import par_charts, plots, word
 from sipas.report.disclosure import check_not_microdata, protect_tables
 from sipas.report.excel import write_workbook
 from sipas.report.files import safe_filename
 from sipas.report.methods import method_rows
 from sipas.report.tables import Lang, TableContext, flag_notes, publication_table, title_of
 
-__all__ = ["context", "notes", "sheet_order", "write_all", "write_charts", "write_report"]
+__all__ = ["context", "domain_names", "notes", "sheet_order", "write_all", "write_charts",
+           "write_report"]
 
 WORKBOOK = "sipas-report.xlsx"
 OVERALL_LABEL = {"vi": "Chỉ số hài lòng chung", "en": "Overall satisfaction index"}
+MAP_TITLE = {"vi": "Chỉ số hài lòng chung theo {}", "en": "Overall satisfaction index by {}"}
 ORDER = ("index_overall", "index_nodes", "index_factors", "index_items", "index_by_",
          "items_by_", "compare_",
          "ranks_", "small_area_by_", "small_area_model", "reliability", "weighting_steps",
@@ -113,17 +118,22 @@ def sheet_order(names: Iterable[str]) -> list[str]:
 
 
 def context(result: Any, lang: Lang) -> TableContext:
-    """Labels, decimals and the index measure of a run, for its tables."""
-    data, spec = result.data, result.data.spec
-    columns = [*result.pipeline.indices.by, *_area_column(result),
-               *(v for m in spec.margins for v in m.variables)]
-    value_labels = data.meta.value_labels
-    domains = {c: dict(value_labels.get(c, {})) for c in [*columns, *spec.domain_labels]}
-    for column, labels in spec.domain_labels.items():  # the spec's names win over the file's
-        domains[column].update({code: pair.get(lang) or pair["vi"]
-                                for code, pair in labels.items()})
-    titles = {c: (data.meta.variable_labels.get(c) or c) if lang == "vi" else c
-              for c in [*result.pipeline.indices.by, *_area_column(result)]}
+    """Labels, decimals and the index measure of a run, for its tables.
+
+    Names of domain values (:func:`domain_names`) warn, once per column, where a report not
+    in the data file's language has only the file's names to show.
+    """
+    spec = result.data.spec
+    domains, coded = domain_names(result, lang)
+    for column in coded:
+        example = plain(next(iter(result.data.meta.value_labels[column])))
+        warnings.warn(
+            f"{lang} report: the values of column {column!r} are named only by the data "
+            f"file's value labels, in {spec.language!r}; they are shown as codes "
+            f"({column} {example}). Name them in the spec: [domains.labels.{column}] "
+            f'{example} = {{ vi = "...", en = "..." }} (or one string, for a proper name).',
+            SipasWarning, stacklevel=2)
+    titles = _titles(result, lang)
     names: dict[str, Mapping[str, str]] = {it.name: it.label for it in spec.items}
     names.update({f.name: f.label for f in spec.factors})
     names["overall"] = OVERALL_LABEL
@@ -131,6 +141,46 @@ def context(result: Any, lang: Lang) -> TableContext:
     return TableContext(lang=lang, decimals=result.pipeline.report.decimals,
                         measure=spec.index.measure, level=result.pipeline.indices.level,
                         domains=domains, domain_titles=titles, names=names)
+
+
+def domain_names(result: Any, lang: Lang) -> tuple[dict[str, dict[Any, str]], list[str]]:
+    """Column -> {code: name} of the domain and margin columns of a run, in ``lang``, and the
+    columns whose file names could not be used.
+
+    The spec's ``[domains.labels]`` win; the data file's value labels are used only in a
+    report in the file's language (the spec's ``[survey] language``, Vietnamese by
+    default), so an English workbook never shows Vietnamese names taken from a ``.sav``
+    file. A code the file names but the spec does not is shown as ``"<column> <code>"``
+    (``"district 3"``) in a report in another language.
+    """
+    data, spec = result.data, result.data.spec
+    columns = [*result.pipeline.indices.by, *(v for m in spec.margins for v in m.variables)]
+    own = lang == spec.language
+    domains: dict[str, dict[Any, str]] = {}
+    coded: list[str] = []
+    for column in dict.fromkeys([*columns, *spec.domain_labels]):
+        spec_names = {code: pair.get(lang) or pair["vi"]
+                      for code, pair in spec.domain_labels.get(column, {}).items()}
+        file_names = dict(data.meta.value_labels.get(column, {}))
+        if not own:
+            named = {plain(c) for c in spec_names}
+            present = ({plain(v) for v in pd.unique(data.frame[column].dropna())}
+                       if column in data.frame.columns else set())
+            left = [c for c in file_names if plain(c) not in named and plain(c) in present]
+            file_names = {c: f"{column} {plain(c)}" for c in left}
+            if left:
+                coded.append(column)
+        domains[column] = {**file_names, **spec_names}   # the spec's names win
+    return domains, coded
+
+
+def _titles(result: Any, lang: Lang) -> dict[str, str]:
+    """Header of each domain column: the file's variable label in its own language, else
+    the column name."""
+    data = result.data
+    own = lang == data.spec.language
+    return {c: (data.meta.variable_labels.get(c) or c) if own else c
+            for c in result.pipeline.indices.by}
 
 
 def _tree_chart(spec: Any, tables: Mapping[str, pd.DataFrame], ctx: TableContext,
@@ -165,7 +215,7 @@ def notes(result: Any, lang: Lang) -> list[tuple[str, str]]:
                                                *_method_rows(result, i))]
     rows += [(("Cảnh báo: ", "Flag: ")[i] + k, v)
              for k, v in flag_notes(pipe.rules, pipe.report.min_cell, lang)]
-    ctx = TableContext(lang=lang, domain_titles=context(result, lang).domain_titles)
+    ctx = TableContext(lang=lang, domain_titles=_titles(result, lang))
     rows += [(f"{('Trang', 'Sheet')[i]} {n}", title_of(n, ctx))
              for n in sheet_order(result.tables)]
     return rows
@@ -209,7 +259,8 @@ def write_charts(result: Any, tables: Mapping[str, pd.DataFrame], folder: Path,
                  ctx: TableContext, formats: Sequence[str]) -> list[Path]:
     """Every chart of a run (see :mod:`sipas.report.plots`), from disclosure-checked tables."""
     spec, lang = result.data.spec, ctx.lang
-    common: dict[str, Any] = {"lang": lang, "synthetic": bool(spec.synthetic)}
+    common: dict[str, Any] = {"lang": lang, "synthetic": bool(spec.synthetic),
+                              "caption": caption(result, lang)}
     written = []
     if "index_factors" in tables and "index_overall" in tables:
         fig = plots.factor_chart(tables["index_overall"], tables["index_factors"],
@@ -233,9 +284,7 @@ def write_charts(result: Any, tables: Mapping[str, pd.DataFrame], folder: Path,
         dist = plots.item_distribution(result.design, spec, items, lang)
         fig = plots.distribution_chart(dist, **common)
         written += plots.save_figure(fig, folder / "items_distribution", formats)
-    fig = plots.weights_chart(_base_weights(result), result.design.weight_array,
-                              labels=_weight_labels(tables.get("weighting_steps"), lang),
-                              **common)
+    fig = plots.weights_chart(_base_weights(result), result.design.weight_array, **common)
     written += plots.save_figure(fig, folder / "weights", formats)
     written += _driver_charts(tables, folder, formats, ctx.level, common)
     for by in _area_column(result):
@@ -248,17 +297,33 @@ def write_charts(result: Any, tables: Mapping[str, pd.DataFrame], folder: Path,
                          survey=f"{spec.title.get(lang) or spec.name}, "
                          f"{Path(result.data.meta.source).name}", level=ctx.level, **common)
         written += plots.save_figure(fig, folder / safe_filename(f"small_area_{by}"), formats)
+    written += _map_charts(result, tables, folder, formats, ctx, common)
     par = _par_table(tables)
     if par is not None:
         if f"label_{lang}" in par.columns:
             par = par.assign(area=par["area"].astype(str) + " " + par[f"label_{lang}"].astype(str))
         province = result.pipeline.par.get("province")
-        fig = plots.par_chart(par, highlight=province, **common)
+        totals = tables.get("par_totals")
+        fig = par_charts.par_chart(par, highlight=province, totals=totals, **common)
         written += plots.save_figure(fig, folder / "par_provinces", formats)
         if province and (par["province"] == province).any():
-            fig = plots.par_chart(par[par["province"] == province], **common)
+            fig = par_charts.par_chart(par[par["province"] == province], totals=totals,
+                                       **common)
             written += plots.save_figure(fig, folder / "par_areas", formats)
+        if totals is not None and "rank_low" in totals.columns:
+            fig = par_charts.par_ranks_chart(totals, highlight=province, **common)
+            written += plots.save_figure(fig, folder / "par_ranks", formats)
     return written
+
+
+def caption(result: Any, lang: Lang) -> str:
+    """The caption of every chart of a run: the survey's title, its year and the source
+    (``[survey] source``, else the data file), in ``lang``."""
+    spec = result.data.spec
+    title = spec.title.get(lang) or spec.title.get("vi") or spec.name
+    source = spec.data_source.get(lang) or spec.data_source.get("vi") or \
+        plots.file_source(Path(result.data.meta.source).name, lang)
+    return plots.caption_text(title, spec.year, source, lang)
 
 
 def _driver_charts(tables: Mapping[str, pd.DataFrame], folder: Path, formats: Sequence[str],
@@ -282,6 +347,35 @@ def _area_column(result: Any) -> list[str]:
     """The area column of the run's small-area estimates (none without ``[small_area]``)."""
     found = result.results.get("small_area")
     return [found.by] if found is not None else []
+
+
+def _map_charts(result: Any, tables: Mapping[str, pd.DataFrame], folder: Path,
+                formats: Sequence[str], ctx: TableContext,
+                common: Mapping[str, Any]) -> list[Path]:
+    """``[maps]``: the overall index by unit at the units' coordinates (``map_<by>``) and,
+    with boundaries, as a choropleth (``map_<by>_boundaries``)."""
+    from sipas.report.maps import index_map, match_boundaries, read_boundaries
+
+    units, cfg = result.results.get("map_units"), result.pipeline.maps
+    if units is None or cfg is None or f"index_by_{cfg['by']}" not in tables:
+        return []
+    by = cfg["by"]
+    rows = tables[f"index_by_{by}"]
+    rows = rows[rows["index_level"] == "overall"][[by, "estimate", "flag"]]
+    table = units.merge(rows, on=by, how="left")
+    names = dict(zip(table["code"], table["name"]))
+    title = MAP_TITLE[ctx.lang].format(ctx.domain_titles.get(by, by))
+    fig = index_map(table, "code", points=table[["code", "lon", "lat"]], names=names,
+                    title=title, **common)
+    written = plots.save_figure(fig, folder / safe_filename(f"map_{by}"), formats)
+    if cfg.get("boundaries"):
+        path = Path(cfg["boundaries"])
+        shapes = match_boundaries(read_boundaries(path, cfg["boundary_key"]), units,
+                                  source=path.name, key=cfg["boundary_key"])
+        fig = index_map(table, "code", boundaries=shapes, names=names, title=title, **common)
+        written += plots.save_figure(fig, folder / safe_filename(f"map_{by}_boundaries"),
+                                     formats)
+    return written
 
 
 def _par_table(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame | None:
@@ -315,12 +409,3 @@ def _base_weights(result: Any) -> Any:
     from sipas.design.design import Design
 
     return Design.from_spec(result.data).weight_array
-
-
-def _weight_labels(steps: pd.DataFrame | None, lang: str) -> tuple[str, str]:
-    words = ("Trước gia quyền", "Sau gia quyền") if lang == "vi" else ("Before weighting",
-                                                                        "After weighting")
-    if steps is None or "kish_deff" not in steps.columns or steps.empty:
-        return words
-    first, last = steps["kish_deff"].iloc[0], steps["kish_deff"].iloc[-1]
-    return (f"{words[0]} (deff Kish {first:.2f})", f"{words[1]} (deff Kish {last:.2f})")

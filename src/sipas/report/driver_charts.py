@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sipas.report.plots import ACCENT, MAIN, MUTED, _figure, _finish, _source, _wrap
+from sipas.report.plots import ACCENT, MAIN, MUTED, _figure, _finish, _wrap, _yticks
 
 __all__ = ["ipa_chart", "options_chart"]
 
@@ -48,7 +48,8 @@ def _w(key: str, lang: str, *args: Any, **kw: Any) -> str:
 
 
 def ipa_chart(matrix: pd.DataFrame, *, lang: str = "vi", level: float = 0.95,
-              synthetic: bool = False) -> Figure:
+              synthetic: bool = False,
+                 caption: str = "") -> Figure:
     """The importance-performance matrix of :meth:`sipas.drivers.DriverResult.matrix`.
 
     Parameters
@@ -61,6 +62,9 @@ def ipa_chart(matrix: pd.DataFrame, *, lang: str = "vi", level: float = 0.95,
         Confidence level (title).
     synthetic : bool
         Print the SYNTHETIC DATA footer.
+    caption : str
+        Survey, year and source (:func:`sipas.report.plots.caption_text`); default the sipas
+        version only.
 
     Returns
     -------
@@ -94,13 +98,25 @@ def ipa_chart(matrix: pd.DataFrame, *, lang: str = "vi", level: float = 0.95,
     ax.set_title(_w("ipa", lang, lvl=f"{100 * level:g}"), loc="left", fontsize=11)
     ax.grid(color="#eeeeee")
     ax.set_axisbelow(True)
-    return _finish(fig, synthetic, _source())
+    return _finish(fig, synthetic, caption)
 
 
 def options_chart(table: pd.DataFrame, *, title: str = "", lang: str = "vi",
-                  level: float = 0.95, synthetic: bool = False) -> Figure:
+                  level: float = 0.95, synthetic: bool = False,
+                 caption: str = "") -> Figure:
     """Options of a multiple-response question (rows of ``measure == "respondents"`` of
-    :meth:`sipas.multiple.MultipleResponse.to_frame`, one domain), most ticked on top.
+    :meth:`sipas.multiple.MultipleResponse.to_frame`, one domain), most ticked on top, each
+    with its interval and, after its label, its confidence set of ranks.
+
+    Parameters
+    ----------
+    table : DataFrame
+        ``measure, label, estimate, ci_low, ci_high, rank_low, rank_high``.
+    title, lang, level, synthetic
+        The question set's name, language, confidence level and the SYNTHETIC DATA footer.
+    caption : str
+        Survey, year and source (:func:`sipas.report.plots.caption_text`); default the sipas
+        version only.
 
     Returns
     -------
@@ -116,9 +132,9 @@ def options_chart(table: pd.DataFrame, *, title: str = "", lang: str = "vi",
     ax.errorbar(est, yy, xerr=np.nan_to_num(err), fmt="none", ecolor="black", capsize=3)
     labels = [f"{_wrap(lab, 34)}  [{lo}, {hi}]"
               for lab, lo, hi in zip(t["label"], t["rank_low"], t["rank_high"])]
-    ax.set_yticks(yy, labels)
+    _yticks(ax, yy, labels, None)   # wrapped above, with the rank set after the label
     ax.set_xlabel(_w("respondents", lang))
     ax.set_title(_w("options", lang, title, lvl=f"{100 * level:g}"), loc="left", fontsize=11)
     ax.grid(axis="x", color="#eeeeee")
     ax.set_axisbelow(True)
-    return _finish(fig, synthetic, _source())
+    return _finish(fig, synthetic, caption)

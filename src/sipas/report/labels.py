@@ -17,8 +17,10 @@ from typing import Any
 
 from sipas.indices.reliability import ReliabilityRules
 from sipas.spec import SHARE_MEANING
+from sipas.spec.missing import KIND_LABELS, kind_label, kind_parts
 
-__all__ = ["COLUMNS", "HEADER_OVERRIDES", "TITLES", "flag_notes", "translate_flag"]
+__all__ = ["COLUMNS", "HEADER_OVERRIDES", "TITLES", "column_entry", "flag_notes",
+           "translate_flag"]
 
 #: column -> (Vietnamese header, English header, kind); "est" follows the row (% or scale)
 COLUMNS: dict[str, tuple[str, str, str]] = {
@@ -39,10 +41,6 @@ COLUMNS: dict[str, tuple[str, str, str]] = {
     "deff": ("Hiệu ứng thiết kế (deff)", "Design effect (deff)", "ratio"),
     "n": ("Số người trả lời (n)", "Respondents (n)", "integer"),
     "n_missing": ("Số câu trả lời thiếu", "Missing answers", "integer"),
-    "share_dont_know": ("Không biết", "Don't know", "percent"),
-    "share_not_applicable": ("Không áp dụng", "Not applicable", "percent"),
-    "share_refused": ("Từ chối trả lời", "Refused", "percent"),
-    "share_not_asked": ("Không được hỏi", "Not asked", "percent"),
     "flag": ("Cảnh báo độ tin cậy", "Reliability flag", "text"),
     "flag_reason": ("Lý do cảnh báo", "Reason for the flag", "text"),
     "comparison": ("So sánh", "Comparison", "text"),
@@ -164,6 +162,26 @@ HEADER_OVERRIDES: dict[str, dict[str, tuple[str, str]]] = {
     "small_area_model": {"estimate": ("Hệ số", "Coefficient"),
                          "se": ("Sai số chuẩn", "Standard error")},
 }
+
+
+def column_entry(col: Any) -> tuple[str, str, str] | None:
+    """(Vietnamese header, English header, kind) of a column; ``share_<kind>`` of any
+    missing kind, combined kinds too (``share_dont_know_or_not_applicable``: "Không biết /
+    Không áp dụng"); None for a column sipas does not name.
+
+    Examples
+    --------
+    >>> column_entry("share_dont_know_or_not_applicable")[1]
+    "Don't know / Not applicable"
+    """
+    if col in COLUMNS:
+        return COLUMNS[col]
+    kind = str(col).removeprefix("share_")
+    if kind != str(col) and all(k in KIND_LABELS for k in kind_parts(kind)):
+        return kind_label(kind, "vi"), kind_label(kind, "en"), "percent"
+    return None
+
+
 #: per table family, columns whose kind differs from COLUMNS (coefficients, not shares)
 KIND_OVERRIDES: dict[str, dict[str, str]] = {
     "reliability": {"se": "coef", "ci_low": "coef", "ci_high": "coef"},

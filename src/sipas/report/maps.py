@@ -27,19 +27,22 @@ import numpy as np
 import pandas as pd
 from matplotlib import colormaps
 from matplotlib.cm import ScalarMappable
-from matplotlib.colors import Normalize
+from matplotlib.colors import ListedColormap, Normalize
 from matplotlib.figure import Figure
 from matplotlib.patches import PathPatch
 from matplotlib.path import Path as MplPath
 
 from sipas.errors import ReadError, SpecError
-from sipas.report.plots import MUTED, _figure, _finish, _source
+from sipas.report.plots import MUTED, _figure, _finish
 
-__all__ = ["index_map", "read_boundaries"]
+__all__ = ["index_map", "match_boundaries", "read_boundaries"]
 
 TITLE = {"vi": "Chỉ số hài lòng theo đơn vị", "en": "Satisfaction index by unit"}
 HOLLOW = {"vi": "gạch chéo / rỗng: cảnh báo độ tin cậy (xem bảng)",
           "en": "hatched / hollow: reliability flag (see the table)"}
+NO_VALUE = {"vi": "dấu × / màu xám: không có ước lượng (đã ẩn)",
+            "en": "× / grey: no estimate (suppressed)"}
+BAR = {"vi": ("Chỉ số (%)", "Chỉ số"), "en": ("Index (%)", "Index")}
 
 
 def read_boundaries(path: str | Path, key: str) -> dict[Any, Any]:
@@ -63,7 +66,11 @@ def read_boundaries(path: str | Path, key: str) -> dict[Any, Any]:
         The file is missing or not a feature collection; a feature lacks ``key``; geopandas
         is needed but not installed.
     """
-    from shapely.geometry import shape
+    try:
+        from shapely.geometry import shape
+    except ImportError:
+        raise ReadError(f"{Path(path).name}: reading boundaries needs shapely and geopandas: "
+                        'install the maps extra (pip install "sipas[maps]").') from None
 
     path = Path(path)
     if not path.is_file():
@@ -84,8 +91,9 @@ def read_boundaries(path: str | Path, key: str) -> dict[Any, Any]:
     try:
         import geopandas
     except ImportError:
-        raise ReadError(f"{path.name}: reading {path.suffix} boundaries needs geopandas "
-                        "(pip install geopandas), or convert the file to GeoJSON.") from None
+        raise ReadError(f"{path.name}: reading {path.suffix} boundaries needs geopandas: "
+                        'install the maps extra (pip install "sipas[maps]"), or convert the '
+                        "file to GeoJSON.") from None
     frame = geopandas.read_file(path)
     if key not in frame.columns:
         raise ReadError(f"{path.name}: no column {key!r}; it has {list(frame.columns)}.")
@@ -94,29 +102,37 @@ def read_boundaries(path: str | Path, key: str) -> dict[Any, Any]:
 
 def index_map(table: pd.DataFrame, key: str, *, boundaries: str | Path | Mapping | None = None,
               boundary_key: str | None = None, points: pd.DataFrame | None = None,
-              value: str = "estimate", lang: str = "vi", title: str | None = None,
-              synthetic: bool = False) -> Figure:
+              value: str = "estimate", names: Mapping[Any, str] | None = None,
+              lang: str = "vi", title: str | None = None, synthetic: bool = False,
+              caption: str = "") -> Figure:
     """Map of an index by unit: a choropleth on ``boundaries`` or points at ``points``.
 
     Parameters
     ----------
     table : DataFrame
         One row per unit: ``key``, ``value`` (shares in [0, 1] are shown as %) and
-        ``flag`` (non-empty: a reliability rule fired).
+        ``flag`` (non-empty: a reliability rule fired). A unit without a value (suppressed)
+        is drawn grey (a cross on a point map).
     key : str
         The unit column of ``table``.
     boundaries : path or mapping, optional
-        A boundary file (see :func:`read_boundaries`) or a mapping key -> geometry.
+        A boundary file (see :func:`read_boundaries`) or a mapping key -> geometry; shapes
+        of other keys are drawn grey, as context.
     boundary_key : str, optional
         The feature property matching ``table[key]`` (default ``key``).
     points : DataFrame, optional
-        ``key``, ``lon``, ``lat`` of each unit (e.g. from an administrative-units registry).
+        ``key``, ``lon``, ``lat`` of each unit (e.g. :func:`sipas.units.locate`).
     value : str
         The column drawn.
+    names : mapping, optional
+        Unit key -> name written beside its point or in its shape (up to 60 units).
     lang : {"vi", "en"}
     title : str, optional
     synthetic : bool
         Print the synthetic-data footer.
+    caption : str
+        Survey, year and source (:func:`sipas.report.plots.caption_text`); default the sipas
+        version only.
 
     Returns
     -------
@@ -135,17 +151,26 @@ def index_map(table: pd.DataFrame, key: str, *, boundaries: str | Path | Mapping
     shares = bool(rows[value].dropna().between(0, 1).all())
     values = rows[value].astype(float) * (100 if shares else 1)
     flagged = rows.get("flag", pd.Series("", index=rows.index)).fillna("").astype(str) != ""
-    norm = Normalize(float(np.nanmin(values)), float(np.nanmax(values)))
-    cmap = colormaps["Blues"]
+    known = values.notna().to_numpy()
+    norm = Normalize(float(np.nanmin(values)), float(np.nanmax(values))) if known.any() \
+        else Normalize(0, 1)
+    # Blues without its near-white end: the lowest unit stays visible (and hollow units too)
+    cmap = ListedColormap(colormaps["Blues"](np.linspace(0.3, 1.0, 256)))
     fig = _figure(7.5, 6.5)
     ax = fig.add_subplot()
+    label_at: dict[Any, tuple[float, float]] = {}
     if points is not None:
         where = points.set_index(key).reindex(rows.index)
         _check_all(where["lon"].isna(), rows.index, "coordinates")
-        colours = cmap(norm(values.to_numpy()))
+        colours = cmap(norm(values.fillna(0).to_numpy()))
         faces = np.where(flagged.to_numpy()[:, None], np.array([[1, 1, 1, 0]]), colours)
-        ax.scatter(where["lon"], where["lat"], s=140, c=faces, edgecolors=colours,
-                   linewidths=2)
+        ax.scatter(where["lon"][known], where["lat"][known], s=140, c=faces[known],
+                   edgecolors=colours[known], linewidths=2)
+        ax.scatter(where["lon"][~known], where["lat"][~known], s=60, marker="x", c=MUTED)
+        label_at = {u: (float(x), float(y)) for u, x, y in zip(rows.index, where["lon"],
+                                                               where["lat"])}
+        ax.margins(0.12)
+        _geographic_aspect(ax, where["lon"], where["lat"])
     else:
         if boundaries is None:
             raise ValueError("boundaries are needed for a choropleth")
@@ -154,19 +179,94 @@ def index_map(table: pd.DataFrame, key: str, *, boundaries: str | Path | Mapping
         missing = pd.Series([k not in shapes for k in rows.index], index=rows.index)
         _check_all(missing, rows.index, "boundaries")
         for unit, geom in shapes.items():
-            known = unit in rows.index and not np.isnan(values.get(unit, np.nan))
-            colour = cmap(norm(values[unit])) if known else (0.93, 0.93, 0.93, 1)
-            hollow = known and bool(flagged[unit])
+            drawn = unit in rows.index and not np.isnan(values.get(unit, np.nan))
+            colour = cmap(norm(values[unit])) if drawn else (0.93, 0.93, 0.93, 1)
+            hollow = drawn and bool(flagged[unit])
             ax.add_patch(PathPatch(_path(geom), facecolor="white" if hollow else colour,
                                    edgecolor=colour if hollow else MUTED,
                                    hatch="///" if hollow else None, linewidth=0.8))
+            if unit in rows.index:
+                point = geom.representative_point()
+                label_at[unit] = (float(point.x), float(point.y))
         ax.autoscale_view()
-    ax.set_aspect("equal")
+        x0, x1 = ax.get_xlim()
+        y0, y1 = ax.get_ylim()
+        _geographic_aspect(ax, pd.Series([x0, x1]), pd.Series([y0, y1]))
+    if names and len(label_at) <= 60:
+        for unit, (x, y) in label_at.items():
+            ax.annotate(str(names.get(unit, unit)), (x, y), xytext=(0, 8 if points is not None
+                                                                    else 0),
+                        textcoords="offset points", ha="center", fontsize=7, color="#303030")
     ax.set_axis_off()
     bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.7)
-    bar.set_label("%" if shares else value)
+    bar.set_label(BAR[lang][0 if shares else 1])
     ax.set_title(title or TITLE[lang], loc="left", fontsize=11)
-    return _finish(fig, synthetic, _source(), HOLLOW[lang] if flagged.any() else "")
+    notes = [HOLLOW[lang]] if (flagged & values.notna()).any() else []
+    if not known.all():
+        notes.append(NO_VALUE[lang])
+    return _finish(fig, synthetic, caption, "; ".join(notes))
+
+
+def match_boundaries(shapes: Mapping[Any, Any], units: pd.DataFrame, *, source: str = "",
+                     key: str = "") -> dict[Any, Any]:
+    """Shapes keyed by unit code: each unit's feature found by its code or its name.
+
+    Parameters
+    ----------
+    shapes : mapping
+        Feature property value -> geometry (:func:`read_boundaries`).
+    units : DataFrame
+        ``code, name, full_name`` of the units (:func:`sipas.units.locate`).
+    source, key : str
+        The boundary file and property, for the message.
+
+    Returns
+    -------
+    dict
+        Unit code -> geometry for every unit; other features under ``("other", value)``
+        (drawn grey, as context).
+
+    Raises
+    ------
+    SpecError
+        A unit that no feature names (the message lists them and some feature values).
+
+    Examples
+    --------
+    >>> units = pd.DataFrame({"code": ["01654"], "name": ["Hòa An"],
+    ...                       "full_name": ["Xã Hòa An"]})
+    >>> match_boundaries({"XA HOA AN": "shape 1", 1273: "shape 2"}, units)
+    {'01654': 'shape 1', ('other', 1273): 'shape 2'}
+    """
+    from sipas.units.registry import as_code, short_key, unit_key
+
+    width = len(str(units["code"].iloc[0])) if len(units) else 5
+    by_code = {str(c): str(c) for c in units["code"]}
+    by_name = {}
+    for code, name, full in zip(units["code"], units["name"], units["full_name"]):
+        by_name[short_key(name)] = by_name[unit_key(full)] = str(code)
+    out: dict[Any, Any] = {}
+    for value, geom in shapes.items():
+        code = by_code.get(as_code(value, width) or "") or by_name.get(unit_key(value)) \
+            or by_name.get(short_key(value))
+        out[code if code is not None else ("other", value)] = geom
+    lost = [f"{f} ({c})" for c, f in zip(units["code"], units["full_name"])
+            if str(c) not in out]
+    if lost:
+        seen = [str(v) for v in list(shapes)[:5]]
+        raise SpecError(f"{source}: no feature whose {key!r} names unit(s) {lost[:10]} (by "
+                        f"code or name); the features name e.g. {seen}. Check boundary_key, "
+                        "or give a boundary file of the same units.")
+    return out
+
+
+def _geographic_aspect(ax: Any, x: pd.Series, y: pd.Series) -> None:
+    """Equal distances in both directions: longitude degrees shrink by cos(latitude)
+    (coordinates in degrees); projected coordinates keep an equal aspect."""
+    if x.abs().max() <= 180 and y.abs().max() <= 90:
+        ax.set_aspect(1 / np.cos(np.radians(float(y.mean()))))
+    else:
+        ax.set_aspect("equal")
 
 
 def _check_all(missing: pd.Series, units: pd.Index, what: str) -> None:

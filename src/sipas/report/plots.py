@@ -5,9 +5,12 @@
 * :func:`distribution_chart` -- the 5 answer levels of every item as diverging stacked bars
   (the distribution comes from :func:`item_distribution`, which calls
   :func:`sipas.proportion`);
-* :func:`weights_chart` -- weights before and after weighting;
-* :func:`par_chart` -- PAR INDEX points by area (a tidy table province, area, points,
-  max_points).
+* :func:`weights_chart` -- weights of the same respondents before and after weighting.
+
+PAR INDEX charts are in :mod:`sipas.report.par_charts`, key drivers in
+:mod:`sipas.report.driver_charts`, maps in :mod:`sipas.report.maps`; all share the footer
+of this module: the caption (survey, year, source: :func:`caption_text`), the synthetic-data
+notice and notes.
 
 The font is chosen by :func:`sipas.report.fonts.choose_font` from all the text of each
 chart: the first candidate (matplotlib's bundled "DejaVu Sans" first, so output is the same
@@ -46,8 +49,8 @@ from sipas.report.files import atomic_path
 from sipas.report.fonts import choose_font
 from sipas.report.tables import share_rows
 
-__all__ = ["SYNTHETIC_FOOTER", "distribution_chart", "factor_chart", "item_distribution",
-           "par_chart", "ranked_chart", "save_figure", "weights_chart"]
+__all__ = ["SYNTHETIC_FOOTER", "caption_text", "distribution_chart", "factor_chart",
+           "file_source", "item_distribution", "ranked_chart", "save_figure", "weights_chart"]
 
 SYNTHETIC_FOOTER = "SYNTHETIC DATA / DỮ LIỆU GIẢ LẬP"
 #: ColorBrewer RdBu (colour-blind safe), neutral in grey
@@ -68,12 +71,13 @@ WORDS = {
     "distribution": ("Phân bố câu trả lời theo câu hỏi (có trọng số)",
                      "Distribution of answers by item (weighted)"),
     "share_axis": ("Tỷ lệ người trả lời (%)", "Share of respondents (%)"),
-    "weights": ("Phân bố trọng số trước và sau gia quyền", "Weights before and after weighting"),
+    "weights": ("Trọng số của cùng {n} người trả lời, trước và sau gia quyền",
+                "Weights of the same {n} respondents before and after weighting"),
+    "before": ("Trước gia quyền", "Before weighting"),
+    "after": ("Sau gia quyền", "After weighting"),
+    "kish": ("deff Kish", "Kish deff"),
     "weight": ("Trọng số", "Weight"),
     "count": ("Số người trả lời", "Respondents"),
-    "par": ("Điểm PAR INDEX theo lĩnh vực", "PAR INDEX points by area"),
-    "points": ("Điểm", "Points"),
-    "max": ("Điểm tối đa", "Maximum"),
 }
 
 
@@ -82,20 +86,72 @@ def _w(key: str, lang: str, *args: Any, **kw: Any) -> str:
 
 
 FOOTER_INCHES = 0.5
+#: height of one line of the footer (7-point text), and characters of it per inch of width
+LINE_INCHES, CHARS_PER_INCH = 0.15, 15
+#: the words of a chart caption, in Vietnamese and English
+CAPTION = {"vi": ("Khảo sát: {title}, {year}. Nguồn: {source}. Tính bằng sipas {version}.",
+                  "năm {}", "năm: chưa ghi trong spec", "tệp {}"),
+           "en": ("Survey: {title}, {year}. Source: {source}. Computed with sipas {version}.",
+                  "{}", "year not given in the spec", "file {}")}
 
 
-def _finish(fig: Figure, synthetic: bool, source: str = "", note: str = "") -> Figure:
-    """Footer (synthetic notice, source, notes), then the font for every text of the figure."""
-    height = fig.get_figheight()
-    base = 0.08 / height
+def caption_text(title: str, year: int | None, source: str, lang: str = "vi") -> str:
+    """The caption every chart of a run carries: survey, year and source.
+
+    Parameters
+    ----------
+    title : str
+        The survey's title in ``lang``.
+    year : int or None
+        The survey's year (``[survey] year``); None says it was not given.
+    source : str
+        Who produced the data (``[survey] source``), or the data file's name.
+    lang : {"vi", "en"}
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> caption_text("SIPAS Cao Bằng", 2020, "Sở Nội vụ", "vi")[:45]
+    'Khảo sát: SIPAS Cao Bằng, năm 2020. Nguồn: Sở'
+    """
+    from sipas._version import __version__
+
+    words = CAPTION["en" if lang == "en" else "vi"]
+    when = words[1].format(year) if year else words[2]
+    return words[0].format(title=title, year=when, source=source, version=__version__)
+
+
+def file_source(name: str, lang: str = "vi") -> str:
+    """The source of a caption when the spec names none: the data file."""
+    return CAPTION["en" if lang == "en" else "vi"][3].format(name)
+
+
+def _finish(fig: Figure, synthetic: bool, caption: str = "", note: str = "") -> Figure:
+    """Footer, from the bottom: the caption (survey, year, source; wrapped), then the
+    synthetic-data notice (left) and notes (right); the figure grows by the footer so the
+    plot keeps its size. Then the font for every text of the figure."""
+    width, height = fig.get_size_inches()
+    lines = textwrap.wrap(caption or _source(), int(width * CHARS_PER_INCH))
+    notes = textwrap.wrap(note, int(width * CHARS_PER_INCH * 0.6)) if note else []
+    rows = max(len(notes), 1 if synthetic else 0)
+    footer = 0.1 + LINE_INCHES * (len(lines) + rows) + (0.05 if rows else 0)
+    total = height - FOOTER_INCHES + footer + 0.1
+    fig.set_figheight(total)
+    fig.text(0.01, 0.06 / total, "\n".join(lines), ha="left", va="bottom", fontsize=7,
+             color="#404040", linespacing=1.3, gid="caption")
+    above = (0.1 + LINE_INCHES * len(lines) + 0.05) / total
     if synthetic:
-        fig.text(0.01, base, SYNTHETIC_FOOTER, ha="left", va="bottom", fontsize=8,
+        fig.text(0.01, above, SYNTHETIC_FOOTER, ha="left", va="bottom", fontsize=8,
                  color=ACCENT, fontweight="bold")
-    if source:
-        fig.text(0.99, base, source, ha="right", va="bottom", fontsize=7, color=MUTED)
-    if note:
-        fig.text(0.99, base + 0.2 / height, note, ha="right", va="bottom", fontsize=7,
-                 color=MUTED)
+    if notes:
+        fig.text(0.99, above, "\n".join(notes), ha="right", va="bottom", fontsize=7,
+                 color=MUTED, linespacing=1.3)
+    engine = fig.get_layout_engine()
+    if isinstance(engine, ConstrainedLayoutEngine):
+        engine.set(rect=(0, (footer + 0.1) / total, 1, 1 - (footer + 0.1) / total))
     texts = [t.get_text() for t in fig.findobj(Text)]
     font = choose_font(texts)
     family = [font.name] if font.name == "DejaVu Sans" else [font.name, "DejaVu Sans"]
@@ -120,6 +176,14 @@ def _figure(width: float, height: float) -> Figure:
 
 def _wrap(text: Any, width: int = 42) -> str:
     return textwrap.fill(unicodedata.normalize("NFC", str(text)), width)
+
+
+def _yticks(ax: Any, y: Any, labels: Iterable[Any], width: int | None = 34) -> None:
+    """Y tick labels wrapped to ``width`` (None: as given), each centred on its bar or point
+    (a two-line label is centred as a block, not on the baseline of its first line)."""
+    ax.set_yticks(y, [str(v) if width is None else _wrap(v, width) for v in labels])
+    for tick in ax.get_yticklabels():
+        tick.set_verticalalignment("center")
 
 
 def _source() -> str:
@@ -156,7 +220,7 @@ def _points(ax: Any, rows: pd.DataFrame, y: np.ndarray, colour: str) -> None:
 
 def factor_chart(overall: pd.DataFrame, factors: pd.DataFrame, *, lang: str = "vi",
                  decimals: int = 1, level: float = 0.95, synthetic: bool = False,
-                 tree: bool = False) -> Figure:
+                 tree: bool = False, caption: str = "") -> Figure:
     """Factor indices and the overall index, each with its interval.
 
     Parameters
@@ -171,6 +235,8 @@ def factor_chart(overall: pd.DataFrame, factors: pd.DataFrame, *, lang: str = "v
         Print the SYNTHETIC DATA footer.
     tree : bool
         ``factors`` are the nodes of an index tree (the title says so).
+    caption : str
+        Survey, year and source (:func:`caption_text`); default the sipas version only.
 
     Returns
     -------
@@ -188,7 +254,7 @@ def factor_chart(overall: pd.DataFrame, factors: pd.DataFrame, *, lang: str = "v
     for yi, est in zip(y, rows["estimate"]):
         ax.annotate(f"{est:.{decimals if pct else decimals + 1}f}", (est, yi),
                     xytext=(0, 7), textcoords="offset points", ha="center", fontsize=8)
-    ax.set_yticks(y, [_wrap(v, 34) for v in rows["label"]])
+    _yticks(ax, y, rows["label"])
     ax.set_ylim(-0.6, y[-1] + 0.7)
     for tick, colour in zip(ax.get_yticklabels(), [*colours, ACCENT]):
         tick.set_color(colour)
@@ -198,12 +264,13 @@ def factor_chart(overall: pd.DataFrame, factors: pd.DataFrame, *, lang: str = "v
     ax.grid(axis="x", color="#e5e5e5")
     ax.set_axisbelow(True)
     note = _w("flagged", lang) if (rows["flag"] != "").any() else ""
-    return _finish(fig, synthetic, _source(), note)
+    return _finish(fig, synthetic, caption, note)
 
 
 def ranked_chart(table: pd.DataFrame, column: str, *, labels: Mapping[Any, str] | None = None,
                  title: str | None = None, reference: float | None = None, lang: str = "vi",
-                 level: float = 0.95, synthetic: bool = False) -> Figure:
+                 level: float = 0.95, synthetic: bool = False,
+                 caption: str = "") -> Figure:
     """Domains ranked by their index, with intervals (a caterpillar plot).
 
     Parameters
@@ -220,6 +287,14 @@ def ranked_chart(table: pd.DataFrame, column: str, *, labels: Mapping[Any, str] 
         Name of the domain variable in the title.
     reference : float, optional
         The index over all respondents (dashed line), as a proportion or mean.
+    lang, level, synthetic
+        Language, confidence level (title) and the SYNTHETIC DATA footer.
+    caption : str
+        Survey, year and source (:func:`caption_text`); default the sipas version only.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     t = table.reset_index(drop=True)
     names = [str((labels or {}).get(v, v)) for v in t[column]]
@@ -230,7 +305,7 @@ def ranked_chart(table: pd.DataFrame, column: str, *, labels: Mapping[Any, str] 
     ax = fig.add_subplot()
     y = np.arange(len(rows), dtype=float)
     _points(ax, rows, y, MAIN)
-    ax.set_yticks(y, [_wrap(v, 34) for v in rows["label"]])
+    _yticks(ax, y, rows["label"])
     if reference is not None and np.isfinite(reference):
         ref = reference * (100 if pct else 1)
         ax.axvline(ref, color=ACCENT, linestyle="--", linewidth=1,
@@ -245,7 +320,7 @@ def ranked_chart(table: pd.DataFrame, column: str, *, labels: Mapping[Any, str] 
     if len(hidden):
         notes.append(_w("hidden", lang, ", ".join(hidden["label"])))
     ax.set_ylim(-0.7, max(len(rows), 1) - 0.3)
-    return _finish(fig, synthetic, _source(), "; ".join(notes))
+    return _finish(fig, synthetic, caption, "; ".join(notes))
 
 
 def item_distribution(design: Any, spec: Any, items: Sequence[str] | None = None,
@@ -281,16 +356,25 @@ def item_distribution(design: Any, spec: Any, items: Sequence[str] | None = None
     return pd.DataFrame(rows)
 
 
-def distribution_chart(dist: pd.DataFrame, *, lang: str = "vi",
-                       synthetic: bool = False) -> Figure:
+def distribution_chart(dist: pd.DataFrame, *, lang: str = "vi", synthetic: bool = False,
+                       caption: str = "") -> Figure:
     """Diverging stacked bars: lower answer levels left of zero, upper ones right, the
-    middle level split across zero.
+    middle level split across zero. The axis spans the bars (to the next 10%), not
+    -100..100, so that no half of it is empty.
 
     Parameters
     ----------
     dist : DataFrame
         ``item, label, code, code_label, share`` as from :func:`item_distribution`; every
         item has the same codes (one answer scale).
+    lang, synthetic
+        Language and the SYNTHETIC DATA footer.
+    caption : str
+        Survey, year and source (:func:`caption_text`); default the sipas version only.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     codes = list(pd.unique(dist["code"]))
     k = len(codes)
@@ -310,16 +394,26 @@ def distribution_chart(dist: pd.DataFrame, *, lang: str = "vi",
                 label=str(names[code]), height=0.75)
         left = left + width
     ax.axvline(0, color="#404040", linewidth=0.8)
-    ax.set_yticks(y, [_wrap(v, 48) for v in labels])
+    _yticks(ax, y, labels, 48)
     ax.tick_params(axis="y", labelsize=8)
-    ticks = np.arange(-100, 101, 25)
-    ax.set_xticks(ticks, [f"{abs(v)}" for v in ticks])
-    ax.set_xlim(-100, 100)
+    low, high = _span(float(neg.max()), float((wide.sum(axis=1) - neg).max()))
+    step = 10 if low + high <= 140 else 20
+    ticks = np.arange(-np.floor(low / step) * step, high + 1, step)
+    ax.set_xticks(ticks, [f"{abs(v):g}" for v in ticks])
+    ax.set_xlim(-low, high)
     ax.set_xlabel(_w("share_axis", lang))
     ax.set_title(_w("distribution", lang), loc="left", fontsize=11)
     ax.legend(ncols=k, loc="upper center", bbox_to_anchor=(0.5, -0.06 - 0.6 / len(wide)),
               frameon=False, fontsize=8)
-    return _finish(fig, synthetic, _source())
+    return _finish(fig, synthetic, caption)
+
+
+def _span(left: float, right: float) -> tuple[float, float]:
+    """The axis on each side of zero: the longest bar, up to the next 10 (at least 10)."""
+    def up(v: float) -> float:
+        return float(min(100, max(10, 10 * np.ceil(v / 10 - 1e-9))))
+
+    return up(left), up(right)
 
 
 def _level_colours(k: int) -> list[str]:
@@ -330,7 +424,7 @@ def _level_colours(k: int) -> list[str]:
 
 
 def weights_chart(before: np.ndarray, after: np.ndarray, *, labels: tuple[str, str] = ("", ""),
-                  lang: str = "vi", synthetic: bool = False) -> Figure:
+                  lang: str = "vi", synthetic: bool = False, caption: str = "") -> Figure:
     """Histograms of the weights of the same respondents before and after weighting.
 
     Parameters
@@ -338,9 +432,19 @@ def weights_chart(before: np.ndarray, after: np.ndarray, *, labels: tuple[str, s
     before, after : array
         Weights of the base design and of the final design, row for row. Only rows with a
         positive weight in both are drawn, so non-respondents (base weight, final weight 0)
-        do not make the "before" histogram taller than the "after" one.
+        do not make the "before" histogram taller than the "after" one; the title says how
+        many, and each legend entry gives the Kish design effect ``n Σw² / (Σw)²`` of the
+        weights drawn (the same respondents before and after).
     labels : (str, str)
-        Legend entries (e.g. with the Kish design effect of each).
+        Legend names of the two histograms (default "before" and "after" in ``lang``).
+    lang, synthetic
+        Language and the SYNTHETIC DATA footer.
+    caption : str
+        Survey, year and source (:func:`caption_text`); default the sipas version only.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
     """
     b = np.asarray(before, dtype=float)
     a = np.asarray(after, dtype=float)
@@ -353,90 +457,20 @@ def weights_chart(before: np.ndarray, after: np.ndarray, *, labels: tuple[str, s
     fig = _figure(8.5, 4.5)
     ax = fig.add_subplot()
     # matplotlib's stubs want a list of edges; the array of edges is what hist works on
+    names = [labels[i] or _w(("before", "after")[i], lang) for i in (0, 1)]
+    kish = [len(w) * float(np.sum(w**2)) / float(np.sum(w)) ** 2 if len(w) else np.nan
+            for w in (b, a)]
     ax.hist(b, bins=bins,  # type: ignore[arg-type]
-            color=MUTED, alpha=0.45, label=labels[0] or "before")
+            color=MUTED, alpha=0.45, label=f"{names[0]} ({_w('kish', lang)} {kish[0]:.2f})")
     ax.hist(a, bins=bins,  # type: ignore[arg-type]
-            histtype="step", color=MAIN, linewidth=1.8, label=labels[1] or "after")
+            histtype="step", color=MAIN, linewidth=1.8,
+            label=f"{names[1]} ({_w('kish', lang)} {kish[1]:.2f})")
     ax.set_xlabel(_w("weight", lang))
     ax.set_ylabel(_w("count", lang))
-    ax.set_title(_w("weights", lang), loc="left", fontsize=11)
+    ax.set_xlim(0, float(bins[-1]) * 1.02)
+    ax.set_title(_w("weights", lang, n=len(b)), loc="left", fontsize=11)
     ax.legend(frameon=False, fontsize=8)
-    return _finish(fig, synthetic, _source())
-
-
-def par_chart(points: pd.DataFrame, *, highlight: str | None = None, lang: str = "vi",
-              synthetic: bool = False) -> Figure:
-    """PAR INDEX points by area.
-
-    With one province: a bar of its points in each area against the area's maximum. With
-    several: one stacked bar per province (areas stacked), sorted by total, ``highlight``
-    (the survey's province) in colour.
-
-    Parameters
-    ----------
-    points : DataFrame
-        Tidy: ``province, area, points, max_points`` (rows of one province and area are
-        added up, so criterion-level rows work too).
-    highlight : str, optional
-        Province to emphasise.
-    """
-    need = {"province", "area", "points", "max_points"}
-    if not need <= set(points.columns):
-        from sipas.errors import ScoringError
-
-        raise ScoringError(f"points must have columns {sorted(need)}; got "
-                           f"{list(points.columns)!r}.")
-    sums = points.groupby(["province", "area"], sort=False)[["points", "max_points"]].sum()
-    sums = sums.reset_index()
-    provinces = list(pd.unique(sums["province"]))
-    if len(provinces) == 1:
-        fig = _par_one(sums, provinces[0], lang)
-    else:
-        fig = _par_many(sums, highlight, lang)
-    return _finish(fig, synthetic, _source())
-
-
-def _par_one(sums: pd.DataFrame, province: str, lang: str) -> Figure:
-    fig = _figure(8.5, 1.6 + 0.5 * len(sums))
-    ax = fig.add_subplot()
-    y = np.arange(len(sums))[::-1]
-    ax.barh(y, sums["max_points"], color="#e5e5e5", label=_w("max", lang), height=0.7)
-    ax.barh(y, sums["points"], color=MAIN, label=_w("points", lang), height=0.45)
-    for yi, p, m in zip(y, sums["points"], sums["max_points"]):
-        ax.text(m, yi, f" {p:.2f} / {m:g}", va="center", fontsize=8)
-    ax.set_yticks(y, [_wrap(a, 36) for a in sums["area"]])
-    ax.set_xlim(0, sums["max_points"].max() * 1.18)
-    ax.legend(frameon=False, fontsize=8, loc="lower right")
-    ax.set_title(f"{_w('par', lang)}: {province}", loc="left", fontsize=11)
-    ax.set_xlabel(_w("points", lang))
-    return fig
-
-
-def _par_many(sums: pd.DataFrame, highlight: str | None, lang: str) -> Figure:
-    areas = list(pd.unique(sums["area"]))
-    wide = sums.pivot_table(index="province", columns="area", values="points", aggfunc="sum",
-                            sort=False).reindex(columns=areas).fillna(0.0)
-    wide = wide.loc[wide.sum(axis=1).sort_values(kind="stable").index]
-    fig = _figure(9, 1.6 + 0.22 * len(wide))
-    ax = fig.add_subplot()
-    y = np.arange(len(wide))
-    left = np.zeros(len(wide))
-    cmap = matplotlib.colormaps["tab10"]
-    for j, area in enumerate(areas):
-        ax.barh(y, wide[area], left=left, color=cmap(j % 10), label=_wrap(area, 30),
-                height=0.75)
-        left = left + wide[area].to_numpy()
-    ax.set_yticks(y, [str(p) for p in wide.index])
-    ax.tick_params(axis="y", labelsize=7)
-    for tick in ax.get_yticklabels():
-        if tick.get_text() == highlight:
-            tick.set_color(ACCENT)
-            tick.set_fontweight("bold")
-    ax.set_ylim(-0.6, len(wide) - 0.4)
-    ax.legend(frameon=False, fontsize=8, loc="lower right")
-    ax.set_title(_w("par", lang), loc="left", fontsize=11)
-    ax.set_xlabel(_w("points", lang))
-    return fig
+    return _finish(fig, synthetic, caption)
 
 
 # ---------------------------------------------------------------------- saving

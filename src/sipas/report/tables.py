@@ -34,7 +34,6 @@ import pandas as pd
 from sipas.estimation.estimate import format_value as format_code
 from sipas.report.disclosure import check_not_microdata
 from sipas.report.labels import (
-    COLUMNS,
     DROP,
     DROP_INDEX,
     HEADER_OVERRIDES,
@@ -45,6 +44,7 @@ from sipas.report.labels import (
     TITLES,
     VALUES,
     WORDS,
+    column_entry,
     flag_notes,
     translate_flag,
 )
@@ -304,7 +304,7 @@ def _comparison(text: Any, name: str, ctx: TableContext) -> Any:
 
 def _column_kinds(col: str, values: pd.Series, shares: np.ndarray,
                   overrides: Mapping[str, str], ctx: TableContext) -> list[str]:
-    kind = overrides.get(col) or COLUMNS.get(col, ("", "", ""))[2]
+    kind = overrides.get(col) or (column_entry(col) or ("", "", ""))[2]
     if re.fullmatch(r"rank_\d+", str(col)):
         kind = "percent"   # probability of each rank
     if kind == "est":
@@ -339,9 +339,10 @@ def _header(col: str, ctx: TableContext,
     rank = re.fullmatch(r"rank_(\d+)", str(col))
     if rank:
         return f"{'Hạng' if ctx.lang == 'vi' else 'Rank'} {rank.group(1)}"
-    if col not in COLUMNS:
+    entry = column_entry(col)
+    if entry is None:
         return col if ctx.lang == "vi" else str(col).replace("_", " ").capitalize()
-    vi, en, _ = COLUMNS[col]
+    vi, en, _ = entry
     return (vi if ctx.lang == "vi" else en).format(lvl=f"{100 * ctx.level:g}")
 
 

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from sipas._validate import message
 from sipas.errors import SpecError
+from sipas.spec.missing import MISSING_KINDS, MissingKind, kinds_by_code
 from sipas.spec.questionsets import QuestionSet
 from sipas.spec.tree import IndexNode, IndexTree, factor_tree
 
@@ -42,8 +43,6 @@ __all__ = [
     "Spec",
 ]
 
-MissingKind = Literal["dont_know", "not_applicable", "refused", "not_asked"]
-MISSING_KINDS: tuple[str, ...] = get_args(MissingKind)
 ItemKind = Literal["satisfaction", "perception", "expectation", "other"]
 Measure = Literal["top_box", "mean", "pct_of_max", "pct_of_range"]
 Aggregate = Literal["items", "respondents"]
@@ -341,6 +340,13 @@ class Spec:
         Weighting steps (``[[weighting.steps]]``).
     synthetic : bool
         The data are synthetic (reports say so).
+    year : int or None
+        The year of the survey (``[survey] year``; chart captions name it).
+    data_source : mapping
+        Language -> who produced the data (``[survey] source``; chart captions name it).
+    language : str
+        Language of the data file's own labels (``[survey] language``, ``"vi"``): its value
+        labels are shown only in reports in that language.
     nodes : tuple of IndexNode
         The ``[[nodes]]`` of an index tree (empty for a spec of factors; see :attr:`tree`).
     source, sha256 : str or None
@@ -373,6 +379,9 @@ class Spec:
     source: str | None = None
     sha256: str | None = None
     nodes: tuple[IndexNode, ...] = ()
+    year: int | None = None
+    data_source: Mapping[str, str] = field(default_factory=dict)
+    language: str = "vi"
 
     @property
     def tree(self) -> IndexTree:
@@ -511,6 +520,33 @@ class Spec:
         codes = dict(self.missing)
         codes.update(self.item(item).missing)
         return {k: v for k, v in codes.items() if v}
+
+    def missing_kinds(self, item: str) -> dict[int | float, str]:
+        """Missing code of ``item`` -> its kind; a code declared under several kinds has
+        their combined kind (:mod:`sipas.spec.missing`).
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sipas.load_spec("demo").missing_kinds("q01")[9]
+        'not_applicable'
+        """
+        return kinds_by_code(self.missing_codes(item))
+
+    @property
+    def missing_kind_names(self) -> tuple[str, ...]:
+        """Every kind an answer can have: the four kinds, then the combined kinds of codes
+        declared under several (in spec order).
+
+        Examples
+        --------
+        >>> import sipas
+        >>> sipas.load_spec("demo").missing_kind_names
+        ('dont_know', 'not_applicable', 'refused', 'not_asked')
+        """
+        combined = [k for it in self.items for k in self.missing_kinds(it.name).values()
+                    if k not in MISSING_KINDS]
+        return (*MISSING_KINDS, *dict.fromkeys(combined))
 
     def margin(self, name: str) -> Margin:
         """The population margin called ``name``.

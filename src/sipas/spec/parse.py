@@ -107,7 +107,9 @@ INDEX = Table({
 SPEC = Table({
     "survey": Key(Table({"name": Key(NAME, required=True),
                          "respondent_id": Key(NAME, required=True), "title": LABEL,
-                         "synthetic": Key(BOOL, default=False), "language": NAME}),
+                         "synthetic": Key(BOOL, default=False),
+                         "language": Key(NAME, default="vi"), "year": INT,
+                         "source": LABEL}),
                   required=True),
     "scales": Key(TableOf(SCALE, what="a table of answer scales ([scales.<name>])"),
                   required=True),
@@ -262,6 +264,8 @@ def parse_spec(data: Mapping[str, Any], source: str | Path | None = None,
         domain_labels=parse_domain_labels(spec["domains"]["labels"]),
         weighting=tuple(spec["weighting"]["steps"]), question_sets=sets,
         source=str(source) if source else None, sha256=sha256, nodes=nodes,
+        year=_year(doc, survey.get("year")), data_source=_labels(survey.get("source")),
+        language=survey["language"],
     )
 
 
@@ -283,7 +287,7 @@ def _items(doc: Doc, raw: list[dict[str, Any]], scales: Mapping[str, Scale],
                                                          entry["missing"]))
         merged = {k: v for k, v in {**missing, **item.missing}.items() if v}
         _check_no_overlap(doc, path, scales[item.scale], merged)
-        _check_kinds_disjoint(doc, path, merged)
+        _check_kinds_disjoint(doc, path, missing, item.missing)
         items.append(item)
     _check_unique(doc, ("items",), [it.name for it in items], "item name")
     return tuple(items)
@@ -505,15 +509,15 @@ def _scale(doc: Doc, name: str, raw: Mapping[str, Any]) -> Scale:
 
 def _missing(doc: Doc, path: KeyPath,
              table: Mapping[str, Any]) -> dict[str, tuple[int | float, ...]]:
-    out = {k: _codes(doc, path, k, v) for k, v in table.items()}
-    seen: dict[int | float, str] = {}
-    for kind, codes in out.items():
-        for c in codes:
-            if c in seen:
-                raise doc.fail(path, f"code {c!r} is declared both as {seen[c]!r} and as "
-                                     f"{kind!r}. A missing code has exactly one kind.")
-            seen[c] = kind
-    return out
+    """Kind -> codes. A code listed under several kinds of one table carries them all
+    (``9 = "Không biết / Không áp dụng"``): its answers get the combined kind."""
+    return {k: _codes(doc, path, k, v) for k, v in table.items()}
+
+
+def _year(doc: Doc, year: int | None) -> int | None:
+    if year is not None and not 1900 <= year <= 2100:
+        raise doc.fail(("survey",), message("year", "the survey's year, e.g. 2026", year))
+    return year
 
 
 def _check_no_overlap(doc: Doc, path: KeyPath, scale: Scale,
@@ -527,18 +531,20 @@ def _check_no_overlap(doc: Doc, path: KeyPath, scale: Scale,
                                  "answers (e.g. 8, 9).")
 
 
-def _check_kinds_disjoint(doc: Doc, path: KeyPath, missing: Mapping[str, tuple]) -> None:
-    """An item's own missing codes must not give a survey-wide code a second kind."""
-    seen: dict[int | float, str] = {}
-    for kind, codes in missing.items():
+def _check_kinds_disjoint(doc: Doc, path: KeyPath, survey: Mapping[str, tuple],
+                          item: Mapping[str, tuple]) -> None:
+    """An item's own missing codes must not give a survey-wide code a second kind (a code
+    of several kinds is declared so in one table, where the reader sees it)."""
+    for kind, codes in item.items():
         for c in codes:
-            if c in seen:
+            other = [k for k, v in survey.items() if c in v and k not in item]
+            if other:
                 raise doc.fail(path, f"code {c!r} is a missing code of two kinds, "
-                                     f"{seen[c]!r} and {kind!r} (one from [missing], one from "
-                                     f"the item). Give it one kind: e.g. {seen[c]} = [] in the "
+                                     f"{other[0]!r} and {kind!r} (one from [missing], one from "
+                                     f"the item). Give it one kind: e.g. {other[0]} = [] in the "
                                      "item's missing table overrides the survey-wide codes of "
-                                     "that kind.")
-            seen[c] = kind
+                                     "that kind; or, if the code means either, list it under "
+                                     "both kinds in one table.")
 
 
 def _check_unique(doc: Doc, path: KeyPath, names: list[str], what: str) -> None:

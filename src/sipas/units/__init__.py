@@ -17,6 +17,7 @@ Examples
 from __future__ import annotations
 
 from sipas.units.crosswalk import crosswalk, recode, to_new
-from sipas.units.registry import communes, data_version, provinces, unit_key
+from sipas.units.registry import communes, data_version, locate, provinces, unit_key
 
-__all__ = ["communes", "crosswalk", "data_version", "provinces", "recode", "to_new", "unit_key"]
+__all__ = ["communes", "crosswalk", "data_version", "locate", "provinces", "recode", "to_new",
+           "unit_key"]

@@ -38,7 +38,7 @@ import pandas as pd
 from sipas._validate import check_choice
 from sipas.errors import UnitError
 
-__all__ = ["Era", "close_names", "communes", "data_version", "provinces", "unit_key"]
+__all__ = ["Era", "close_names", "communes", "data_version", "locate", "provinces", "unit_key"]
 
 Era = Literal["old", "new"]
 SOURCE = "vietnamadminunits"
@@ -215,6 +215,68 @@ def communes(era: Era = "new", province: str | None = None) -> pd.DataFrame:
     return out.sort_values(["province_code", "code"], na_position="first").reset_index(drop=True)
 
 
+def locate(values: Any, level: str = "commune", era: Era = "new", *,
+           province: Any = None, by: str = "name") -> pd.DataFrame:
+    """The unit each value names, with its code and coordinates (for maps).
+
+    Parameters
+    ----------
+    values : sequence
+        Unit names in any spelling (``"Hòa An"``, ``"Xã Hòa An"``) or GSO codes.
+    level : {"commune", "province"}
+        What the values are.
+    era : {"new", "old"}
+        The units of before or since 1 July 2025.
+    province : str or int, optional
+        The province of the communes (name or code, of the same era): names repeat across
+        provinces.
+    by : {"name", "code"}
+        Whether the values are names or GSO codes: a survey's own numbering (district 1, 2,
+        ...) is never read as a GSO code unless ``by="code"`` says so.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per value, in order: ``value, code, name, full_name, lat, lon``.
+
+    Raises
+    ------
+    UnitError
+        A value names no unit of the era, or several (the message lists the closest names
+        or the candidates), or has no coordinates in the units package; the units package
+        is not installed.
+
+    Examples
+    --------
+    >>> locate(["Hòa An", "Thục Phán"], province="Cao Bằng")[["value", "code"]].values.tolist()
+    [['Hòa An', '01654'], ['Thục Phán', '01273']]
+    """
+    check_choice("level", level, ("commune", "province"), UnitError)
+    check_choice("by", by, ("name", "code"), UnitError)
+    table = (provinces(era) if level == "province" else
+             communes(era, province=province).dropna(subset=["code"]).reset_index(drop=True))
+    width = 2 if level == "province" else 5
+    where = f"a {level} of the {era} era" + (f" in {province!r}" if province is not None
+                                              else "")
+    rows = []
+    for value in values:
+        code = as_code(value, width)
+        if by == "code" and code is None:
+            raise UnitError(f"{value!r} is not a GSO code (by='code'); give codes such as "
+                            f"{table['code'].iloc[0]!r}, or by='name' for names.")
+        hits = ([int(i) for i in table.index[table["code"] == code]] if by == "code"
+                else match_keys(str(value), table, width))
+        if len(hits) != 1:
+            raise UnitError(_no_match_text(value, where, table["name"].tolist(), hits, table))
+        row = table.iloc[hits[0]]
+        if pd.isna(row["lat"]) or pd.isna(row["lon"]):
+            raise UnitError(f"{describe_row(row)} has no coordinates in the units package; "
+                            "it cannot be drawn on a point map (a boundary file can).")
+        rows.append((value, row["code"], row["name"], row["full_name"], float(row["lat"]),
+                     float(row["lon"])))
+    return pd.DataFrame(rows, columns=["value", "code", "name", "full_name", "lat", "lon"])
+
+
 def province_code(value: Any, era: Era) -> str:
     """The code of the province of ``era`` that ``value`` (a name or a code) names.
 
@@ -238,7 +300,7 @@ def province_code(value: Any, era: Era) -> str:
 
 def match_keys(value: Any, table: pd.DataFrame, width: int) -> list[int]:
     """Row positions of ``table`` that ``value`` names: by code, full name or keyword."""
-    code = _as_code(value, width)
+    code = as_code(value, width)
     if code is not None:
         return [int(i) for i in (table.index[table["code"] == code])]
     key, short = unit_key(value), short_key(value)
@@ -251,13 +313,20 @@ def match_keys(value: Any, table: pd.DataFrame, width: int) -> list[int]:
     return [int(i) for i, kws in enumerate(table["keywords"]) if short in kws]
 
 
-def _as_code(value: Any, width: int) -> str | None:
+def as_code(value: Any, width: int) -> str | None:
+    """``value`` as a GSO code of ``width`` digits if it is a whole number, else None.
+
+    Examples
+    --------
+    >>> as_code(1654.0, 5), as_code("4", 2), as_code("Hòa An", 5)
+    ('01654', '04', None)
+    """
     if isinstance(value, bool):
         return None
     if isinstance(value, int) or (isinstance(value, float) and float(value).is_integer()):
         return str(int(value)).zfill(width)
     if hasattr(value, "item") and not isinstance(value, str):
-        return _as_code(value.item(), width)
+        return as_code(value.item(), width)
     if isinstance(value, str) and value.strip().isdigit():
         return value.strip().zfill(width)
     return None

@@ -51,7 +51,8 @@ def _w(key: str, lang: str, *args: Any, **kw: Any) -> str:
 
 def area_chart(table: pd.DataFrame, by: str, *, labels: Mapping[Any, str] | None = None,
                title: str | None = None, name: str | None = None, survey: str = "",
-               lang: str = "vi", level: float = 0.95, synthetic: bool = False) -> Figure:
+               lang: str = "vi", level: float = 0.95, synthetic: bool = False,
+               caption: str = "") -> Figure:
     """Direct estimates against Fay–Herriot estimates, area by area.
 
     Parameters
@@ -71,6 +72,9 @@ def area_chart(table: pd.DataFrame, by: str, *, labels: Mapping[Any, str] | None
         Name of the index or share in the title.
     survey : str
         The survey (its title and year, the data file) for the caption.
+    caption : str
+        A whole caption (survey, year, source) that replaces the one made from ``survey``:
+        the pipeline gives every chart the same one.
     lang : {"vi", "en"}
     level : float
         Confidence level (title).
@@ -114,5 +118,5 @@ def area_chart(table: pd.DataFrame, by: str, *, labels: Mapping[Any, str] | None
     notes = [_w("sorted", lang)]
     if hidden:
         notes.append(_w("hidden", lang, ", ".join(hidden)))
-    source = _w("source", lang, survey, _source()) if survey else _source()
+    source = caption or (_w("source", lang, survey, _source()) if survey else _source())
     return _finish(fig, synthetic, source, "; ".join(notes))

@@ -294,8 +294,7 @@ def write_charts(result: Any, tables: Mapping[str, pd.DataFrame], folder: Path,
         fig = area_chart(tables[f"small_area_by_{by}"], by, labels=ctx.domains.get(by),
                          title=ctx.domain_titles.get(by, by),
                          name=ctx.names.get(variable, {}).get(lang, variable),
-                         survey=f"{spec.title.get(lang) or spec.name}, "
-                         f"{Path(result.data.meta.source).name}", level=ctx.level, **common)
+                         level=ctx.level, **common)
         written += plots.save_figure(fig, folder / safe_filename(f"small_area_{by}"), formats)
     written += _map_charts(result, tables, folder, formats, ctx, common)
     par = _par_table(tables)

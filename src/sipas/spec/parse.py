@@ -243,6 +243,9 @@ def parse_spec(data: Mapping[str, Any], source: str | Path | None = None,
                    explicit="overall" in (data.get("index") or {}))
     _check_scales(doc, scales, items, factors, nodes, index, overall_item)
     base = Path(source).parent if source else Path.cwd()
+    bundled = Path(str(resources.files("sipas.datasets") / "specs"))
+    if root is None and base.resolve() == bundled.resolve():
+        root = bundled.parent  # the bundled specs name the bundled data beside them
     margins = tuple(margin(doc, i, raw, base, root=Path(root) if root is not None else None,
                            allow_absolute=allow_absolute_paths)
                     for i, raw in enumerate(spec["margins"]))

@@ -2,7 +2,9 @@
 Every result must be the same as with the dense layout of the same data: estimates, SEs,
 covariances, df, n and design effects (1e-12), whichever way the keys are stored — one key
 per unit (element designs, domains made of whole units) or keys searched for (domains that
-cut across units) — and whether the variables are reduced in one block or several."""
+cut across units) — and whether the variables are reduced in one block or several. Element
+designs keep only domain totals and read the rows again for the variance; that path must give
+what the per-unit sums give."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import pandas as pd
 import pytest
 
 import sipas
-from sipas.engine import sums
+from sipas.engine import keysums, sums
 
 ITEMS = [f"q{j}" for j in range(1, 8)]  # more than one block of variables
 
@@ -64,3 +66,41 @@ def test_one_key_per_unit_is_used_when_every_unit_has_one_domain():
     mixed[1] = mixed[0]
     domain[1] = (domain[0] + 1) % 3
     assert sums._domain_of_units(mixed, domain, None, 50) is None
+
+
+@pytest.mark.parametrize("by", ["region", "sex", None])
+@pytest.mark.parametrize("lonely", ["fail", "adjust", "average"])
+@pytest.mark.parametrize("order", ["sorted", "shuffled"])
+def test_deferred_element_sums_give_the_per_unit_results(monkeypatch, by, lonely, order):
+    frame = _frame()
+    if order == "shuffled":  # rows not in the order of their units
+        frame = frame.sample(frac=1.0, random_state=4).reset_index(drop=True)
+    if lonely != "fail":  # a stratum with a single row
+        frame.loc[frame.index[frame["h"] == 5][1:], "h"] = 4
+    design = sipas.Design(frame, strata="h", weights="w", lonely_psu=lonely)
+    design = design.subset(frame["keep"].to_numpy())
+    totals = _results(design, by)
+    totals.append(sipas.total(design, ITEMS[:3], by=by).to_frame())
+    totals.append(sipas.ratio(design, ITEMS[0], ITEMS[1], by=by).to_frame())
+    assert totals[1]["deff"].notna().any()
+    totals.append(sipas.factor_index(design, ITEMS, satisfied=[4, 5], by=by).to_frame())
+    monkeypatch.setattr(keysums, "_one_row_each", lambda unit, n: False)
+    monkeypatch.setattr(sums, "_one_row_each", lambda unit, n: False)
+    design = sipas.Design(frame, strata="h", weights="w", lonely_psu=lonely)
+    design = design.subset(frame["keep"].to_numpy())
+    per_unit = _results(design, by)
+    per_unit.append(sipas.total(design, ITEMS[:3], by=by).to_frame())
+    per_unit.append(sipas.ratio(design, ITEMS[0], ITEMS[1], by=by).to_frame())
+    per_unit.append(sipas.factor_index(design, ITEMS, satisfied=[4, 5], by=by).to_frame())
+    for a, b in zip(totals, per_unit):
+        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12, atol=1e-15)
+
+
+def test_element_sums_are_domain_totals():
+    frame = _frame()
+    design = sipas.Design(frame, strata="h", weights="w")
+    from sipas.estimation.fit import fit
+    from sipas.estimation.recipes import NumericRecipe
+    res = fit(design, NumericRecipe(tuple(ITEMS)), design.domains("sex"))
+    assert res.sums.domain_totals and res.sums.wnum.shape == (2, len(ITEMS))
+    assert res.basis.values.shape == (len(frame), 2 * len(ITEMS))

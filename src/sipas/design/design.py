@@ -27,7 +27,7 @@ import pandas as pd
 from sipas._validate import as_name_list, check_choice, message, plain, require_columns
 from sipas.backends.base import Backend, Domains, RowWeights
 from sipas.backends.dask import is_dask
-from sipas.design.protocol import Reduction, Reweighting, WeightingStep
+from sipas.design.protocol import Reduction, Reweighting, RowInfluence, WeightingStep
 from sipas.design.stages import (
     DesignColumns,
     LonelyPSU,
@@ -606,10 +606,10 @@ class Design:
         """Sums per final-stage unit, and per level of every calibration projection."""
         return self._taylor().reduction()
 
-    def variance_basis(self, sums: Reduced, est: np.ndarray,
-                       denom: np.ndarray | None) -> VarBasis:
+    def variance_basis(self, sums: Reduced, est: np.ndarray, denom: np.ndarray | None,
+                       again: RowInfluence | None = None) -> VarBasis:
         """Influence totals per final unit (calibration-aware) and the Taylor engine."""
-        return self._taylor().variance_basis(sums, est, denom)
+        return self._taylor().variance_basis(sums, est, denom, again)
 
     def domain_dfs(self, sums: UnitSums, domains: Domains) -> np.ndarray:
         """Design df counted within each domain: PSUs with a positive-weight row in the

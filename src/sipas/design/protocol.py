@@ -26,9 +26,11 @@ import pandas as pd
 from sipas.backends.base import Backend, Domains, RowWeights, WeightFactor
 from sipas.engine.basis import VarBasis
 from sipas.engine.calibration import Projection
+from sipas.engine.rows import Kernel
 from sipas.engine.sums import Reduced, UnitSums
 
-__all__ = ["Reduction", "Reweighting", "SurveyDesign", "WeightingStep", "is_design"]
+__all__ = ["Reduction", "Reweighting", "RowInfluence", "SurveyDesign", "WeightingStep",
+           "is_design"]
 
 
 @dataclass(frozen=True)
@@ -124,12 +126,27 @@ class Reduction:
         The calibration projections, grouped by weighting step (their sums per level).
     replicates : numpy.ndarray or None
         (rows x R) replicate weights of an in-memory replicate design kept per row.
+    defer : bool
+        Units of one row each (an element design) keep domain totals only; the variance
+        basis reads the rows again (:class:`RowInfluence`) for the influence values.
     """
 
     stage: int | None
     n_units: int
     groups: tuple[tuple[Projection, ...], ...] = ()
     replicates: np.ndarray | None = None
+    defer: bool = False
+
+
+class RowInfluence(Protocol):
+    """Reads the rows again for the influence values of units of one row each."""
+
+    def __call__(self, ratio: np.ndarray, scale: np.ndarray, support: bool
+                 ) -> Kernel[tuple[np.ndarray, np.ndarray | None]]:
+        """A kernel giving, per final unit in unit order, the (units x J) influence values
+        ``(w num - ratio w den) scale`` of its row (ratio and scale (D x J), by the row's
+        domain) and, with ``support``, whether the row is a positive-weight respondent."""
+        ...
 
 
 class SurveyDesign(Protocol):
@@ -189,9 +206,10 @@ class SurveyDesign(Protocol):
         """What a reduction of the rows must sum for this design's variance."""
         ...
 
-    def variance_basis(self, sums: Reduced, est: np.ndarray,
-                       denom: np.ndarray | None) -> VarBasis:
-        """The variance basis of ratio estimates from their reduced sums."""
+    def variance_basis(self, sums: Reduced, est: np.ndarray, denom: np.ndarray | None,
+                       again: RowInfluence | None = None) -> VarBasis:
+        """The variance basis of ratio estimates from their reduced sums (``again`` reads the
+        rows a second time where the sums were deferred)."""
         ...
 
     def domain_dfs(self, sums: UnitSums, domains: Domains) -> np.ndarray:

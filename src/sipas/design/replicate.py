@@ -27,7 +27,7 @@ import pandas as pd
 from sipas._validate import as_name_list, check_choice, message, require_columns
 from sipas.backends.base import Backend, Domains, RowWeights
 from sipas.backends.memory import MemoryBackend
-from sipas.design.protocol import Reduction, Reweighting, WeightingStep
+from sipas.design.protocol import Reduction, Reweighting, RowInfluence, WeightingStep
 from sipas.design.stages import as_mask, positive_column
 from sipas.engine.basis import VarBasis
 from sipas.engine.sums import Reduced, UnitSums
@@ -492,9 +492,10 @@ class ReplicateDesign:
             return Reduction(0, self._factors.shape[1])
         return Reduction(None, 1, replicates=self._rep)
 
-    def variance_basis(self, sums: Reduced, est: np.ndarray,
-                       denom: np.ndarray | None) -> VarBasis:
-        """The replicate estimates and the replicate engine."""
+    def variance_basis(self, sums: Reduced, est: np.ndarray, denom: np.ndarray | None,
+                       again: RowInfluence | None = None) -> VarBasis:
+        """The replicate estimates and the replicate engine (``again`` is not needed: a
+        replicate design never defers its sums)."""
         u = sums.units
         if self._factors is not None:
             rnum = np.asarray(self._factors @ u.unit_matrix(u.wnum))

@@ -26,7 +26,7 @@ import numpy as np
 from scipy import sparse
 
 from sipas.backends.base import Backend
-from sipas.design.protocol import Reduction
+from sipas.design.protocol import Reduction, RowInfluence
 from sipas.engine.basis import VarBasis
 from sipas.engine.calibration import (
     CellProjection,
@@ -83,10 +83,11 @@ class Linearization:
         groups: dict[int, list[Projection]] = {}
         for p in distinct(self._calibration):
             groups.setdefault(p.step, []).append(p)
-        return Reduction(-1, self._stages[-1].n_units, tuple(tuple(g) for g in groups.values()))
+        return Reduction(-1, self._stages[-1].n_units, tuple(tuple(g) for g in groups.values()),
+                         defer=True)
 
-    def variance_basis(self, sums: Reduced, est: np.ndarray,
-                       denom: np.ndarray | None) -> VarBasis:
+    def variance_basis(self, sums: Reduced, est: np.ndarray, denom: np.ndarray | None,
+                       again: RowInfluence | None = None) -> VarBasis:
         """Influence totals per final unit (calibration-aware) with the Taylor engine.
 
         Parameters
@@ -97,29 +98,49 @@ class Linearization:
             The estimates (ratios) per domain and variable.
         denom : numpy.ndarray or None
             Their denominators (None for totals).
+        again : RowInfluence, optional
+            Reads the rows again, for sums kept as domain totals (units of one row each).
 
         Returns
         -------
         VarBasis
         """
         u = sums.units
-        kd = u.key_domain()
-        if u.wden is None:
-            per_key = u.wnum
-        else:
+        ratio = scale = None
+        if u.wden is not None:
             if denom is None:
                 raise ValueError("a ratio's influence needs its denominators")
             d = denom.reshape(u.n_domains, -1)
-            # (wnum - ratio * wden) / den, zero in domains without a denominator; written in
-            # place, as the (keys x J) arrays are as large as the data for element designs
+            # (wnum - ratio * wden) / den, zero in domains without a denominator
             has = d > 0
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = np.where(has, est.reshape(u.n_domains, -1), 0.0)
                 scale = np.where(has, 1.0 / d, 0.0)
-            per_key = np.multiply(u.wden, ratio[kd])
-            np.subtract(u.wnum, per_key, out=per_key)
-            per_key *= scale[kd]
-        t = u.unit_matrix(per_key)
+        acts = self._engine.rule.acts and not self._calibration
+        support = None
+        if u.domain_totals:
+            if again is None:
+                raise ValueError("sums kept as domain totals need the rows read again")
+            shape = (u.n_domains, u.n_vars)
+            per_unit, valid = self._backend.reduce(again(
+                np.zeros(shape) if ratio is None else ratio,
+                np.ones(shape) if scale is None else scale, acts))
+            t = u.unit_matrix(per_unit)
+            if valid is not None:
+                support = u.unit_matrix(valid)
+        else:
+            per_key = u.wnum
+            if ratio is not None and scale is not None and u.wden is not None:
+                kd = u.key_domain()
+                per_key = np.multiply(u.wden, ratio[kd])
+                np.subtract(u.wnum, per_key, out=per_key)
+                per_key *= scale[kd]
+            t = u.unit_matrix(per_key)
+            if acts:
+                # R subsets an uncalibrated design by dropping rows, so a unit is in a domain
+                # when it has a positive-weight row there with a value; a calibrated design
+                # keeps every row (weight zero outside), so every unit stays (None)
+                support = u.unit_matrix((u.pden > 0).astype("float64"))
         if self._calibration:
             group_of = {id(p): i for i, g in enumerate(self.reduction().groups) for p in g}
             t = t.toarray() if sparse.issparse(t) else t
@@ -128,12 +149,6 @@ class Linearization:
                 lambda p: level_influence(p, sums.projections[group_of[id(p)]], u.n_domains,
                                           est, denom),
                 self._cross, self._loadings)
-        support = None
-        if self._engine.rule.acts and not self._calibration:
-            # R subsets an uncalibrated design by dropping rows, so a unit is in a domain when
-            # it has a positive-weight row there with a value; a calibrated design keeps every
-            # row (weight zero outside), so every unit stays (None)
-            support = u.unit_matrix((u.pden > 0).astype("float64"))
         return VarBasis(t, est, self._engine, support)
 
     def domain_dfs(self, sums: UnitSums) -> np.ndarray:
@@ -141,21 +156,24 @@ class Linearization:
         (R ``degf(subset(design, ...))``), one value per domain of ``sums``."""
         d = sums.n_domains
         s1, final = self._stages[0], self._stages[-1]
+        present = sums.prow > 0
+        if len(self._stages) == 1:
+            # one stage: the final units are the PSUs, and a key a (PSU, domain) pair
+            dom = sums.key_domain()[present]
+            cells = np.bincount(s1.group[sums.key_unit()[present]] * d + dom,
+                                minlength=s1.n_groups * d)
+            n_strata = np.count_nonzero(cells.reshape(s1.n_groups, d), axis=0)
+            return (np.bincount(dom, minlength=d) - n_strata).astype(float)
         if "psu_of_final" not in self._cache:
             first = np.empty(final.n_units, dtype=np.int64)
             # reversed, so the last write of each unit is its first row
             first[final.unit[::-1]] = np.arange(len(final.unit))[::-1]
             self._cache["psu_of_final"] = s1.unit[first]
         psu_of_final = self._cache["psu_of_final"]
-        present = sums.prow > 0
         psu, dom = psu_of_final[sums.key_unit()[present]], sums.key_domain()[present]
-        if len(self._stages) == 1:
-            # one stage: a key is a (PSU, domain) pair already, each at most once
-            n_psu = np.bincount(dom, minlength=d)
-        else:
-            pairs = np.unique(psu * d + dom)
-            psu, dom = pairs // d, pairs % d
-            n_psu = np.bincount(dom, minlength=d)
+        pairs = np.unique(psu * d + dom)
+        psu, dom = pairs // d, pairs % d
+        n_psu = np.bincount(dom, minlength=d)
         cells = np.bincount(s1.group[psu] * d + dom, minlength=s1.n_groups * d)
         n_strata = np.count_nonzero(cells.reshape(s1.n_groups, d), axis=0)
         return (n_psu - n_strata).astype(float)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["_KeySums", "_binary_sums", "_domain_of_units"]
+__all__ = ["_KeySums", "_binary_sums", "_domain_of_units", "_one_row_each"]
 
 
 class _KeySums:
@@ -129,3 +129,9 @@ def _domain_of_units(unit: np.ndarray, domain: np.ndarray, inside: np.ndarray | 
     of_unit = np.zeros(n_units, dtype=np.int64)
     of_unit[unit_in] = dom_in
     return of_unit if np.array_equal(of_unit[unit_in], dom_in) else None
+
+
+def _one_row_each(unit: np.ndarray, n_units: int) -> bool:
+    """Whether every unit has exactly one row (an element design's final units)."""
+    return n_units == len(unit) and n_units > 0 and bool(
+        np.bincount(unit, minlength=n_units).max() == 1)

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from sipas.engine.keysums import _binary_sums, _domain_of_units, _KeySums
+from sipas.engine.keysums import _binary_sums, _domain_of_units, _KeySums, _one_row_each
 
 __all__ = ["DENSE_KEYS", "Reduced", "UnitSums", "add_sums", "join_sums", "unit_sums"]
 
@@ -59,6 +59,10 @@ class UnitSums:
         (keys x J) sums, see the module docstring (``wden``/``wnum2`` may be ``None``).
     prow : numpy.ndarray
         (keys,) number of positive-weight rows.
+    domain_totals : bool
+        The (keys x J) fields hold (domains x J) domain totals instead (units of one row
+        each: keys as many as the rows, whose values a second pass reads again); ``prow``,
+        ``unit`` and ``domain`` stay per key.
 
     Examples
     --------
@@ -79,6 +83,7 @@ class UnitSums:
     wval: np.ndarray
     wnum2: np.ndarray | None
     prow: np.ndarray
+    domain_totals: bool = False
 
     @property
     def dense(self) -> bool:
@@ -184,6 +189,31 @@ class UnitSums:
             return np.tile(np.arange(self.n_domains), self.n_units)
         return self.domain
 
+    def total(self, field: str) -> np.ndarray:
+        """Totals of one field per domain: (D x J), or (D,) for ``prow``.
+
+        Parameters
+        ----------
+        field : str
+            ``wnum``, ``wden``, ``pden``, ``wval``, ``wnum2`` or ``prow``.
+
+        Returns
+        -------
+        numpy.ndarray
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> s = unit_sums(np.array([[1.0], [0.0], [1.0]]), np.ones((3, 1)), np.array([0, 0, 1]),
+        ...               2, np.array([2.0, 1.0, 1.0]), np.array([0, 1, 1]), 2)
+        >>> s.total("pden").tolist(), s.total("prow").tolist()
+        ([[2.0], [1.0]], [2.0, 1.0])
+        """
+        arr = getattr(self, field)
+        if arr is None:
+            raise ValueError(f"these sums have no {field}")
+        return arr if self.domain_totals and field != "prow" else self.by_domain(arr)
+
     def by_domain(self, arr: np.ndarray) -> np.ndarray:
         """Totals per domain: (D x J) (or (D,) for a 1-d array).
 
@@ -239,12 +269,24 @@ class UnitSums:
         [[2.0, 0.0], [0.0, 1.0]]
         """
         j = arr.shape[1]
+        if self.domain_totals:
+            if arr.shape[0] != self.n_units:
+                raise ValueError("domain totals have no unit matrix: give per-unit values")
+            if self.n_units * self.n_domains <= DENSE_KEYS:
+                # what the dense layout gives: the dense variance centres before it squares
+                full = np.zeros((self.n_units, self.n_domains, j))
+                full[np.arange(self.n_units), self.key_domain()] = arr
+                return full.reshape(self.n_units, self.n_domains * j)
         if self.dense:
             return arr.reshape(self.n_units, self.n_domains * j)
         if self.unit_keys:
-            # one key per unit, in unit order: the rows of the matrix are the keys
-            cols = (self.key_domain()[:, None] * j + np.arange(j)[None, :]).ravel()
-            ptr = np.arange(0, (self.n_units + 1) * j, j)
+            # one key per unit, in unit order: the rows of the matrix are the keys; 32-bit
+            # indices where they fit (the matrix is as large as the data for element designs)
+            small = max(self.n_domains * j, (self.n_units + 1) * j) < 2**31
+            idx = np.dtype(np.int32 if small else np.int64)
+            cols = np.multiply(self.key_domain().astype(idx)[:, None], j, dtype=idx)
+            cols = (cols + np.arange(j, dtype=idx)[None, :]).ravel()
+            ptr = np.arange(0, (self.n_units + 1) * j, j, dtype=idx)
             return sparse.csr_matrix((np.ascontiguousarray(arr).ravel(), cols, ptr),
                                      shape=(self.n_units, self.n_domains * j))
         rows = np.repeat(self.key_unit(), j)
@@ -257,7 +299,7 @@ def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray | None
               n_domains: int, w: np.ndarray, unit: np.ndarray | None, n_units: int, *,
               valid: np.ndarray | None = None, second_moment: bool = True,
               binary: bool = False, compress: bool | None = None,
-              out: tuple[UnitSums, int] | None = None) -> UnitSums:
+              out: tuple[UnitSums, int] | None = None, defer: bool = False) -> UnitSums:
     """Reduce rows to sums per (unit, domain) key (see the module docstring).
 
     ``valid`` marks the non-missing values (default: ``den``, or every row); pass the same
@@ -295,6 +337,10 @@ def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray | None
         Sums of the same rows and keys with room for more variables (:meth:`UnitSums.widen`)
         and the first column to fill: a block of variables is written in place, so the
         blocks of a large element design are never held twice.
+    defer : bool
+        When every unit is one row (an element design), keep domain totals only
+        (:attr:`UnitSums.domain_totals`): the per-unit values are as large as the data, and
+        the variance reads the rows again for them.
 
     Returns
     -------
@@ -321,7 +367,8 @@ def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray | None
         if not inside.all():
             domain = np.where(inside, domain, 0)
             w = np.where(inside, w, 0.0)
-    if n_domains == 1:
+    one_row = defer and _one_row_each(unit, n_units)
+    if n_domains == 1 or one_row:
         key = unit
     else:
         key = np.multiply(unit, n_domains, dtype=np.int64)
@@ -329,11 +376,26 @@ def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray | None
     size = n_units * n_domains
     key_unit = key_dom = None
     unit_domain = None
-    if compress is None and size > DENSE_KEYS and domain is not None:
+    if compress is None and size > DENSE_KEYS and domain is not None and not one_row:
         unit_domain = _domain_of_units(unit, domain, inside, n_units)
-    if unit_domain is not None:
-        # every unit lies in one domain (an element design, or domains made of whole
-        # units): the unit is the key, and nothing needs to be searched for
+    positive = w > 0
+    # counts are plain counts unless some weights are zero (those rows are not counted)
+    pos = None if positive.all() else positive.astype("float64")
+    key_prow: np.ndarray | None = None
+    if one_row:
+        # an element design: per-unit sums would be as large as the data, so only domain
+        # totals are kept; the variance reads the rows again
+        key_unit = np.arange(n_units)
+        key_prow = np.empty(n_units)
+        key_prow[unit] = 1.0 if pos is None else pos
+        key_dom = np.zeros(n_units, dtype=np.int64)
+        if domain is not None:
+            key_dom[unit] = domain
+        sums = _KeySums(key_dom[unit] if domain is None else domain, n_domains)
+        size = n_domains
+    elif unit_domain is not None:
+        # every unit lies in one domain (domains made of whole units): the unit is the key,
+        # and nothing needs to be searched for
         sums = _KeySums(unit, n_units)
         size, key_unit, key_dom = n_units, np.arange(n_units), unit_domain
     else:
@@ -342,16 +404,14 @@ def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray | None
             uniq = sums.compress()
             size = len(uniq)
             key_unit, key_dom = uniq // n_domains, uniq % n_domains
-    positive = w > 0
-    # counts are plain counts unless some weights are zero (those rows are not counted)
-    pos = None if positive.all() else positive.astype("float64")
     wden: np.ndarray | None
     if binary and den is not None and same and not sums.runs and not sums.single \
             and out is None:
         wnum, wden, pden, prow = _binary_sums(sums.key, size, w, pos, np.asfortranarray(num),
                                               np.asfortranarray(den))
         return UnitSums(n_units, n_domains, key_unit, key_dom, wnum, wden, pden, wden,
-                        wnum if second_moment else None, prow)
+                        wnum if second_moment else None,
+                        prow if key_prow is None else key_prow, key_prow is not None)
     buf = np.empty(len(w))
     j_block = num.shape[1]
 
@@ -382,7 +442,7 @@ def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray | None
     if out is not None:
         return out[0]
     return UnitSums(n_units, n_domains, key_unit, key_dom, wnum, wden, pden, wval, wnum2,
-                    prow)
+                    prow if key_prow is None else key_prow, key_prow is not None)
 
 
 _FIELDS = ("wnum", "wden", "pden", "wval", "wnum2", "prow")

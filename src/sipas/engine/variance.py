@@ -334,12 +334,10 @@ class TaylorEngine:
                 q = np.einsum("g,gj,gj->j", gscale, cb, sa) \
                     + np.einsum("g,gj,gj->j", gscale, ca, sb) \
                     - np.einsum("g,gj,gj->j", gscale * n, ca, cb)
-                prod = np.asarray(ua.multiply(ub).T @ unit_scale).ravel()
             else:
                 q = (sa * gscale[:, None]).T @ cb + (ca * gscale[:, None]).T @ sb \
                     - (ca * (gscale * n)[:, None]).T @ cb
-                prod = np.asarray((ua.T @ sparse.diags(unit_scale) @ ub).todense())
-            total = total + prod - q
+            total = total + _scaled_products(ua, ub, unit_scale, diagonal) - q
         return np.asarray(total)
 
     def _side(self, k: int, last: bool, t: sparse.csr_matrix, support: Support
@@ -356,6 +354,34 @@ class TaylorEngine:
         weighted = sparse.csr_matrix((coo.data * terms.mult[stage.group[coo.row], coo.col],
                                       (coo.row, coo.col)), shape=u.shape)
         return weighted, s * terms.mult, terms.centre * terms.mult
+
+
+#: rows of sparse unit totals multiplied at a time: the temporary products of an element
+#: design's totals (as many rows as the data) stay a few dozen MB
+CHUNK = 1 << 15
+
+
+def _scaled_products(a: sparse.csr_matrix, b: sparse.csr_matrix, scale: np.ndarray,
+                     diagonal: bool) -> np.ndarray:
+    """``sum_u scale_u a_u' b_u`` over the rows ``u``: its diagonal (k,) or the (k1 x k2)
+    matrix, a chunk of rows at a time."""
+    k = a.shape[1]
+    total: np.ndarray = np.zeros(k) if diagonal else np.zeros((k, b.shape[1]))
+    for lo in range(0, a.shape[0], CHUNK):
+        s = scale[lo: lo + CHUNK]
+        if diagonal and b is a:
+            # the squares of the stored values, by column (views of the chunk's entries)
+            ptr = a.indptr[lo: lo + CHUNK + 1]
+            data = a.data[ptr[0]: ptr[-1]]
+            per = np.repeat(s, np.diff(ptr)) * data * data
+            total += np.bincount(a.indices[ptr[0]: ptr[-1]], weights=per, minlength=k)
+            continue
+        ca, cb = a[lo: lo + CHUNK], b[lo: lo + CHUNK]
+        if diagonal:
+            total += np.asarray(ca.multiply(cb).T @ s).ravel()
+        else:
+            total += (ca.T @ sparse.diags(s) @ cb).toarray()
+    return total
 
 
 @dataclass(frozen=True, eq=False)

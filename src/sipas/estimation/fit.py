@@ -36,10 +36,12 @@ from sipas.engine.sums import Reduced, UnitSums, join_sums, unit_sums
 from sipas.errors import EstimationError
 from sipas.estimation.recipes import Recipe
 
-__all__ = ["BLOCK", "FitKernel", "RatioFit", "fit"]
+__all__ = ["BLOCK", "FitKernel", "InfluenceKernel", "RatioFit", "fit"]
 
 #: variables reduced together; the rows' working arrays are (n x BLOCK), which bounds memory
 BLOCK = 4
+#: rows copied into the influence values at a time (a block's columns become rows in cache)
+ROWS = 1 << 14
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,7 +90,8 @@ class FitKernel:
             sums = unit_sums(num, den, dom, d, w, units, plan.n_units, valid=valid,
                              second_moment=self.second_moment, binary=self.binary,
                              compress=True if rows.partial else None,
-                             out=None if wide is None else (wide, at))
+                             out=None if wide is None else (wide, at),
+                             defer=plan.defer and not rows.partial)
             if wide is None and len(blocks) > 1 and not sums.dense:
                 # compressed keys can be as many as the rows: fill one set of arrays
                 wide = sums.widen(n_vars)
@@ -107,6 +110,89 @@ class FitKernel:
     def combine(self, parts: Sequence[Reduced]) -> Reduced:
         """Add the chunks' sums."""
         return Reduced.add(parts)
+
+    def influence(self, ratio: np.ndarray, scale: np.ndarray, support: bool
+                  ) -> InfluenceKernel:
+        """The rows read again for their influence values (see
+        :class:`~sipas.design.protocol.RowInfluence`)."""
+        return InfluenceKernel(self.recipe, self.domains, ratio, scale, support)
+
+
+@dataclass(frozen=True, eq=False)
+class InfluenceKernel:
+    """Per final unit of one row, ``(w num - ratio w den) scale`` for every variable (ratio
+    and scale of the row's domain, zero outside every domain), and with ``support`` whether
+    the row is a positive-weight respondent; (units x J) in unit order.
+
+    Attributes
+    ----------
+    recipe : Recipe
+        The ratios' numerators and denominators.
+    domains : Domains
+        The domains of the rows.
+    ratio, scale : numpy.ndarray
+        (D x J) estimates and ``1 / denominator`` (zero where there is none).
+    support : bool
+        Also say which values come from positive-weight respondents.
+    """
+
+    recipe: Recipe
+    domains: Domains
+    ratio: np.ndarray
+    scale: np.ndarray
+    support: bool
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns the recipe and the domains read."""
+        return tuple(dict.fromkeys([*self.recipe.columns, *self.domains.columns]))
+
+    def __call__(self, rows: Rows) -> tuple[np.ndarray, np.ndarray | None]:
+        w = rows.weights()
+        dom = self.domains.codes(rows)
+        inside = dom >= 0
+        if not inside.all():
+            dom, w = np.where(inside, dom, 0), np.where(inside, w, 0.0)
+        unit = rows.units(-1)
+        order = None if np.array_equal(unit, np.arange(len(unit))) else unit
+        n = len(w)
+        out = np.empty((n, self.ratio.shape[1]))
+        valid_out = np.empty(out.shape, dtype=bool) if self.support else None
+        positive = w > 0
+        part, by_row = np.empty(n), np.empty(n)
+        at = 0
+        for block in self.recipe.split(BLOCK):
+            num, den, valid = block(rows.frame, w)
+            j = num.shape[1]
+            # column by column (contiguous), then into the rows of ``out`` a chunk at a time
+            values = np.empty((n, j), order="F")
+            for c in range(j):
+                # the operations of the influence of per-unit sums, in their order, so the
+                # two layouts give the same numbers
+                col = values[:, c]
+                np.multiply(w, num[:, c], out=col)
+                if den is not None:
+                    np.multiply(w, den[:, c], out=part)
+                    part *= np.take(self.ratio[:, at + c], dom, out=by_row)
+                    col -= part
+                col *= np.take(self.scale[:, at + c], dom, out=by_row)
+            cols = slice(at, at + j)
+            for lo in range(0, n, ROWS):
+                rows_at = slice(lo, lo + ROWS)
+                at_units = rows_at if order is None else order[rows_at]
+                out[at_units, cols] = values[rows_at]
+                if valid_out is not None:
+                    valid_out[at_units, cols] = positive[rows_at, None] & (valid[rows_at] != 0)
+            at += j
+            del num, den, valid, values
+        return out, valid_out
+
+    def combine(self, parts: Sequence[tuple[np.ndarray, np.ndarray | None]]
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The one chunk's values: units of one row each are only read in memory."""
+        if len(parts) != 1:
+            raise EstimationError("internal: per-unit influence values come from one chunk")
+        return parts[0]
 
 
 def _float(a: np.ndarray) -> np.ndarray:
@@ -200,12 +286,12 @@ class RatioFit:
     @property
     def n(self) -> np.ndarray:
         """Positive-weight respondents with a valid value, per (domain, variable)."""
-        return self.sums.by_domain(self.sums.pden).ravel()
+        return self.sums.total("pden").ravel()
 
     @property
     def rows(self) -> np.ndarray:
         """Positive-weight rows per domain."""
-        return self.sums.by_domain(self.sums.prow)
+        return self.sums.total("prow")
 
     def domain_df(self) -> np.ndarray:
         """Degrees of freedom of each domain (counted within it)."""
@@ -219,8 +305,8 @@ class RatioFit:
         if s.wnum2 is None:
             raise EstimationError("design effects need the sums of squares (reduce the rows "
                                   "with second_moment=True)")
-        wnum, wval = s.by_domain(s.wnum).ravel(), s.by_domain(s.wval).ravel()
-        wnum2, n = s.by_domain(s.wnum2).ravel(), self.n
+        wnum, wval = s.total("wnum").ravel(), s.total("wval").ravel()
+        wnum2, n = s.total("wnum2").ravel(), self.n
         with np.errstate(divide="ignore", invalid="ignore"):
             s2 = (wnum2 - wnum**2 / wval) / wval * n / (n - 1)
             v_rep, v_wor = s2 / n, s2 * (wval - n) / (wval * n)
@@ -253,12 +339,12 @@ def fit(design: SurveyDesign, recipe: Recipe, domains: Domains, *,
     kernel = FitKernel(recipe, domains, design.reduction(), second_moment, binary)
     sums = design.backend.reduce(kernel)
     u = sums.units
-    num = u.by_domain(u.wnum)
-    den = None if u.wden is None else u.by_domain(u.wden)
+    num = u.total("wnum")
+    den = None if u.wden is None else u.total("wden")
     with np.errstate(divide="ignore", invalid="ignore"):
         est = num if den is None else np.where(den > 0, num / den, np.nan)
     denom = None if den is None else den.ravel()
-    basis = design.variance_basis(sums, est.ravel(), denom)
+    basis = design.variance_basis(sums, est.ravel(), denom, kernel.influence)
     return RatioFit(design, domains, u, basis, denom)
 
 

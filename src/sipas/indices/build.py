@@ -162,8 +162,8 @@ class IndexBuild:
             raise EstimationError("the SRS variance needs the sums of squares (reduce the rows "
                                   "with second_moment=True)")
         theta = fit.basis.full.reshape(d, -1)
-        wnum, wval = s.by_domain(s.wnum), s.by_domain(s.wval)
-        wnum2, n = s.by_domain(s.wnum2), s.by_domain(s.pden)
+        wnum, wval = s.total("wnum"), s.total("wval")
+        wnum2, n = s.total("wnum2"), s.total("pden")
         with np.errstate(divide="ignore", invalid="ignore"):
             ss = wnum2 - 2 * theta * wnum + theta**2 * wval
             diag = np.nan_to_num(ss / wval / (n - 1) * (1 - n / wval))

@@ -21,12 +21,35 @@ from typing import Any
 
 from sipas.report.labels import STEPS, definition_text
 
-__all__ = ["INTERVALS", "intervals_text", "method_rows"]
+__all__ = ["INTERVALS", "intervals_text", "lonely_text", "method_rows"]
 
 LONELY = {"fail": ("báo lỗi", "an error"), "remove": ("bỏ qua", "left out"),
           "certainty": ("coi là chọn chắc chắn", "taken as certainty units"),
-          "adjust": ("so với trung bình chung", "centred at the grand mean"),
+          "adjust": ("độ lệch tính từ 0 (như R survey 4.1-1)",
+                     "deviation from zero (as R survey 4.1-1)"),
           "average": ("lấy trung bình phương sai các tầng", "the average variance of strata")}
+#: the corrected rules (``lonely_corrected``), where they differ from R 4.1-1
+LONELY_CORRECTED = {"adjust": ("độ lệch tính từ trung bình chung (quy tắc đã sửa)",
+                               "deviation from the grand mean (corrected rule)")}
+#: ``lonely_domain``: the rule also acts on a stratum with one PSU in a domain
+LONELY_DOMAIN = ("; áp dụng cả cho tầng chỉ có một PSU trong nhóm",
+                 "; also for a stratum with one PSU within a domain")
+
+
+def lonely_text(rule: str, corrected: bool, domain: bool, i: int) -> str:
+    """The lonely-PSU rule in words (``i``: 0 Vietnamese, 1 English).
+
+    Examples
+    --------
+    >>> lonely_text("adjust", False, False, 1)
+    'deviation from zero (as R survey 4.1-1)'
+    >>> for part in lonely_text("adjust", True, True, 1).split("; "):
+    ...     print(part)
+    deviation from the grand mean (corrected rule)
+    also for a stratum with one PSU within a domain
+    """
+    words = (LONELY_CORRECTED if corrected and rule in LONELY_CORRECTED else LONELY)[rule][i]
+    return words + (LONELY_DOMAIN[i] if domain and rule != "fail" else "")
 
 #: the interval methods in words (vi, en)
 INTERVALS = {
@@ -90,7 +113,8 @@ def method_rows(result: Any, i: int) -> list[tuple[tuple[str, str], str]]:
     if design.replicated:
         variance = (f"trọng số lặp ({design.method})", f"replicate weights ({design.method})")
     else:
-        lonely = LONELY[ds.lonely_psu][i]
+        lonely = lonely_text(ds.lonely_psu, bool(getattr(design, "lonely_corrected", False)),
+                             bool(getattr(design, "lonely_domain", False)), i)
         variance = (f"tuyến tính hóa Taylor, thiết kế phân tầng nhiều giai đoạn (tầng: "
                     f"{ds.strata}; đơn vị mẫu: {', '.join(ds.ids)}; hiệu chỉnh tổng thể hữu "
                     f"hạn: {', '.join(ds.fpc) or 'không'}; tầng chỉ có một PSU: {lonely})",

@@ -19,6 +19,9 @@ from sipas.errors import EstimationError
 
 __all__ = ["VarBasis"]
 
+#: combinations of sparse unit totals up to this many values are made dense
+DENSE_VALUES = 4_000_000
+
 
 @dataclass(frozen=True, eq=False)
 class VarBasis:
@@ -330,9 +333,13 @@ def _combine(a: UnitTotals, weights: np.ndarray) -> UnitTotals: ...
 def _combine(a: UnitTotals, weights: np.ndarray) -> UnitTotals:
     """``a @ weights`` where a NaN in ``a`` only spoils the columns that use it."""
     if is_sparse(a):
-        out = a @ weights
-        return sparse.csr_matrix(out) if weights.ndim == 2 and weights.shape[1] > 64 else \
-            np.asarray(out)
+        if weights.ndim == 1:
+            return np.asarray(a @ weights)
+        out = sparse.csr_matrix(a @ sparse.csr_matrix(weights))
+        # dense when it is small or mostly filled; sparse totals of an element design stay
+        # sparse (a dense (units x q) copy would be q values per row of the data)
+        size = out.shape[0] * out.shape[1]
+        return out.toarray() if size <= DENSE_VALUES or out.nnz > size // 4 else out
     nan = np.isnan(a)
     if not nan.any():
         return a @ weights

@@ -40,8 +40,8 @@ __all__ = ["BLOCK", "FitKernel", "InfluenceKernel", "RatioFit", "fit"]
 
 #: variables reduced together; the rows' working arrays are (n x BLOCK), which bounds memory
 BLOCK = 4
-#: rows copied into the influence values at a time (a block's columns become rows in cache)
-ROWS = 1 << 14
+#: rows turned into influence values at a time (their temporaries stay in cache)
+ROWS = 1 << 12
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,7 +115,7 @@ class FitKernel:
                   ) -> InfluenceKernel:
         """The rows read again for their influence values (see
         :class:`~sipas.design.protocol.RowInfluence`)."""
-        return InfluenceKernel(self.recipe, self.domains, ratio, scale, support)
+        return InfluenceKernel(self.recipe, self.domains, ratio, scale, support, self.binary)
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,6 +134,9 @@ class InfluenceKernel:
         (D x J) estimates and ``1 / denominator`` (zero where there is none).
     support : bool
         Also say which values come from positive-weight respondents.
+    binary : bool
+        The recipe gives 0/1 indicators (booleans, a byte per value): all variables are
+        read at once and the values written a chunk of whole rows at a time.
     """
 
     recipe: Recipe
@@ -141,6 +144,7 @@ class InfluenceKernel:
     ratio: np.ndarray
     scale: np.ndarray
     support: bool
+    binary: bool = False
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -159,32 +163,21 @@ class InfluenceKernel:
         out = np.empty((n, self.ratio.shape[1]))
         valid_out = np.empty(out.shape, dtype=bool) if self.support else None
         positive = w > 0
-        part, by_row = np.empty(n), np.empty(n)
         at = 0
-        for block in self.recipe.split(BLOCK):
+        for block in [self.recipe] if self.binary else self.recipe.split(BLOCK):
             num, den, valid = block(rows.frame, w)
-            j = num.shape[1]
-            # column by column (contiguous), then into the rows of ``out`` a chunk at a time
-            values = np.empty((n, j), order="F")
-            for c in range(j):
-                # the operations of the influence of per-unit sums, in their order, so the
-                # two layouts give the same numbers
-                col = values[:, c]
-                np.multiply(w, num[:, c], out=col)
-                if den is not None:
-                    np.multiply(w, den[:, c], out=part)
-                    part *= np.take(self.ratio[:, at + c], dom, out=by_row)
-                    col -= part
-                col *= np.take(self.scale[:, at + c], dom, out=by_row)
-            cols = slice(at, at + j)
-            for lo in range(0, n, ROWS):
-                rows_at = slice(lo, lo + ROWS)
-                at_units = rows_at if order is None else order[rows_at]
-                out[at_units, cols] = values[rows_at]
-                if valid_out is not None:
-                    valid_out[at_units, cols] = positive[rows_at, None] & (valid[rows_at] != 0)
-            at += j
-            del num, den, valid, values
+            cols = slice(at, at + num.shape[1])
+            if cols == slice(0, out.shape[1]) and order is None:
+                _whole_rows(out, w, dom, num, den, self.ratio, self.scale)
+            else:
+                _columns(out, cols, order, w, dom, num, den, self.ratio, self.scale)
+            if valid_out is not None:
+                for lo in range(0, n, ROWS):
+                    part = slice(lo, lo + ROWS)
+                    at_units = part if order is None else order[part]
+                    valid_out[at_units, cols] = positive[part, None] & (valid[part] != 0)
+            at = cols.stop
+            del num, den, valid
         return out, valid_out
 
     def combine(self, parts: Sequence[tuple[np.ndarray, np.ndarray | None]]
@@ -193,6 +186,44 @@ class InfluenceKernel:
         if len(parts) != 1:
             raise EstimationError("internal: per-unit influence values come from one chunk")
         return parts[0]
+
+
+# The influence of a row is ``(w num - ratio w den) scale`` with the operations of the
+# per-unit sums in their order, so that both layouts give the same numbers.
+
+def _whole_rows(out: np.ndarray, w: np.ndarray, dom: np.ndarray, num: np.ndarray,
+                den: np.ndarray | None, ratio: np.ndarray, scale: np.ndarray) -> None:
+    """Every variable at once, written in place a chunk of whole rows at a time."""
+    for lo in range(0, len(w), ROWS):
+        part = slice(lo, lo + ROWS)
+        d, wp, values = dom[part], w[part, None], out[part]
+        np.multiply(wp, num[part], out=values)
+        if den is not None:
+            term = wp * den[part]
+            term *= ratio[d]
+            values -= term
+        values *= scale[d]
+
+
+def _columns(out: np.ndarray, cols: slice, order: np.ndarray | None, w: np.ndarray,
+             dom: np.ndarray, num: np.ndarray, den: np.ndarray | None, ratio: np.ndarray,
+             scale: np.ndarray) -> None:
+    """A block of variables column by column (contiguous), then into the rows of ``out``
+    (unit ``order[i]`` for row ``i``; ``None``: in order) a chunk at a time."""
+    n = len(w)
+    values = np.empty((n, num.shape[1]), order="F")
+    part, by_row = np.empty(n), np.empty(n)
+    for c in range(num.shape[1]):
+        col = values[:, c]
+        np.multiply(w, num[:, c], out=col)
+        if den is not None:
+            np.multiply(w, den[:, c], out=part)
+            part *= np.take(ratio[:, cols.start + c], dom, out=by_row)
+            col -= part
+        col *= np.take(scale[:, cols.start + c], dom, out=by_row)
+    for lo in range(0, n, 4 * ROWS):
+        rows = slice(lo, lo + 4 * ROWS)
+        out[rows if order is None else order[rows], cols] = values[rows]
 
 
 def _float(a: np.ndarray) -> np.ndarray:

@@ -181,6 +181,10 @@ class IndexBuild:
         return out.ravel()
 
 
+#: rows scored at a time for row sums (the scores of all items of a chunk stay small)
+ROWS = 1 << 17
+
+
 @dataclass(frozen=True, eq=False)
 class RowSums:
     """A kernel: ``fn(num, den, domain, w)`` of a recipe's rows, added over chunks."""
@@ -194,12 +198,21 @@ class RowSums:
         return tuple(dict.fromkeys([*self.recipe.columns, *self.domains.columns]))
 
     def __call__(self, rows: Rows) -> Any:
-        w = rows.weights()
-        num, den, _valid = self.recipe(rows.frame, w)
-        if den is None:
-            raise EstimationError("row sums of an index need scores over valid answers "
-                                  "(a recipe with denominators)")
-        return self.fn(num, den, self.domains.codes(rows), w)
+        w, frame = rows.weights(), rows.frame
+        dom = self.domains.codes(rows)
+        # the sums add over rows: a chunk of rows at a time keeps the scores of every item
+        # small; a recipe that reads no column holds its arrays for all rows (one call)
+        step = ROWS if self.recipe.columns else max(len(w), 1)
+        parts = []
+        for lo in range(0, max(len(w), 1), step):
+            chunk = frame if step >= len(w) else frame.iloc[lo: lo + step]
+            num, den, _valid = self.recipe(chunk, w[lo: lo + step])
+            if den is None:
+                raise EstimationError("row sums of an index need scores over valid answers "
+                                      "(a recipe with denominators)")
+            parts.append(self.fn(num, den, dom[lo: lo + step], w[lo: lo + step]))
+            del num, den, _valid
+        return self.combine(parts)
 
     def combine(self, parts: Sequence[Any]) -> Any:
         if isinstance(parts[0], tuple):

@@ -17,7 +17,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -170,17 +170,33 @@ class ScoreRecipe:
     #: (item, measure) columns scored after the spec's items, for tree nodes with a measure
     #: of their own
     extra: tuple[tuple[str, str], ...] = ()
+    #: which of the score columns (the spec's items, then ``extra``) to compute; None: all
+    select: tuple[int, ...] | None = None
 
     @property
     def columns(self) -> tuple[str, ...]:
         """The data columns the scores read."""
         return self.items
 
+    @property
+    def n_scores(self) -> int:
+        """Number of score columns computed."""
+        if self.select is not None:
+            return len(self.select)
+        return len(self.items) + (len(self.extra) if self.spec is not None else 0)
+
     def __call__(self, frame: pd.DataFrame) -> ItemScores:
         if self.spec is not None:
-            return spec_scores(frame, self.spec, self.extra)
-        return item_scores(frame, self.items, self.measure, satisfied=self.satisfied,
+            return spec_scores(frame, self.spec, self.extra, self.select)
+        items = self.items if self.select is None else tuple(self.items[i] for i in self.select)
+        return item_scores(frame, items, self.measure, satisfied=self.satisfied,
                            missing_codes=self.missing_codes, scale=self.scale)
+
+    def split(self, size: int) -> list[ScoreRecipe]:
+        """The same scores in pieces of at most ``size`` columns (each item is scored on its
+        own, so the pieces give the columns of the whole, in order)."""
+        chosen = self.select if self.select is not None else tuple(range(self.n_scores))
+        return [replace(self, select=chosen[i: i + size]) for i in range(0, len(chosen), size)]
 
     @property
     def binary(self) -> bool:
@@ -205,8 +221,8 @@ class ItemRecipe:
         return self.from_scores(self.scores(frame))
 
     def split(self, size: int) -> list[ItemRecipe]:
-        """One piece: the scores of a spec are computed together."""
-        return [self]
+        """The same recipe in pieces of at most ``size`` items."""
+        return [ItemRecipe(piece) for piece in self.scores.split(size)]
 
     @staticmethod
     def from_scores(sc: ItemScores):
@@ -247,21 +263,24 @@ class RespondentRecipe:
         return np.asarray(np.column_stack(per_resp) * vmat, order="F"), vmat, vmat
 
 
-def spec_scores(frame: pd.DataFrame, spec: Spec,
-                extra: Sequence[tuple[str, str]] = ()) -> ItemScores:
+def spec_scores(frame: pd.DataFrame, spec: Spec, extra: Sequence[tuple[str, str]] = (),
+                select: Sequence[int] | None = None) -> ItemScores:
     """Scores of every item of ``spec`` under ``[index] measure``, then of the ``extra``
-    (item, measure) pairs (columns named ``item@measure``)."""
+    (item, measure) pairs (columns named ``item@measure``); ``select``: only those columns."""
     measure = spec.index.measure
     names = list(spec.item_names)
     satisfied = {it: spec.scale_of(it).satisfied for it in names}
     scale = {it: (spec.scale_of(it).min, spec.scale_of(it).max) for it in names}
     codes = sorted({c for it in names for v in spec.missing_codes(it).values() for c in v})
+    pairs = [*((it, measure) for it in names), *extra]
+    labels = [*names, *(f"{it}@{m}" for it, m in extra)]
+    if select is not None:
+        pairs, labels = [pairs[i] for i in select], [labels[i] for i in select]
     parts = []
-    for it, m in [*((it, measure) for it in names), *extra]:
+    for it, m in pairs:
         # binary yes/no items have no meaningful mean: they are always shares
         m = "top_box" if len(spec.scale_of(it).codes) == 2 else cast(Measure, m)
         parts.append(item_scores(frame, [it], m, satisfied=satisfied, missing_codes=codes,
                                  scale=scale))
-    return ItemScores((*names, *(f"{it}@{m}" for it, m in extra)),
-                      np.column_stack([p.score for p in parts]),
+    return ItemScores(tuple(labels), np.column_stack([p.score for p in parts]),
                       np.column_stack([p.valid for p in parts]), measure)

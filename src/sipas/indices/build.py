@@ -22,8 +22,8 @@ from sipas.engine.rows import Rows
 from sipas.errors import EstimationError
 from sipas.estimation.estimate import Estimate, build_estimate
 from sipas.estimation.fit import RatioFit, fit
-from sipas.estimation.recipes import ArrayRecipe, Recipe
-from sipas.indices.scores import ItemRecipe, ItemScores, RespondentRecipe, ScoreRecipe
+from sipas.estimation.recipes import Recipe
+from sipas.indices.scores import ItemRecipe, RespondentRecipe, ScoreRecipe
 
 __all__ = ["IndexBuild", "IndexCI", "interval_method", "item_weights"]
 
@@ -63,8 +63,9 @@ def item_weights(weights: Sequence[float] | None, j: int) -> np.ndarray:
 class IndexBuild:
     """One reduction of the item scores of a design, shared by items, factors and overall.
 
-    In memory the scores are computed once; on a Dask design every reduction runs the
-    recipes on the partitions (:mod:`sipas.backends.dask`).
+    Every reduction scores the items again, a block of items (or a chunk of rows) at a time:
+    scoring is cheap, and holding the scores of every item and row would take several times
+    the memory of the data.
     """
 
     design: SurveyDesign
@@ -73,12 +74,9 @@ class IndexBuild:
     level: float
     df: float | None
     domains: Domains = field(init=False)
-    scores: ItemScores | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.domains = self.design.domains(self.by)
-        backend = self.design.backend
-        self.scores = self.recipe(backend.rows().frame) if backend.in_memory else None
 
     @property
     def labels(self) -> pd.DataFrame:
@@ -93,19 +91,14 @@ class IndexBuild:
     def names(self) -> list[str]:
         return list(self.recipe.items)
 
-    def _rows_recipe(self, rows: ItemRecipe | RespondentRecipe) -> Recipe:
-        if self.scores is None:
-            return rows
-        return ArrayRecipe(*rows.from_scores(self.scores))
-
     def fit(self, rows: ItemRecipe | RespondentRecipe, binary: bool) -> RatioFit:
         """One reduction of the rows of ``rows``: estimates, basis, counts, moments."""
-        return fit(self.design, self._rows_recipe(rows), self.domains, second_moment=True,
+        return fit(self.design, rows, self.domains, second_moment=True,
                    binary=binary)
 
     def row_sums(self, rows: ItemRecipe | RespondentRecipe, fn: Any) -> Any:
         """Sum of ``fn(num, den, domain, w)`` over the rows (partitions for Dask)."""
-        return self.design.backend.reduce(RowSums(self._rows_recipe(rows), self.domains, fn))
+        return self.design.backend.reduce(RowSums(rows, self.domains, fn))
 
     def combine(self, fit: RatioFit, rows: Any, load: np.ndarray, names: list[str],
                 ci_method: str = "wald") -> Estimate:
@@ -247,16 +240,22 @@ class _CrossSums:
     def __call__(self, num, den, dom, w):
         d, j = self.n_domains, num.shape[1]
         out = [np.zeros((d, j, j)) for _ in range(3)]
-        keep = np.flatnonzero((w > 0) & (dom >= 0))
-        order = keep[np.argsort(dom[keep], kind="stable")]
-        bounds = np.concatenate([[0], np.cumsum(np.bincount(dom[order], minlength=d))])
+        keep = (w > 0) & (dom >= 0)
+        if keep.all() and np.all(dom[1:] >= dom[:-1]):
+            # rows sorted by domain (survey files usually are): slices, no copies
+            x, v, wr, dk = num, den, w, dom
+        else:
+            rows = np.flatnonzero(keep)
+            rows = rows[np.argsort(dom[rows], kind="stable")]
+            x, v, wr, dk = num[rows], den[rows], w[rows], dom[rows]
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(dk, minlength=d))])
         for k in range(d):
-            rows = order[bounds[k]: bounds[k + 1]]
-            if not len(rows):
+            part = slice(bounds[k], bounds[k + 1])
+            if bounds[k] == bounds[k + 1]:
                 continue
-            v, wr = den[rows], w[rows]
-            c = (num[rows] - self.theta[k] * v) * v
-            out[0][k] = (c * wr[:, None]).T @ c
-            out[1][k] = (v * wr[:, None]).T @ v
-            out[2][k] = v.T @ v
+            vk, wk = v[part], wr[part, None]
+            c = (x[part] - self.theta[k] * vk) * vk
+            out[0][k] = (c * wk).T @ c
+            out[1][k] = (vk * wk).T @ vk
+            out[2][k] = vk.T @ vk
         return tuple(out)

@@ -122,16 +122,22 @@ def item_scores(frame: pd.DataFrame, items: Sequence[str], measure: Measure = "t
     if absent or not names:
         raise EstimationError(f"item column(s) {absent or names} not found in the data; items "
                               "must be columns of the design's frame.")
-    scores, valids = [], []
-    for name in names:
+    # column-major: each item fills a contiguous column, and the estimation reads columns
+    score = np.empty((len(frame), len(names)), order="F")
+    valids = np.empty(score.shape, dtype=bool, order="F")
+    missing = np.asarray(list(missing_codes), dtype="float64")
+    for j, name in enumerate(names):
         col = frame[name]
         if not pd.api.types.is_numeric_dtype(col):
             raise EstimationError(f"item {name!r} must hold numeric codes; got {col.dtype}.")
         y = col.to_numpy(dtype="float64", na_value=np.nan)
-        valid = ~np.isnan(y) & ~np.isin(y, np.asarray(list(missing_codes), dtype="float64"))
-        scores.append(_score(name, y, valid, measure, satisfied, scale))
-        valids.append(valid)
-    return ItemScores(tuple(names), np.column_stack(scores), np.column_stack(valids), measure)
+        valid = valids[:, j]
+        np.isnan(y, out=valid)
+        np.logical_not(valid, out=valid)
+        if len(missing):
+            valid &= ~np.isin(y, missing)
+        score[:, j] = _score(name, y, valid, measure, satisfied, scale)
+    return ItemScores(tuple(names), score, valids, measure)
 
 
 def _score(name, y, valid, measure, satisfied, scale) -> np.ndarray:
@@ -226,8 +232,9 @@ class ItemRecipe:
 
     @staticmethod
     def from_scores(sc: ItemScores):
+        # a score is 0 where its answer is not valid, so it is its own numerator
         v = np.asarray(sc.valid, dtype="float64", order="F")
-        return np.asarray(sc.score * v, order="F"), v, v
+        return np.asarray(sc.score, dtype="float64", order="F"), v, v
 
 
 @dataclass(frozen=True)
@@ -282,5 +289,8 @@ def spec_scores(frame: pd.DataFrame, spec: Spec, extra: Sequence[tuple[str, str]
         m = "top_box" if len(spec.scale_of(it).codes) == 2 else cast(Measure, m)
         parts.append(item_scores(frame, [it], m, satisfied=satisfied, missing_codes=codes,
                                  scale=scale))
-    return ItemScores(tuple(labels), np.column_stack([p.score for p in parts]),
-                      np.column_stack([p.valid for p in parts]), measure)
+    score = np.empty((len(frame), len(parts)), order="F")
+    valid = np.empty(score.shape, dtype=bool, order="F")
+    for j, p in enumerate(parts):
+        score[:, j], valid[:, j] = p.score[:, 0], p.valid[:, 0]
+    return ItemScores(tuple(labels), score, valid, measure)

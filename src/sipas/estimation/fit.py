@@ -115,7 +115,7 @@ class FitKernel:
                   ) -> InfluenceKernel:
         """The rows read again for their influence values (see
         :class:`~sipas.design.protocol.RowInfluence`)."""
-        return InfluenceKernel(self.recipe, self.domains, ratio, scale, support, self.binary)
+        return InfluenceKernel(self.recipe, self.domains, ratio, scale, support)
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,9 +134,6 @@ class InfluenceKernel:
         (D x J) estimates and ``1 / denominator`` (zero where there is none).
     support : bool
         Also say which values come from positive-weight respondents.
-    binary : bool
-        The recipe gives 0/1 indicators (booleans, a byte per value): all variables are
-        read at once and the values written a chunk of whole rows at a time.
     """
 
     recipe: Recipe
@@ -144,7 +141,6 @@ class InfluenceKernel:
     ratio: np.ndarray
     scale: np.ndarray
     support: bool
-    binary: bool = False
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -163,21 +159,34 @@ class InfluenceKernel:
         out = np.empty((n, self.ratio.shape[1]))
         valid_out = np.empty(out.shape, dtype=bool) if self.support else None
         positive = w > 0
+        # booleans (a byte per value) are gathered for all variables and written a chunk of
+        # whole rows at a time; other blocks column by column as they come
+        flags: list[tuple[slice, np.ndarray, np.ndarray | None, np.ndarray]] = []
         at = 0
-        for block in [self.recipe] if self.binary else self.recipe.split(BLOCK):
+        for block in self.recipe.split(BLOCK):
             num, den, valid = block(rows.frame, w)
             cols = slice(at, at + num.shape[1])
-            if cols == slice(0, out.shape[1]) and order is None:
-                _whole_rows(out, w, dom, num, den, self.ratio, self.scale)
-            else:
-                _columns(out, cols, order, w, dom, num, den, self.ratio, self.scale)
-            if valid_out is not None:
-                for lo in range(0, n, ROWS):
-                    part = slice(lo, lo + ROWS)
-                    at_units = part if order is None else order[part]
-                    valid_out[at_units, cols] = positive[part, None] & (valid[part] != 0)
             at = cols.stop
+            if order is None and num.dtype == bool and (den is None or den.dtype == bool):
+                flags.append((cols, num, den, valid))
+                continue
+            _columns(out, cols, order, w, dom, num, den, self.ratio, self.scale)
+            if valid_out is not None:
+                valid_out[order if order is not None else slice(None), cols] = \
+                    positive[:, None] & (valid != 0)
             del num, den, valid
+        if flags and len(flags) == len(self.recipe.split(BLOCK)):
+            # row-major, as ``out``: a chunk of rows is then one contiguous piece of each
+            num = np.ascontiguousarray(np.concatenate([f[1] for f in flags], axis=1))
+            den = None if flags[0][2] is None else np.ascontiguousarray(
+                np.concatenate([f[2] for f in flags], axis=1))
+            _whole_rows(out, w, dom, num, den, self.ratio, self.scale)
+        else:
+            for cols, num, den, _ in flags:
+                _columns(out, cols, order, w, dom, num, den, self.ratio, self.scale)
+        if valid_out is not None:
+            for cols, _, _, valid in flags:
+                valid_out[:, cols] = positive[:, None] & (valid != 0)
         return out, valid_out
 
     def combine(self, parts: Sequence[tuple[np.ndarray, np.ndarray | None]]
@@ -197,12 +206,15 @@ def _whole_rows(out: np.ndarray, w: np.ndarray, dom: np.ndarray, num: np.ndarray
     for lo in range(0, len(w), ROWS):
         part = slice(lo, lo + ROWS)
         d, wp, values = dom[part], w[part, None], out[part]
+        # rows sorted by domain mostly give chunks of one domain: one row of coefficients
+        one = d[0] == d[-1] and bool((d == d[0]).all())
+        r, sc = (ratio[d[:1]], scale[d[:1]]) if one else (ratio[d], scale[d])
         np.multiply(wp, num[part], out=values)
         if den is not None:
             term = wp * den[part]
-            term *= ratio[d]
+            term *= r
             values -= term
-        values *= scale[d]
+        values *= sc
 
 
 def _columns(out: np.ndarray, cols: slice, order: np.ndarray | None, w: np.ndarray,

@@ -16,7 +16,7 @@ import sipas
 
 ROOT = Path(sipas.__file__).parent
 LAYERS = [
-    ["errors", "_validate", "_codes", "_version", "schema"],
+    ["errors", "_validate", "_codes", "_version", "schema", "_readonly"],
     ["spec"],
     ["io", "_cells", "describe", "datasets", "units", "starter"],
     ["engine"],

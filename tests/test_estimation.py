@@ -424,6 +424,33 @@ def test_estimate_is_frozen():
     pd.testing.assert_frame_equal(est.to_frame(), before)
 
 
+def test_a_basis_cannot_be_written_through():
+    est = sipas.mean(design(frame()), "y", by="g")
+    before = est.vcov().to_numpy().copy()
+    for arr in (est.basis.values, est.basis.full):
+        with pytest.raises(ValueError, match="read-only"):
+            arr[0] = 0.0
+    np.testing.assert_array_equal(est.vcov().to_numpy(), before)
+
+
+def test_index_tables_and_reproduction_tables_are_copies():
+    sd = sipas.datasets.load_demo()
+    d = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+    res = sipas.satisfaction_index(d, sd.spec)
+    before = res.to_frame()
+    for name in ("items", "factors", "overall", "nodes"):
+        table = getattr(res, name)
+        if len(table):
+            table.loc[table.index[0], "estimate"] = -1.0
+    pd.testing.assert_frame_equal(res.to_frame(), before)
+    from sipas.reproduction import published_figures, reproduce
+    rep = reproduce(published_figures("cao-bang-2020"), d, sd.spec)
+    shown = rep.to_frame()
+    table = rep.table
+    table.loc[table.index[0], "status"] = "reproduced?"
+    pd.testing.assert_frame_equal(rep.to_frame(), shown)
+
+
 def test_proportion_level_has_its_own_column_and_rows_have_tuple_keys():
     d = design(frame())
     est = sipas.proportion(d, "a", value=[4, 5], by="g")

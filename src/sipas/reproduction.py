@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sipas._readonly import CopiedFrames
 from sipas.design.protocol import SurveyDesign
 from sipas.errors import ReadError, SpecError
 from sipas.indices.factor import factor_index
@@ -145,7 +146,7 @@ def check_published(table: pd.DataFrame, where: str = "published table") -> None
 
 
 @dataclass(frozen=True)
-class Reproduction:
+class Reproduction(CopiedFrames):
     """Published versus computed figures.
 
     Attributes
@@ -172,6 +173,8 @@ class Reproduction:
     table: pd.DataFrame
     candidates: pd.DataFrame
     definitions: pd.DataFrame
+    #: the tables are copies of what was given, and read as copies
+    _frames = frozenset({"table", "candidates", "definitions"})
 
     def to_frame(self) -> pd.DataFrame:
         """A copy of :attr:`table` (one row per published figure).

@@ -58,6 +58,14 @@ class VarBasis:
     engine: TaylorEngine | ReplicateEngine
     support: Support = None
 
+    def __post_init__(self) -> None:
+        # read-only, so a result cannot be changed through its basis (the arrays are as
+        # large as the data for element designs: they are not copied)
+        for arr in (self.values, self.full, self.support):
+            for part in (arr.data,) if sparse.issparse(arr) else (arr,):
+                if isinstance(part, np.ndarray):
+                    part.flags.writeable = False
+
     @property
     def k(self) -> int:
         """Number of estimates.

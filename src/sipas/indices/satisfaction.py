@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from sipas._readonly import CopiedFrames
 from sipas._validate import check_choice, check_df, check_level, message
 from sipas.backends.base import needs_memory
 from sipas.design.protocol import SurveyDesign
@@ -35,7 +36,7 @@ __all__ = ["IndexResult", "satisfaction_index"]
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class IndexResult:
+class IndexResult(CopiedFrames):
     """Item, factor and overall indices of a survey, with the definition used.
 
     Attributes
@@ -78,6 +79,8 @@ class IndexResult:
     overall_estimate: Estimate
     by: tuple[str, ...]
     nodes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: the tables are copies of what was given, and read as copies
+    _frames = frozenset({"items", "factors", "overall", "nodes"})
 
     def to_frame(self) -> pd.DataFrame:
         """All tables stacked, with an ``index_level`` column (item / factor / node / overall).

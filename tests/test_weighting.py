@@ -778,7 +778,7 @@ def test_weight_diagnostics_by_group(resp):
     assert diag["n"].sum() == int((resp.weight_array > 0).sum())
     whole = sipas.weight_diagnostics(resp)
     assert diag["sum"].sum() == pytest.approx(whole["sum"][0], rel=1e-12)
-    with pytest.raises(sipas.WeightingError, match="nope"):
+    with pytest.raises(sipas.DesignError, match="nope"):
         sipas.weight_diagnostics(resp, by="nope")
 
 

@@ -15,7 +15,7 @@ import pytest
 
 import sipas
 from bad_inputs.catalogue import Case, check, params
-from sipas.errors import ConvergenceError, SpecError, WeightingError
+from sipas.errors import ConvergenceError, DesignError, SpecError, WeightingError
 from sipas.spec import parse_spec
 from sipas.weighting.plan import apply_plan
 
@@ -111,7 +111,7 @@ CASES = [
          ("column(s) ['sex'] have 1 missing value(s)", "rows [3]",
           "sipas does not drop respondents silently")),
     Case(AREA, "margin_column_absent", "a margin on a column that is not in the data",
-         lambda tmp: sipas.rake(design(), {"gender": SEX}), WeightingError,
+         lambda tmp: sipas.rake(design(), {"gender": SEX}), DesignError,
          ("margin 'gender'", "not in the data", "Check the spelling")),
     Case(AREA, "negative_target", "a target of -60",
          lambda tmp: sipas.rake(design(), {"sex": {1: -60, 2: 60}}), WeightingError,
@@ -133,7 +133,7 @@ CASES = [
          ("weighting class {'psu': 3}", "no respondent", "Collapse it")),
     Case(AREA, "nonresponse_status_absent", "a response status column that is not there",
          lambda tmp: sipas.nonresponse(design(), "status", [1], nonrespondent=[2]),
-         WeightingError, ("response status column 'status' is not in the data",)),
+         DesignError, ("response status column 'status' is not in the data",)),
     Case(AREA, "calibration_negative_weights", "linear calibration to an impossible total",
          lambda tmp: sipas.calibrate(design(), {"sex": SEX, "y": -5000.0}), WeightingError,
          ("negative weight(s)", "bounds=(lower, upper)", "method='raking'")),

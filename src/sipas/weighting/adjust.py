@@ -11,7 +11,7 @@ import pandas as pd
 from sipas._validate import as_name_list, check_choice, message, plain
 from sipas.backends.base import RowWeights, needs_memory
 from sipas.design.protocol import Reweighting, SurveyDesign, WeightingStep
-from sipas.errors import ConvergenceError, WeightingError
+from sipas.errors import ConvergenceError, DesignError, WeightingError
 from sipas.weighting.diagnostics import weight_stats
 
 __all__ = ["base_weights", "nonresponse", "trim"]
@@ -64,7 +64,7 @@ def base_weights(frame: pd.DataFrame, probabilities: str | Sequence[str], *,
     cols = as_name_list("probabilities", probabilities)
     missing = [c for c in cols if c not in frame.columns]
     if missing or not cols:
-        raise WeightingError(f"probability column(s) {missing or cols} not found in the data; "
+        raise DesignError(f"probability column(s) {missing or cols} not found in the data; "
                              "give one column per sampling stage.")
     prob = np.ones(len(frame))
     for c in cols:
@@ -86,7 +86,7 @@ def _check_frame_size(frame, w, frame_size, strata, rtol) -> None:
         if strata is None:
             raise WeightingError("a per-stratum frame_size needs strata= (the stratum column).")
         if strata not in frame.columns:
-            raise WeightingError(f"stratum column {strata!r} is not in the data.")
+            raise DesignError(f"stratum column {strata!r} is not in the data.")
         sums = w.groupby(frame[strata].to_numpy()).sum()
         extra = sorted(set(sums.index) - set(frame_size), key=str)
         if extra:
@@ -180,7 +180,7 @@ def nonresponse(design: SurveyDesign, status: str, respondent: Sequence[Any], *,
     needs_memory(design.backend, "non-response adjustment")
     frame, w = design.frame, design.weight_array
     if status not in frame.columns:
-        raise WeightingError(f"response status column {status!r} is not in the data.")
+        raise DesignError(f"response status column {status!r} is not in the data.")
     resp, eligible = _status_masks(frame[status], respondent, nonrespondent, ineligible, status)
     if method == "classes":
         cols = as_name_list("classes", classes)
@@ -226,7 +226,7 @@ def _class_codes(frame: pd.DataFrame, cols: list[str], active: np.ndarray) -> np
         return np.zeros(len(frame), dtype=np.int64)
     missing = [c for c in cols if c not in frame.columns]
     if missing:
-        raise WeightingError(f"weighting class column(s) {missing} are not in the data.")
+        raise DesignError(f"weighting class column(s) {missing} are not in the data.")
     data = frame[cols]
     bad = data.isna().any(axis=1).to_numpy() & active
     if bad.any():
@@ -261,7 +261,7 @@ def _propensity_classes(frame, covariates, resp, eligible, w, n_strata) -> np.nd
         raise WeightingError(message("n_strata", "a positive integer", n_strata))
     missing = [c for c in covariates if c not in frame.columns]
     if missing:
-        raise WeightingError(f"covariate column(s) {missing} are not in the data.")
+        raise DesignError(f"covariate column(s) {missing} are not in the data.")
     use = eligible & (w > 0)
     data = frame.loc[use, covariates]
     if data.isna().any().any():

@@ -19,7 +19,7 @@ from sipas._validate import check_choice, message
 from sipas.backends.base import RowWeights, needs_memory
 from sipas.design.protocol import Reweighting, SurveyDesign, WeightingStep
 from sipas.engine.calibration import MatrixProjection
-from sipas.errors import ConvergenceError, WeightingError
+from sipas.errors import ConvergenceError, DesignError, WeightingError
 from sipas.weighting.diagnostics import weight_stats
 from sipas.weighting.targets import (
     check_iteration,
@@ -167,7 +167,7 @@ def _model_matrix(design: SurveyDesign, totals: Mapping[str, Any], size: float |
         implied["population_size"] = target[-1]
     for key, value in totals.items():
         if key not in frame.columns:
-            raise WeightingError(f"calibration variable {key!r} is not in the data. Check the "
+            raise DesignError(f"calibration variable {key!r} is not in the data. Check the "
                                  "spelling of the keys of totals.")
         if isinstance(value, pd.Series):
             value = value.to_dict()

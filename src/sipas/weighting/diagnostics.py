@@ -10,7 +10,7 @@ import pandas as pd
 
 from sipas._validate import as_name_list
 from sipas.design.protocol import SurveyDesign, WeightingStep
-from sipas.errors import WeightingError
+from sipas.errors import DesignError
 
 __all__ = ["WeightingReport", "weight_diagnostics", "weighting_report"]
 
@@ -112,7 +112,7 @@ def weight_diagnostics(design: SurveyDesign | np.ndarray,
         return pd.DataFrame([weight_stats(w)])
     missing = [c for c in cols if c not in design.frame.columns]
     if missing:
-        raise WeightingError(f"by column(s) {missing} are not in the data.")
+        raise DesignError(f"by column(s) {missing} are not in the data.")
     rows = []
     for key, idx in design.frame.groupby(cols, sort=True, dropna=False).indices.items():
         key = key if isinstance(key, tuple) else (key,)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from sipas._validate import message, plain
 from sipas.backends.base import Backend, CellTable
-from sipas.errors import WeightingError
+from sipas.errors import DesignError, WeightingError
 from sipas.spec import Margin
 
 __all__ = ["check_iteration", "check_same_totals", "level_codes", "margin_total",
@@ -47,7 +47,7 @@ def normalise_margins(margins: Any, frame_columns: Collection[str]) -> list[Marg
         variables, table = _one_margin(key, targets)
         missing = [v for v in variables if v not in frame_columns]
         if missing:
-            raise WeightingError(f"margin {' x '.join(variables)!r}: column(s) {missing} are not "
+            raise DesignError(f"margin {' x '.join(variables)!r}: column(s) {missing} are not "
                                  "in the data. Check the spelling of the margin variables.")
         out.append(Margin(" x ".join(variables), variables, table, "weighting"))
     if not out:

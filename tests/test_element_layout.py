@@ -13,7 +13,9 @@ import pandas as pd
 import pytest
 
 import sipas
+from sipas.design import taylor
 from sipas.engine import keysums, sums
+from sipas.engine.domainrows import DomainRows
 
 ITEMS = [f"q{j}" for j in range(1, 8)]  # more than one block of variables
 
@@ -71,7 +73,11 @@ def test_one_key_per_unit_is_used_when_every_unit_has_one_domain():
 @pytest.mark.parametrize("by", ["region", "sex", None])
 @pytest.mark.parametrize("lonely", ["fail", "adjust", "average"])
 @pytest.mark.parametrize("order", ["sorted", "shuffled"])
-def test_deferred_element_sums_give_the_per_unit_results(monkeypatch, by, lonely, order):
+@pytest.mark.parametrize("keys", ["dense", "blocks"])
+def test_deferred_element_sums_give_the_per_unit_results(monkeypatch, by, lonely, order, keys):
+    if keys == "blocks":  # large designs: a block of values per unit (DomainRows)
+        monkeypatch.setattr(sums, "DENSE_KEYS", 1)
+        monkeypatch.setattr(taylor, "DENSE_KEYS", 1)
     frame = _frame()
     if order == "shuffled":  # rows not in the order of their units
         frame = frame.sample(frac=1.0, random_state=4).reset_index(drop=True)
@@ -84,16 +90,45 @@ def test_deferred_element_sums_give_the_per_unit_results(monkeypatch, by, lonely
     totals.append(sipas.ratio(design, ITEMS[0], ITEMS[1], by=by).to_frame())
     assert totals[1]["deff"].notna().any()
     totals.append(sipas.factor_index(design, ITEMS, satisfied=[4, 5], by=by).to_frame())
-    monkeypatch.setattr(keysums, "_one_row_each", lambda unit, n: False)
-    monkeypatch.setattr(sums, "_one_row_each", lambda unit, n: False)
+    totals += _combinations(design, by)
+    monkeypatch.setattr(keysums, "one_row_each", lambda unit, n: False)
     design = sipas.Design(frame, strata="h", weights="w", lonely_psu=lonely)
     design = design.subset(frame["keep"].to_numpy())
     per_unit = _results(design, by)
     per_unit.append(sipas.total(design, ITEMS[:3], by=by).to_frame())
     per_unit.append(sipas.ratio(design, ITEMS[0], ITEMS[1], by=by).to_frame())
     per_unit.append(sipas.factor_index(design, ITEMS, satisfied=[4, 5], by=by).to_frame())
+    per_unit += _combinations(design, by)
+    assert len(totals) == len(per_unit)
     for a, b in zip(totals, per_unit):
         pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12, atol=1e-15)
+
+
+def _combinations(design: sipas.Design, by: str | None) -> list[pd.DataFrame]:
+    """What uses the basis beyond its variances: a contrast across domains, a subset of
+    rows, the covariance, effective df."""
+    est = sipas.mean(design, ITEMS[:3], by=by)
+    keys = est.keys
+    diff = sipas.contrast(est, {keys[0]: 1, keys[-1]: -1}).to_frame()
+    taken = est.basis.take([len(keys) - 1, 0])
+    extra = pd.DataFrame({"var": taken.var(), "full": taken.full})
+    df = est.basis.effective_df()
+    return [diff, extra, pd.DataFrame(est.vcov()), pd.DataFrame({"df": df})]
+
+
+def test_element_totals_are_blocks_per_unit_when_large(monkeypatch):
+    monkeypatch.setattr(sums, "DENSE_KEYS", 1)
+    monkeypatch.setattr(taylor, "DENSE_KEYS", 1)
+    frame = _frame()
+    design = sipas.Design(frame, strata="h", weights="w")
+    est = sipas.proportion(design, ITEMS, value=[4, 5], by="sex")
+    assert isinstance(est.basis.values, DomainRows)
+    index = sipas.factor_index(design, ITEMS, satisfied=[4, 5], by="sex")
+    assert isinstance(index.basis.values, DomainRows)  # an index of items stays in blocks
+    # the variance from block sums equals the sparse matrix's
+    dense = sipas.proportion(design, ITEMS, value=[4, 5], by="sex").basis
+    np.testing.assert_allclose(dense.engine.var(dense.values.tocsr()), est.basis.var(),
+                               rtol=1e-12)
 
 
 def test_element_sums_are_domain_totals():

@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy import sparse
 
 from sipas.backends.base import Backend
 from sipas.design.protocol import Reduction, RowInfluence
@@ -39,8 +38,9 @@ from sipas.engine.calibration import (
     distinct,
     level_influence,
 )
-from sipas.engine.sums import Reduced, UnitSums
-from sipas.engine.variance import Stage, TaylorEngine
+from sipas.engine.domainrows import DomainRows
+from sipas.engine.sums import DENSE_KEYS, Reduced, UnitSums
+from sipas.engine.variance import Stage, TaylorEngine, UnitTotals
 
 __all__ = ["Linearization"]
 
@@ -118,6 +118,7 @@ class Linearization:
                 scale = np.where(has, 1.0 / d, 0.0)
         acts = self._engine.rule.acts and not self._calibration
         support = None
+        t: UnitTotals
         if u.domain_totals:
             if again is None:
                 raise ValueError("sums kept as domain totals need the rows read again")
@@ -125,7 +126,11 @@ class Linearization:
             per_unit, valid = self._backend.reduce(again(
                 np.zeros(shape) if ratio is None else ratio,
                 np.ones(shape) if scale is None else scale, acts))
-            t = u.unit_matrix(per_unit)
+            if valid is None and u.n_units * u.n_domains > DENSE_KEYS:
+                # a block of values per unit and its domain: no index beside every value
+                t = DomainRows(per_unit, u.key_domain(), u.n_domains)
+            else:
+                t = u.unit_matrix(per_unit)
             if valid is not None:
                 support = u.unit_matrix(valid)
         else:
@@ -143,9 +148,8 @@ class Linearization:
                 support = u.unit_matrix((u.pden > 0).astype("float64"))
         if self._calibration:
             group_of = {id(p): i for i, g in enumerate(self.reduction().groups) for p in g}
-            t = t.toarray() if sparse.issparse(t) else t
             t = calibrated_unit_totals(
-                t, self._calibration,
+                t if isinstance(t, np.ndarray) else t.toarray(), self._calibration,
                 lambda p: level_influence(p, sums.projections[group_of[id(p)]], u.n_domains,
                                           est, denom),
                 self._cross, self._loadings)

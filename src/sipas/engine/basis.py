@@ -14,6 +14,7 @@ from typing import overload
 import numpy as np
 from scipy import sparse
 
+from sipas.engine.domainrows import DomainRows
 from sipas.engine.variance import ReplicateEngine, Support, TaylorEngine, UnitTotals, is_sparse
 from sipas.errors import EstimationError
 
@@ -62,7 +63,8 @@ class VarBasis:
         # read-only, so a result cannot be changed through its basis (the arrays are as
         # large as the data for element designs: they are not copied)
         for arr in (self.values, self.full, self.support):
-            for part in (arr.data,) if sparse.issparse(arr) else (arr,):
+            for part in (arr.data,) if sparse.issparse(arr) or isinstance(arr, DomainRows) \
+                    else (arr,):
                 if isinstance(part, np.ndarray):
                     part.flags.writeable = False
 
@@ -182,7 +184,7 @@ class VarBasis:
         first = self.engine.stages[0]
         to_psu = sparse.csc_matrix(self.engine._stage_rows(0))
         stratum = first.group[to_psu.indices]  # of each final unit (one PSU per column)
-        t = _finite(self.values)
+        t = _matrix(_finite(self.values))
         k = self.k
         coef = np.eye(k) if contrasts is None else np.asarray(contrasts, dtype="float64")
         n_units, n_strata = len(stratum), first.n_groups
@@ -263,8 +265,8 @@ class VarBasis:
         [4.5]
         """
         index = np.asarray(index, dtype=np.int64)
-        values = self.values.tocsc()[:, index].tocsr() if is_sparse(self.values) \
-            else self.values[:, index]
+        matrix = _matrix(self.values)
+        values = matrix.tocsc()[:, index].tocsr() if is_sparse(matrix) else matrix[:, index]
         support = None if self.support is None else \
             sparse.csc_matrix(self.support)[:, index].tocsr()
         return VarBasis(values, self.full[index], self.engine, support)
@@ -303,8 +305,9 @@ class VarBasis:
             raise EstimationError("cannot stack estimates from different designs; compare "
                                   "independent samples with sipas.compare.compare_waves")
         values: UnitTotals
-        if any(is_sparse(b.values) for b in bases):
-            values = sparse.hstack([sparse.csr_matrix(b.values) for b in bases]).tocsr()
+        if any(is_sparse(_matrix(b.values)) for b in bases):
+            values = sparse.hstack([sparse.csr_matrix(_matrix(b.values))
+                                    for b in bases]).tocsr()
         else:
             values = np.hstack([_dense(b.values) for b in bases])
         support = None
@@ -317,14 +320,21 @@ class VarBasis:
                         support)
 
 
+def _matrix(values: UnitTotals) -> np.ndarray | sparse.csr_matrix:
+    """Unit totals as a matrix (the sparse one of units in one domain each)."""
+    return values.tocsr() if isinstance(values, DomainRows) else values
+
+
 def _dense(values: UnitTotals) -> np.ndarray:
     """Replicate estimates, which are never sparse."""
-    if is_sparse(values):
+    if isinstance(values, DomainRows) or is_sparse(values):
         raise EstimationError("replicate estimates must be a dense array, not a sparse matrix")
     return values
 
 
 def _finite(values: UnitTotals) -> UnitTotals:
+    if isinstance(values, DomainRows):
+        return values.finite()
     if is_sparse(values):
         if np.isfinite(values.data).all():
             return values
@@ -340,6 +350,11 @@ def _combine(a: np.ndarray, weights: np.ndarray) -> np.ndarray: ...
 def _combine(a: UnitTotals, weights: np.ndarray) -> UnitTotals: ...
 def _combine(a: UnitTotals, weights: np.ndarray) -> UnitTotals:
     """``a @ weights`` where a NaN in ``a`` only spoils the columns that use it."""
+    if isinstance(a, DomainRows):
+        kept = a.combine(weights) if np.isfinite(a.values).all() else None
+        if kept is not None:
+            return kept
+        a = a.tocsr()
     if is_sparse(a):
         if weights.ndim == 1:
             return np.asarray(a @ weights)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["_KeySums", "_binary_sums", "_domain_of_units", "_one_row_each"]
+__all__ = ["_KeySums", "_binary_sums", "_domain_of_units", "one_row_each"]
 
 
 class _KeySums:
@@ -131,7 +131,14 @@ def _domain_of_units(unit: np.ndarray, domain: np.ndarray, inside: np.ndarray | 
     return of_unit if np.array_equal(of_unit[unit_in], dom_in) else None
 
 
-def _one_row_each(unit: np.ndarray, n_units: int) -> bool:
-    """Whether every unit has exactly one row (an element design's final units)."""
+def one_row_each(unit: np.ndarray, n_units: int) -> bool:
+    """Whether every unit has exactly one row (an element design's final units).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> one_row_each(np.array([2, 0, 1]), 3), one_row_each(np.array([0, 0, 1]), 2)
+    (True, False)
+    """
     return n_units == len(unit) and n_units > 0 and bool(
         np.bincount(unit, minlength=n_units).max() == 1)

@@ -35,7 +35,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from sipas.engine.keysums import _binary_sums, _domain_of_units, _KeySums, _one_row_each
+from sipas.engine import keysums
+from sipas.engine.keysums import _binary_sums, _domain_of_units, _KeySums
 
 __all__ = ["DENSE_KEYS", "Reduced", "UnitSums", "add_sums", "join_sums", "unit_sums"]
 
@@ -299,7 +300,7 @@ def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray | None
               n_domains: int, w: np.ndarray, unit: np.ndarray | None, n_units: int, *,
               valid: np.ndarray | None = None, second_moment: bool = True,
               binary: bool = False, compress: bool | None = None,
-              out: tuple[UnitSums, int] | None = None, defer: bool = False) -> UnitSums:
+              out: tuple[UnitSums, int] | None = None, defer: bool | None = False) -> UnitSums:
     """Reduce rows to sums per (unit, domain) key (see the module docstring).
 
     ``valid`` marks the non-missing values (default: ``den``, or every row); pass the same
@@ -340,7 +341,8 @@ def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray | None
     defer : bool
         When every unit is one row (an element design), keep domain totals only
         (:attr:`UnitSums.domain_totals`): the per-unit values are as large as the data, and
-        the variance reads the rows again for them.
+        the variance reads the rows again for them. ``None``: the caller has checked that
+        every unit is one row.
 
     Returns
     -------
@@ -367,7 +369,7 @@ def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray | None
         if not inside.all():
             domain = np.where(inside, domain, 0)
             w = np.where(inside, w, 0.0)
-    one_row = defer and _one_row_each(unit, n_units)
+    one_row = defer is None or (defer and keysums.one_row_each(unit, n_units))
     if n_domains == 1 or one_row:
         key = unit
     else:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, TypeAlias, cast
 import numpy as np
 from scipy import sparse
 
+from sipas.engine.domainrows import DomainRows
 from sipas.engine.lonely import LonelyRule, StageTerms, stage_terms
 from sipas.errors import EstimationError
 
@@ -34,8 +35,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ReplicateEngine", "Stage", "Support", "TaylorEngine", "UnitTotals", "is_sparse"]
 
-#: totals per final sampling unit: dense, or sparse (CSR) for many domains
-UnitTotals: TypeAlias = np.ndarray | sparse.csr_matrix
+#: totals per final sampling unit: dense, sparse (CSR) for many domains, or one domain's
+#: block per unit (element designs)
+UnitTotals: TypeAlias = np.ndarray | sparse.csr_matrix | DomainRows
 
 
 def is_sparse(t: UnitTotals) -> TypeIs[sparse.csr_matrix]:
@@ -269,6 +271,11 @@ class TaylorEngine:
         >>> eng.var(t).round(6).tolist()  # 2 * (0.25 + 0.25) + 2 * (1 + 1)
         [5.0]
         """
+        if isinstance(t, DomainRows):
+            fast = self._domain_rows_var(t, support)
+            if fast is not None:
+                return fast
+            t = t.tocsr()
         if is_sparse(t):
             return self._grouped(t, None, support, support, diagonal=True)
         # cast: typeshed's sum() adds the start value 0 to the type (there is a stage)
@@ -303,14 +310,33 @@ class TaylorEngine:
         >>> eng.cov(t).round(6).tolist()
         [[5.0]]
         """
-        same = t2 is None
-        t2, support2 = (t1, support1) if t2 is None else (t2, support2)
-        if is_sparse(t1) or is_sparse(t2):
-            return self._grouped(sparse.csr_matrix(t1), None if same else sparse.csr_matrix(t2),
+        same = t2 is None or (t2 is t1 and support2 is support1)
+        m1 = t1.tocsr() if isinstance(t1, DomainRows) else t1
+        m2, support2 = (m1, support1) if same else (
+            t2.tocsr() if isinstance(t2, DomainRows) else t2, support2)
+        if m2 is None:
+            raise ValueError("unreachable: t2 is given when the sets differ")
+        if is_sparse(m1) or is_sparse(m2):
+            return self._grouped(sparse.csr_matrix(m1), None if same else sparse.csr_matrix(m2),
                                  support1, support2, diagonal=False)
-        f1 = self.factors(t1, support1)
-        f2 = f1 if same else self.factors(t2, support2)
+        f1 = self.factors(m1, support1)
+        f2 = f1 if same else self.factors(m2, support2)
         return cast(np.ndarray, sum(a.T @ b for a, b in zip(f1, f2)))
+
+    def _domain_rows_var(self, t: DomainRows, support: Support) -> np.ndarray | None:
+        """The variance of one-stage totals of units in one domain each, from their sums
+        and sums of squares per (stratum, domain); None when a lonely-PSU rule needs more."""
+        stage = self.stages[0]
+        if len(self.stages) != 1 or support is not None or (
+                self.rule.acts and (self.rule.domain or bool(stage.lonely.any()))):
+            return None
+        sums, squares = t.moments(stage.group, stage.n_groups, stage.scale)
+        shape = (stage.n_groups, t.n_domains, t.values.shape[1])
+        first = np.zeros(stage.n_groups, dtype=np.int64)
+        first[stage.group[::-1]] = np.arange(stage.n_units)[::-1]
+        per_group = stage.scale[first] / stage.n_in_group
+        centre = np.einsum("g,gdj->dj", per_group, sums.reshape(shape) ** 2)
+        return (squares.reshape(shape).sum(axis=0) - centre).ravel()
 
     def _grouped(self, t1: sparse.csr_matrix, t2: sparse.csr_matrix | None,
                  support1: Support, support2: Support, diagonal: bool) -> np.ndarray:

@@ -29,6 +29,7 @@ from scipy import sparse
 
 from sipas.backends.base import Domains
 from sipas.design.protocol import Reduction, SurveyDesign
+from sipas.engine import keysums
 from sipas.engine.basis import VarBasis
 from sipas.engine.calibration import projection_sums
 from sipas.engine.rows import Rows
@@ -84,6 +85,9 @@ class FitKernel:
         # a recipe that splits does so variable by variable: pieces of one are its variables
         n_vars = len(self.recipe.split(1)) if len(blocks) > 1 else 0
         wide: UnitSums | None = None
+        # checked once for all blocks: every final unit one row (an element design)
+        one_row = plan.defer and not rows.partial and units is not None and \
+            keysums.one_row_each(units, plan.n_units)
         at = 0
         for block in blocks:
             num, den, valid = block(rows.frame, w)
@@ -91,7 +95,7 @@ class FitKernel:
                              second_moment=self.second_moment, binary=self.binary,
                              compress=True if rows.partial else None,
                              out=None if wide is None else (wide, at),
-                             defer=plan.defer and not rows.partial)
+                             defer=None if one_row else False)
             if wide is None and len(blocks) > 1 and not sums.dense:
                 # compressed keys can be as many as the rows: fill one set of arrays
                 wide = sums.widen(n_vars)
@@ -202,19 +206,19 @@ class InfluenceKernel:
 
 def _whole_rows(out: np.ndarray, w: np.ndarray, dom: np.ndarray, num: np.ndarray,
                 den: np.ndarray | None, ratio: np.ndarray, scale: np.ndarray) -> None:
-    """Every variable at once, written in place a chunk of whole rows at a time."""
+    """0/1 indicators, every variable at once, written in place a chunk of whole rows at a
+    time: ``w (scale num - scale ratio den)``."""
+    minus = -(scale * ratio)
     for lo in range(0, len(w), ROWS):
         part = slice(lo, lo + ROWS)
         d, wp, values = dom[part], w[part, None], out[part]
         # rows sorted by domain mostly give chunks of one domain: one row of coefficients
         one = d[0] == d[-1] and bool((d == d[0]).all())
-        r, sc = (ratio[d[:1]], scale[d[:1]]) if one else (ratio[d], scale[d])
-        np.multiply(wp, num[part], out=values)
+        a, b = (scale[d[:1]], minus[d[:1]]) if one else (scale[d], minus[d])
+        np.multiply(num[part], a, out=values)
         if den is not None:
-            term = wp * den[part]
-            term *= r
-            values -= term
-        values *= sc
+            values += den[part] * b
+        values *= wp
 
 
 def _columns(out: np.ndarray, cols: slice, order: np.ndarray | None, w: np.ndarray,

@@ -106,7 +106,9 @@ class DomainRows:
         >>> DomainRows(np.array([[np.nan]]), np.array([0]), 1).finite().values.tolist()
         [[0.0]]
         """
-        if np.isfinite(self.values).all():
+        # one sum (no temporary) says so unless some value is NaN or infinite, or the sum
+        # overflows, when the values are checked one by one
+        if np.isfinite(self.values.sum()) or np.isfinite(self.values).all():
             return self
         return DomainRows(np.nan_to_num(self.values), self.domain, self.n_domains)
 

@@ -21,7 +21,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -61,6 +61,9 @@ class FitKernel:
         Also sum ``w num^2`` (design effects).
     binary : bool
         ``num`` holds only 0 and 1.
+    kept : list
+        The 0/1 indicator blocks of an element design's rows (a byte per value), kept from
+        this reduction for the second pass (:meth:`influence`) instead of read again.
     """
 
     recipe: Recipe
@@ -68,6 +71,8 @@ class FitKernel:
     plan: Reduction
     second_moment: bool = False
     binary: bool = False
+    kept: list[tuple[np.ndarray, np.ndarray | None, np.ndarray]] = field(
+        default_factory=list, repr=False)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -101,6 +106,8 @@ class FitKernel:
                 wide = sums.widen(n_vars)
                 sums = wide
             at += num.shape[1]
+            if one_row and num.dtype == bool and (den is None or den.dtype == bool):
+                self.kept.append((num, den, valid))
             groups = tuple(projection_sums(rows, plan.groups, _float(num),
                                            None if den is None else _float(den), dom, d, w)
                            ) if plan.groups else ()
@@ -119,7 +126,9 @@ class FitKernel:
                   ) -> InfluenceKernel:
         """The rows read again for their influence values (see
         :class:`~sipas.design.protocol.RowInfluence`)."""
-        return InfluenceKernel(self.recipe, self.domains, ratio, scale, support)
+        kept = list(self.kept)
+        self.kept.clear()
+        return InfluenceKernel(self.recipe, self.domains, ratio, scale, support, kept)
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,6 +147,8 @@ class InfluenceKernel:
         (D x J) estimates and ``1 / denominator`` (zero where there is none).
     support : bool
         Also say which values come from positive-weight respondents.
+    kept : list
+        The recipe's blocks from the first pass, when it kept them all (else read again).
     """
 
     recipe: Recipe
@@ -145,6 +156,8 @@ class InfluenceKernel:
     ratio: np.ndarray
     scale: np.ndarray
     support: bool
+    kept: list[tuple[np.ndarray, np.ndarray | None, np.ndarray]] = field(
+        default_factory=list, repr=False)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -167,8 +180,10 @@ class InfluenceKernel:
         # whole rows at a time; other blocks column by column as they come
         flags: list[tuple[slice, np.ndarray, np.ndarray | None, np.ndarray]] = []
         at = 0
-        for block in self.recipe.split(BLOCK):
-            num, den, valid = block(rows.frame, w)
+        blocks = self.recipe.split(BLOCK)
+        kept = self.kept if len(self.kept) == len(blocks) else []
+        for i, block in enumerate(blocks):
+            num, den, valid = kept[i] if kept else block(rows.frame, w)
             cols = slice(at, at + num.shape[1])
             at = cols.stop
             if order is None and num.dtype == bool and (den is None or den.dtype == bool):
@@ -179,7 +194,8 @@ class InfluenceKernel:
                 valid_out[order if order is not None else slice(None), cols] = \
                     positive[:, None] & (valid != 0)
             del num, den, valid
-        if flags and len(flags) == len(self.recipe.split(BLOCK)):
+        kept.clear()
+        if flags and len(flags) == len(blocks):
             # row-major, as ``out``: a chunk of rows is then one contiguous piece of each
             num = np.ascontiguousarray(np.concatenate([f[1] for f in flags], axis=1))
             den = None if flags[0][2] is None else np.ascontiguousarray(

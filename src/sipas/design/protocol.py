@@ -29,8 +29,8 @@ from sipas.engine.calibration import Projection
 from sipas.engine.rows import Kernel
 from sipas.engine.sums import Reduced, UnitSums
 
-__all__ = ["Reduction", "Reweighting", "RowInfluence", "SurveyDesign", "WeightingStep",
-           "is_design"]
+__all__ = ["InfluenceRows", "Reduction", "Reweighting", "RowInfluence", "SurveyDesign",
+           "WeightingStep", "is_design"]
 
 
 @dataclass(frozen=True)
@@ -138,14 +138,23 @@ class Reduction:
     defer: bool = False
 
 
+#: what a second pass gives: per-unit values, their support (or None), and their sums per
+#: (group, domain) when asked and made (or None)
+InfluenceRows = tuple[np.ndarray, np.ndarray | None, tuple[np.ndarray, np.ndarray] | None]
+
+
 class RowInfluence(Protocol):
     """Reads the rows again for the influence values of units of one row each."""
 
-    def __call__(self, ratio: np.ndarray, scale: np.ndarray, support: bool
-                 ) -> Kernel[tuple[np.ndarray, np.ndarray | None]]:
+    def __call__(self, ratio: np.ndarray, scale: np.ndarray, support: bool,
+                 moments: tuple[np.ndarray, int, np.ndarray] | None = None
+                 ) -> Kernel[InfluenceRows]:
         """A kernel giving, per final unit in unit order, the (units x J) influence values
         ``(w num - ratio w den) scale`` of its row (ratio and scale (D x J), by the row's
-        domain) and, with ``support``, whether the row is a positive-weight respondent."""
+        domain); with ``support``, whether the row is a positive-weight respondent; with
+        ``moments`` = (group of each unit, number of groups, scale of each unit), the sums
+        and scaled squares of :meth:`sipas.engine.domainrows.DomainRows.moments`, made as
+        the values are (None when it could not)."""
         ...
 
 

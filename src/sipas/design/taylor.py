@@ -123,12 +123,19 @@ class Linearization:
             if again is None:
                 raise ValueError("sums kept as domain totals need the rows read again")
             shape = (u.n_domains, u.n_vars)
-            per_unit, valid = self._backend.reduce(again(
+            blocks = not acts and u.n_units * u.n_domains > DENSE_KEYS
+            stage = self._stages[-1]
+            # one stage: its variance sums are made with the values (one pass fewer)
+            ask = (stage.group, stage.n_groups, stage.scale) \
+                if blocks and len(self._stages) == 1 else None
+            per_unit, valid, made = self._backend.reduce(again(
                 np.zeros(shape) if ratio is None else ratio,
-                np.ones(shape) if scale is None else scale, acts))
-            if valid is None and u.n_units * u.n_domains > DENSE_KEYS:
+                np.ones(shape) if scale is None else scale, acts, ask))
+            if blocks:
                 # a block of values per unit and its domain: no index beside every value
-                t = DomainRows(per_unit, u.key_domain(), u.n_domains)
+                t = DomainRows(per_unit, u.key_domain(), u.n_domains,
+                               None if made is None or ask is None else
+                               (ask[0], ask[2], made[0], made[1]))
             else:
                 t = u.unit_matrix(per_unit)
             if valid is not None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-__all__ = ["DomainRows"]
+__all__ = ["DomainRows", "add_moments", "cells", "empty_moments"]
 
 #: rows summed at a time (the squares of a chunk are a temporary copy)
 CHUNK = 1 << 15
@@ -55,6 +55,8 @@ class DomainRows:
     values: np.ndarray
     domain: np.ndarray
     n_domains: int
+    #: (group, scale, sums, squares): :meth:`moments` summed as the values were made
+    known: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -106,9 +108,10 @@ class DomainRows:
         >>> DomainRows(np.array([[np.nan]]), np.array([0]), 1).finite().values.tolist()
         [[0.0]]
         """
-        # one sum (no temporary) says so unless some value is NaN or infinite, or the sum
-        # overflows, when the values are checked one by one
-        if np.isfinite(self.values.sum()) or np.isfinite(self.values).all():
+        # a NaN or an infinity reaches the sums (known ones, or one sum without a temporary);
+        # only when a sum is not finite are the values checked one by one
+        total = self.known[2] if self.known is not None else self.values.sum()
+        if np.isfinite(total).all() or np.isfinite(self.values).all():
             return self
         return DomainRows(np.nan_to_num(self.values), self.domain, self.n_domains)
 
@@ -138,7 +141,8 @@ class DomainRows:
     def moments(self, group: np.ndarray, n_groups: int, scale: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray]:
         """Per (group, domain) the sums of the values and the sums of their squares times
-        the unit's ``scale``: two (groups * D x J) arrays, row ``g * D + d``.
+        the unit's ``scale``: two (groups * D x J) arrays, row ``g * D + d`` (those summed
+        as the values were made, :attr:`known`, when they are for the same groups and scale).
 
         Examples
         --------
@@ -148,28 +152,65 @@ class DomainRows:
         >>> s.ravel().tolist(), m.ravel().tolist()
         ([1.0, 2.0, 0.0, 3.0], [1.0, 4.0, 0.0, 18.0])
         """
-        j = self.values.shape[1]
-        cell = np.multiply(group, self.n_domains, dtype=np.int64)
-        cell += self.domain
-        cells = n_groups * self.n_domains
-        sums, squares = np.zeros((cells, j)), np.zeros((cells, j))
+        if self.known is not None and self.known[0] is group and self.known[1] is scale:
+            return self.known[2], self.known[3]
+        cell = cells(group, self.domain, self.n_domains)
+        sums, squares = empty_moments(n_groups * self.n_domains, self.values.shape[1])
         for lo in range(0, len(cell), CHUNK):
-            c = cell[lo: lo + CHUNK]
-            v = self.values[lo: lo + CHUNK]
-            s = scale[lo: lo + CHUNK]
-            if np.any(c[1:] < c[:-1]):  # rows not in cell order: order this chunk
-                order = np.argsort(c, kind="stable")
-                c, v, s = c[order], v[order], s[order]
-            starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
-            sq = v * v
-            # runs of one cell, each cell once per chunk (so a plain add): a few runs are
-            # vector-matrix products, many a reduceat
-            if len(starts) <= RUNS:
-                for a, b in zip(starts, [*starts[1:], len(c)]):
-                    sums[c[a]] += np.ones(b - a) @ v[a:b]
-                    squares[c[a]] += s[a:b] @ sq[a:b]
-            else:
-                sq *= s[:, None]
-                sums[c[starts]] += np.add.reduceat(v, starts, axis=0)
-                squares[c[starts]] += np.add.reduceat(sq, starts, axis=0)
+            add_moments(sums, squares, self.values[lo: lo + CHUNK], cell[lo: lo + CHUNK],
+                        scale[lo: lo + CHUNK])
         return sums, squares
+
+
+def cells(group: np.ndarray, domain: np.ndarray, n_domains: int) -> np.ndarray:
+    """The (group, domain) cell ``g * D + d`` of every unit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cells(np.array([0, 1]), np.array([1, 1]), 2).tolist()
+    [1, 3]
+    """
+    cell = np.multiply(group, n_domains, dtype=np.int64)
+    cell += domain
+    return cell
+
+
+def empty_moments(n_cells: int, n_vars: int) -> tuple[np.ndarray, np.ndarray]:
+    """Zero sums and sums of squares for :func:`add_moments`.
+
+    Examples
+    --------
+    >>> [a.shape for a in empty_moments(4, 2)]
+    [(4, 2), (4, 2)]
+    """
+    return np.zeros((n_cells, n_vars)), np.zeros((n_cells, n_vars))
+
+
+def add_moments(sums: np.ndarray, squares: np.ndarray, values: np.ndarray, cell: np.ndarray,
+                scale: np.ndarray) -> None:
+    """Add a chunk of units' values to the sums and scaled squares of their cells.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s, m = empty_moments(2, 1)
+    >>> add_moments(s, m, np.array([[1.0], [2.0]]), np.array([1, 1]), np.array([1.0, 3.0]))
+    >>> s.ravel().tolist(), m.ravel().tolist()
+    ([0.0, 3.0], [0.0, 13.0])
+    """
+    if np.any(cell[1:] < cell[:-1]):  # units not in cell order: order this chunk
+        order = np.argsort(cell, kind="stable")
+        cell, values, scale = cell[order], values[order], scale[order]
+    starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
+    sq = values * values
+    # runs of one cell, each cell once per chunk (so a plain add): a few runs are
+    # vector-matrix products, many a reduceat
+    if len(starts) <= RUNS:
+        for a, b in zip(starts, [*starts[1:], len(cell)]):
+            sums[cell[a]] += np.ones(b - a) @ values[a:b]
+            squares[cell[a]] += scale[a:b] @ sq[a:b]
+    else:
+        sq *= scale[:, None]
+        sums[cell[starts]] += np.add.reduceat(values, starts, axis=0)
+        squares[cell[starts]] += np.add.reduceat(sq, starts, axis=0)

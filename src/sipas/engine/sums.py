@@ -384,7 +384,13 @@ def unit_sums(num: np.ndarray, den: np.ndarray | None, domain: np.ndarray | None
     # counts are plain counts unless some weights are zero (those rows are not counted)
     pos = None if positive.all() else positive.astype("float64")
     key_prow: np.ndarray | None = None
-    if one_row:
+    if one_row and out is not None and out[0].domain_totals:
+        # a later block of the same rows: the units' counts and domains are known
+        key_unit, key_prow, key_dom = out[0].unit, out[0].prow, out[0].domain
+        sums = _KeySums(np.zeros(len(w), dtype=np.int64) if domain is None else domain,
+                        n_domains)
+        size = n_domains
+    elif one_row:
         # an element design: per-unit sums would be as large as the data, so only domain
         # totals are kept; the variance reads the rows again
         key_unit = np.arange(n_units)

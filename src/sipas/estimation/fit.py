@@ -28,10 +28,11 @@ import numpy as np
 from scipy import sparse
 
 from sipas.backends.base import Domains
-from sipas.design.protocol import Reduction, SurveyDesign
+from sipas.design.protocol import InfluenceRows, Reduction, SurveyDesign
 from sipas.engine import keysums
 from sipas.engine.basis import VarBasis
 from sipas.engine.calibration import projection_sums
+from sipas.engine.domainrows import add_moments, cells, empty_moments
 from sipas.engine.rows import Rows
 from sipas.engine.sums import Reduced, UnitSums, join_sums, unit_sums
 from sipas.errors import EstimationError
@@ -42,7 +43,7 @@ __all__ = ["BLOCK", "FitKernel", "InfluenceKernel", "RatioFit", "fit"]
 #: variables reduced together; the rows' working arrays are (n x BLOCK), which bounds memory
 BLOCK = 4
 #: rows turned into influence values at a time (their temporaries stay in cache)
-ROWS = 1 << 12
+ROWS = 1 << 13
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,13 +123,15 @@ class FitKernel:
         """Add the chunks' sums."""
         return Reduced.add(parts)
 
-    def influence(self, ratio: np.ndarray, scale: np.ndarray, support: bool
+    def influence(self, ratio: np.ndarray, scale: np.ndarray, support: bool,
+                  moments: tuple[np.ndarray, int, np.ndarray] | None = None
                   ) -> InfluenceKernel:
         """The rows read again for their influence values (see
         :class:`~sipas.design.protocol.RowInfluence`)."""
         kept = list(self.kept)
         self.kept.clear()
-        return InfluenceKernel(self.recipe, self.domains, ratio, scale, support, kept)
+        return InfluenceKernel(self.recipe, self.domains, ratio, scale, support, kept,
+                               moments)
 
 
 @dataclass(frozen=True, eq=False)
@@ -149,6 +152,9 @@ class InfluenceKernel:
         Also say which values come from positive-weight respondents.
     kept : list
         The recipe's blocks from the first pass, when it kept them all (else read again).
+    moments : (numpy.ndarray, int, numpy.ndarray) or None
+        The group of each unit, the number of groups and each unit's scale: the values'
+        sums per (group, domain) are made with them (0/1 indicators only).
     """
 
     recipe: Recipe
@@ -158,13 +164,14 @@ class InfluenceKernel:
     support: bool
     kept: list[tuple[np.ndarray, np.ndarray | None, np.ndarray]] = field(
         default_factory=list, repr=False)
+    moments: tuple[np.ndarray, int, np.ndarray] | None = None
 
     @property
     def columns(self) -> tuple[str, ...]:
         """The columns the recipe and the domains read."""
         return tuple(dict.fromkeys([*self.recipe.columns, *self.domains.columns]))
 
-    def __call__(self, rows: Rows) -> tuple[np.ndarray, np.ndarray | None]:
+    def __call__(self, rows: Rows) -> InfluenceRows:
         w = rows.weights()
         dom = self.domains.codes(rows)
         inside = dom >= 0
@@ -195,22 +202,27 @@ class InfluenceKernel:
                     positive[:, None] & (valid != 0)
             del num, den, valid
         kept.clear()
+        made = None
         if flags and len(flags) == len(blocks):
             # row-major, as ``out``: a chunk of rows is then one contiguous piece of each
             num = np.ascontiguousarray(np.concatenate([f[1] for f in flags], axis=1))
             den = None if flags[0][2] is None else np.ascontiguousarray(
                 np.concatenate([f[2] for f in flags], axis=1))
-            _whole_rows(out, w, dom, num, den, self.ratio, self.scale)
+            if self.moments is not None:
+                group, n_groups, unit_scale = self.moments
+                made = empty_moments(n_groups * len(self.ratio), out.shape[1])
+                sink = (cells(group, dom, len(self.ratio)), unit_scale, *made)
+            _whole_rows(out, w, dom, num, den, self.ratio, self.scale,
+                        None if made is None else sink)
         else:
             for cols, num, den, _ in flags:
                 _columns(out, cols, order, w, dom, num, den, self.ratio, self.scale)
         if valid_out is not None:
             for cols, _, _, valid in flags:
                 valid_out[:, cols] = positive[:, None] & (valid != 0)
-        return out, valid_out
+        return out, valid_out, made
 
-    def combine(self, parts: Sequence[tuple[np.ndarray, np.ndarray | None]]
-                ) -> tuple[np.ndarray, np.ndarray | None]:
+    def combine(self, parts: Sequence[InfluenceRows]) -> InfluenceRows:
         """The one chunk's values: units of one row each are only read in memory."""
         if len(parts) != 1:
             raise EstimationError("internal: per-unit influence values come from one chunk")
@@ -221,9 +233,12 @@ class InfluenceKernel:
 # per-unit sums in their order, so that both layouts give the same numbers.
 
 def _whole_rows(out: np.ndarray, w: np.ndarray, dom: np.ndarray, num: np.ndarray,
-                den: np.ndarray | None, ratio: np.ndarray, scale: np.ndarray) -> None:
+                den: np.ndarray | None, ratio: np.ndarray, scale: np.ndarray,
+                sink: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None) -> None:
     """0/1 indicators, every variable at once, written in place a chunk of whole rows at a
-    time: ``w (scale num - scale ratio den)``."""
+    time: ``w (scale num - scale ratio den)``; ``sink`` = (cell and scale of every unit,
+    sums, squares) also sums the chunk while it is in cache
+    (:func:`~sipas.engine.domainrows.add_moments`)."""
     minus = -(scale * ratio)
     for lo in range(0, len(w), ROWS):
         part = slice(lo, lo + ROWS)
@@ -235,6 +250,8 @@ def _whole_rows(out: np.ndarray, w: np.ndarray, dom: np.ndarray, num: np.ndarray
         if den is not None:
             values += den[part] * b
         values *= wp
+        if sink is not None:
+            add_moments(sink[2], sink[3], values, sink[0][part], sink[1][part])
 
 
 def _columns(out: np.ndarray, cols: slice, order: np.ndarray | None, w: np.ndarray,

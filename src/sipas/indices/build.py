@@ -238,6 +238,8 @@ class _CrossSums:
     n_domains: int
 
     def __call__(self, num, den, dom, w):
+        # 0/1 scores come as booleans: products of booleans would be booleans, not counts
+        num, den = np.asarray(num, dtype="float64"), np.asarray(den, dtype="float64")
         d, j = self.n_domains, num.shape[1]
         out = [np.zeros((d, j, j)) for _ in range(3)]
         keep = (w > 0) & (dom >= 0)

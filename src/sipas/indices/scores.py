@@ -224,7 +224,12 @@ class ItemRecipe:
         return self.scores.columns
 
     def __call__(self, frame: pd.DataFrame, w: np.ndarray) -> Arrays:
-        return self.from_scores(self.scores(frame))
+        sc = self.scores(frame)
+        if self.scores.binary:
+            # 0/1 scores as booleans: a byte per value, and the reduction counts them
+            valid = np.asarray(sc.valid, order="F")
+            return np.asarray(sc.score != 0, order="F"), valid, valid
+        return self.from_scores(sc)
 
     def split(self, size: int) -> list[ItemRecipe]:
         """The same recipe in pieces of at most ``size`` items."""

@@ -51,6 +51,18 @@ def test_ranks_seeded_and_sensible(est):
             & (marginal["rank_high"] <= a["rank_high"])).all()
 
 
+def test_top_k_follows_the_rank_sets(est):
+    p = len(est.to_frame())
+    for k in (1, 2, p // 2):
+        out = rank_domains(est, n_sim=2000, rng=3, top=k)
+        assert (out["in_top"] == (out["rank_high"] <= k)).all()
+        assert (out["in_bottom"] == (out["rank_low"] > p - k)).all()
+    everyone = rank_domains(est, n_sim=2000, rng=3, top=p)
+    assert everyone["in_top"].all() and everyone["in_bottom"].all()
+    with pytest.raises(sipas.EstimationError, match="top"):
+        rank_domains(est, top=0)
+
+
 def test_errors(est):
     with pytest.raises(sipas.EstimationError, match="reference"):
         compare_domains(est, reference="district=99")

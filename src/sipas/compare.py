@@ -383,7 +383,7 @@ def _refuse_unmatched(now: pd.DataFrame, before: pd.DataFrame, by: list[str]) ->
 
 def rank_domains(estimate: Estimate, *, level: float = 0.95, simultaneous: bool = True,
                  n_sim: int = 10_000, rng: int | np.random.Generator | None = None,
-                 descending: bool = True) -> pd.DataFrame:
+                 descending: bool = True, top: int | None = None) -> pd.DataFrame:
     """Rank of each domain with a confidence set that holds at its stated level.
 
     Parameters
@@ -401,13 +401,17 @@ def rank_domains(estimate: Estimate, *, level: float = 0.95, simultaneous: bool 
         Seed of the draws (give one for reproducible sets).
     descending : bool
         Rank 1 is the highest estimate (True) or the lowest.
+    top : int, optional
+        The ``k`` of "in the top k / bottom k with confidence ``level``" (default: a third
+        of the ranked domains, at least 1).
 
     Returns
     -------
     pandas.DataFrame
         The ``by`` columns, ``estimate``, ``rank`` (ties share the best rank), ``rank_low``,
         ``rank_high``, ``in_top`` and ``in_bottom`` (the whole rank set lies in the top or
-        bottom third) and ``note``. Ranks are nullable integers: a domain without an
+        bottom ``top``: with simultaneous sets these statements hold for all domains at
+        once) and ``note``. Ranks are nullable integers: a domain without an
         estimate (``note`` ``"no data"``) or without df (``"not estimable"``) gets no rank
         and the others are ranked among themselves.
 
@@ -415,7 +419,7 @@ def rank_domains(estimate: Estimate, *, level: float = 0.95, simultaneous: bool 
     ------
     EstimationError
         The estimate has several variables or no covariance; ``n_sim`` is not an integer
-        >= 1,000.
+        >= 1,000; ``top`` is not a positive integer.
 
     Notes
     -----
@@ -449,6 +453,8 @@ def rank_domains(estimate: Estimate, *, level: float = 0.95, simultaneous: bool 
     check_level(level)
     if isinstance(n_sim, bool) or not (isinstance(n_sim, int) and n_sim >= 1000):
         raise EstimationError(message("n_sim", "an integer >= 1000", n_sim))
+    if top is not None and (isinstance(top, bool) or not (isinstance(top, int) and top >= 1)):
+        raise EstimationError(message("top", "a positive integer (the k of the top k)", top))
     why = _unusable(table).to_numpy()
     ok = np.flatnonzero(why == "")
     est = table["estimate"].to_numpy(dtype=float)
@@ -464,12 +470,12 @@ def rank_domains(estimate: Estimate, *, level: float = 0.95, simultaneous: bool 
     if len(ok):
         sets = rank_sets(est[ok], cov, level=level, simultaneous=simultaneous, df=df,
                          n_sim=n_sim, rng=rng, descending=descending)
-        third = max(1, len(ok) // 3)
+        k = max(1, len(ok) // 3) if top is None else top
         out.loc[ok, "rank"] = sets.rank
         out.loc[ok, "rank_low"] = sets.low
         out.loc[ok, "rank_high"] = sets.high
-        out.loc[ok, "in_top"] = sets.high <= third
-        out.loc[ok, "in_bottom"] = sets.low > len(ok) - third
+        out.loc[ok, "in_top"] = sets.high <= k
+        out.loc[ok, "in_bottom"] = sets.low > len(ok) - k
     out["note"] = why
     return out
 

@@ -92,6 +92,26 @@ def test_published_tables_are_checked_against_their_own_parts():
     assert check_consistency(shares)["consistent"].tolist() == [False]
 
 
+def test_par_points_add_up_to_their_total_and_are_not_computed(result):
+    from sipas.reproduction import check_consistency
+
+    sd = sipas.datasets.load_demo()
+    design = sipas.Design.from_spec(sd).subset(sd.frame["response"] == 1)
+    par = pd.DataFrame({"indicator": ["PAR", "sipas", "admin", "PAR"],
+                        "part_of": ["", "PAR", "PAR", ""],
+                        "domain": ["all", "all", "all", "district=1"], "unit": "points",
+                        "source": "x", "year": 2024, "value": [17.3, 8.25, 9.3, 12.0]})
+    out = check_consistency(par)
+    assert out["check"].tolist() == ["total = sum of its parts"]
+    assert out["expected"].tolist() == [pytest.approx(17.55)]
+    # 17.3 vs 17.55: beyond the rounding of 17.3 (0.05) plus that of the parts (0.055)
+    assert out["consistent"].tolist() == [False]
+    par.loc[0, "value"] = 17.55
+    assert check_consistency(par)["consistent"].tolist() == [True]
+    rep = reproduce(par, design, sd.spec)
+    assert (rep.table["status"] == "no data").all()
+
+
 def test_national_figures_have_no_data(result):
     national = result.table[result.table.domain == "Vietnam"]
     assert len(national) == 15 and (national["status"] == "no data").all()

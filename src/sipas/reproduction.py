@@ -1,11 +1,12 @@
 """Reproduce published figures from microdata, and show which definition explains them.
 
 A published table has one row per figure: ``indicator`` (an item, a factor or ``overall``),
-``domain`` (``all`` or ``column=value``), ``value``, ``unit`` (``percent``, ``percent_of_max``
-or ``mean``), ``source`` and optionally ``year`` and ``note``. For each figure sipas computes
-the value under the spec's definition and under the usual alternatives (weighted or not;
-share of valid answers or of all respondents; top box or mean-based; item or respondent
-aggregation). A figure is
+``domain`` (``all`` or ``column=value``), ``value``, ``unit`` (``percent``, ``percent_of_max``,
+``mean``, or ``points`` for PAR INDEX points, which are checked for consistency but not
+computed from the microdata), ``source`` and optionally ``year`` and ``note``. For each
+figure sipas computes the value under the spec's definition and under the usual alternatives
+(weighted or not; share of valid answers or of all respondents; top box or mean-based; item
+or respondent aggregation). A figure is
 
 * ``reproduced`` when the computed value rounds to the published one at the published
   precision (the decimals as written: "74.5" has one);
@@ -58,7 +59,7 @@ __all__ = ["STATUSES", "Reproduction", "check_consistency", "published_figures",
 
 STATUSES = ("reproduced", "within sampling error", "not consistent", "no data")
 
-UNITS = ("percent", "percent_of_max", "mean")
+UNITS = ("percent", "percent_of_max", "mean", "points")
 REQUIRED = ("indicator", "domain", "value", "unit", "source")
 
 
@@ -84,8 +85,8 @@ def published_figures(name_or_path: str | Path) -> pd.DataFrame:
     ReadError
         The file does not exist, is not UTF-8, or cannot be parsed as CSV.
     SpecError
-        Required columns are missing, a ``unit`` is not ``percent``, ``percent_of_max`` or
-        ``mean``, or a ``value`` is not a number.
+        Required columns are missing, a ``unit`` is not ``percent``, ``percent_of_max``,
+        ``mean`` or ``points``, or a ``value`` is not a number.
 
     Examples
     --------
@@ -373,7 +374,9 @@ def _candidates(fig: pd.Series, design: SurveyDesign, spec: Spec, level: float):
         return None
     scale = spec.scale_of(items[0])
     measures = {"percent": ["top_box", "pct_of_max"], "percent_of_max": ["pct_of_max"],
-                "mean": ["mean"]}[unit]
+                "mean": ["mean"]}.get(unit)
+    if measures is None:  # PAR points are not computed from survey microdata
+        return None
     if len(scale.codes) == 2:  # a yes/no item has no meaningful mean
         measures = [m for m in measures if m == "top_box"]
         if not measures:
@@ -430,10 +433,11 @@ def _one(fig, design, items, measure, agg, denom, scale, wname, level) -> dict[s
 def check_consistency(published: pd.DataFrame) -> pd.DataFrame:
     """Findings about a published table itself, independent of any microdata.
 
-    Two checks, each allowing for the published rounding:
+    Three checks, each allowing for the published rounding:
 
     * rows with a ``part_of`` column naming another indicator of the same domain, year and
       unit are its parts: the whole should be the mean of its parts;
+    * the same in unit ``points`` (PAR INDEX): the total should be the sum of its parts;
     * rows of one indicator, domain and year in unit ``percent`` with a ``category`` column
       are the shares of the answers: they should add up to 100.
 
@@ -472,6 +476,11 @@ def check_consistency(published: pd.DataFrame) -> pd.DataFrame:
             if match.empty:
                 continue
             value = float(match["value"].iloc[0])
+            if unit == "points":
+                rows.append(("total = sum of its parts", whole, dom, yr, value,
+                             float(grp["value"].sum()),
+                             float(half[match.index[0]] + half[grp.index].sum())))
+                continue
             expected = float(grp["value"].mean())
             tol = float(half[match.index[0]] + half[grp.index].mean())
             rows.append(("whole = mean of its parts", whole, dom, yr, value, expected, tol))

@@ -21,7 +21,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -165,7 +165,8 @@ def total(design: SurveyDesign, variables: str | Sequence[str], *, by: str | Seq
                            level, df, "total", deff=True)
 
 
-def proportion(design: SurveyDesign, variable: str | Sequence[str], value: Any = None, *,
+def proportion(design: SurveyDesign, variable: str | Sequence[str],
+               value: Hashable | Sequence[Hashable] | None = None, *,
                by: str | Sequence[str] | None = None, ci: CIMethod = "logit",
                level: float = 0.95, df: float | None = None,
                missing: Missing = "omit", method: CIMethod | None = None) -> Estimate:

@@ -44,7 +44,7 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -186,7 +186,15 @@ def korn_graubard(p: np.ndarray, se: np.ndarray, df: np.ndarray, n: np.ndarray,
     return n_eff, np.where(bad, np.nan, lo), np.where(bad, np.nan, hi)
 
 
-def flag(table: Any, rules: str | ReliabilityRules = "nchs", *,
+class Tabular(Protocol):
+    """A result with a tidy table (an :class:`~sipas.Estimate`, an index result, ...)."""
+
+    def to_frame(self) -> pd.DataFrame:
+        """The result's table."""
+        ...
+
+
+def flag(table: Tabular | pd.DataFrame, rules: str | ReliabilityRules = "nchs", *,
          share: bool | np.ndarray | None = None, level: float | None = None) -> pd.DataFrame:
     """Flag every row of an estimate or table as publishable, for review, or to suppress.
 
@@ -230,7 +238,7 @@ def flag(table: Any, rules: str | ReliabilityRules = "nchs", *,
     statistic = getattr(table, "statistic", None)
     if level is None:
         level = float(getattr(table, "level", 0.95))
-    frame = table.to_frame() if hasattr(table, "to_frame") else pd.DataFrame(table).copy()
+    frame = table.copy() if isinstance(table, pd.DataFrame) else table.to_frame()
     missing = [c for c in ("estimate", "se", "df", "n") if c not in frame.columns]
     if missing:
         raise DesignError(f"flag needs the columns {missing}; give an Estimate or a table "

@@ -117,6 +117,18 @@ def test_par_charts_show_total_intervals_and_rank_sets(drawn):
     assert lo > 0.5 * totals["total"].min()    # no empty axis from 0
 
 
+def test_ranked_charts_carry_the_rank_sets(drawn):
+    results, figures = drawn
+    for demo, by in (("demo", "district"), ("demo2026", "commune")):
+        ax = figures[(demo, f"ranked_{by}")].axes[0]
+        ranks = results[demo].tables[f"ranks_{by}"].dropna(subset=["rank"])
+        labels = " ".join(t.get_text() for t in ax.get_yticklabels())
+        for r in ranks.itertuples():
+            assert f"({int(r.rank_low)}–{int(r.rank_high)})" in labels.replace("\n", " ")
+        word = "hạng" if RUNS[demo] == "vi" else "rank"
+        assert word in ax.get_title(loc="left")
+
+
 def test_the_answer_distribution_axis_spans_the_bars(drawn):
     _, figures = drawn
     ax = figures[("demo", "items_distribution")].axes[0]

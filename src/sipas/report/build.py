@@ -277,7 +277,7 @@ def write_charts(result: Any, tables: Mapping[str, pd.DataFrame], folder: Path,
         rows = table[table["index_level"] == "overall"]
         fig = plots.ranked_chart(rows, by, labels=ctx.domains.get(by), reference=reference,
                                  title=ctx.domain_titles.get(by, by), level=ctx.level,
-                                 **common)
+                                 ranks=tables.get(f"ranks_{by}"), **common)
         written += plots.save_figure(fig, folder / safe_filename(f"ranked_{by}"), formats)
     items = _likert_items(spec)
     if items:

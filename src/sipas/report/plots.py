@@ -65,6 +65,11 @@ WORDS = {
              "Index tree: overall, components, sub-indices ({lvl}% CI)"),
     "ranked": ("Chỉ số hài lòng chung theo {} (KTC {lvl}%)",
                "Overall satisfaction index by {} ({lvl}% CI)"),
+    "ranked_sets": ("Chỉ số hài lòng chung theo {} (KTC {lvl}%; hạng và tập tin cậy đồng "
+                    "thời {lvl}% của thứ hạng)",
+                    "Overall satisfaction index by {} ({lvl}% CI; rank and simultaneous "
+                    "{lvl}% confidence set of ranks)"),
+    "rank_label": ("{name} · hạng {r} ({lo}–{hi})", "{name} · rank {r} ({lo}–{hi})"),
     "overall_line": ("Toàn tỉnh", "All respondents"),
     "flagged": ("○ cảnh báo độ tin cậy (xem bảng)", "○ reliability flag (see tables)"),
     "hidden": ("Không hiển thị (đã ẩn): {}", "Not shown (suppressed): {}"),
@@ -270,7 +275,7 @@ def factor_chart(overall: pd.DataFrame, factors: pd.DataFrame, *, lang: str = "v
 def ranked_chart(table: pd.DataFrame, column: str, *, labels: Mapping[Any, str] | None = None,
                  title: str | None = None, reference: float | None = None, lang: str = "vi",
                  level: float = 0.95, synthetic: bool = False,
-                 caption: str = "") -> Figure:
+                 caption: str = "", ranks: pd.DataFrame | None = None) -> Figure:
     """Domains ranked by their index, with intervals (a caterpillar plot).
 
     Parameters
@@ -291,6 +296,9 @@ def ranked_chart(table: pd.DataFrame, column: str, *, labels: Mapping[Any, str] 
         Language, confidence level (title) and the SYNTHETIC DATA footer.
     caption : str
         Survey, year and source (:func:`caption_text`); default the sipas version only.
+    ranks : DataFrame, optional
+        :func:`sipas.rank_domains` of the same estimates (``column``, ``rank``, ``rank_low``,
+        ``rank_high``): each domain's label then carries its rank and confidence set.
 
     Returns
     -------
@@ -298,6 +306,14 @@ def ranked_chart(table: pd.DataFrame, column: str, *, labels: Mapping[Any, str] 
     """
     t = table.reset_index(drop=True)
     names = [str((labels or {}).get(v, v)) for v in t[column]]
+    with_sets = ranks is not None and {"rank", "rank_low", "rank_high"} <= set(ranks.columns)
+    if ranks is not None and with_sets:
+        sets = {row[0]: row[1:] for row in ranks[[column, "rank", "rank_low", "rank_high"]]
+                .dropna().itertuples(index=False, name=None)}
+        for i, v in enumerate(t[column]):
+            if v in sets:
+                r, lo, hi = (int(x) for x in sets[v])
+                names[i] = _w("rank_label", lang, name=names[i], r=r, lo=lo, hi=hi)
     rows, pct = _interval_rows(t.assign(**{f"label_{lang}": names}), lang)
     hidden = rows[rows["estimate"].isna()]
     rows = rows.dropna(subset=["estimate"]).sort_values("estimate", kind="stable")
@@ -312,8 +328,8 @@ def ranked_chart(table: pd.DataFrame, column: str, *, labels: Mapping[Any, str] 
                    label=_w("overall_line", lang))
         ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
     ax.set_xlabel(_w("index_pct" if pct else "index_scale", lang))
-    ax.set_title(_w("ranked", lang, title or column, lvl=f"{100 * level:g}"), loc="left",
-                 fontsize=11)
+    ax.set_title(_w("ranked_sets" if with_sets else "ranked", lang, title or column,
+                    lvl=f"{100 * level:g}"), loc="left", fontsize=11)
     ax.grid(axis="x", color="#e5e5e5")
     ax.set_axisbelow(True)
     notes = [_w("flagged", lang)] if (rows["flag"] != "").any() else []

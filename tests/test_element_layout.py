@@ -139,3 +139,34 @@ def test_element_sums_are_domain_totals():
     res = fit(design, NumericRecipe(tuple(ITEMS)), design.domains("sex"))
     assert res.sums.domain_totals and res.sums.wnum.shape == (2, len(ITEMS))
     assert res.basis.values.shape == (len(frame), 2 * len(ITEMS))
+
+
+def test_values_kept_in_a_byte_only_when_exact():
+    from sipas.estimation.fit import _small_codes
+    codes = np.asfortranarray([[1.0, 5.0], [0.0, -3.0]])
+    assert _small_codes(codes).dtype == np.int8
+    np.testing.assert_array_equal(_small_codes(codes), codes)
+    assert _small_codes(np.array([[1.5]])) is None  # not a whole number
+    assert _small_codes(np.array([[200.0]])) is None  # beyond a byte
+    flags = np.array([[True, False]])
+    assert _small_codes(flags) is flags
+
+
+@pytest.mark.parametrize("values", ["codes", "continuous", "large codes"])
+def test_block_means_of_any_values_give_the_per_unit_results(monkeypatch, values):
+    monkeypatch.setattr(sums, "DENSE_KEYS", 1)
+    monkeypatch.setattr(taylor, "DENSE_KEYS", 1)
+    frame = _frame()
+    rng = np.random.default_rng(8)
+    frame["y"] = {"codes": rng.integers(1, 6, len(frame)).astype(float),
+                  "continuous": rng.gamma(2.0, 3.0, len(frame)),
+                  "large codes": rng.integers(100, 400, len(frame)).astype(float)}[values]
+    design = sipas.Design(frame, strata="h", weights="w")
+    blocks = [sipas.mean(design, ["y", *ITEMS], by="sex").to_frame(),
+              sipas.total(design, ["y"], by="region").to_frame()]
+    monkeypatch.setattr(keysums, "one_row_each", lambda unit, n: False)
+    design = sipas.Design(frame, strata="h", weights="w")
+    per_unit = [sipas.mean(design, ["y", *ITEMS], by="sex").to_frame(),
+                sipas.total(design, ["y"], by="region").to_frame()]
+    for a, b in zip(blocks, per_unit):
+        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12, atol=1e-15)

@@ -63,8 +63,9 @@ class FitKernel:
     binary : bool
         ``num`` holds only 0 and 1.
     kept : list
-        The 0/1 indicator blocks of an element design's rows (a byte per value), kept from
-        this reduction for the second pass (:meth:`influence`) instead of read again.
+        The blocks of an element design's rows that fit a byte per value (0/1 indicators,
+        answer codes), kept from this reduction for the second pass (:meth:`influence`)
+        instead of read again.
     """
 
     recipe: Recipe
@@ -107,8 +108,9 @@ class FitKernel:
                 wide = sums.widen(n_vars)
                 sums = wide
             at += num.shape[1]
-            if one_row and num.dtype == bool and (den is None or den.dtype == bool):
-                self.kept.append((num, den, valid))
+            small = _small_codes(num) if one_row else None
+            if small is not None and (den is None or den.dtype == bool):
+                self.kept.append((small, den, valid))
             groups = tuple(projection_sums(rows, plan.groups, _float(num),
                                            None if den is None else _float(den), dom, d, w)
                            ) if plan.groups else ()
@@ -193,7 +195,8 @@ class InfluenceKernel:
             num, den, valid = kept[i] if kept else block(rows.frame, w)
             cols = slice(at, at + num.shape[1])
             at = cols.stop
-            if order is None and num.dtype == bool and (den is None or den.dtype == bool):
+            if order is None and num.dtype in (np.bool_, np.int8) and (
+                    den is None or den.dtype == bool):
                 flags.append((cols, num, den, valid))
                 continue
             _columns(out, cols, order, w, dom, num, den, self.ratio, self.scale)
@@ -229,15 +232,16 @@ class InfluenceKernel:
         return parts[0]
 
 
-# The influence of a row is ``(w num - ratio w den) scale`` with the operations of the
-# per-unit sums in their order, so that both layouts give the same numbers.
+# The influence of a row is ``(w num - ratio w den) scale``: ``_columns`` does it in the order
+# of the per-unit sums (the same numbers as that layout), ``_whole_rows`` as
+# ``w (scale num - scale ratio den)`` (equal to rounding, a pass fewer).
 
 def _whole_rows(out: np.ndarray, w: np.ndarray, dom: np.ndarray, num: np.ndarray,
                 den: np.ndarray | None, ratio: np.ndarray, scale: np.ndarray,
                 sink: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None) -> None:
-    """0/1 indicators, every variable at once, written in place a chunk of whole rows at a
-    time: ``w (scale num - scale ratio den)``; ``sink`` = (cell and scale of every unit,
-    sums, squares) also sums the chunk while it is in cache
+    """Indicators or small whole numbers (a byte per value), every variable at once, written
+    in place a chunk of whole rows at a time: ``w (scale num - scale ratio den)``; ``sink`` =
+    (cell and scale of every unit, sums, squares) also sums the chunk while it is in cache
     (:func:`~sipas.engine.domainrows.add_moments`)."""
     minus = -(scale * ratio)
     for lo in range(0, len(w), ROWS):
@@ -273,6 +277,18 @@ def _columns(out: np.ndarray, cols: slice, order: np.ndarray | None, w: np.ndarr
     for lo in range(0, n, 4 * ROWS):
         rows = slice(lo, lo + 4 * ROWS)
         out[rows if order is None else order[rows], cols] = values[rows]
+
+
+def _small_codes(num: np.ndarray) -> np.ndarray | None:
+    """``num`` in a byte per value when that is exact: 0/1 indicators, or whole numbers
+    within -127..127 (answer codes of a Likert item), else None."""
+    if num.dtype == bool:
+        return num
+    if num.dtype.kind != "f" or not len(num):
+        return None
+    if np.abs(num).max() > 127 or not np.array_equal(num, np.round(num)):
+        return None
+    return num.astype(np.int8, order="F")
 
 
 def _float(a: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ and its time within 2x of the clustered design's, at 5,000,000 rows with a 63-le
 Tasks (both by ``province``, 63 domains):
 
 * ``shares``: ``sipas.proportion(design, q01..q22, value=[4, 5], by="province")``
+* ``means``: ``sipas.mean(design, q01..q22, by="province")``
 * ``index``: ``sipas.factor_index(design, q01..q22, satisfied=[4, 5], by="province")``
 
 Memory is measured as in ``bench_scale.py``: peak RSS (VmHWM) minus the RSS after imports
@@ -18,7 +19,7 @@ first.
 
 Usage::
 
-    python benchmarks/bench_element.py                       # 5M rows, both tasks (~3 min)
+    python benchmarks/bench_element.py                       # 5M rows, all tasks (~4 min)
     python benchmarks/bench_element.py --sizes 1000000 --tag _1m
 """
 
@@ -47,7 +48,7 @@ from _common import (  # noqa: E402
 )
 
 MIB = 2**20
-TASKS = ("shares", "index")
+TASKS = ("shares", "means", "index")
 KINDS = ("clustered", "element")
 TARGET_MEM = 3.0
 TARGET_TIME = 2.0
@@ -56,6 +57,8 @@ TARGET_TIME = 2.0
 def _task(sipas, design, items, task):  # type: ignore[no-untyped-def]
     if task == "shares":
         return sipas.proportion(design, items, value=[4, 5], by="province")
+    if task == "means":
+        return sipas.mean(design, items, by="province")
     return sipas.factor_index(design, items, satisfied=[4, 5], by="province")
 
 

@@ -15,6 +15,7 @@ import pytest
 import sipas
 from sipas.design import taylor
 from sipas.engine import keysums, sums
+from sipas.engine.calibrated import Calibrated
 from sipas.engine.domainrows import DomainRows
 
 ITEMS = [f"q{j}" for j in range(1, 8)]  # more than one block of variables
@@ -170,3 +171,43 @@ def test_block_means_of_any_values_give_the_per_unit_results(monkeypatch, values
                 sipas.total(design, ["y"], by="region").to_frame()]
     for a, b in zip(blocks, per_unit):
         pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("step", ["rake", "poststratify", "calibrate"])
+@pytest.mark.parametrize("by", ["region", "sex"])
+def test_calibrated_blocks_give_the_dense_results(monkeypatch, step, by):
+    """A weighted element design by many domains keeps its calibrated totals as
+    base - loadings x coefficients; every use of them equals the dense totals."""
+    frame = _frame()
+    rng = np.random.default_rng(5)
+    frame["age"] = rng.integers(1, 4, len(frame))
+    frame["x"] = rng.gamma(2.0, 1.0, len(frame))
+
+    def results() -> list[pd.DataFrame]:
+        design = sipas.Design(frame, strata="h", weights="w")
+        total = float(design.weight_array.sum())
+        if step == "rake":
+            design = sipas.rake(design, {"sex": {1: 0.45 * total, 2: 0.55 * total},
+                                         "age": {1: total / 3, 2: total / 3, 3: total / 3}})
+        elif step == "poststratify":
+            design = sipas.poststratify(design, "age", {1: 0.3 * total, 2: 0.3 * total,
+                                                        3: 0.4 * total})
+        else:
+            design = sipas.calibrate(design, {"sex": {1: 0.5 * total, 2: 0.5 * total},
+                                              "x": 2.1 * total})
+        out = _results(design, by)
+        out.append(sipas.factor_index(design, ITEMS, satisfied=[4, 5], by=by).to_frame())
+        return out + _combinations(design, by)
+
+    dense = results()
+    monkeypatch.setattr(sums, "DENSE_KEYS", 1)
+    monkeypatch.setattr(taylor, "DENSE_KEYS", 1)
+    from sipas.engine import calibration
+    monkeypatch.setattr(calibration, "DENSE_KEYS", 1)
+    parts = results()
+    design = sipas.rake(sipas.Design(frame, strata="h", weights="w"),
+                        {"sex": dict(frame.groupby("sex")["w"].sum())})
+    assert isinstance(sipas.mean(design, ITEMS, by=by).basis.values, Calibrated)
+    assert len(dense) == len(parts)
+    for a, b in zip(dense, parts):
+        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-10, atol=1e-14)

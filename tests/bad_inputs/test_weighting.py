@@ -67,24 +67,7 @@ def with_missing_sex(tmp: Path):
 
 
 AREA = "weighting"
-def too_wide(tmp: Path) -> None:
-    """A raked design whose calibration-aware variance would need more memory than allowed
-    (here room for 4 estimates of 12 units; a raked element survey of 1M respondents by 63
-    provinces x 22 items needs 10 GiB)."""
-    from sipas.design import taylor
-
-    old = taylor.DENSE_CALIBRATED_BYTES
-    taylor.DENSE_CALIBRATED_BYTES = 8 * 12 * 4
-    try:
-        sipas.mean(sipas.rake(design(), {"sex": SEX}), "y", by="psu")
-    finally:
-        taylor.DENSE_CALIBRATED_BYTES = old
-
-
 CASES = [
-    Case(AREA, "raked_variance_too_wide", "a raked design's variance needs a too large matrix",
-         too_wide, sipas.EstimationError,
-         ("needs a dense 12 x 12 matrix", "at most 4 domain x variable", "replicate")),
     Case(AREA, "rake_not_converging", "margins the sample cannot meet jointly",
          lambda tmp: sipas.rake(confounded(), {"a": {1: 10, 2: 90}, "b": {1: 90, 2: 10}},
                                 max_iter=50), ConvergenceError,

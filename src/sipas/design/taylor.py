@@ -23,10 +23,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 
 from sipas.backends.base import Backend
 from sipas.design.protocol import Reduction, RowInfluence
 from sipas.engine.basis import VarBasis
+from sipas.engine.calibrated import Calibrated
 from sipas.engine.calibration import (
     CellProjection,
     CrossKernel,
@@ -34,6 +36,7 @@ from sipas.engine.calibration import (
     Projection,
     UnitCellKernel,
     calibrated_unit_totals,
+    calibration_coefficients,
     cell_loadings,
     distinct,
     level_influence,
@@ -41,7 +44,6 @@ from sipas.engine.calibration import (
 from sipas.engine.domainrows import DomainRows
 from sipas.engine.sums import DENSE_KEYS, Reduced, UnitSums
 from sipas.engine.variance import Stage, TaylorEngine, UnitTotals
-from sipas.errors import EstimationError
 
 __all__ = ["Linearization"]
 
@@ -156,12 +158,23 @@ class Linearization:
                 support = u.unit_matrix((u.pden > 0).astype("float64"))
         if self._calibration:
             group_of = {id(p): i for i, g in enumerate(self.reduction().groups) for p in g}
-            _check_dense(t.shape)
-            t = calibrated_unit_totals(
-                t if isinstance(t, np.ndarray) else t.toarray(), self._calibration,
-                lambda p: level_influence(p, sums.projections[group_of[id(p)]], u.n_domains,
-                                          est, denom),
-                self._cross, self._loadings)
+
+            def reduced(p: Projection) -> np.ndarray:
+                return level_influence(p, sums.projections[group_of[id(p)]], u.n_domains, est,
+                                       denom)
+
+            if isinstance(t, np.ndarray):
+                t = calibrated_unit_totals(t, self._calibration, reduced, self._cross,
+                                           self._loadings)
+            else:
+                # sparse totals (many units by many domains): the calibrated ones would be
+                # dense, units x estimates; they are kept as base - loadings x coefficients
+                coefs = calibration_coefficients(self._calibration, t.shape[1], reduced,
+                                                 self._cross)
+                loads = [self._loadings(p) for p, _ in coefs]
+                t = Calibrated(t, sparse.hstack([sparse.csr_matrix(g) for g in loads]).tocsr()
+                               if any(sparse.issparse(g) for g in loads) else np.hstack(loads),
+                               np.vstack([c for _, c in coefs]))
         return VarBasis(t, est, self._engine, support)
 
     def domain_dfs(self, sums: UnitSums) -> np.ndarray:
@@ -215,22 +228,3 @@ class Linearization:
             else:
                 self._cache[key] = self._backend.reduce(LoadingKernel(p, n_units))
         return self._cache[key]
-
-
-#: largest dense (units x estimates) matrix a calibrated design's variance may build
-DENSE_CALIBRATED_BYTES = 2**31
-
-
-def _check_dense(shape: tuple[int, int]) -> None:
-    """Refuse, before building it, a calibrated variance matrix too large for memory (a
-    raked element design by many domains and variables: one row per respondent)."""
-    size = 8 * shape[0] * shape[1]
-    if size > DENSE_CALIBRATED_BYTES:
-        per_column = 8 * shape[0] / 2**30
-        fits = max(1, int(DENSE_CALIBRATED_BYTES // (8 * shape[0])))
-        raise EstimationError(
-            f"the calibration-aware variance of these {shape[1]:,} estimates needs a dense "
-            f"{shape[0]:,} x {shape[1]:,} matrix ({size / 2**30:.1f} GiB; one row per sampling "
-            f"unit, {per_column:.2f} GiB per estimate). Estimate at most {fits:,} domain x "
-            "variable combinations per call (fewer items or a coarser by=), or give the design "
-            "its cluster ids, or weight a replicate design (sipas.replicate before weighting).")

@@ -14,6 +14,7 @@ from typing import overload
 import numpy as np
 from scipy import sparse
 
+from sipas.engine.calibrated import Calibrated
 from sipas.engine.domainrows import DomainRows
 from sipas.engine.variance import ReplicateEngine, Support, TaylorEngine, UnitTotals, is_sparse
 from sipas.errors import EstimationError
@@ -63,8 +64,8 @@ class VarBasis:
         # read-only, so a result cannot be changed through its basis (the arrays are as
         # large as the data for element designs: they are not copied)
         for arr in (self.values, self.full, self.support):
-            for part in (arr.data,) if sparse.issparse(arr) or isinstance(arr, DomainRows) \
-                    else (arr,):
+            for part in (arr.data,) if sparse.issparse(arr) or isinstance(
+                    arr, DomainRows | Calibrated) else (arr,):
                 if isinstance(part, np.ndarray):
                     part.flags.writeable = False
 
@@ -184,14 +185,14 @@ class VarBasis:
         first = self.engine.stages[0]
         to_psu = sparse.csc_matrix(self.engine._stage_rows(0))
         stratum = first.group[to_psu.indices]  # of each final unit (one PSU per column)
-        t = _matrix(_finite(self.values))
+        t = _finite(self.values)
         k = self.k
         coef = np.eye(k) if contrasts is None else np.asarray(contrasts, dtype="float64")
         n_units, n_strata = len(stratum), first.n_groups
         df_h = (first.n_in_group - 1).astype("float64")
         out = np.empty(coef.shape[1])
         for m in range(coef.shape[1]):
-            z = np.asarray(t @ coef[:, m]).ravel()
+            z = _times(t, coef[:, m])
             # the variance of the combination stratum by stratum, every stage included
             split = sparse.csr_matrix((z, (np.arange(n_units), stratum)),
                                       shape=(n_units, n_strata))
@@ -265,8 +266,12 @@ class VarBasis:
         [4.5]
         """
         index = np.asarray(index, dtype=np.int64)
-        matrix = _matrix(self.values)
-        values = matrix.tocsc()[:, index].tocsr() if is_sparse(matrix) else matrix[:, index]
+        values: UnitTotals
+        if isinstance(self.values, Calibrated):
+            values = Calibrated(_take(_matrix(self.values.base), index), self.values.loads,
+                                self.values.coef[:, index])
+        else:
+            values = _take(_matrix(self.values), index)
         support = None if self.support is None else \
             sparse.csc_matrix(self.support)[:, index].tocsr()
         return VarBasis(values, self.full[index], self.engine, support)
@@ -305,7 +310,15 @@ class VarBasis:
             raise EstimationError("cannot stack estimates from different designs; compare "
                                   "independent samples with sipas.compare.compare_waves")
         values: UnitTotals
-        if any(is_sparse(_matrix(b.values)) for b in bases):
+        loads = [b.values.loads for b in bases if isinstance(b.values, Calibrated)]
+        if loads and len(loads) == len(bases) and all(g is loads[0] for g in loads):
+            # calibrated totals of one design: stack the parts, keep the loadings
+            parts = [b.values for b in bases if isinstance(b.values, Calibrated)]
+            base = VarBasis.concat([VarBasis(p.base, b.full, b.engine)
+                                    for p, b in zip(parts, bases)]).values
+            values = Calibrated(_matrix(base), loads[0],
+                                np.hstack([p.coef for p in parts]))
+        elif any(is_sparse(_matrix(b.values)) for b in bases):
             values = sparse.hstack([sparse.csr_matrix(_matrix(b.values))
                                     for b in bases]).tocsr()
         else:
@@ -321,18 +334,37 @@ class VarBasis:
 
 
 def _matrix(values: UnitTotals) -> np.ndarray | sparse.csr_matrix:
-    """Unit totals as a matrix (the sparse one of units in one domain each)."""
+    """Unit totals as a matrix (the sparse one of units in one domain each; calibrated ones
+    made dense)."""
+    if isinstance(values, Calibrated):
+        return values.toarray()
     return values.tocsr() if isinstance(values, DomainRows) else values
+
+
+def _take(matrix: np.ndarray | sparse.csr_matrix, index: np.ndarray
+          ) -> np.ndarray | sparse.csr_matrix:
+    return matrix.tocsc()[:, index].tocsr() if is_sparse(matrix) else matrix[:, index]
+
+
+def _times(values: UnitTotals, weights: np.ndarray) -> np.ndarray:
+    """``values @ weights`` (a vector) as a dense array."""
+    if isinstance(values, Calibrated):
+        return values.times(weights)
+    return np.asarray(_matrix(values) @ weights).ravel()
 
 
 def _dense(values: UnitTotals) -> np.ndarray:
     """Replicate estimates, which are never sparse."""
-    if isinstance(values, DomainRows) or is_sparse(values):
+    if isinstance(values, DomainRows | Calibrated) or is_sparse(values):
         raise EstimationError("replicate estimates must be a dense array, not a sparse matrix")
     return values
 
 
 def _finite(values: UnitTotals) -> UnitTotals:
+    if isinstance(values, Calibrated):
+        base = _finite(values.base)
+        return values if base is values.base else Calibrated(
+            base, values.loads, values.coef)  # type: ignore[arg-type]
     if isinstance(values, DomainRows):
         return values.finite()
     if is_sparse(values):
@@ -350,6 +382,9 @@ def _combine(a: np.ndarray, weights: np.ndarray) -> np.ndarray: ...
 def _combine(a: UnitTotals, weights: np.ndarray) -> UnitTotals: ...
 def _combine(a: UnitTotals, weights: np.ndarray) -> UnitTotals:
     """``a @ weights`` where a NaN in ``a`` only spoils the columns that use it."""
+    if isinstance(a, Calibrated):
+        return Calibrated(_combine(a.base, weights), a.loads,  # type: ignore[arg-type]
+                          a.coef @ weights.reshape(len(weights), -1))
     if isinstance(a, DomainRows):
         kept = a.combine(weights) if np.isfinite(a.values).all() else None
         if kept is not None:

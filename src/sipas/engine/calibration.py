@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -38,9 +39,19 @@ from sipas.engine.rows import Rows
 from sipas.engine.sums import DENSE_KEYS
 from sipas.engine.variance import UnitTotals, is_sparse
 
-__all__ = ["CellProjection", "CrossKernel", "LoadingKernel", "MatrixProjection", "Projection",
-           "UnitCellKernel", "calibrated_unit_totals", "distinct", "level_influence",
-           "projection_sums"]
+__all__ = [
+    "CellProjection",
+    "CrossKernel",
+    "LoadingKernel",
+    "MatrixProjection",
+    "Projection",
+    "UnitCellKernel",
+    "calibrated_unit_totals",
+    "calibration_coefficients",
+    "distinct",
+    "level_influence",
+    "projection_sums",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -387,10 +398,13 @@ class LoadingKernel:
     n_units: int
     columns: tuple[str, ...] = ()
 
-    def __call__(self, rows: Rows) -> np.ndarray:
+    def __call__(self, rows: Rows) -> np.ndarray | sparse.csr_matrix:
         f, _a, b = self.p.terms(rows)
         units = rows.units(-1).astype(np.int64)
         if isinstance(self.p, CellProjection):
+            if self.n_units * self.p.p > DENSE_KEYS:
+                # one level per row: as many loadings as rows (an element design's units)
+                return sparse.csr_matrix((b, (units, f)), shape=(self.n_units, self.p.p))
             return np.bincount(units * self.p.p + f, weights=b,
                                minlength=self.n_units * self.p.p).reshape(self.n_units, self.p.p)
         out = np.empty((self.n_units, self.p.p))
@@ -398,9 +412,13 @@ class LoadingKernel:
             out[:, c] = np.bincount(units, weights=b * f[:, c], minlength=self.n_units)
         return out
 
-    def combine(self, parts: Sequence[np.ndarray]) -> np.ndarray:
+    def combine(self, parts: Sequence[np.ndarray | sparse.csr_matrix]
+                ) -> np.ndarray | sparse.csr_matrix:
         """The sum of the chunks' loadings."""
-        return np.sum(parts, axis=0)
+        total: Any = parts[0]
+        for part in parts[1:]:
+            total = total + part  # dense or sparse, as the chunks are
+        return total
 
 
 def _features(proj: Projection, f: np.ndarray) -> UnitTotals:
@@ -465,16 +483,34 @@ def calibrated_unit_totals(t0: np.ndarray, chain: Sequence[Projection],
     """
     if not chain:
         return t0
+    out = t0.copy()
+    for p, coef in calibration_coefficients(chain, t0.shape[1], reduced, cross):
+        out -= loadings(p) @ coef
+    return out
+
+
+def calibration_coefficients(chain: Sequence[Projection], k: int,
+                             reduced: Callable[[Projection], np.ndarray],
+                             cross: Callable[[Projection, Projection], np.ndarray]
+                             ) -> list[tuple[Projection, np.ndarray]]:
+    """Per distinct projection of ``chain``, the (p x k) coefficients ``C_p`` of the
+    calibrated unit totals ``t0 - sum_p loadings(p) C_p`` of k estimates.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = MatrixProjection(0, np.ones((2, 1)), 1, np.array([[0.5]]))
+    >>> [c.tolist() for _, c in calibration_coefficients(
+    ...     [p], 1, lambda p: np.array([[4.0]]), lambda p, q: np.array([[2.0]]))]
+    [[[2.0]]]
+    """
     unique = distinct(chain)
     red = {id(p): reduced(p) for p in unique}
-    coef = {id(p): np.zeros((p.p, t0.shape[1])) for p in unique}
+    coef = {id(p): np.zeros((p.p, k)) for p in unique}
     for proj in chain:
         r = red[id(proj)].copy()
         for other in unique:
             if np.any(coef[id(other)]):
                 r -= cross(proj, other) @ coef[id(other)]
         coef[id(proj)] += proj.m_inv @ r if proj.m_inv.ndim == 2 else proj.m_inv[:, None] * r
-    out = t0.copy()
-    for p in unique:
-        out -= loadings(p) @ coef[id(p)]
-    return out
+    return [(p, coef[id(p)]) for p in unique]

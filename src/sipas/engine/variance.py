@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, TypeAlias, cast
 import numpy as np
 from scipy import sparse
 
+from sipas.engine.calibrated import Calibrated
 from sipas.engine.domainrows import DomainRows
 from sipas.engine.lonely import LonelyRule, StageTerms, stage_terms
 from sipas.errors import EstimationError
@@ -37,7 +38,7 @@ __all__ = ["ReplicateEngine", "Stage", "Support", "TaylorEngine", "UnitTotals", 
 
 #: totals per final sampling unit: dense, sparse (CSR) for many domains, or one domain's
 #: block per unit (element designs)
-UnitTotals: TypeAlias = np.ndarray | sparse.csr_matrix | DomainRows
+UnitTotals: TypeAlias = np.ndarray | sparse.csr_matrix | DomainRows | Calibrated
 
 
 def is_sparse(t: UnitTotals) -> TypeIs[sparse.csr_matrix]:
@@ -271,6 +272,11 @@ class TaylorEngine:
         >>> eng.var(t).round(6).tolist()  # 2 * (0.25 + 0.25) + 2 * (1 + 1)
         [5.0]
         """
+        if isinstance(t, Calibrated):
+            # V(b - G C) = V(b) - 2 diag(Cov(b, G) C) + diag(C' V(G) C)
+            cross = self.cov(t.base, t.loads, support, None)
+            return (self.var(t.base, support) - 2 * np.einsum("kl,lk->k", cross, t.coef)
+                    + np.einsum("lk,lm,mk->k", t.coef, self.cov(t.loads), t.coef))
         if isinstance(t, DomainRows):
             fast = self._domain_rows_var(t, support)
             if fast is not None:
@@ -310,6 +316,8 @@ class TaylorEngine:
         >>> eng.cov(t).round(6).tolist()
         [[5.0]]
         """
+        if isinstance(t1, Calibrated) or isinstance(t2, Calibrated):
+            return self._calibrated_cov(t1, t2, support1, support2)
         same = t2 is None or (t2 is t1 and support2 is support1)
         m1 = t1.tocsr() if isinstance(t1, DomainRows) else t1
         m2, support2 = (m1, support1) if same else (
@@ -322,6 +330,23 @@ class TaylorEngine:
         f1 = self.factors(m1, support1)
         f2 = f1 if same else self.factors(m2, support2)
         return cast(np.ndarray, sum(a.T @ b for a, b in zip(f1, f2)))
+
+    def _calibrated_cov(self, t1: UnitTotals, t2: UnitTotals | None, support1: Support,
+                        support2: Support) -> np.ndarray:
+        """Cov(b1 - G1 C1, b2 - G2 C2), term by term (the multistage variance is a
+        quadratic form, so its cross products are bilinear)."""
+        same = t2 is None
+        b1, g1, c1 = _parts(t1)
+        b2, g2, c2 = (b1, g1, c1) if same else _parts(t2)  # type: ignore[arg-type]
+        s2 = support1 if same else support2
+        out = self.cov(b1, None if same else b2, support1, s2)
+        if g2 is not None and c2 is not None:
+            out = out - self.cov(b1, g2, support1, None) @ c2
+        if g1 is not None and c1 is not None:
+            out = out - c1.T @ self.cov(g1, b2, None, s2)
+            if g2 is not None and c2 is not None:
+                out = out + c1.T @ self.cov(g1, g2) @ c2
+        return np.asarray(out)
 
     def _domain_rows_var(self, t: DomainRows, support: Support) -> np.ndarray | None:
         """The variance of one-stage totals of units in one domain each, from their sums
@@ -408,6 +433,13 @@ def _scaled_products(a: sparse.csr_matrix, b: sparse.csr_matrix, scale: np.ndarr
         else:
             total += (ca.T @ sparse.diags(s) @ cb).toarray()
     return total
+
+
+def _parts(t: UnitTotals) -> tuple[UnitTotals, UnitTotals | None, np.ndarray | None]:
+    """(base, loadings, coefficients) of unit totals (no loadings when not calibrated)."""
+    if isinstance(t, Calibrated):
+        return t.base, t.loads, t.coef
+    return t, None, None
 
 
 @dataclass(frozen=True, eq=False)

@@ -10,6 +10,8 @@ Tasks (both by ``province``, 63 domains):
 * ``shares``: ``sipas.proportion(design, q01..q22, value=[4, 5], by="province")``
 * ``means``: ``sipas.mean(design, q01..q22, by="province")``
 * ``index``: ``sipas.factor_index(design, q01..q22, satisfied=[4, 5], by="province")``
+* ``raked``: the shares on the design raked to four margins (sex, age group, ethnicity,
+  province; raking outside the time)
 
 Memory is measured as in ``bench_scale.py``: peak RSS (VmHWM) minus the RSS after imports
 and a warm-up, over the frame's bytes; the peak is reset once the frame is loaded and
@@ -48,14 +50,14 @@ from _common import (  # noqa: E402
 )
 
 MIB = 2**20
-TASKS = ("shares", "means", "index")
+TASKS = ("shares", "means", "index", "raked")
 KINDS = ("clustered", "element")
 TARGET_MEM = 3.0
 TARGET_TIME = 2.0
 
 
 def _task(sipas, design, items, task):  # type: ignore[no-untyped-def]
-    if task == "shares":
+    if task == "shares" or task == "raked":
         return sipas.proportion(design, items, value=[4, 5], by="province")
     if task == "means":
         return sipas.mean(design, items, by="province")
@@ -72,7 +74,8 @@ def worker(n: int, kind: str, task: str, repeat: int) -> dict:
     items = [f"q{j:02d}" for j in range(1, 23)]
     ids = "commune" if kind == "clustered" else None
     small = synthetic.load(100_000).head(5000)
-    _task(sipas, sipas.Design(small, ids=ids, strata="province", weights="w"), items, task)
+    _task(sipas, sipas.Design(small, ids=ids, strata="province", weights="w"), items,
+          "shares" if task == "raked" else task)
     del small
     gc.collect()
     rss_imports = rss()
@@ -88,6 +91,8 @@ def worker(n: int, kind: str, task: str, repeat: int) -> dict:
     reset_peak()
     t = time.perf_counter()
     design = sipas.Design(frame, ids=ids, strata="province", weights="w")
+    if task == "raked":
+        design = sipas.rake(design, synthetic.margins(), tol=1e-8)
     design_s = time.perf_counter() - t
     times = []
     out = None

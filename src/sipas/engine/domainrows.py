@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-__all__ = ["DomainRows", "add_moments", "cells", "empty_moments"]
+__all__ = ["DomainRows", "add_moments", "cells", "empty_moments", "products"]
 
 #: rows summed at a time (the squares of a chunk are a temporary copy)
 CHUNK = 1 << 15
@@ -160,6 +160,31 @@ class DomainRows:
             add_moments(sums, squares, self.values[lo: lo + CHUNK], cell[lo: lo + CHUNK],
                         scale[lo: lo + CHUNK])
         return sums, squares
+
+
+def products(t: DomainRows, other: np.ndarray | sparse.csr_matrix, scale: np.ndarray
+             ) -> np.ndarray:
+    """``sum_u scale_u t_u' other_u``: the (D*J x L) products of the blocks with the rows of
+    a (units x L) matrix (calibration loadings), a chunk of units at a time.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = DomainRows(np.array([[1.0], [2.0], [3.0]]), np.array([0, 1, 1]), 2)
+    >>> products(t, np.array([[1.0], [1.0], [2.0]]), np.ones(3)).ravel().tolist()
+    [1.0, 8.0]
+    """
+    d, j = t.n_domains, t.values.shape[1]
+    n_other = other.shape[1]
+    other = sparse.csr_matrix(other)
+    out = np.zeros((d * n_other, j))
+    for lo in range(0, t.values.shape[0], CHUNK):
+        part = other[lo: lo + CHUNK].tocoo()
+        # each unit's loadings moved to the columns of its domain
+        cols = t.domain[lo + part.row] * n_other + part.col
+        wide = sparse.csr_matrix((part.data, (part.row, cols)), shape=(part.shape[0], d * n_other))
+        out += wide.T @ (t.values[lo: lo + CHUNK] * scale[lo: lo + CHUNK, None])
+    return out.reshape(d, n_other, j).transpose(0, 2, 1).reshape(d * j, n_other)
 
 
 def cells(group: np.ndarray, domain: np.ndarray, n_domains: int) -> np.ndarray:

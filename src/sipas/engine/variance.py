@@ -27,7 +27,7 @@ import numpy as np
 from scipy import sparse
 
 from sipas.engine.calibrated import Calibrated
-from sipas.engine.domainrows import DomainRows
+from sipas.engine.domainrows import DomainRows, products
 from sipas.engine.lonely import LonelyRule, StageTerms, stage_terms
 from sipas.errors import EstimationError
 
@@ -318,6 +318,14 @@ class TaylorEngine:
         """
         if isinstance(t1, Calibrated) or isinstance(t2, Calibrated):
             return self._calibrated_cov(t1, t2, support1, support2)
+        if isinstance(t1, DomainRows) and t2 is not None and not isinstance(t2, DomainRows):
+            fast = self._domain_rows_cross(t1, t2, support1, support2)
+            if fast is not None:
+                return fast
+        if isinstance(t2, DomainRows) and not isinstance(t1, DomainRows):
+            fast = self._domain_rows_cross(t2, t1, support2, support1)
+            if fast is not None:
+                return fast.T
         same = t2 is None or (t2 is t1 and support2 is support1)
         m1 = t1.tocsr() if isinstance(t1, DomainRows) else t1
         m2, support2 = (m1, support1) if same else (
@@ -348,20 +356,47 @@ class TaylorEngine:
                 out = out + c1.T @ self.cov(g1, g2) @ c2
         return np.asarray(out)
 
+    def _one_stage_plain(self, *supports: Support) -> bool:
+        """One stage, no support and no lonely-PSU rule acting: the plain formula holds."""
+        stage = self.stages[0]
+        return len(self.stages) == 1 and all(s is None for s in supports) and not (
+            self.rule.acts and (self.rule.domain or bool(stage.lonely.any())))
+
+    def _per_group(self) -> np.ndarray:
+        """``s_g / n_g`` of the one stage's groups."""
+        stage = self.stages[0]
+        first = np.zeros(stage.n_groups, dtype=np.int64)
+        first[stage.group[::-1]] = np.arange(stage.n_units)[::-1]
+        return stage.scale[first] / stage.n_in_group
+
     def _domain_rows_var(self, t: DomainRows, support: Support) -> np.ndarray | None:
         """The variance of one-stage totals of units in one domain each, from their sums
         and sums of squares per (stratum, domain); None when a lonely-PSU rule needs more."""
-        stage = self.stages[0]
-        if len(self.stages) != 1 or support is not None or (
-                self.rule.acts and (self.rule.domain or bool(stage.lonely.any()))):
+        if not self._one_stage_plain(support):
             return None
+        stage = self.stages[0]
         sums, squares = t.moments(stage.group, stage.n_groups, stage.scale)
         shape = (stage.n_groups, t.n_domains, t.values.shape[1])
-        first = np.zeros(stage.n_groups, dtype=np.int64)
-        first[stage.group[::-1]] = np.arange(stage.n_units)[::-1]
-        per_group = stage.scale[first] / stage.n_in_group
-        centre = np.einsum("g,gdj->dj", per_group, sums.reshape(shape) ** 2)
+        centre = np.einsum("g,gdj->dj", self._per_group(), sums.reshape(shape) ** 2)
         return (squares.reshape(shape).sum(axis=0) - centre).ravel()
+
+    def _domain_rows_cross(self, t: DomainRows, other: UnitTotals, support: Support,
+                           other_support: Support) -> np.ndarray | None:
+        """Cov(t, other) for one-stage blocks and a (units x L) matrix (calibration
+        loadings), without the sparse matrix of the blocks; None when it does not apply."""
+        if isinstance(other, Calibrated | DomainRows) or not self._one_stage_plain(
+                support, other_support):
+            return None
+        stage = self.stages[0]
+        sums, _ = t.moments(stage.group, stage.n_groups, stage.scale)
+        shape = (stage.n_groups, t.n_domains, t.values.shape[1])
+        summed = stage.units_to_groups @ other
+        group_sums = summed.toarray() if sparse.issparse(summed) else np.asarray(summed)
+        if group_sums.ndim == 1:
+            group_sums = group_sums[:, None]
+        centre = np.einsum("g,gdj,gl->djl", self._per_group(), sums.reshape(shape),
+                           group_sums).reshape(-1, group_sums.shape[1])
+        return products(t, other, stage.scale) - centre
 
     def _grouped(self, t1: sparse.csr_matrix, t2: sparse.csr_matrix | None,
                  support1: Support, support2: Support, diagonal: bool) -> np.ndarray:

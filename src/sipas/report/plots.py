@@ -65,14 +65,16 @@ WORDS = {
              "Index tree: overall, components, sub-indices ({lvl}% CI)"),
     "ranked": ("Chỉ số hài lòng chung theo {} (KTC {lvl}%)",
                "Overall satisfaction index by {} ({lvl}% CI)"),
-    "ranked_sets": ("Chỉ số hài lòng chung theo {} (KTC {lvl}%; hạng và tập tin cậy đồng "
-                    "thời {lvl}% của thứ hạng)",
-                    "Overall satisfaction index by {} ({lvl}% CI; rank and simultaneous "
-                    "{lvl}% confidence set of ranks)"),
+    "ranked_sets": ("Chỉ số hài lòng chung theo {} (KTC {lvl}%)\nHạng và tập tin cậy đồng "
+                    "thời {lvl}% của thứ hạng",
+                    "Overall satisfaction index by {} ({lvl}% CI)\nRank and simultaneous "
+                    "{lvl}% confidence set of ranks"),
     "rank_label": ("{name} · hạng {r} ({lo}–{hi})", "{name} · rank {r} ({lo}–{hi})"),
     "overall_line": ("Toàn tỉnh", "All respondents"),
     "flagged": ("○ cảnh báo độ tin cậy (xem bảng)", "○ reliability flag (see tables)"),
     "hidden": ("Không hiển thị (đã ẩn): {}", "Not shown (suppressed): {}"),
+    "no_interval": ("không có khoảng tin cậy: mỗi nhóm có quá ít đơn vị mẫu (bậc tự do 0)",
+                    "no intervals: too few sampling units in each domain (0 df)"),
     "distribution": ("Phân bố câu trả lời theo câu hỏi (có trọng số)",
                      "Distribution of answers by item (weighted)"),
     "share_axis": ("Tỷ lệ người trả lời (%)", "Share of respondents (%)"),
@@ -306,14 +308,15 @@ def ranked_chart(table: pd.DataFrame, column: str, *, labels: Mapping[Any, str] 
     """
     t = table.reset_index(drop=True)
     names = [str((labels or {}).get(v, v)) for v in t[column]]
-    with_sets = ranks is not None and {"rank", "rank_low", "rank_high"} <= set(ranks.columns)
-    if ranks is not None and with_sets:
+    with_sets = False  # the title speaks of rank sets only when some domain has one
+    if ranks is not None and {"rank", "rank_low", "rank_high"} <= set(ranks.columns):
         sets = {row[0]: row[1:] for row in ranks[[column, "rank", "rank_low", "rank_high"]]
                 .dropna().itertuples(index=False, name=None)}
         for i, v in enumerate(t[column]):
             if v in sets:
                 r, lo, hi = (int(x) for x in sets[v])
                 names[i] = _w("rank_label", lang, name=names[i], r=r, lo=lo, hi=hi)
+                with_sets = True
     rows, pct = _interval_rows(t.assign(**{f"label_{lang}": names}), lang)
     hidden = rows[rows["estimate"].isna()]
     rows = rows.dropna(subset=["estimate"]).sort_values("estimate", kind="stable")
@@ -335,6 +338,8 @@ def ranked_chart(table: pd.DataFrame, column: str, *, labels: Mapping[Any, str] 
     notes = [_w("flagged", lang)] if (rows["flag"] != "").any() else []
     if len(hidden):
         notes.append(_w("hidden", lang, ", ".join(hidden["label"])))
+    if len(rows) and rows["ci_low"].isna().all():
+        notes.append(_w("no_interval", lang))
     ax.set_ylim(-0.7, max(len(rows), 1) - 0.3)
     return _finish(fig, synthetic, caption, "; ".join(notes))
 
